@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# PyTI guest root filesystem recipe (Debian bookworm, minbase).
+# Usage: recipe.sh TARGET_DIR
+# The Debian mirror is taken from $PYTI_DEBIAN_MIRROR, else from the host's apt sources.
+# Everything that changes the image's contents lives in this file or in packages.txt:
+# the image cache key is the hash of this directory.
+set -euo pipefail
+target=$1
+here=$(cd "$(dirname "$0")" && pwd)
+suite=bookworm
+
+mirror=${PYTI_DEBIAN_MIRROR:-}
+if [ -z "$mirror" ]; then
+  mirror=$(grep -hoE '^(URIs:[[:space:]]*|deb[[:space:]]+)[^[:space:]]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+    | grep -v security | head -n1 | awk '{print $NF}' || true)
+fi
+[ -n "$mirror" ] || { echo "recipe: no Debian mirror configured (set PYTI_DEBIAN_MIRROR)" >&2; exit 2; }
+
+packages=$(grep -vE '^\s*(#|$)' "$here/packages.txt" | tr '\n' ',' | sed 's/,$//')
+echo "step 1/3: debootstrap $suite (minbase) from the host's mirror"
+debootstrap --variant=minbase --include="$packages" "$suite" "$target" "$mirror"
+
+echo "step 2/3: configure the guest"
+# The unprivileged users that run package code: one per parallel task slot.
+for i in 0 1 2 3 4 5 6 7; do
+  uid=$((2000 + i))
+  echo "pyti$i:x:$uid:$uid:PyTI task slot $i:/work/home:/usr/sbin/nologin" >> "$target/etc/passwd"
+  echo "pyti$i:x:$uid:" >> "$target/etc/group"
+done
+# Mount points for the agent, the task helpers, inputs and the work areas.
+mkdir -p "$target/opt/pyti/agent" "$target/opt/pyti/tasks" "$target/input" "$target/wheelhouse" \
+         "$target/work" "$target/home/pyti"
+# There is no network inside. Name lookups still happen (and are traced): they go to loopback.
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$target/etc/resolv.conf"
+printf '127.0.0.1 localhost\n::1 localhost\n' > "$target/etc/hosts"
+printf 'pyti-guest\n' > "$target/etc/hostname"
+# Keep the image small: apt lists, caches and docs are not needed at run time.
+rm -rf "$target/var/cache/apt/archives/"*.deb "$target/var/lib/apt/lists/"* \
+       "$target/usr/share/doc/"* "$target/usr/share/man/"* "$target/usr/share/info/"*
+
+echo "step 3/3: record versions"
+chroot "$target" /usr/bin/python3 - <<'PY' > "$target/opt/pyti/image-versions.json"
+import json, platform, sys, importlib.metadata as md
+names = ["pip", "setuptools", "wheel", "build", "pytest", "coverage", "pylint", "pycodestyle"]
+out = {"python": platform.python_version(), "platform": sys.platform, "machine": platform.machine()}
+for n in names:
+    try:
+        out[n] = md.version(n)
+    except md.PackageNotFoundError:
+        out[n] = None
+print(json.dumps(out))
+PY
+echo "recipe: done"

@@ -1,0 +1,4 @@
+export * from './cache-dir.js';
+export * from './recipe-hash.js';
+export * from './guest-rootfs.js';
+export * from './agent-bundle.js';

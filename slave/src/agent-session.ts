@@ -1,0 +1,173 @@
+/**
+ * The host's side of one job's conversation with the vm-agent: hello, run the plan, collect the
+ * streamed raw data, shut down. Everything from the guest is bounded (message size, raw bytes per
+ * file and in all, output bytes, message rate) and shape-checked; a violation ends the job as
+ * `error:sandbox-protocol` with the offending message as evidence. Package failures come back as
+ * data in the RunResult; only infrastructure failures end up in `infraError`.
+ */
+import {
+  RpcPeer, MessageTooLargeError,
+  type AgentHello, type AgentNotifications, type AgentRequests, type Plan, type RunResult, type TaskResult,
+} from '@pyti/vm-agent';
+import type { SandboxInstance } from './backends/backend.js';
+import { checkFinished, checkHello, checkOutput, checkRaw, checkRunResult, checkStarted, ShapeError } from './guest-messages.js';
+
+export interface SessionLimits {
+  /** From start to the agent's hello. */
+  bootSeconds: number;
+  /** The whole job, hello included. */
+  jobSeconds: number;
+  maxRawBytesPerFile: number;
+  maxRawBytesTotal: number;
+  /** Task output kept per task on the host. */
+  maxOutputBytesPerTask: number;
+  /** Messages per second, averaged over the job after its first 10 000 messages. */
+  maxMessagesPerSecond: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
+  bootSeconds: 60,
+  jobSeconds: 3600,
+  maxRawBytesPerFile: 64 * 1024 * 1024,
+  maxRawBytesTotal: 256 * 1024 * 1024,
+  maxOutputBytesPerTask: 16 * 1024 * 1024,
+  maxMessagesPerSecond: 20000,
+});
+
+export type InfraErrorKind = 'error:sandbox-protocol' | 'error:boot-timeout' | 'error:job-timeout' | 'error:sandbox';
+
+export interface InfraError {
+  kind: InfraErrorKind;
+  message: string;
+  /** The offending message (truncated), for protocol violations. */
+  evidence?: string;
+}
+
+export interface SessionEvents {
+  hello?(hello: AgentHello): void;
+  taskStarted?(id: string): void;
+  taskOutput?(id: string, stream: 'stdout' | 'stderr', text: string): void;
+  taskFinished?(result: TaskResult): void;
+}
+
+export interface SessionOutcome {
+  hello?: AgentHello;
+  run?: RunResult;
+  /** task id → raw file name → bytes. */
+  raw: Map<string, Map<string, Buffer>>;
+  /** task id → combined output kept (capped). */
+  output: Map<string, string>;
+  infraError?: InfraError;
+  console: string;
+  bootMs?: number;
+  runMs?: number;
+}
+
+type HostPeer = RpcPeer<Record<string, never>, AgentRequests, AgentNotifications, Record<string, never>>;
+
+/** Drives one plan through a started sandbox and disposes of the sandbox before resolving. */
+export async function runAgentSession(
+  instance: SandboxInstance, plan: Plan, limits: SessionLimits = DEFAULT_SESSION_LIMITS, events: SessionEvents = {},
+): Promise<SessionOutcome> {
+  const known = new Set(plan.tasks.map((t) => t.id));
+  const outcome: SessionOutcome = { raw: new Map(), output: new Map(), console: '' };
+  const t0 = Date.now();
+  let rawTotal = 0;
+  let messages = 0;
+  let failed: InfraError | undefined;
+  let failNow: (e: InfraError) => void = () => undefined;
+  const failure = new Promise<InfraError>((resolve) => {
+    failNow = (e) => {
+      if (failed) return;
+      failed = e;
+      resolve(e);
+    };
+  });
+  const violation = (message: string, raw: unknown): void =>
+    failNow({ kind: 'error:sandbox-protocol', message, evidence: (typeof raw === 'string' ? raw : JSON.stringify(raw) ?? '').slice(0, 512) });
+
+  const peer: HostPeer = new RpcPeer(instance.reader, instance.writer, {
+    onProtocolError: (err, raw) => violation(err instanceof MessageTooLargeError ? err.message : `malformed message: ${err.message}`, raw),
+    onClose: () => undefined,
+  });
+  const guard = <T>(method: string, check: (v: unknown) => T, use: (v: T) => void) => (params: unknown): void => {
+    if (failed) return;
+    messages++;
+    const elapsed = (Date.now() - t0) / 1000;
+    if (messages > 10000 && messages / Math.max(elapsed, 1) > limits.maxMessagesPerSecond) {
+      violation(`message rate above ${limits.maxMessagesPerSecond}/s`, { method });
+      return;
+    }
+    let v: T;
+    try {
+      v = check(params);
+    } catch (err) {
+      violation(`${method}: ${err instanceof ShapeError ? err.message : String(err)}`, params);
+      return;
+    }
+    use(v);
+  };
+  const expectedOffset = new Map<string, number>();
+  peer.onNotification('task/started', guard('task/started', (v) => checkStarted(v, known), (p) => events.taskStarted?.(p.id)));
+  peer.onNotification('task/output', guard('task/output', (v) => checkOutput(v, known), (p) => {
+    const prev = outcome.output.get(p.id) ?? '';
+    if (prev.length < limits.maxOutputBytesPerTask) outcome.output.set(p.id, prev + p.text.slice(0, limits.maxOutputBytesPerTask - prev.length));
+    events.taskOutput?.(p.id, p.stream, p.text);
+  }));
+  peer.onNotification('task/raw', guard('task/raw', (v) => checkRaw(v, known), (p) => {
+    const key = `${p.id}/${p.name}`;
+    if ((expectedOffset.get(key) ?? 0) !== p.offset) return violation(`raw chunk of ${key} out of order`, { ...p, data: '…' });
+    const bytes = Buffer.from(p.data, 'base64');
+    expectedOffset.set(key, p.offset + bytes.length);
+    rawTotal += bytes.length;
+    if (p.offset + bytes.length > limits.maxRawBytesPerFile) return violation(`raw file ${key} exceeds ${limits.maxRawBytesPerFile} bytes`, { ...p, data: '…' });
+    if (rawTotal > limits.maxRawBytesTotal) return violation(`raw data exceeds ${limits.maxRawBytesTotal} bytes in all`, { ...p, data: '…' });
+    const files = outcome.raw.get(p.id) ?? new Map<string, Buffer>();
+    files.set(p.name, Buffer.concat([files.get(p.name) ?? Buffer.alloc(0), bytes]));
+    outcome.raw.set(p.id, files);
+  }));
+  peer.onNotification('task/finished', guard('task/finished', (v) => checkFinished(v, known), (p) => events.taskFinished?.(p.result)));
+  peer.onNotification('log', () => undefined);
+
+  const sandboxEnded = instance.exited.then((e): InfraError => ({
+    kind: 'error:sandbox', message: `the sandbox ended unexpectedly (exit ${e.code ?? 'none'}${e.signal ? `, signal ${e.signal}` : ''})`,
+  }));
+  const timer = (ms: number, e: InfraError): { p: Promise<InfraError>; clear: () => void } => {
+    let h: NodeJS.Timeout;
+    const p = new Promise<InfraError>((resolve) => (h = setTimeout(() => resolve(e), ms)));
+    return { p, clear: () => clearTimeout(h) };
+  };
+  const jobTimer = timer(limits.jobSeconds * 1000, { kind: 'error:job-timeout', message: `the job ran past ${limits.jobSeconds} s` });
+  const bootTimer = timer(limits.bootSeconds * 1000, { kind: 'error:boot-timeout', message: `no hello from the agent within ${limits.bootSeconds} s` });
+  const stop = Promise.race([failure, sandboxEnded, jobTimer.p]);
+  try {
+    const hello = await Promise.race([peer.request('initialize', { hostVersion: '0.1.0' }), stop, bootTimer.p]);
+    bootTimer.clear();
+    if (isInfra(hello)) throw hello;
+    outcome.hello = checkHello(hello);
+    outcome.bootMs = Date.now() - t0;
+    events.hello?.(outcome.hello);
+    const t1 = Date.now();
+    const run = await Promise.race([peer.request('run', { plan }), stop]);
+    if (isInfra(run)) throw run;
+    if (failed) throw failed;
+    outcome.run = checkRunResult(run, known);
+    outcome.runMs = Date.now() - t1;
+    await Promise.race([peer.request('shutdown', {}), stop, new Promise((r) => setTimeout(r, 2000))]);
+  } catch (err) {
+    if (isInfra(err)) outcome.infraError = err;
+    else if (err instanceof ShapeError) outcome.infraError = { kind: 'error:sandbox-protocol', message: err.message };
+    else outcome.infraError = failed ?? { kind: 'error:sandbox', message: `agent request failed: ${(err as Error).message ?? String(err)}` };
+  } finally {
+    jobTimer.clear();
+    bootTimer.clear();
+    peer.rejectPending('job ended');
+    await instance.dispose();
+    outcome.console = instance.console();
+  }
+  return outcome;
+}
+
+function isInfra(v: unknown): v is InfraError {
+  return typeof v === 'object' && v !== null && 'kind' in v && typeof (v as InfraError).kind === 'string' && String((v as InfraError).kind).startsWith('error:');
+}

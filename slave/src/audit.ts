@@ -1,0 +1,111 @@
+/**
+ * One audit, end to end on this machine: validate the distribution, run the audit plan in a sandbox
+ * backend, turn the raw data into a report, and write report.json, report.html and the raw data.
+ * Package failures are data in the report; only what stops an audit from happening is thrown.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PytiError, type TaskLimits } from '@pyti/vm-agent';
+import { auditPlan, tasksDir } from '@pyti/tasks';
+import { ensureAgentBundle, requireRootfs } from '@pyti/images';
+import type { Backend } from './backends/backend.js';
+import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionLimits } from './agent-session.js';
+import { validateDist, type ValidatedDist } from './input/validate-dist.js';
+import { buildReport } from './report/build-report.js';
+import type { AuditReport } from './report/audit-report.js';
+import { renderHtml } from './report/render-html.js';
+import { RAW_NAME } from './guest-messages.js';
+
+export type AuditProgress =
+  | { kind: 'validated'; dist: ValidatedDist }
+  | { kind: 'sandbox-started'; backend: string }
+  | { kind: 'guest-ready'; bootMs: number; python: string }
+  | { kind: 'task-started'; id: string }
+  | { kind: 'task-output'; id: string; text: string }
+  | { kind: 'task-finished'; id: string; status: string; durationMs?: number; reason?: string }
+  | { kind: 'report-written'; dir: string };
+
+export interface AuditOptions {
+  distPath: string;
+  /** Directory of wheels for dependencies and build requirements (may be absent: then empty). */
+  wheelhouse?: string;
+  /** Where report.json, report.html and raw/ go. */
+  outDir: string;
+  backend: Backend;
+  parallel?: number;
+  limits?: Record<string, Partial<TaskLimits>>;
+  sessionLimits?: SessionLimits;
+  /** The guest root filesystem (default: the cached image of the current recipe). */
+  rootfs?: string;
+  onProgress?: (p: AuditProgress) => void;
+}
+
+export interface AuditOutcome {
+  report: AuditReport;
+  outDir: string;
+  /** 0 audited and clean, 1 audited with failures or findings, 2 could not audit. */
+  exitCode: 0 | 1 | 2;
+}
+
+/** Exit code of a finished report. */
+export function exitCodeFor(report: AuditReport): 0 | 1 | 2 {
+  return report.verdict === 'clean' ? 0 : report.verdict === 'error' ? 2 : 1;
+}
+
+export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcome> {
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const progress = opts.onProgress ?? (() => undefined);
+  const dist = await validateDist(opts.distPath);
+  progress({ kind: 'validated', dist });
+  if (opts.wheelhouse !== undefined) {
+    let ok = false;
+    try {
+      ok = statSync(opts.wheelhouse).isDirectory();
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new PytiError('PYTI_WHEELHOUSE_INVALID', `wheelhouse ${opts.wheelhouse} is not a directory`);
+  }
+  const why = await opts.backend.probe();
+  if (why) throw new PytiError('PYTI_BACKEND_UNAVAILABLE', `backend ${opts.backend.name} cannot run here: ${why}`);
+  const rootfs = opts.rootfs ?? requireRootfs().path;
+  const agentDir = await ensureAgentBundle();
+  const jobDir = mkdtempSync(join(tmpdir(), 'pyti-job-'));
+  try {
+    const inputDir = join(jobDir, 'input');
+    mkdirSync(inputDir);
+    copyFileSync(dist.path, join(inputDir, dist.filename));
+    const wheelhouse = opts.wheelhouse ?? join(jobDir, 'empty-wheelhouse');
+    mkdirSync(wheelhouse, { recursive: true });
+    const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits });
+    const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir });
+    progress({ kind: 'sandbox-started', backend: opts.backend.name });
+    const session = await runAgentSession(instance, plan, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, {
+      hello: (h) => progress({ kind: 'guest-ready', bootMs: Date.now() - t0, python: h.python }),
+      taskStarted: (id) => progress({ kind: 'task-started', id }),
+      taskOutput: (id, _s, text) => progress({ kind: 'task-output', id, text }),
+      taskFinished: (r) => progress({ kind: 'task-finished', id: r.id, status: r.status, durationMs: r.durationMs, reason: r.reason }),
+    });
+    const report = buildReport({ dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0 });
+    writeReport(opts.outDir, report, session.raw);
+    progress({ kind: 'report-written', dir: opts.outDir });
+    return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };
+  } finally {
+    rmSync(jobDir, { recursive: true, force: true });
+  }
+}
+
+/** Writes report.json, report.html and raw/<task>/<file> into `dir`. */
+export function writeReport(dir: string, report: AuditReport, raw: Map<string, Map<string, Buffer>>): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [task, files] of raw) {
+    // Names were checked against RAW_NAME on arrival; check again before they become host paths.
+    if (!/^[a-z][a-z0-9-]*$/.test(task)) continue;
+    mkdirSync(join(dir, 'raw', task), { recursive: true });
+    for (const [name, bytes] of files) if (RAW_NAME.test(name)) writeFileSync(join(dir, 'raw', task, name), bytes);
+  }
+  writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 1));
+  writeFileSync(join(dir, 'report.html'), renderHtml(report));
+}

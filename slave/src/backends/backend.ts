@@ -1,0 +1,53 @@
+/**
+ * The one interface every sandbox or VM backend implements (bubblewrap now; QEMU and libvirt next),
+ * in the manner of autopkgtest's virt servers: capabilities declared, availability probed, and a
+ * started instance exposes nothing but a message channel to the vm-agent.
+ */
+import type { MessageReader, MessageWriter } from '@pyti/vm-agent';
+
+export interface BackendCapabilities {
+  /** How the guest is separated from the host. `none` is for benchmarks only. */
+  isolation: 'namespaces' | 'vm' | 'none';
+  /** Whether the guest has any network at all (it must be `none` for audits). */
+  network: 'none' | 'host';
+  /** Whether a job's writes vanish with the job. */
+  rollback: boolean;
+  /** Hardware acceleration in use, for VM backends. */
+  accelerator?: 'kvm' | 'tcg';
+}
+
+/** What goes into a sandbox: all read-only inside. */
+export interface SandboxInputs {
+  /** Host directory holding the distribution file; mounted at /input. */
+  inputDir: string;
+  /** Host directory of wheels (may be empty); mounted at /wheelhouse. */
+  wheelhouse: string;
+  /** Host directory of the agent bundle (agent.mjs). */
+  agentDir: string;
+  /** Host directory of the task helpers. */
+  tasksDir: string;
+  /** The guest root filesystem. */
+  rootfs: string;
+  /** Per-job scratch directory on the host, removed by the caller after the job. */
+  jobDir: string;
+}
+
+/** A running sandbox with the agent at the other end of the channel. */
+export interface SandboxInstance {
+  reader: MessageReader;
+  writer: MessageWriter;
+  /** The guest's console or stderr so far (capped). */
+  console(): string;
+  /** Resolves when the sandbox has ended. */
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  /** Ends the sandbox (if still running) and releases everything it held. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  /** null when the backend can run here, else the reason it cannot. */
+  probe(): Promise<string | null>;
+  start(inputs: SandboxInputs): Promise<SandboxInstance>;
+}

@@ -1,0 +1,70 @@
+/**
+ * The bubblewrap backend: the agent runs in the guest root filesystem with its own mount, PID, IPC,
+ * UTS, cgroup and network namespaces (no network at all: only a loopback device inside), a fresh
+ * tmpfs for /tmp, /work and the home directory, and every input mounted read-only.
+ *
+ * It runs bwrap as root without a user namespace, because package code must run under uids other
+ * than the agent's (a user namespace made by bwrap maps only one uid); the agent keeps only the
+ * capabilities it needs to switch to those uids and to manage their files.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Backend, SandboxInputs, SandboxInstance } from './backend.js';
+import { spawnProcessSandbox } from './process-sandbox.js';
+
+const AGENT_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_KILL'];
+
+export interface BwrapOptions {
+  /** Size of the /work tmpfs in bytes. */
+  workBytes?: number;
+  /** Size of the /tmp and home tmpfs in bytes. */
+  tmpBytes?: number;
+}
+
+export class BwrapBackend implements Backend {
+  readonly name = 'bwrap';
+  readonly capabilities = { isolation: 'namespaces', network: 'none', rollback: true } as const;
+
+  constructor(private readonly opts: BwrapOptions = {}) {}
+
+  async probe(): Promise<string | null> {
+    const which = spawnSync('bwrap', ['--version'], { encoding: 'utf8' });
+    if (which.error || which.status !== 0) return 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap';
+    if (process.getuid?.() !== 0) return 'the bwrap backend runs as root (package code runs under separate unprivileged uids)';
+    const t = spawnSync('bwrap', ['--unshare-net', '--unshare-pid', '--ro-bind', '/', '/', '--proc', '/proc', 'true'], { encoding: 'utf8' });
+    if (t.status !== 0) return `bwrap cannot create namespaces here: ${(t.stderr || '').trim()}`;
+    return null;
+  }
+
+  /** The bwrap command line for a job (exported for tests and for people reading the docs). */
+  argv(inputs: SandboxInputs): string[] {
+    const work = String(this.opts.workBytes ?? 4 * 1024 ** 3);
+    const tmp = String(this.opts.tmpBytes ?? 1024 ** 3);
+    const a = [
+      'bwrap',
+      '--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup',
+      '--die-with-parent', '--new-session', '--hostname', 'pyti-guest',
+      '--ro-bind', inputs.rootfs, '/',
+      '--proc', '/proc', '--dev', '/dev',
+      '--size', tmp, '--tmpfs', '/tmp',
+      '--size', work, '--tmpfs', '/work',
+      '--size', tmp, '--tmpfs', '/home/pyti',
+      '--ro-bind', inputs.inputDir, '/input',
+      '--ro-bind', inputs.wheelhouse, '/wheelhouse',
+      '--ro-bind', inputs.agentDir, '/opt/pyti/agent',
+      '--ro-bind', inputs.tasksDir, '/opt/pyti/tasks',
+      '--cap-drop', 'ALL',
+    ];
+    for (const c of AGENT_CAPS) a.push('--cap-add', c);
+    a.push('--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'LANG', 'C.UTF-8', '--chdir', '/');
+    a.push('node', '/opt/pyti/agent/agent.mjs');
+    return a;
+  }
+
+  async start(inputs: SandboxInputs): Promise<SandboxInstance> {
+    for (const p of [inputs.rootfs, inputs.inputDir, inputs.wheelhouse, inputs.agentDir, inputs.tasksDir]) {
+      if (!existsSync(p)) throw new Error(`bwrap: missing ${p}`);
+    }
+    return spawnProcessSandbox(this.argv(inputs), { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+  }
+}

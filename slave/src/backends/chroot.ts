@@ -1,0 +1,41 @@
+/**
+ * The unisolated backend, for benchmarks only: the same root filesystem, agent and tasks, in a plain
+ * mount namespace and chroot on the host, with the host's network and no other namespace. It is the
+ * "native" baseline the sandbox's cost is measured against. The CLI refuses it for audits.
+ */
+import type { Backend, SandboxInputs, SandboxInstance } from './backend.js';
+import { spawnProcessSandbox } from './process-sandbox.js';
+
+export class ChrootBackend implements Backend {
+  readonly name = 'chroot';
+  readonly capabilities = { isolation: 'none', network: 'host', rollback: true } as const;
+
+  async probe(): Promise<string | null> {
+    return process.getuid?.() === 0 ? null : 'the chroot baseline needs root';
+  }
+
+  async start(inputs: SandboxInputs): Promise<SandboxInstance> {
+    const r = inputs.rootfs;
+    const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+    // A private mount namespace so that nothing mounted here is visible on the host or outlives the job.
+    const script = [
+      'set -e',
+      'mount --make-rprivate /',
+      `root=${q(inputs.jobDir)}/chroot`,
+      'mkdir -p "$root"',
+      `mount --bind ${q(r)} "$root"`,
+      'mount -o remount,bind,ro "$root"',
+      'mount -t proc proc "$root/proc"',
+      'mount --rbind /dev "$root/dev"',
+      'mount -t tmpfs tmpfs "$root/tmp"',
+      'mount -t tmpfs tmpfs "$root/work"',
+      'mount -t tmpfs tmpfs "$root/home/pyti"',
+      `mount --bind ${q(inputs.inputDir)} "$root/input"`,
+      `mount --bind ${q(inputs.wheelhouse)} "$root/wheelhouse"`,
+      `mount --bind ${q(inputs.agentDir)} "$root/opt/pyti/agent"`,
+      `mount --bind ${q(inputs.tasksDir)} "$root/opt/pyti/tasks"`,
+      'exec chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin LANG=C.UTF-8 node /opt/pyti/agent/agent.mjs',
+    ].join('\n');
+    return spawnProcessSandbox(['unshare', '--mount', '--', 'bash', '-c', script], { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A sandbox that is one host process speaking the agent protocol on its stdin/stdout (bubblewrap,
+ * and the unisolated chroot used by benchmarks).
+ */
+import { spawn } from 'node:child_process';
+import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
+import type { SandboxInstance } from './backend.js';
+import { BoundedLog } from './bounded-log.js';
+
+/** Largest single message accepted from the guest. */
+export const MAX_GUEST_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+export function spawnProcessSandbox(argv: string[], env: Record<string, string>): SandboxInstance {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env, detached: true });
+  const log = new BoundedLog();
+  child.stderr!.on('data', (d: Buffer) => log.append(d.toString('utf8')));
+  // A host-side EPIPE when the guest died is reported through `exited`, not thrown.
+  child.stdin!.on('error', () => undefined);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.on('error', (err) => {
+      log.append(`\nspawn failed: ${err.message}\n`);
+      resolve({ code: null, signal: null });
+    });
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  let disposed = false;
+  return {
+    reader: new StreamMessageReader(child.stdout!, MAX_GUEST_MESSAGE_BYTES),
+    writer: new StreamMessageWriter(child.stdin!),
+    console: () => log.toString(),
+    exited,
+    async dispose() {
+      if (disposed) return exited.then(() => undefined);
+      disposed = true;
+      if (child.exitCode === null && child.signalCode === null && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The `pyti` command line.
+ *   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap] [--parallel N]
+ *   pyti image build [--force]
+ *   pyti image info
+ * Exit codes: 0 audited and clean; 1 audited, with failures or findings; 2 could not audit; 64 usage.
+ */
+import { parseArgs } from 'node:util';
+import { basename, resolve } from 'node:path';
+import { ERROR_CODES, PytiError } from '@pyti/vm-agent';
+import { buildRootfs, findRootfs } from '@pyti/images';
+import { auditDistribution, type AuditProgress } from '../audit.js';
+import { BwrapBackend } from '../backends/bwrap.js';
+import type { Backend } from '../backends/backend.js';
+import { renderTerminal } from '../report/render-terminal.js';
+
+export const USAGE = `usage:
+  pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap] [--parallel N] [--quiet]
+  pyti image build [--force]
+  pyti image info
+
+exit codes: 0 audited, clean · 1 audited, failures or findings · 2 could not audit · 64 usage error`;
+
+const BACKENDS: Record<string, () => Backend> = {
+  bwrap: () => new BwrapBackend(),
+};
+
+export interface CliIO {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+}
+
+const defaultIO: CliIO = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  isTTY: Boolean(process.stderr.isTTY),
+};
+
+class UsageError extends PytiError {
+  constructor(message: string) {
+    super('PYTI_USAGE', message);
+  }
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  try {
+    const [cmd, ...rest] = argv;
+    if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+      io.out(`${USAGE}\n`);
+      return cmd ? 0 : 64;
+    }
+    if (cmd === '--version') {
+      io.out('pyti 0.1.0\n');
+      return 0;
+    }
+    if (cmd === 'audit') return await auditCommand(rest, io);
+    if (cmd === 'image') return await imageCommand(rest, io);
+    throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+  } catch (err) {
+    if (err instanceof PytiError) {
+      io.err(`pyti: error ${err.code}: ${err.message}\n`);
+      if (err.code === 'PYTI_USAGE') {
+        io.err(`${USAGE}\n`);
+        return 64;
+      }
+      return 2;
+    }
+    if (err instanceof TypeError && /Unknown option|Unexpected argument|argument missing/.test(err.message)) {
+      io.err(`pyti: error PYTI_USAGE: ${err.message}\n${USAGE}\n`);
+      return 64;
+    }
+    io.err(`pyti: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return 2;
+  }
+}
+
+async function auditCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      wheelhouse: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      backend: { type: 'string', default: 'bwrap' },
+      parallel: { type: 'string', default: '2' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('audit takes exactly one distribution file');
+  const make = BACKENDS[values.backend!];
+  if (!make) throw new UsageError(`unknown backend ${JSON.stringify(values.backend)} (available: ${Object.keys(BACKENDS).join(', ')})`);
+  const parallel = Number(values.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 8) throw new UsageError('--parallel takes a whole number from 1 to 8');
+  const dist = resolve(positionals[0]!);
+  const stem = basename(dist).replace(/(\.tar\.gz|\.tgz|\.whl)$/, '');
+  const outDir = resolve(values.out ?? `pyti-out/${stem}`);
+  const t0 = Date.now();
+  const say = (s: string): void => {
+    if (!values.quiet) io.err(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`);
+  };
+  const onProgress = (p: AuditProgress): void => {
+    switch (p.kind) {
+      case 'validated': say(`${p.dist.filename}: ${p.dist.kind} of ${p.dist.name} ${p.dist.version}, ${p.dist.members} members, sha256 ${p.dist.sha256.slice(0, 16)}…`); break;
+      case 'sandbox-started': say(`sandbox started (${p.backend})`); break;
+      case 'guest-ready': say(`guest ready: Python ${p.python}`); break;
+      case 'task-started': say(`${p.id} started`); break;
+      case 'task-finished': say(`${p.id} ${p.status}${p.durationMs !== undefined ? ` in ${(p.durationMs / 1000).toFixed(1)}s` : ''}${p.reason ? ` (${p.reason})` : ''}`); break;
+      case 'report-written': say(`report written to ${p.dir}/report.html`); break;
+      default: break;
+    }
+  };
+  const outcome = await auditDistribution({
+    distPath: dist, wheelhouse: values.wheelhouse ? resolve(values.wheelhouse) : undefined, outDir, backend: make(), parallel, onProgress,
+  });
+  if (values.json) io.out(`${JSON.stringify(outcome.report, null, 1)}\n`);
+  else io.out(`${renderTerminal(outcome.report, io.isTTY)}\n  report: ${outDir}/report.html\n`);
+  return outcome.exitCode;
+}
+
+async function imageCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { force: { type: 'boolean', default: false } } });
+  const sub = positionals[0];
+  if (sub === 'info') {
+    const info = findRootfs();
+    if (!info) {
+      io.out('no guest image built for the current recipe (run `pyti image build`)\n');
+      return 2;
+    }
+    io.out(`${JSON.stringify(info, null, 1)}\n`);
+    return 0;
+  }
+  if (sub !== 'build') throw new UsageError('image takes `build` or `info`');
+  const info = await buildRootfs({ force: values.force, onProgress: (l) => io.err(`${l}\n`) });
+  io.out(`${info.cached ? 'cached' : 'built'} guest root filesystem ${info.hash.slice(0, 16)}: ${(info.sizeBytes / 1048576).toFixed(0)} MiB, built in ${info.buildSeconds} s\n  ${info.path}\n`);
+  return 0;
+}
+
+/** For the error-code registry test: every code the CLI can print is registered. */
+export const KNOWN_ERROR_CODES = Object.keys(ERROR_CODES);

@@ -1,0 +1,226 @@
+/**
+ * Host-side validation of a distribution before it goes anywhere near a sandbox: it must be a
+ * real .tar.gz sdist or wheel, with no member that escapes the tree (absolute paths, `..`, links
+ * pointing outside, devices), within size, count and ratio limits (zip and gzip bombs), and with
+ * core metadata. Nothing is extracted on the host; the archive is only read.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { Writable, Transform } from 'node:stream';
+import { Parser, type ReadEntry } from 'tar';
+import yauzl from 'yauzl';
+import { PytiError } from '@pyti/vm-agent';
+import { DEFAULT_DIST_LIMITS, type DistLimits } from './dist-limits.js';
+import { linkStaysInside, unsafeMemberPath } from './member-path.js';
+import { parseCoreMetadata, type CoreMetadata } from './core-metadata.js';
+
+export interface ValidatedDist extends CoreMetadata {
+  path: string;
+  filename: string;
+  kind: 'sdist' | 'wheel';
+  sha256: string;
+  sizeBytes: number;
+  unpackedBytes: number;
+  members: number;
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path).on('data', (d) => h.update(d)).on('error', reject).on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+function magic(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    readSync(fd, b, 0, 4, 0);
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Validates the file at `path`; throws PytiError (PYTI_INPUT_*) with the reason. */
+export async function validateDist(path: string, limits: DistLimits = DEFAULT_DIST_LIMITS): Promise<ValidatedDist> {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: no such file`, { cause: err });
+  }
+  if (!st.isFile()) throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: not a regular file`);
+  if (st.size > limits.maxArchiveBytes) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${path}: ${st.size} bytes is above the ${limits.maxArchiveBytes}-byte limit`);
+  const filename = basename(path);
+  const m = magic(path);
+  let kind: 'sdist' | 'wheel';
+  if (filename.endsWith('.whl')) {
+    if (!(m[0] === 0x50 && m[1] === 0x4b)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: named .whl but is not a zip archive`);
+    kind = 'wheel';
+  } else if (filename.endsWith('.tar.gz') || filename.endsWith('.tgz')) {
+    if (!(m[0] === 0x1f && m[1] === 0x8b)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: named .tar.gz but is not gzip data`);
+    kind = 'sdist';
+  } else {
+    throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: not a wheel (.whl) or an sdist (.tar.gz)`);
+  }
+  const scan = kind === 'sdist' ? await scanTarGz(path, filename, st.size, limits) : await scanZip(path, filename, st.size, limits);
+  const meta = scan.metadata ? parseCoreMetadata(scan.metadata) : null;
+  if (!meta) {
+    throw new PytiError('PYTI_INPUT_NO_METADATA', kind === 'sdist'
+      ? `${filename}: no PKG-INFO with Name and Version at the top of the sdist`
+      : `${filename}: no *.dist-info/METADATA with Name and Version in the wheel`);
+  }
+  return { ...meta, path, filename, kind, sha256: await sha256File(path), sizeBytes: st.size, unpackedBytes: scan.unpacked, members: scan.members };
+}
+
+interface Scan {
+  members: number;
+  unpacked: number;
+  metadata?: string;
+}
+
+function checkTotals(filename: string, members: number, unpacked: number, packed: number, limits: DistLimits): void {
+  if (members > limits.maxMembers) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: more than ${limits.maxMembers} members`);
+  if (unpacked > limits.maxUnpackedBytes) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: expands beyond ${limits.maxUnpackedBytes} bytes`);
+  if (unpacked > 32 * 1024 * 1024 && unpacked / Math.max(packed, 1) > limits.maxRatio) {
+    throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: expands more than ${limits.maxRatio} times its size (a compression bomb)`);
+  }
+}
+
+async function scanTarGz(path: string, filename: string, packed: number, limits: DistLimits): Promise<Scan> {
+  const scan: Scan = { members: 0, unpacked: 0 };
+  let gunzipped = 0;
+  let failure: Error | undefined;
+  const parser = new Parser({ strict: true, preservePaths: true });
+  const fail = (err: Error): void => {
+    if (!failure) failure = err;
+  };
+  parser.on('entry', (entry: ReadEntry) => {
+    scan.members++;
+    scan.unpacked += entry.size ?? 0;
+    const name = entry.path;
+    const why = unsafeMemberPath(name);
+    if (why) fail(new PytiError('PYTI_INPUT_UNSAFE_PATH', `${filename}: member ${JSON.stringify(name)} ${why}`));
+    if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
+      if (!linkStaysInside(name, entry.linkpath ?? '', entry.type === 'Link')) {
+        fail(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: link ${JSON.stringify(name)} points outside the archive (${JSON.stringify(entry.linkpath)})`));
+      }
+    } else if (!['File', 'OldFile', 'ContiguousFile', 'Directory', 'GNUDumpDir', 'ExtendedHeader', 'GlobalExtendedHeader', 'NextFileHasLongPath', 'NextFileHasLongLinkpath', 'OldGnuLongPath'].includes(entry.type)) {
+      fail(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(name)} is a ${entry.type}, not a file or directory`));
+    }
+    try {
+      checkTotals(filename, scan.members, scan.unpacked, packed, limits);
+    } catch (err) {
+      fail(err as Error);
+    }
+    const parts = name.replace(/^\.\//, '').split('/').filter(Boolean);
+    if (parts.length === 2 && parts[1] === 'PKG-INFO' && entry.type === 'File' && (entry.size ?? 0) < 4 * 1024 * 1024 && scan.metadata === undefined) {
+      const chunks: Buffer[] = [];
+      entry.on('data', (d: Buffer) => chunks.push(d));
+      entry.on('end', () => (scan.metadata = Buffer.concat(chunks).toString('utf8')));
+    } else {
+      entry.resume();
+    }
+  });
+  parser.on('warn', (code: string, message: string) => fail(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: ${message} (${code})`)));
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      gunzipped += chunk.length;
+      if (gunzipped > limits.maxUnpackedBytes + 1024 * 1024) return cb(new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: decompresses beyond ${limits.maxUnpackedBytes} bytes`));
+      if (failure) return cb(failure);
+      cb(null, chunk);
+    },
+  });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      parser.write(chunk);
+      cb(failure ?? null);
+    },
+    final(cb) {
+      parser.end();
+      cb();
+    },
+  });
+  try {
+    await pipeline(createReadStream(path), createGunzip(), counter, sink);
+    await new Promise<void>((resolve) => (parser.writable ? parser.once('end', () => resolve()) : resolve()));
+  } catch (err) {
+    if (err instanceof PytiError) throw err;
+    throw failure ?? new PytiError('PYTI_INPUT_MALFORMED', `${filename}: corrupt or truncated archive (${(err as Error).message})`, { cause: err });
+  }
+  if (failure) throw failure;
+  if (scan.members === 0) throw new PytiError('PYTI_INPUT_MALFORMED', `${filename}: the archive is empty`);
+  return scan;
+}
+
+function scanZip(path: string, filename: string, packed: number, limits: DistLimits): Promise<Scan> {
+  return new Promise((resolve, reject) => {
+    const scan: Scan = { members: 0, unpacked: 0 };
+    yauzl.open(path, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, decodeStrings: true }, (err, zip) => {
+      if (err || !zip) {
+        const msg = String(err?.message ?? err);
+        const code = /absolute path|relative path|invalid characters/.test(msg) ? 'PYTI_INPUT_UNSAFE_PATH' : 'PYTI_INPUT_MALFORMED';
+        return reject(new PytiError(code, `${filename}: ${code === 'PYTI_INPUT_UNSAFE_PATH' ? 'unsafe member path' : 'corrupt zip'} (${msg})`, { cause: err }));
+      }
+      let metadataEntry: yauzl.Entry | undefined;
+      let actual = 0;
+      let finished = false;
+      const done = (e?: Error): void => {
+        if (finished) return;
+        finished = true;
+        try {
+          zip.close();
+        } catch {
+          /* already closed */
+        }
+        if (e) reject(e);
+        else resolve(scan);
+      };
+      zip.on('error', (e: Error) => {
+        const msg = e.message;
+        const code = /absolute path|relative path|invalid characters/.test(msg) ? 'PYTI_INPUT_UNSAFE_PATH' : 'PYTI_INPUT_MALFORMED';
+        done(new PytiError(code, `${filename}: ${code === 'PYTI_INPUT_UNSAFE_PATH' ? 'unsafe member path' : 'corrupt zip'} (${msg})`, { cause: e }));
+      });
+      zip.on('entry', (entry: yauzl.Entry) => {
+        scan.members++;
+        scan.unpacked += entry.uncompressedSize;
+        const why = unsafeMemberPath(entry.fileName);
+        if (why) return done(new PytiError('PYTI_INPUT_UNSAFE_PATH', `${filename}: member ${JSON.stringify(entry.fileName)} ${why}`));
+        const mode = (entry.externalFileAttributes >>> 16) & 0o170000;
+        if (mode === 0o120000) return done(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(entry.fileName)} is a symbolic link`));
+        if (mode !== 0 && mode !== 0o100000 && mode !== 0o040000) return done(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(entry.fileName)} is not a file or directory`));
+        try {
+          checkTotals(filename, scan.members, scan.unpacked, packed, limits);
+        } catch (e) {
+          return done(e as Error);
+        }
+        if (/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) metadataEntry = entry;
+        if (entry.fileName.endsWith('/')) return zip.readEntry();
+        // Decompress to count real bytes: declared sizes can lie (validateEntrySizes catches it).
+        zip.openReadStream(entry, (e2, stream) => {
+          if (e2 || !stream) return done(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: cannot read ${entry.fileName} (${e2?.message})`, { cause: e2 }));
+          const chunks: Buffer[] = [];
+          stream.on('data', (d: Buffer) => {
+            actual += d.length;
+            if (entry === metadataEntry && actual < 4 * 1024 * 1024) chunks.push(d);
+            if (actual > limits.maxUnpackedBytes) {
+              stream.destroy();
+              done(new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: decompresses beyond ${limits.maxUnpackedBytes} bytes`));
+            }
+          });
+          stream.on('error', (e3: Error) => done(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: ${entry.fileName}: ${e3.message}`, { cause: e3 })));
+          stream.on('end', () => {
+            if (entry === metadataEntry) scan.metadata = Buffer.concat(chunks).toString('utf8');
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on('end', () => done());
+      zip.readEntry();
+    });
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The audit report: one versioned JSON document. HTML and terminal renderings are made from it.
+ *
+ * Result taxonomy (crater-style): `pass`, `test-fail[:timeout|:oom]`, `import-fail`,
+ * `install-fail[:deps|:timeout|:oom]`, `build-fail[:deps|:timeout|:oom]`, `inspect-fail`, and infrastructure
+ * errors `error:sandbox-protocol`, `error:boot-timeout`, `error:job-timeout`, `error:sandbox`, kept apart
+ * from package failures. The verdict adds the findings: `clean`, `flagged` (findings above info),
+ * `failed` (a package failure), `error` (PyTI could not audit).
+ */
+import type { AgentHello, TaskResult } from '@pyti/vm-agent';
+import type { Finding, Severity } from '../findings/finding.js';
+import type { CoverageSummary } from '../results/coverage.js';
+import type { LintSummary } from '../results/pylint.js';
+import type { StyleSummary } from '../results/pycodestyle.js';
+import type { TestSummary } from '../results/junit.js';
+import type { TraceSummary } from '../trace/process-tree.js';
+import type { InfraError } from '../agent-session.js';
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type Verdict = 'clean' | 'flagged' | 'failed' | 'error';
+
+export interface ReportTask extends TaskResult {
+  title: string;
+  failurePolicy: string;
+}
+
+export interface ImportResult {
+  module: string;
+  ok: boolean;
+  error?: string;
+  traceback?: string;
+}
+
+export interface AuditReport {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  tool: { name: 'pyti'; version: string };
+  distribution: {
+    filename: string; name: string; version: string; kind: 'sdist' | 'wheel'; sha256: string; sizeBytes: number;
+    summary?: string; requiresPython?: string; requiresDist: string[];
+  };
+  backend: { name: string; isolation: string; network: string; accelerator?: string };
+  guest?: Pick<AgentHello, 'python' | 'platform' | 'machine' | 'tools' | 'agentVersion'>;
+  /** e.g. `pass`, `test-fail`, `build-fail:deps`, `error:sandbox-protocol`. */
+  result: string;
+  verdict: Verdict;
+  /** Highest severity among findings, if any. */
+  maxSeverity?: Severity;
+  tasks: ReportTask[];
+  tests?: TestSummary;
+  coverage?: CoverageSummary;
+  lint?: LintSummary;
+  style?: StyleSummary;
+  imports?: ImportResult[];
+  build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[] };
+  install?: { wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[] };
+  /** The traced phases: process tree, files, network. */
+  traces: Partial<Record<'build' | 'install' | 'import', TraceSummary & { stats: { lines: number; bytes: number; unparsed: number } }>>;
+  findings: Finding[];
+  infraError?: InfraError;
+  timings: { startedAt: string; totalMs: number; bootMs?: number; runMs?: number };
+  /** Raw-data files kept beside the report, relative to it. */
+  rawFiles: string[];
+  /** The sandbox's console or stderr (capped). */
+  console?: string;
+}

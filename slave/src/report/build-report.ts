@@ -1,0 +1,155 @@
+/**
+ * Turns one job's raw data into the audit report. Every raw file came out of the sandbox and is
+ * parsed defensively: a parser that fails leaves a note in the report instead of aborting it.
+ */
+import type { Plan } from '@pyti/vm-agent';
+import type { Backend } from '../backends/backend.js';
+import type { SessionOutcome } from '../agent-session.js';
+import type { ValidatedDist } from '../input/validate-dist.js';
+import { parseStrace } from '../trace/strace-parser.js';
+import { summarizeTrace } from '../trace/process-tree.js';
+import { findingsFor } from '../findings/rules.js';
+import { SEVERITY_ORDER, severityAtLeast, type Finding, type Phase } from '../findings/finding.js';
+import { parseJunit } from '../results/junit.js';
+import { parsePylint } from '../results/pylint.js';
+import { parsePycodestyle } from '../results/pycodestyle.js';
+import { parseCoverage } from '../results/coverage.js';
+import { REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask, type Verdict } from './audit-report.js';
+
+export const PYTI_VERSION = '0.1.0';
+
+const PHASE_TRACES: Record<Phase, [string, string]> = {
+  build: ['build', 'build.strace'],
+  install: ['install', 'install.strace'],
+  import: ['import', 'import.strace'],
+};
+
+function jsonOf(buf: Buffer | undefined): Record<string, unknown> | undefined {
+  if (!buf) return undefined;
+  try {
+    const v = JSON.parse(buf.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const strList = (v: unknown, max = 200): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, max).map((s) => s.slice(0, 500)) : undefined;
+
+export interface ReportInput {
+  dist: ValidatedDist;
+  backend: Backend;
+  plan: Plan;
+  session: SessionOutcome;
+  startedAt: Date;
+  totalMs: number;
+}
+
+export function buildReport({ dist, backend, plan, session, startedAt, totalMs }: ReportInput): AuditReport {
+  const raw = (task: string, name: string): Buffer | undefined => session.raw.get(task)?.get(name);
+  const notes: string[] = [];
+  const tryParse = <T>(what: string, f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (err) {
+      notes.push(`${what}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const results = new Map((session.run?.tasks ?? []).map((t) => [t.id, t]));
+  const tasks: ReportTask[] = plan.tasks.map((spec) => ({
+    ...(results.get(spec.id) ?? { id: spec.id, status: 'skipped' as const, reason: session.infraError ? 'the job ended before this task ran' : 'not run', rawFiles: [] }),
+    title: spec.title,
+    failurePolicy: spec.failurePolicy,
+  }));
+
+  const paths = session.hello?.paths ?? { home: '/home/pyti', work: '/work', tmp: '/tmp', input: '/input', wheelhouse: '/wheelhouse' };
+  const traces: AuditReport['traces'] = {};
+  const findings: Finding[] = [];
+  for (const phase of ['build', 'install', 'import'] as Phase[]) {
+    const [task, file] = PHASE_TRACES[phase];
+    const buf = raw(task, file);
+    if (!buf) continue;
+    const { events, stats } = parseStrace(buf);
+    traces[phase] = { ...summarizeTrace(events), stats: { lines: stats.lines, bytes: stats.bytes, unparsed: stats.unparsed } };
+    findings.push(...findingsFor(events, phase, { home: paths.home, work: paths.work, tmp: paths.tmp }));
+  }
+  findings.sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity));
+
+  const junit = raw('test', 'junit.xml');
+  const tests = junit ? tryParse('junit.xml', () => parseJunit(junit.toString('utf8'))) : undefined;
+  const cov = raw('coverage', 'coverage.json');
+  const coverage = cov ? tryParse('coverage.json', () => parseCoverage(cov.toString('utf8'))) : undefined;
+  const pj = raw('lint', 'pylint.json');
+  const lint = pj ? tryParse('pylint.json', () => parsePylint(pj.toString('utf8'), raw('lint', 'pylint.txt')?.toString('utf8') ?? '', `${paths.work}/data/source`)) : undefined;
+  const pc = raw('style', 'pycodestyle.txt');
+  const style = pc ? parsePycodestyle(pc.toString('utf8'), `${paths.work}/data/source`) : undefined;
+  const imp = jsonOf(raw('import', 'import.json'));
+  const imports: ImportResult[] | undefined = Array.isArray(imp?.modules)
+    ? (imp.modules as Record<string, unknown>[]).slice(0, 500).map((m) => ({
+        module: String(m.module ?? '').slice(0, 200), ok: m.ok === true,
+        error: typeof m.error === 'string' ? m.error.slice(0, 2000) : undefined,
+        traceback: typeof m.traceback === 'string' ? m.traceback.slice(0, 8000) : undefined,
+      }))
+    : undefined;
+  const bj = jsonOf(raw('build', 'build.json'));
+  const ij = jsonOf(raw('install', 'install.json'));
+  const pipReport = jsonOf(raw('install', 'pip-report.json'));
+  const installed = Array.isArray(pipReport?.install)
+    ? (pipReport.install as Record<string, unknown>[]).slice(0, 500).map((i) => {
+        const md = (i.metadata ?? {}) as Record<string, unknown>;
+        return { name: String(md.name ?? '').slice(0, 200), version: String(md.version ?? '').slice(0, 100) };
+      })
+    : undefined;
+
+  const result = classify(tasks, session, bj, ij, tests);
+  const serious = findings.filter((f) => severityAtLeast(f.severity, 'low'));
+  const verdict: Verdict = result.startsWith('error:') ? 'error' : result !== 'pass' ? 'failed' : serious.length ? 'flagged' : 'clean';
+  const rawFiles = [...session.raw].flatMap(([t, files]) => [...files.keys()].map((n) => `raw/${t}/${n}`));
+  const report: AuditReport = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'pyti', version: PYTI_VERSION },
+    distribution: {
+      filename: dist.filename, name: dist.name, version: dist.version, kind: dist.kind, sha256: dist.sha256, sizeBytes: dist.sizeBytes,
+      summary: dist.summary, requiresPython: dist.requiresPython, requiresDist: dist.requiresDist,
+    },
+    backend: { name: backend.name, isolation: backend.capabilities.isolation, network: backend.capabilities.network, accelerator: backend.capabilities.accelerator },
+    guest: session.hello && { python: session.hello.python, platform: session.hello.platform, machine: session.hello.machine, tools: session.hello.tools, agentVersion: session.hello.agentVersion },
+    result, verdict,
+    maxSeverity: findings[0]?.severity,
+    tasks, tests, coverage, lint, style, imports,
+    build: bj && { mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements) },
+    install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
+    traces, findings,
+    infraError: session.infraError,
+    timings: { startedAt: startedAt.toISOString(), totalMs, bootMs: session.bootMs, runMs: session.runMs },
+    rawFiles,
+    console: session.console ? session.console.slice(-65536) : undefined,
+  };
+  if (notes.length) (report as AuditReport & { notes?: string[] }).notes = notes;
+  return report;
+}
+
+/** The result category: the first phase that did not pass decides it. */
+function classify(
+  tasks: ReportTask[], session: SessionOutcome, build?: Record<string, unknown>, install?: Record<string, unknown>,
+  tests?: { failed: number; errors: number },
+): string {
+  if (session.infraError) return session.infraError.kind;
+  const t = (id: string): ReportTask | undefined => tasks.find((x) => x.id === id);
+  const suffix = (r: ReportTask, deps: boolean): string =>
+    r.status === 'timeout' ? ':timeout' : r.status === 'oom' ? ':oom' : r.status === 'limit' ? `:${r.limit}` : deps ? ':deps' : '';
+  const inspect = t('inspect');
+  if (inspect && inspect.status !== 'pass') return `inspect-fail${suffix(inspect, false)}`;
+  const b = t('build');
+  if (b && b.status !== 'pass') return `build-fail${suffix(b, b.exitCode === 3 || Array.isArray(build?.missing_build_requirements))}`;
+  const i = t('install');
+  if (i && i.status !== 'pass') return `install-fail${suffix(i, i.exitCode === 3 || Array.isArray(install?.missing_dependencies))}`;
+  const im = t('import');
+  if (im && im.status !== 'pass') return `import-fail${suffix(im, false)}`;
+  const te = t('test');
+  if (te && te.status !== 'pass') return `test-fail${suffix(te, false)}`;
+  if (tests && tests.failed + tests.errors > 0) return 'test-fail';
+  return 'pass';
+}

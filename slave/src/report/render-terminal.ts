@@ -1,0 +1,26 @@
+/** A short terminal summary of an audit report. */
+import type { AuditReport } from './audit-report.js';
+
+const COLORS: Record<string, string> = { clean: '32', flagged: '33', failed: '31', error: '35', pass: '32', skipped: '90', critical: '31', high: '31', medium: '33', low: '36', info: '90' };
+
+export function renderTerminal(r: AuditReport, color = false): string {
+  const c = (key: string, s: string): string => (color && COLORS[key] ? `\x1b[${COLORS[key]}m${s}\x1b[0m` : s);
+  const out: string[] = [];
+  out.push(`${c(r.verdict, r.verdict.toUpperCase())}  ${r.distribution.name} ${r.distribution.version} (${r.distribution.filename})  result: ${r.result}`);
+  if (r.infraError) out.push(`  could not audit: ${r.infraError.kind}: ${r.infraError.message}`);
+  for (const t of r.tasks) {
+    const time = t.durationMs !== undefined ? `${(t.durationMs / 1000).toFixed(1)}s` : '';
+    out.push(`  ${t.id.padEnd(9)} ${c(t.status === 'pass' ? 'pass' : t.status === 'skipped' ? 'skipped' : 'failed', t.status.padEnd(8))} ${time.padStart(7)}  ${t.reason ?? ''}`);
+  }
+  if (r.tests) out.push(`  tests: ${r.tests.passed} passed, ${r.tests.failed} failed, ${r.tests.errors} errors, ${r.tests.skipped} skipped`);
+  for (const f of r.tests?.cases.filter((x) => x.outcome === 'failed' || x.outcome === 'error').slice(0, 5) ?? []) out.push(`    ${c('failed', 'FAIL')} ${f.id}${f.needsNetwork ? ' (needs the network)' : ''}: ${(f.message ?? '').split('\n')[0]!.slice(0, 120)}`);
+  if (r.coverage?.percent !== undefined && r.coverage.percent !== null) out.push(`  coverage: ${r.coverage.percent}%`);
+  if (r.lint) out.push(`  pylint: ${r.lint.score ?? 'no score'}/10, ${Object.entries(r.lint.counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'no messages'}`);
+  if (r.style) out.push(`  pycodestyle: ${r.style.total} violations`);
+  const tr = r.traces.install;
+  if (tr) out.push(`  install trace: ${tr.counts.processes} processes, ${tr.counts.fileWrites} writes, ${tr.counts.network} network operations`);
+  out.push(`  findings: ${r.findings.length ? '' : 'none'}`);
+  for (const f of r.findings.slice(0, 20)) out.push(`    ${c(f.severity, f.severity.toUpperCase().padEnd(8))} ${f.title}  [${f.rule}] ${f.evidence[0]?.summary ?? ''}`);
+  if (r.findings.length > 20) out.push(`    … ${r.findings.length - 20} more in the report`);
+  return out.join('\n');
+}

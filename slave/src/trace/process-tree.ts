@@ -1,0 +1,118 @@
+/** Builds the process tree and the file and network tables of one trace from its events. */
+import type { FileOp, TraceEvent } from './trace-events.js';
+
+export interface TracedProcess {
+  pid: number;
+  ppid?: number;
+  /** argv of the last successful exec (or inherited from the parent when it never exec'd). */
+  argv: string[];
+  exe?: string;
+  startTime: number;
+  endTime?: number;
+  exitCode?: number;
+  signal?: string;
+  children: number[];
+}
+
+export interface FileEntry {
+  path: string;
+  ops: FileOp[];
+  count: number;
+  /** Whether any operation failed (errno set). */
+  failed: boolean;
+  firstSeq: number;
+}
+
+export interface NetEntry {
+  op: string;
+  family: string;
+  address: string;
+  port?: number;
+  protocol?: string;
+  ok: boolean;
+  errno?: string;
+  dns?: { name: string; type: string };
+  pid: number;
+  seq: number;
+  line: number;
+}
+
+export interface TraceSummary {
+  processes: TracedProcess[];
+  /** Every path touched by a non-read operation, and reads outside the usual system locations. */
+  files: FileEntry[];
+  network: NetEntry[];
+  dnsNames: string[];
+  counts: { events: number; processes: number; fileReads: number; fileWrites: number; deletes: number; network: number };
+}
+
+/** System locations whose reads are not listed one by one (they are counted). */
+const ROUTINE_READ = /^(\/usr\/|\/lib|\/etc\/(ld\.so|localtime|python|pip\.conf|nsswitch|host\.conf|resolv\.conf|hosts|gai\.conf|mime\.types|passwd|group|os-release)|\/proc\/self\/|\/dev\/(null|urandom|random|tty)|\/sys\/)/;
+const MAX_FILES = 5000;
+const MAX_NET = 2000;
+const MAX_PROCS = 5000;
+
+export function summarizeTrace(events: TraceEvent[], routineRead: (path: string) => boolean = (p) => ROUTINE_READ.test(p)): TraceSummary {
+  const procs = new Map<number, TracedProcess>();
+  const files = new Map<string, FileEntry>();
+  const network: NetEntry[] = [];
+  const counts = { events: events.length, processes: 0, fileReads: 0, fileWrites: 0, deletes: 0, network: 0 };
+  const proc = (pid: number, time: number, ppid?: number): TracedProcess => {
+    let p = procs.get(pid);
+    if (!p) {
+      const parent = ppid !== undefined ? procs.get(ppid) : undefined;
+      p = { pid, ppid, argv: parent ? [...parent.argv] : [], exe: parent?.exe, startTime: time, children: [] };
+      if (procs.size < MAX_PROCS) procs.set(pid, p);
+      if (parent && !parent.children.includes(pid)) parent.children.push(pid);
+    }
+    return p;
+  };
+  for (const e of events) {
+    const p = proc(e.pid, e.time, e.ppid);
+    switch (e.kind) {
+      case 'fork':
+        proc(e.child, e.time, e.pid);
+        break;
+      case 'exec':
+        if (e.ok) {
+          p.argv = e.argv.slice(0, 256).map((a) => a.slice(0, 4096));
+          p.exe = e.path;
+        }
+        break;
+      case 'exit':
+        p.endTime = e.time;
+        p.exitCode = e.code;
+        p.signal = e.signal;
+        break;
+      case 'file': {
+        if (e.op === 'read') counts.fileReads++;
+        else if (e.op === 'delete') counts.deletes++;
+        else counts.fileWrites++;
+        if (e.op === 'read' && e.ok && routineRead(e.path)) break;
+        for (const path of e.to ? [e.path, e.to] : [e.path]) {
+          let f = files.get(path);
+          if (!f) {
+            if (files.size >= MAX_FILES) continue;
+            f = { path, ops: [], count: 0, failed: false, firstSeq: e.seq };
+            files.set(path, f);
+          }
+          if (!f.ops.includes(e.op)) f.ops.push(e.op);
+          f.count++;
+          if (!e.ok) f.failed = true;
+        }
+        break;
+      }
+      case 'net':
+        counts.network++;
+        if (network.length < MAX_NET) {
+          network.push({ op: e.op, family: e.family, address: e.address, port: e.port, protocol: e.protocol, ok: e.ok, errno: e.errno, dns: e.dns, pid: e.pid, seq: e.seq, line: e.line });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  counts.processes = procs.size;
+  const dnsNames = [...new Set(network.filter((n) => n.dns).map((n) => n.dns!.name))];
+  return { processes: [...procs.values()], files: [...files.values()].sort((a, b) => a.firstSeq - b.firstSeq), network, dnsNames, counts };
+}

@@ -1,0 +1,62 @@
+"""Task `build`: build the sdist into a wheel, under strace.
+
+Usage: build_wheel.py DIST SOURCE_DIR META_DIR WHEEL_DIR RAW_DIR SCRATCH WHEELHOUSE
+Build backends come from the wheelhouse when it holds every build requirement (isolated build),
+else from the image (--no-isolation). A wheel input is passed through unchanged.
+Writes RAW_DIR/build.json and RAW_DIR/build.strace. Exit 3: build requirements missing.
+"""
+import os
+import re
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyti_common import STRACE, capture, normalize, read_json, write_json  # noqa: E402
+
+
+def wheelhouse_names(wheelhouse):
+    names = set()
+    for f in os.listdir(wheelhouse) if os.path.isdir(wheelhouse) else []:
+        if f.endswith(".whl"):
+            names.add(normalize(f.split("-")[0]))
+        elif f.endswith((".tar.gz", ".zip")):
+            names.add(normalize(f.rsplit("-", 1)[0]))
+    return names
+
+
+def main():
+    dist, source, meta_dir, out, raw, scratch, wheelhouse = sys.argv[1:8]
+    report = {"input": os.path.basename(dist)}
+    if dist.endswith(".whl"):
+        shutil.copy(dist, out)
+        report.update(mode="prebuilt", wheel=os.path.basename(dist))
+        write_json(os.path.join(raw, "build.json"), report)
+        print("build: the input is a wheel; nothing to build")
+        return 0
+    meta = read_json(os.path.join(meta_dir, "inspect.json"), {}) or {}
+    requires = meta.get("build_requires") or ["setuptools>=40.8.0", "wheel"]
+    have = wheelhouse_names(wheelhouse)
+    req_names = [normalize(re.split(r"[\s<>=!~;\[(]", r, 1)[0]) for r in requires]
+    isolated = bool(req_names) and all(n in have for n in req_names)
+    tree = os.path.join(scratch, "src")
+    shutil.copytree(source, tree, symlinks=True)
+    cmd = STRACE + ["-o", os.path.join(raw, "build.strace"),
+                    sys.executable, "-m", "build", "--wheel", "--outdir", out]
+    if not isolated:
+        cmd.append("--no-isolation")
+    cmd.append(tree)
+    report.update(mode="isolated" if isolated else "no-isolation", build_requires=requires)
+    print("build: %s build (backend %s)" % (report["mode"], meta.get("build_backend")))
+    code, output = capture(cmd, cwd=tree)
+    wheels = [f for f in os.listdir(out) if f.endswith(".whl")]
+    report.update(exit_code=code, wheel=wheels[0] if wheels else None)
+    missing = re.findall(r"Missing dependencies:\s*\n((?:\s+.+\n?)+)", output)
+    if code != 0 and (missing or "No matching distribution found" in output):
+        report["missing_build_requirements"] = [m.strip() for m in "".join(missing).splitlines() if m.strip()] or requires
+        code = 3
+    write_json(os.path.join(raw, "build.json"), report)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Helpers shared by PyTI's in-guest task scripts. Kept small: they run inside traced processes."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+# strace options of every traced step: follow forks, absolute timestamps, fd paths, the syscalls
+# the host analyses (files, network, processes), and enough of each string to decode DNS queries.
+STRACE = ["strace", "-f", "-ttt", "-yy", "-s", "512",
+          "-e", "trace=%file,%network,%process,chmod,fchmod,fchmodat",
+          "-e", "signal=all"]
+
+SKIP_DIRS = {"tests", "test", "testing", "docs", "doc", "examples", "example", "build", "dist",
+             "benchmarks", ".git", ".tox", "venv", ".venv", "__pycache__"}
+
+
+def normalize(name):
+    """PEP 503 name normalization."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def write_json(path, data):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+NOT_MODULES = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py"}
+
+
+def find_modules(root):
+    """Top-level importable packages and modules of a source tree (flat or src/ layout)."""
+    bases = [root]
+    if os.path.isdir(os.path.join(root, "src")):
+        bases.insert(0, os.path.join(root, "src"))
+    found = []
+    for base in bases:
+        for name in sorted(os.listdir(base)):
+            path = os.path.join(base, name)
+            if name.startswith(".") or name in SKIP_DIRS or name.endswith((".dist-info", ".egg-info")):
+                continue
+            if os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
+                found.append(path)
+            elif name.endswith(".py") and name not in NOT_MODULES and not name.startswith("test_"):
+                found.append(path)
+    return found
+
+
+def run(cmd, **kw):
+    """Runs cmd with output passed through; returns the exit code."""
+    sys.stdout.flush()
+    return subprocess.call(cmd, **kw)
+
+
+def capture(cmd, **kw):
+    """Runs cmd, echoing its output, and returns (exit code, combined output)."""
+    sys.stdout.flush()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+    chunks = []
+    for line in iter(p.stdout.readline, b""):
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+        chunks.append(line)
+    p.wait()
+    return p.returncode, b"".join(chunks).decode("utf-8", "replace")

@@ -1,0 +1,115 @@
+/**
+ * The audit task graph, as data: each task's dependencies, data, limits, failure policy and command.
+ * Commands run inside the guest; `{…}` placeholders are expanded there (see vm-agent's TaskSpec).
+ */
+import type { Plan, TaskLimits, TaskSpec } from '@pyti/vm-agent';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** Limits of a task unless it says otherwise: generous for real packages, tight enough for hostile ones. */
+export const DEFAULT_LIMITS: Readonly<TaskLimits> = Object.freeze({
+  wallSeconds: 900,
+  noOutputSeconds: 300,
+  cpuSeconds: 900,
+  memoryBytes: 2 * GiB,
+  processes: 256,
+  outputBytes: 16 * MiB,
+});
+
+const PY = 'python3';
+const helper = (name: string): string => `{tasks}/guest/${name}`;
+
+/** Options that shape the plan. */
+export interface AuditPlanOptions {
+  /** File name of the distribution under `{input}`. */
+  distFile: string;
+  /** Independent tasks at once (1..8). */
+  parallel?: number;
+  /** Per-task limit overrides, by task id. */
+  limits?: Record<string, Partial<TaskLimits>>;
+  /** Task ids to leave out (their dependents are left out too). */
+  skip?: string[];
+}
+
+/** The task definitions of an audit of `{input}/<distFile>`. */
+export function auditTasks(distFile: string): TaskSpec[] {
+  const dist = `{input}/${distFile}`;
+  const t = (spec: Omit<TaskSpec, 'limits'> & { limits?: Partial<TaskLimits> }): TaskSpec => ({
+    ...spec,
+    limits: { ...DEFAULT_LIMITS, ...spec.limits },
+  });
+  return [
+    t({
+      id: 'inspect', title: 'Inspect the distribution: metadata and layout',
+      dependsOn: [], needs: [], produces: ['source', 'meta'], failurePolicy: 'halt',
+      limits: { wallSeconds: 120, noOutputSeconds: 120 },
+      command: [PY, helper('inspect_dist.py'), dist, '{data:source}', '{data:meta}', '{raw}'],
+    }),
+    t({
+      id: 'build', title: 'Build a wheel from the sdist (traced)',
+      dependsOn: [], needs: ['source', 'meta'], produces: ['wheel'], failurePolicy: 'halt',
+      command: [PY, helper('build_wheel.py'), dist, '{data:source}', '{data:meta}', '{data:wheel}', '{raw}', '{scratch}', '{wheelhouse}'],
+    }),
+    t({
+      id: 'install', title: 'pip install into a fresh venv, offline (traced)',
+      dependsOn: [], needs: ['wheel'], produces: ['venv'], failurePolicy: 'halt',
+      command: [PY, helper('install_wheel.py'), '{data:wheel}', '{data:venv}', '{raw}', '{wheelhouse}'],
+    }),
+    t({
+      id: 'import', title: 'Import every top-level module (traced)',
+      dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'flunk',
+      limits: { wallSeconds: 300 },
+      command: ['strace', '-f', '-ttt', '-yy', '-s', '512', '-e', 'trace=%file,%network,%process,chmod,fchmod,fchmodat',
+        '-o', '{raw}/import.strace', '{data:venv}/bin/python', helper('import_all.py'), '{data:meta}', '{raw}'],
+    }),
+    t({
+      id: 'test', title: 'Run the test suite with pytest under coverage',
+      dependsOn: [], needs: ['venv', 'source', 'meta'], produces: ['coverage-data'], failurePolicy: 'flunk',
+      command: ['{data:venv}/bin/python', helper('run_tests.py'), '{data:source}', '{data:meta}', '{data:coverage-data}', '{raw}', '{scratch}'],
+    }),
+    t({
+      id: 'coverage', title: 'Line coverage of the package during its tests',
+      dependsOn: [], needs: ['coverage-data', 'venv'], produces: [], failurePolicy: 'warn',
+      limits: { wallSeconds: 300 },
+      command: ['{data:venv}/bin/python', helper('report_coverage.py'), '{data:coverage-data}', '{raw}'],
+    }),
+    t({
+      id: 'lint', title: 'pylint: score and messages',
+      dependsOn: [], needs: ['source'], produces: [], failurePolicy: 'warn',
+      command: [PY, helper('lint_source.py'), 'pylint', '{data:source}', '{raw}'],
+    }),
+    t({
+      id: 'style', title: 'pycodestyle: PEP 8 counts',
+      dependsOn: [], needs: ['source'], produces: [], failurePolicy: 'warn',
+      limits: { wallSeconds: 300 },
+      command: [PY, helper('lint_source.py'), 'pycodestyle', '{data:source}', '{raw}'],
+    }),
+  ];
+}
+
+/** The audit plan for one distribution, with options applied. */
+export function auditPlan(opts: AuditPlanOptions): Plan {
+  let tasks = auditTasks(opts.distFile);
+  const skip = new Set(opts.skip ?? []);
+  // Leaving a task out leaves out what depends on it.
+  let changed = true;
+  while (changed) {
+    changed = false;
+    const producedBySkipped = new Set(tasks.filter((t) => skip.has(t.id)).flatMap((t) => t.produces));
+    for (const t of tasks) {
+      if (skip.has(t.id)) continue;
+      if (t.dependsOn.some((d) => skip.has(d)) || t.needs.some((n) => producedBySkipped.has(n))) {
+        skip.add(t.id);
+        changed = true;
+      }
+    }
+  }
+  tasks = tasks.filter((t) => !skip.has(t.id)).map((t) => ({ ...t, limits: { ...t.limits, ...opts.limits?.[t.id] } }));
+  return { tasks, parallel: opts.parallel ?? 2 };
+}
+
+/** Where the in-guest helper scripts live in this repository (mounted read-only at `{tasks}`). */
+export function tasksDir(): string {
+  return new URL('../', import.meta.url).pathname.replace(/\/$/, '');
+}

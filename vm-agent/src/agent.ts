@@ -1,0 +1,98 @@
+/**
+ * The vm-agent: the process that runs inside the sandbox or VM. It answers `initialize` with its
+ * capabilities, runs one plan per `run` request while streaming notifications, and exits on
+ * `shutdown` or when the host goes away. It is kept lean: it adds little noise to traces.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { PlanError } from './plan-graph.js';
+import { runPlan } from './execution-manager.js';
+import { GuestTaskExecutor, type GuestLayout } from './task-executor.js';
+import {
+  AgentErrorCodes, PROTOCOL_VERSION,
+  type AgentHello, type AgentNotifications, type AgentRequests,
+} from './protocol.js';
+import { RpcPeer } from './rpc-peer.js';
+import type { MessageReader, MessageWriter } from './transport.js';
+import { JSONRPCErrorException } from 'json-rpc-2.0';
+
+export const AGENT_VERSION = '0.1.0';
+
+/** The layout the guest images use. */
+export const DEFAULT_LAYOUT: GuestLayout = {
+  work: '/work', input: '/input', wheelhouse: '/wheelhouse', tasks: '/opt/pyti/tasks', home: '/home/pyti', tmp: '/tmp', uidBase: 2000,
+};
+
+export interface AgentOptions {
+  layout: GuestLayout;
+  /** JSON file with the image's tool versions. */
+  versionsFile?: string;
+  maxParallel?: number;
+}
+
+/** Starts serving on reader/writer; resolves when the host shuts the agent down or the stream ends. */
+export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: AgentOptions): Promise<void> {
+  return new Promise((resolve) => {
+    const layout = opts.layout;
+    let busy = false;
+    const peer: RpcPeer<AgentRequests, Record<string, never>, Record<string, never>, AgentNotifications> = new RpcPeer(reader, writer, {
+      onClose: () => resolve(),
+    });
+    peer.onRequest('initialize', (): AgentHello => {
+      let tools: Record<string, string | null> = {};
+      let python = 'unknown';
+      let platform: string = process.platform;
+      let machine: string = process.arch;
+      try {
+        const v = JSON.parse(readFileSync(opts.versionsFile ?? '/opt/pyti/image-versions.json', 'utf8')) as Record<string, string | null>;
+        python = String(v.python);
+        platform = String(v.platform);
+        machine = String(v.machine);
+        delete v.python; delete v.platform; delete v.machine;
+        tools = v;
+      } catch {
+        /* an image without a versions file still works */
+      }
+      return {
+        protocolVersion: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, python, platform, machine, tools,
+        maxParallel: opts.maxParallel ?? 8,
+        paths: { home: layout.home, work: layout.work, input: layout.input, wheelhouse: layout.wheelhouse, tmp: layout.tmp },
+      };
+    });
+    peer.onRequest('run', async ({ plan }) => {
+      if (busy) throw new JSONRPCErrorException('a plan is already running', AgentErrorCodes.busy);
+      busy = true;
+      try {
+        prepareLayout(layout);
+        const executor = new GuestTaskExecutor(layout, {
+          output: (id, stream, text) => peer.notify('task/output', { id, stream, text }),
+          raw: (id, name, offset, data, final) => peer.notify('task/raw', { id, name, offset, data: data.toString('base64'), final }),
+        });
+        return await runPlan(plan, executor, {
+          started: (id, startedAt) => peer.notify('task/started', { id, startedAt }),
+          finished: (result) => peer.notify('task/finished', { result }),
+        });
+      } catch (err) {
+        if (err instanceof PlanError) throw new JSONRPCErrorException(err.message, AgentErrorCodes.invalidPlan, { problems: err.problems });
+        throw new JSONRPCErrorException(String((err as Error).message ?? err), AgentErrorCodes.internal);
+      } finally {
+        busy = false;
+      }
+    });
+    peer.onRequest('shutdown', () => {
+      setImmediate(() => {
+        writer.end();
+        resolve();
+      });
+      return { ok: true as const };
+    });
+  });
+}
+
+function prepareLayout(L: GuestLayout): void {
+  for (const d of [L.work, `${L.work}/data`, `${L.work}/raw`, `${L.work}/scratch`]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  for (const d of [L.home, L.tmp]) {
+    if (!existsSync(d)) mkdirSync(d, { recursive: true });
+    // Shared by the task uids, like /tmp: sticky, so no task deletes another's files.
+    chmodSync(d, 0o1777);
+  }
+}

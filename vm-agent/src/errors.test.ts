@@ -1,0 +1,29 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ERROR_CODES } from './errors.js';
+
+// Keeps the registry complete: every PYTI_* code written anywhere in the sources is registered.
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    if (n === 'node_modules' || n === 'dist' || n === 'bundle' || n.startsWith('.')) return [];
+    return statSync(p).isDirectory() ? sources(p) : /\.(ts|mjs|py|sh)$/.test(n) && !n.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+describe('error code registry', () => {
+  it('lists every PYTI_* code used in the sources, and every listed code is used', () => {
+    const root = new URL('../../', import.meta.url).pathname;
+    const used = new Set<string>();
+    for (const ws of ['vm-agent', 'tasks', 'images', 'slave', 'master', 'test']) {
+      for (const f of sources(join(root, ws))) {
+        if (f.endsWith('errors.ts')) continue;
+        for (const m of readFileSync(f, 'utf8').matchAll(/\bPYTI_[A-Z_]+\b/g)) used.add(m[0]);
+      }
+    }
+    const registered = new Set(Object.keys(ERROR_CODES));
+    const allowed = new Set(['PYTI_CACHE_DIR', 'PYTI_DEBIAN_MIRROR', 'PYTI_TASK', 'PYTI_AGENT_UID_BASE']); // environment variables, not errors
+    expect([...used].filter((c) => !registered.has(c) && !allowed.has(c))).toEqual([]);
+    expect([...registered].filter((c) => !used.has(c))).toEqual([]);
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * Runs one command under resource limits and reports how it ended.
+ *
+ * Limits are enforced twice: by rlimits set with prlimit(1) before exec (CPU, processes, address
+ * space, no core files) and by sampling /proc every `sampleMs`, which also measures peak memory,
+ * processes and CPU over the whole process tree. Whatever ends the command, every process of the
+ * task is killed before this returns.
+ *
+ * Security: when `uid` is given the command runs as that uid with no supplementary groups; it cannot
+ * signal or ptrace the caller (a different uid) and owns nothing of the caller's.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { LimitKind, TaskLimits } from './plan.js';
+import { sampleTask } from './proc-sampler.js';
+
+export interface RunRequest {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  limits: TaskLimits;
+  /** Run as this uid/gid (requires CAP_SETUID/CAP_SETGID). */
+  uid?: number;
+  gid?: number;
+  /** Called for every chunk of output, until the output limit is reached. */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  sampleMs?: number;
+  /** Bytes of output kept for the result's tail. */
+  tailBytes?: number;
+}
+
+export interface RunOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  /** The limit that ended the command, if one did. */
+  limit?: LimitKind;
+  /** The command could not be started at all. */
+  spawnError?: string;
+  startedAt: number;
+  durationMs: number;
+  cpuMs: number;
+  peakMemoryBytes: number;
+  peakProcesses: number;
+  outputBytes: number;
+  outputTail: string;
+}
+
+const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
+
+const OOM_MARKERS = /MemoryError|Cannot allocate memory|std::bad_alloc|out of memory/i;
+const FORK_MARKERS = /Resource temporarily unavailable|BlockingIOError: \[Errno 11\]|fork: retry|Cannot fork/i;
+
+/** Runs `req.argv` and resolves when it and every process it started have ended. Never rejects. */
+export function runLimited(req: RunRequest): Promise<RunOutcome> {
+  const { limits } = req;
+  const tailBytes = req.tailBytes ?? 64 * 1024;
+  const argv = [...req.argv];
+  if (PRLIMIT) {
+    const rl = [`--cpu=${Math.ceil(limits.cpuSeconds) + 1}`, '--core=0', `--as=${Math.max(limits.memoryBytes * 4, 2 ** 32)}`];
+    // RLIMIT_NPROC counts every process of the uid: only meaningful when the task has a uid of its own.
+    if (req.uid !== undefined) rl.push(`--nproc=${limits.processes}`);
+    argv.unshift(PRLIMIT, ...rl, '--');
+  }
+  const startedAt = Date.now();
+  const t0 = process.hrtime.bigint();
+  return new Promise<RunOutcome>((resolve) => {
+    let child;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        cwd: req.cwd,
+        env: req.env,
+        uid: req.uid,
+        gid: req.gid,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      resolve(emptyOutcome(startedAt, `${(err as Error).message}`));
+      return;
+    }
+    let limit: LimitKind | undefined;
+    let outputBytes = 0;
+    let tail = '';
+    let lastOutput = Date.now();
+    let peakMemoryBytes = 0;
+    let peakProcesses = 0;
+    const cpuByPid = new Map<number, number>();
+    let exitCode: number | null = null;
+    let signal: string | null = null;
+    let exited = false;
+    let closed = false;
+    let spawnError: string | undefined;
+
+    const killAll = (): void => {
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* group already gone */
+        }
+      }
+      if (req.uid !== undefined) {
+        // kill(-1) as the task's uid reaches every process of that uid, wherever it moved.
+        for (let i = 0; i < 20; i++) {
+          if (sampleTask({ uid: req.uid }).pids.length === 0) break;
+          spawnSync('kill', ['-KILL', '--', '-1'], { uid: req.uid, gid: req.gid ?? req.uid, stdio: 'ignore' });
+        }
+      } else if (child.pid) {
+        for (const pid of sampleTask({ rootPid: child.pid }).pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }
+    };
+    const hit = (kind: LimitKind): void => {
+      if (limit) return;
+      limit = kind;
+      killAll();
+    };
+
+    const sample = (): void => {
+      const s = sampleTask(req.uid !== undefined ? { uid: req.uid } : { rootPid: child.pid });
+      for (const [pid, ms] of s.cpuMsByPid) cpuByPid.set(pid, Math.max(ms, cpuByPid.get(pid) ?? 0));
+      peakMemoryBytes = Math.max(peakMemoryBytes, s.rssBytes);
+      peakProcesses = Math.max(peakProcesses, s.pids.length);
+      if (exited) return;
+      if (s.rssBytes > limits.memoryBytes) hit('memory');
+      else if (s.pids.length >= limits.processes) hit('processes');
+      else if (totalCpu() > limits.cpuSeconds * 1000) hit('cpu');
+    };
+    const totalCpu = (): number => [...cpuByPid.values()].reduce((a, b) => a + b, 0);
+    const sampler = setInterval(sample, req.sampleMs ?? 100);
+    const firstSample = setTimeout(sample, 15);
+    const wallTimer = setTimeout(() => hit('wall-clock'), limits.wallSeconds * 1000);
+    const quietTimer = setInterval(() => {
+      if (Date.now() - lastOutput > limits.noOutputSeconds * 1000) hit('no-output');
+    }, Math.min(1000, limits.noOutputSeconds * 250));
+
+    const onData = (stream: 'stdout' | 'stderr', decoder: StringDecoder) => (chunk: Buffer) => {
+      lastOutput = Date.now();
+      const room = limits.outputBytes - outputBytes;
+      outputBytes += chunk.length;
+      if (room <= 0) return;
+      const text = decoder.write(room < chunk.length ? chunk.subarray(0, room) : chunk);
+      tail = (tail + text).slice(-tailBytes);
+      req.onOutput?.(stream, text);
+      if (outputBytes > limits.outputBytes) hit('output-size');
+    };
+    child.stdout!.on('data', onData('stdout', new StringDecoder('utf8')));
+    child.stderr!.on('data', onData('stderr', new StringDecoder('utf8')));
+
+    const finish = (): void => {
+      if (!(exited && closed)) return;
+      clearInterval(sampler);
+      clearTimeout(firstSample);
+      clearTimeout(wallTimer);
+      clearInterval(quietTimer);
+      sample();
+      killAll();
+      const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      const failed = spawnError !== undefined || exitCode !== 0;
+      if (!limit && failed) {
+        if (signal === 'SIGXCPU') limit = 'cpu';
+        else if (OOM_MARKERS.test(tail.slice(-4096))) limit = 'memory';
+        else if (FORK_MARKERS.test(tail.slice(-4096)) && peakProcesses >= limits.processes - 2) limit = 'processes';
+      }
+      resolve({
+        exitCode,
+        signal,
+        limit,
+        spawnError,
+        startedAt,
+        durationMs: Math.round(durationMs),
+        cpuMs: Math.round(totalCpu()),
+        peakMemoryBytes,
+        peakProcesses,
+        outputBytes,
+        outputTail: tail,
+      });
+    };
+    child.on('error', (err) => {
+      spawnError = err.message;
+      exited = true;
+      closed = true;
+      finish();
+    });
+    child.on('exit', (code, sig) => {
+      exitCode = code;
+      signal = sig;
+      exited = true;
+      // Whatever the main process left running (daemons, orphans) is ended now, so the pipes close.
+      sample();
+      killAll();
+      finish();
+    });
+    child.on('close', () => {
+      closed = true;
+      finish();
+    });
+  });
+}
+
+function emptyOutcome(startedAt: number, spawnError: string): RunOutcome {
+  return {
+    exitCode: null, signal: null, spawnError, startedAt, durationMs: 0, cpuMs: 0,
+    peakMemoryBytes: 0, peakProcesses: 0, outputBytes: 0, outputTail: '',
+  };
+}

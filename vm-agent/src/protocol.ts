@@ -1,0 +1,91 @@
+/**
+ * The agent protocol: one typed method table, imported by both ends (host and guest).
+ *
+ * The host sends requests (`initialize`, `run`, `shutdown`); the agent answers them and streams
+ * notifications (`task/started`, `task/output`, `task/raw`, `task/finished`, `log`) while a plan runs.
+ * Framing is one JSON-RPC 2.0 message a line (see transport.ts).
+ *
+ * Security: the host must treat every message from the agent as untrusted input: a package
+ * running in the guest may have compromised it. Size caps and shape checks live on the host side.
+ */
+import type { Plan, RunResult, TaskResult } from './plan.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** What the agent can do and what it runs on; the answer to `initialize`. */
+export interface AgentHello {
+  protocolVersion: number;
+  agentVersion: string;
+  python: string;
+  platform: string;
+  machine: string;
+  /** Versions of the tools in the image (pip, pytest, pylint, …). */
+  tools: Record<string, string | null>;
+  /** Highest `plan.parallel` the agent accepts. */
+  maxParallel: number;
+  /** Paths inside the guest the host needs to interpret traces. */
+  paths: { home: string; work: string; input: string; wheelhouse: string; tmp: string };
+}
+
+export interface InitializeParams {
+  hostVersion: string;
+}
+
+export interface RunParams {
+  plan: Plan;
+}
+
+export interface TaskStartedParams {
+  id: string;
+  startedAt: number;
+}
+export interface TaskOutputParams {
+  id: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+/** One chunk of one raw-data file; chunks of a file arrive in order, `offset` counts bytes. */
+export interface TaskRawParams {
+  id: string;
+  name: string;
+  offset: number;
+  /** base64 of the chunk's bytes. */
+  data: string;
+  final: boolean;
+}
+export interface TaskFinishedParams {
+  result: TaskResult;
+}
+export interface LogParams {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
+
+/** Requests the host sends to the agent: method name → [params, result]. */
+export interface AgentRequests {
+  initialize: [InitializeParams, AgentHello];
+  run: [RunParams, RunResult];
+  shutdown: [Record<string, never>, { ok: true }];
+}
+
+/** Notifications the agent sends to the host: method name → params. */
+export interface AgentNotifications {
+  'task/started': TaskStartedParams;
+  'task/output': TaskOutputParams;
+  'task/raw': TaskRawParams;
+  'task/finished': TaskFinishedParams;
+  log: LogParams;
+}
+
+export type AgentRequestName = keyof AgentRequests;
+export type AgentNotificationName = keyof AgentNotifications;
+
+/** Size of one raw-data chunk before base64. */
+export const RAW_CHUNK_BYTES = 256 * 1024;
+
+/** JSON-RPC error codes the agent uses (application range). */
+export const AgentErrorCodes = {
+  invalidPlan: -32010,
+  busy: -32011,
+  internal: -32012,
+} as const;

@@ -1,0 +1,160 @@
+/**
+ * The guest's task executor: prepares a task's directories, expands its command's placeholders,
+ * runs it under its limits as the slot's unprivileged uid, and sends its raw data to the host.
+ *
+ * Security: task code owns only its own raw, scratch and produced-data directories. The agent reads
+ * raw files with O_NOFOLLOW and only regular files, so a task cannot make the agent read other files
+ * through symlinks; sizes are capped before anything is sent.
+ */
+import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TaskResult, TaskSpec, TaskStatus } from './plan.js';
+import { runLimited, type RunOutcome } from './process-runner.js';
+import type { ExecutionEvents, TaskExecutor } from './execution-manager.js';
+import { RAW_CHUNK_BYTES } from './protocol.js';
+
+/** Where things are inside the guest. */
+export interface GuestLayout {
+  work: string;
+  input: string;
+  wheelhouse: string;
+  tasks: string;
+  home: string;
+  tmp: string;
+  /** Task slot i runs as uid/gid `uidBase + i`; undefined runs tasks as the agent's own user (tests only). */
+  uidBase?: number;
+}
+
+export interface TaskIO extends ExecutionEvents {
+  output?(id: string, stream: 'stdout' | 'stderr', text: string): void;
+  raw?(id: string, name: string, offset: number, data: Buffer, final: boolean): void;
+}
+
+export const MAX_RAW_FILE_BYTES = 64 * 1024 * 1024;
+export const MAX_RAW_FILES = 32;
+
+/** Expands `{input}`, `{data:key}`, … in one argument. Unknown placeholders are an error. */
+export function expandPlaceholders(arg: string, dirs: Record<string, string>): string {
+  return arg.replace(/\{([a-z]+(?::[a-z][a-z0-9-]*)?)\}/g, (_, name: string) => {
+    const v = dirs[name];
+    if (v === undefined) throw new Error(`unknown placeholder {${name}}`);
+    return v;
+  });
+}
+
+export class GuestTaskExecutor implements TaskExecutor {
+  constructor(private readonly layout: GuestLayout, private readonly io: TaskIO = {}) {}
+
+  dataDir(key: string): string {
+    return join(this.layout.work, 'data', key);
+  }
+
+  async execute(task: TaskSpec, slot: number, events: ExecutionEvents): Promise<TaskResult> {
+    const L = this.layout;
+    const uid = L.uidBase === undefined ? undefined : L.uidBase + slot;
+    const rawDir = join(L.work, 'raw', task.id);
+    const scratch = join(L.work, 'scratch', task.id);
+    const dirs: Record<string, string> = {
+      input: L.input, wheelhouse: L.wheelhouse, tasks: L.tasks, raw: rawDir, scratch, home: L.home, tmp: L.tmp,
+    };
+    for (const key of [...task.needs, ...task.produces]) dirs[`data:${key}`] = this.dataDir(key);
+    let argv: string[];
+    let env: Record<string, string>;
+    try {
+      for (const d of [rawDir, scratch, ...task.produces.map((k) => this.dataDir(k))]) {
+        mkdirSync(d, { recursive: true, mode: 0o755 });
+        if (uid !== undefined) chownSync(d, uid, uid);
+      }
+      argv = task.command.map((a) => expandPlaceholders(a, dirs));
+      env = {
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        HOME: L.home,
+        TMPDIR: L.tmp,
+        LANG: 'C.UTF-8',
+        LC_ALL: 'C.UTF-8',
+        PYTHONUNBUFFERED: '1',
+        PIP_NO_INDEX: '1',
+        PIP_FIND_LINKS: L.wheelhouse,
+        PIP_DISABLE_PIP_VERSION_CHECK: '1',
+        PIP_NO_INPUT: '1',
+        PYTI_TASK: task.id,
+      };
+      for (const [k, v] of Object.entries(task.env ?? {})) env[k] = expandPlaceholders(v, dirs);
+    } catch (err) {
+      const r: TaskResult = { id: task.id, status: 'error', reason: `could not prepare task: ${(err as Error).message}`, rawFiles: [] };
+      return r;
+    }
+    const startedAt = Date.now();
+    events.started?.(task.id, startedAt);
+    const outcome = await runLimited({
+      argv, cwd: scratch, env, limits: task.limits, uid, gid: uid,
+      onOutput: (stream, text) => this.io.output?.(task.id, stream, text),
+    });
+    const rawFiles = this.sendRaw(task.id, rawDir);
+    return toResult(task, outcome, rawFiles);
+  }
+
+  /** Sends every regular file of the task's raw directory in chunks; returns their names. */
+  private sendRaw(id: string, rawDir: string): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(rawDir).sort().slice(0, MAX_RAW_FILES);
+    } catch {
+      return [];
+    }
+    const sent: string[] = [];
+    for (const name of names) {
+      let fd: number;
+      try {
+        fd = openSync(join(rawDir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      } catch {
+        continue;
+      }
+      try {
+        if (!fstatSync(fd).isFile()) continue;
+        const buf = Buffer.alloc(RAW_CHUNK_BYTES);
+        let offset = 0;
+        for (;;) {
+          const want = Math.min(RAW_CHUNK_BYTES, MAX_RAW_FILE_BYTES - offset);
+          const n = want > 0 ? readSync(fd, buf, 0, want, offset) : 0;
+          const final = n < want || want === 0 || offset + n >= MAX_RAW_FILE_BYTES;
+          this.io.raw?.(id, name, offset, buf.subarray(0, n), final);
+          offset += n;
+          if (final) break;
+        }
+        sent.push(name);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return sent;
+  }
+}
+
+const LIMIT_STATUS: Record<string, TaskStatus> = {
+  'wall-clock': 'timeout', 'no-output': 'timeout', cpu: 'timeout', memory: 'oom', processes: 'limit', 'output-size': 'limit',
+};
+
+/** Maps how a process ended to the task-status taxonomy. */
+export function toResult(task: TaskSpec, o: RunOutcome, rawFiles: string[]): TaskResult {
+  const passCodes = task.passCodes ?? [0];
+  let status: TaskStatus;
+  let reason: string | undefined;
+  if (o.spawnError) {
+    status = 'error';
+    reason = `could not start ${task.command[0]}: ${o.spawnError}`;
+  } else if (o.limit) {
+    status = LIMIT_STATUS[o.limit]!;
+    reason = `${o.limit} limit reached`;
+  } else if (o.exitCode !== null && passCodes.includes(o.exitCode)) {
+    status = 'pass';
+  } else {
+    status = 'fail';
+    reason = o.signal ? `killed by ${o.signal}` : `exit code ${o.exitCode}`;
+  }
+  return {
+    id: task.id, status, reason, limit: o.limit, exitCode: o.exitCode, signal: o.signal,
+    startedAt: o.startedAt, durationMs: o.durationMs, cpuMs: o.cpuMs, peakMemoryBytes: o.peakMemoryBytes,
+    peakProcesses: o.peakProcesses, outputBytes: o.outputBytes, outputTail: o.outputTail.slice(-16384), rawFiles,
+  };
+}
