@@ -5,6 +5,7 @@ export default {
   roots: ['<rootDir>/vm-agent/src', '<rootDir>/tasks/src', '<rootDir>/images/src', '<rootDir>/slave/src', '<rootDir>/test/src'],
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: {
+    '^@pyti/slave/cli$': '<rootDir>/slave/src/cli/main.ts',
     '^@pyti/([a-z-]+)$': '<rootDir>/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

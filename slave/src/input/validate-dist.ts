@@ -96,6 +96,11 @@ async function scanTarGz(path: string, filename: string, packed: number, limits:
   let gunzipped = 0;
   let failure: Error | undefined;
   const parser = new Parser({ strict: true, preservePaths: true });
+  // The parser may finish synchronously inside end(): listen before any data flows.
+  const parsed = new Promise<void>((resolve) => {
+    parser.once('end', () => resolve());
+    parser.once('close', () => resolve());
+  });
   const fail = (err: Error): void => {
     if (!failure) failure = err;
   };
@@ -147,7 +152,7 @@ async function scanTarGz(path: string, filename: string, packed: number, limits:
   });
   try {
     await pipeline(createReadStream(path), createGunzip(), counter, sink);
-    await new Promise<void>((resolve) => (parser.writable ? parser.once('end', () => resolve()) : resolve()));
+    await parsed;
   } catch (err) {
     if (err instanceof PytiError) throw err;
     throw failure ?? new PytiError('PYTI_INPUT_MALFORMED', `${filename}: corrupt or truncated archive (${(err as Error).message})`, { cause: err });
