@@ -1,9 +1,13 @@
 """Tasks `lint` (pylint) and `style` (pycodestyle, the PEP 8 metric) over the package's modules.
 
-Usage: lint_source.py pylint|pycodestyle SOURCE_DIR RAW_DIR
+Usage: lint_source.py pylint|pycodestyle SOURCE_DIR RAW_DIR [WHEELHOUSE]
+pylint resolves imports against the source tree and the wheelhouse's wheels (a wheel is a zip that
+Python, and so pylint, can import from), so dependencies are not reported as import errors even
+when lint runs before, or without, the install.
 Writes RAW_DIR/pylint.json and pylint.txt, or RAW_DIR/pycodestyle.txt.
 Exit 0 when the linter ran; findings are data.
 """
+import glob
 import os
 import subprocess
 import sys
@@ -14,6 +18,7 @@ from pyti_common import find_modules  # noqa: E402
 
 def main():
     tool, source, raw = sys.argv[1:4]
+    wheelhouse = sys.argv[4] if len(sys.argv) > 4 else None
     targets = find_modules(source)
     if not targets:
         print("%s: no Python modules to check" % tool)
@@ -22,7 +27,12 @@ def main():
         return 0
     sys.stdout.flush()
     if tool == "pylint":
+        paths = [os.path.join(source, "src")] if os.path.isdir(os.path.join(source, "src")) else []
+        if wheelhouse:
+            paths += sorted(glob.glob(os.path.join(wheelhouse, "*.whl")))
+        hook = "import sys; sys.path[:0] = %r" % (paths,)
         code = subprocess.call([sys.executable, "-m", "pylint", "--rcfile=/dev/null", "--persistent=n",
+                                "--init-hook", hook,
                                 "--score=y", "--reports=n", "-j", "1",
                                 "--output-format=json:%s,text:%s" % (os.path.join(raw, "pylint.json"),
                                                                      os.path.join(raw, "pylint.txt"))] + targets,

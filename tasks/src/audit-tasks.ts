@@ -77,7 +77,7 @@ export function auditTasks(distFile: string): TaskSpec[] {
     t({
       id: 'lint', title: 'pylint: score and messages',
       dependsOn: [], needs: ['source'], produces: [], failurePolicy: 'warn',
-      command: [PY, helper('lint_source.py'), 'pylint', '{data:source}', '{raw}'],
+      command: [PY, helper('lint_source.py'), 'pylint', '{data:source}', '{raw}', '{wheelhouse}'],
     }),
     t({
       id: 'style', title: 'pycodestyle: PEP 8 counts',

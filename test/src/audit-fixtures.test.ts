@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { severityAtLeast, type AuditOutcome, type AuditReport } from '@pyti/slave';
-import { auditFixture } from './fixture-audit.js';
+import { auditFixture, cleanupFixtureAudits } from './fixture-audit.js';
 
 const task = (r: AuditReport, id: string) => r.tasks.find((t) => t.id === id)!;
 const rules = (r: AuditReport) => r.findings.map((f) => `${f.phase}:${f.rule}:${f.severity}`);
@@ -15,6 +15,7 @@ describe('auditing fixture packages in the sandbox', () => {
   beforeAll(async () => {
     sample = await auditFixture('pyti-sample', { wheelhouse: ['pyti-helper'] });
   });
+  afterAll(cleanupFixtureAudits);
 
   it('a benign package is clean: every task passes, tests and coverage are reported, no finding above info', () => {
     const r = sample.report;
@@ -25,7 +26,8 @@ describe('auditing fixture packages in the sandbox', () => {
     expect(r.tests).toMatchObject({ total: 4, passed: 4, failed: 0 });
     expect(r.tests!.cases.map((c) => c.name)).toContain('test_empty'); // the unittest-style test ran too
     expect(r.coverage!.percent).toBeGreaterThan(80);
-    expect(r.lint!.score).toBeGreaterThan(5);
+    expect(r.lint!.score).toBeGreaterThan(8); // its dependency resolves from the wheelhouse: no import-error
+    expect(r.lint!.messages.map((m) => m.symbol)).not.toContain('import-error');
     expect(r.install!.installed!.map((i) => i.name).sort()).toEqual(['pyti-helper', 'pyti-sample']);
     for (const t of r.tasks.filter((x) => x.id !== 'style')) expect(t.peakMemoryBytes).toBeGreaterThan(0);
   });
@@ -34,7 +36,9 @@ describe('auditing fixture packages in the sandbox', () => {
     const tr = sample.report.traces.install!;
     expect(tr.processes.some((p) => p.argv.join(' ').includes('pip'))).toBe(true);
     expect(tr.files.some((f) => f.path.includes('/site-packages/pyti_sample/__init__.py') && f.ops.includes('create'))).toBe(true);
-    expect(tr.network).toEqual([]);
+    // pip binds ::1 port 0 to probe for IPv6 (listed, not a finding); nothing connects or sends.
+    expect(tr.network.filter((n) => n.op === 'connect' || n.op === 'send')).toEqual([]);
+    expect(tr.network.every((n) => n.op === 'bind' && n.address === '::1' && n.port === 0)).toBe(true);
     expect(sample.report.traces.import!.counts.processes).toBeGreaterThan(0);
   });
 
@@ -63,7 +67,7 @@ describe('auditing fixture packages in the sandbox', () => {
   it('lint errors: pylint messages and score, pycodestyle counts; the audit still passes', async () => {
     const { report: r } = await auditFixture('lint-errors');
     expect(r.result).toBe('pass');
-    expect(r.lint!.messages.map((m) => m.symbol)).toEqual(expect.arrayContaining(['undefined-variable', 'unused-import', 'multiple-imports']));
+    expect(r.lint!.messages.map((m) => m.symbol)).toEqual(expect.arrayContaining(['undefined-variable', 'unused-variable', 'multiple-imports', 'bad-indentation']));
     expect(r.lint!.score).toBeLessThan(5);
     expect(r.lint!.messages[0]!.path).toMatch(/^lint_errors\//);
     expect(r.style!.total).toBeGreaterThan(3);

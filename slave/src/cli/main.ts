@@ -67,8 +67,9 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
       }
       return 2;
     }
-    if (err instanceof TypeError && /Unknown option|Unexpected argument|argument missing/.test(err.message)) {
-      io.err(`pyti: error PYTI_USAGE: ${err.message}\n${USAGE}\n`);
+    // node:util parseArgs errors (checked by code: they may come from another realm under test runners).
+    if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS_')) {
+      io.err(`pyti: error PYTI_USAGE: ${(err as Error).message}\n${USAGE}\n`);
       return 64;
     }
     io.err(`pyti: internal error: ${(err as Error).stack ?? String(err)}\n`);

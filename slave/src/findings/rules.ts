@@ -167,6 +167,16 @@ const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'csh', 'tcsh', 'fish
 const DOWNLOADERS = new Set(['curl', 'wget', 'nc', 'ncat', 'netcat', 'socat', 'ftp', 'tftp', 'scp', 'sftp', 'ssh', 'rsync', 'telnet', 'aria2c']);
 const INTERPRETERS = new Set(['perl', 'ruby', 'node', 'nodejs', 'php', 'lua', 'osascript', 'pwsh', 'powershell', 'tclsh', 'expect']);
 
+const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
+
+/** Program names in a shell's `-c` script (words in command position or anywhere: a heuristic). */
+function shellScriptPrograms(argv: string[]): string[] {
+  const c = argv.indexOf('-c');
+  const script = c >= 0 ? argv[c + 1] : undefined;
+  if (!script) return [];
+  return [...new Set(script.split(/[\s|;&()`$<>'"{}]+/).filter(Boolean).map(base))];
+}
+
 export const suspiciousSpawnRule: Rule = {
   id: 'suspicious-spawn',
   description: 'spawns a shell, a downloader or a non-Python interpreter (attempts count too)',
@@ -183,7 +193,17 @@ export const suspiciousSpawnRule: Rule = {
       seen.add(once);
       const severity: Severity = kind === 'downloader' ? 'high' : 'medium';
       const argv = e.argv.join(' ').slice(0, 300);
-      return [{ key: `${kind}:${name}`, severity, title: `${phase} spawns a ${kind}: ${name}`, ev: ref(e, phase, `exec ${e.path} [${argv}]${e.ok ? '' : ` (${e.errno})`}`) }];
+      const items = [{ key: `${kind}:${name}`, severity, title: `${phase} spawns ${article(kind)} ${kind}: ${name}`, ev: ref(e, phase, `exec ${e.path} [${argv}]${e.ok ? '' : ` (${e.errno})`}`) }];
+      // A shell's `-c` script names the programs it will run, even those it then fails to find
+      // (dash searches $PATH with stat, so a missing curl is never exec'd).
+      if (kind === 'shell') {
+        for (const prog of shellScriptPrograms(e.argv)) {
+          const k = DOWNLOADERS.has(prog) ? 'downloader' : INTERPRETERS.has(prog) ? 'interpreter' : null;
+          if (!k) continue;
+          items.push({ key: `${k}:${prog}`, severity: k === 'downloader' ? 'high' : 'medium', title: `${phase} spawns ${article(k)} ${k}: ${prog}`, ev: ref(e, phase, `${name} -c runs ${prog}: [${argv}]`) });
+        }
+      }
+      return items;
     }));
   },
 };
