@@ -51,11 +51,29 @@ interface Pending {
 }
 
 const FORKS = new Set(['fork', 'vfork', 'clone', 'clone2', 'clone3']);
-const FILE_CALLS = new Set([
-  'open', 'openat', 'openat2', 'creat', 'unlink', 'unlinkat', 'rmdir', 'rename', 'renameat', 'renameat2',
-  'chmod', 'fchmod', 'fchmodat', 'fchmodat2', 'mkdir', 'mkdirat', 'symlink', 'symlinkat', 'link', 'linkat',
-  'truncate', 'chdir', 'fchdir',
-]);
+/**
+ * Path-taking file calls by shape: the file op, which argument holds the path (and its dirfd), the
+ * new path of a rename or link (and its dirfd), and the mode.
+ */
+const PATH_CALLS: Record<string, { op: FileOp; path: number; dir?: number; to?: number; toDir?: number; mode?: number }> = {
+  unlink: { op: 'delete', path: 0 },
+  rmdir: { op: 'delete', path: 0 },
+  unlinkat: { op: 'delete', path: 1, dir: 0 },
+  rename: { op: 'rename', path: 0, to: 1 },
+  renameat: { op: 'rename', path: 1, dir: 0, to: 3, toDir: 2 },
+  renameat2: { op: 'rename', path: 1, dir: 0, to: 3, toDir: 2 },
+  chmod: { op: 'chmod', path: 0, mode: 1 },
+  fchmodat: { op: 'chmod', path: 1, dir: 0, mode: 2 },
+  fchmodat2: { op: 'chmod', path: 1, dir: 0, mode: 2 },
+  mkdir: { op: 'mkdir', path: 0, mode: 1 },
+  mkdirat: { op: 'mkdir', path: 1, dir: 0, mode: 2 },
+  symlink: { op: 'create', path: 1 },
+  link: { op: 'create', path: 1 },
+  symlinkat: { op: 'create', path: 2, dir: 1 },
+  linkat: { op: 'create', path: 3, dir: 2 },
+  truncate: { op: 'write', path: 0 },
+};
+const FILE_CALLS = new Set(['open', 'openat', 'openat2', 'creat', 'fchmod', 'chdir', 'fchdir', ...Object.keys(PATH_CALLS)]);
 const NET_CALLS = new Set(['connect', 'bind', 'listen', 'sendto', 'sendmsg', 'sendmmsg']);
 const EXEC_CALLS = new Set(['execve', 'execveat']);
 
@@ -330,47 +348,31 @@ export class StraceParser {
   }
 
   private file(pid: number, time: number, name: string, a: string[], ret: ReturnValue): void {
-    const str = (i: number): string | undefined => stringArg(a[i]);
+    const shape = PATH_CALLS[name];
+    if (shape) {
+      const p = stringArg(a[shape.path]);
+      if (p === undefined) return;
+      const extra: { to?: string; mode?: number } = {};
+      if (shape.to !== undefined) {
+        const to = stringArg(a[shape.to]);
+        if (to === undefined) return;
+        extra.to = this.resolve(pid, shape.toDir === undefined ? undefined : a[shape.toDir], to);
+      }
+      if (shape.mode !== undefined) Object.assign(extra, optMode(modeArg(a[shape.mode])));
+      this.fileEvent(pid, time, shape.op, this.resolve(pid, shape.dir === undefined ? undefined : a[shape.dir], p), ret, extra);
+      return;
+    }
     switch (name) {
       case 'open':
       case 'openat':
       case 'openat2':
       case 'creat': {
         const at = name !== 'open' && name !== 'creat';
-        const p = str(at ? 1 : 0);
+        const p = stringArg(a[at ? 1 : 0]);
         if (p === undefined) return;
         const flags = name === 'creat' ? 'O_CREAT' : name === 'openat2' ? (/flags=([A-Z_|0-9x]+)/.exec(a[2] ?? '')?.[1] ?? '') : (a[at ? 2 : 1] ?? '');
         const op: FileOp = /O_CREAT|O_TMPFILE/.test(flags) ? 'create' : /O_WRONLY|O_RDWR|O_TRUNC|O_APPEND/.test(flags) ? 'write' : 'read';
         this.fileEvent(pid, time, op, this.resolve(pid, at ? a[0] : undefined, p), ret);
-        return;
-      }
-      case 'unlink':
-      case 'rmdir': {
-        const p = str(0);
-        if (p !== undefined) this.fileEvent(pid, time, 'delete', this.resolve(pid, undefined, p), ret);
-        return;
-      }
-      case 'unlinkat': {
-        const p = str(1);
-        if (p !== undefined) this.fileEvent(pid, time, 'delete', this.resolve(pid, a[0], p), ret);
-        return;
-      }
-      case 'rename': {
-        const from = str(0);
-        const to = str(1);
-        if (from !== undefined && to !== undefined) this.fileEvent(pid, time, 'rename', this.resolve(pid, undefined, from), ret, { to: this.resolve(pid, undefined, to) });
-        return;
-      }
-      case 'renameat':
-      case 'renameat2': {
-        const from = str(1);
-        const to = str(3);
-        if (from !== undefined && to !== undefined) this.fileEvent(pid, time, 'rename', this.resolve(pid, a[0], from), ret, { to: this.resolve(pid, a[2], to) });
-        return;
-      }
-      case 'chmod': {
-        const p = str(0);
-        if (p !== undefined) this.fileEvent(pid, time, 'chmod', this.resolve(pid, undefined, p), ret, optMode(modeArg(a[1])));
         return;
       }
       case 'fchmod': {
@@ -378,45 +380,8 @@ export class StraceParser {
         if (p !== undefined) this.fileEvent(pid, time, 'chmod', p, ret, optMode(modeArg(a[1])));
         return;
       }
-      case 'fchmodat':
-      case 'fchmodat2': {
-        const p = str(1);
-        if (p !== undefined) this.fileEvent(pid, time, 'chmod', this.resolve(pid, a[0], p), ret, optMode(modeArg(a[2])));
-        return;
-      }
-      case 'mkdir': {
-        const p = str(0);
-        if (p !== undefined) this.fileEvent(pid, time, 'mkdir', this.resolve(pid, undefined, p), ret, optMode(modeArg(a[1])));
-        return;
-      }
-      case 'mkdirat': {
-        const p = str(1);
-        if (p !== undefined) this.fileEvent(pid, time, 'mkdir', this.resolve(pid, a[0], p), ret, optMode(modeArg(a[2])));
-        return;
-      }
-      case 'symlink':
-      case 'link': {
-        const p = str(1);
-        if (p !== undefined) this.fileEvent(pid, time, 'create', this.resolve(pid, undefined, p), ret);
-        return;
-      }
-      case 'symlinkat': {
-        const p = str(2);
-        if (p !== undefined) this.fileEvent(pid, time, 'create', this.resolve(pid, a[1], p), ret);
-        return;
-      }
-      case 'linkat': {
-        const p = str(3);
-        if (p !== undefined) this.fileEvent(pid, time, 'create', this.resolve(pid, a[2], p), ret);
-        return;
-      }
-      case 'truncate': {
-        const p = str(0);
-        if (p !== undefined) this.fileEvent(pid, time, 'write', this.resolve(pid, undefined, p), ret);
-        return;
-      }
       case 'chdir': {
-        const p = str(0);
+        const p = stringArg(a[0]);
         if (p !== undefined && ret.value === 0) this.cwd.set(pid, this.resolve(pid, undefined, p));
         return;
       }
