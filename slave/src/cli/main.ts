@@ -1,6 +1,6 @@
 /**
  * The `pyti` command line.
- *   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap] [--parallel N]
+ *   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu] [--parallel N]
  *   pyti image build [--force]
  *   pyti image info
  * Exit codes: 0 audited and clean; 1 audited, with failures or findings; 2 could not audit; 64 usage.
@@ -8,14 +8,15 @@
 import { parseArgs } from 'node:util';
 import { basename, resolve } from 'node:path';
 import { ERROR_CODES, PytiError } from '@pyti/vm-agent';
-import { buildRootfs, findRootfs } from '@pyti/images';
+import { buildBootImage, buildRootfs, findBootImage, findRootfs } from '@pyti/images';
 import { auditDistribution, type AuditProgress } from '../audit.js';
 import { BwrapBackend } from '../backends/bwrap.js';
+import { QemuBackend } from '../backends/qemu.js';
 import type { Backend } from '../backends/backend.js';
 import { renderTerminal } from '../report/render-terminal.js';
 
 export const USAGE = `usage:
-  pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap] [--parallel N] [--quiet]
+  pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu] [--parallel N] [--quiet]
   pyti image build [--force]
   pyti image info
 
@@ -23,6 +24,7 @@ exit codes: 0 audited, clean · 1 audited, failures or findings · 2 could not a
 
 const BACKENDS: Record<string, () => Backend> = {
   bwrap: () => new BwrapBackend(),
+  qemu: () => new QemuBackend(),
 };
 
 export interface CliIO {
@@ -130,12 +132,14 @@ async function imageCommand(args: string[], io: CliIO): Promise<number> {
       io.out('no guest image built for the current recipe (run `pyti image build`)\n');
       return 2;
     }
-    io.out(`${JSON.stringify(info, null, 1)}\n`);
+    io.out(`${JSON.stringify({ ...info, boot: findBootImage() }, null, 1)}\n`);
     return 0;
   }
   if (sub !== 'build') throw new UsageError('image takes `build` or `info`');
   const info = await buildRootfs({ force: values.force, onProgress: (l) => io.err(`${l}\n`) });
   io.out(`${info.cached ? 'cached' : 'built'} guest root filesystem ${info.hash.slice(0, 16)}: ${(info.sizeBytes / 1048576).toFixed(0)} MiB, built in ${info.buildSeconds} s\n  ${info.path}\n`);
+  const boot = await buildBootImage({ force: values.force, onProgress: (l) => io.err(`${l}\n`) });
+  io.out(`${boot.cached ? 'cached' : 'built'} bootable image ${boot.hash.slice(0, 16)} (kernel ${boot.kernelVersion}): qcow2 ${(boot.sizeBytes / 1048576).toFixed(0)} MiB, built in ${boot.buildSeconds} s\n  ${boot.rootDisk}\n`);
   return 0;
 }
 

@@ -1,0 +1,131 @@
+/**
+ * The QEMU backend: one fresh VM per job, booted directly from the cached kernel and initramfs over
+ * a throwaway qcow2 overlay of the cached root disk, with no network device at all. The agent's
+ * JSON-RPC runs over a virtio-serial port (a UNIX socket on the host); the console (the guest's
+ * serial port) is captured. KVM is used when a probe guest boots under it, else TCG.
+ *
+ * Nothing outlives the job: QEMU runs in its own process group under `setpriv --pdeathsig KILL`
+ * (it dies with the slave even if the slave is killed), and dispose() kills it and deletes the
+ * overlay, the input disk and the socket.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { requireBootImage, type BootImageInfo } from '@pyti/images';
+import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
+import { chooseAccelerator, type Accelerator } from './accelerator.js';
+import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
+import { BoundedLog } from './bounded-log.js';
+import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
+import { qemuArgs, type VmOptions } from './qemu-command.js';
+import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
+import { commandWorks } from './host-tools.js';
+
+/** Connects to the agent socket QEMU serves, retrying until it exists or QEMU has ended. */
+export function connectAgentSocket(path: string, ended: () => boolean, timeoutMs = 15000): Promise<net.Socket> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      if (ended()) return reject(new Error('the VM ended before its agent channel opened'));
+      if (Date.now() > deadline) return reject(new Error(`no agent socket at ${path} after ${timeoutMs} ms`));
+      if (!existsSync(path)) return void setTimeout(attempt, 25);
+      const s = net.connect(path);
+      s.once('connect', () => resolve(s));
+      s.once('error', () => setTimeout(attempt, 25));
+    };
+    attempt();
+  });
+}
+
+/**
+ * A SandboxInstance over a started VM process and its agent socket: what the QEMU and libvirt
+ * backends share. `kill` ends the VM; `cleanup` releases its files.
+ */
+export function vmInstance(socket: net.Socket, console: BoundedLog, exited: SandboxInstance['exited'], kill: () => void, cleanup: () => void): SandboxInstance {
+  socket.on('error', () => undefined); // a reset when the VM dies is reported through `exited`
+  let disposing: Promise<void> | undefined;
+  return {
+    reader: new StreamMessageReader(socket, MAX_GUEST_MESSAGE_BYTES),
+    writer: new StreamMessageWriter(socket),
+    console: () => console.toString(),
+    exited,
+    dispose() {
+      disposing ??= (async () => {
+        // A guest told to shut down powers itself off; give it a moment, then pull the plug.
+        const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]);
+        if (!graceful) kill();
+        await exited;
+        socket.destroy();
+        cleanup();
+      })();
+      return disposing;
+    },
+  };
+}
+
+export class QemuBackend implements Backend {
+  readonly name = 'qemu';
+  private accel?: Accelerator;
+
+  constructor(private readonly opts: VmOptions & { image?: BootImageInfo } = {}) {}
+
+  get capabilities(): BackendCapabilities {
+    return { isolation: 'vm', network: 'none', rollback: true, ...(this.accel ? { accelerator: this.accel } : {}) };
+  }
+
+  async probe(): Promise<string | null> {
+    if (!commandWorks('qemu-system-x86_64', ['--version'])) return 'QEMU is not installed: apt-get install qemu-system-x86 qemu-utils';
+    if (!commandWorks('qemu-img', ['--version'])) return 'qemu-img is not installed: apt-get install qemu-utils';
+    if (!commandWorks('mkfs.ext4', ['-V'])) return 'mkfs.ext4 is not installed: apt-get install e2fsprogs';
+    try {
+      const image = this.opts.image ?? requireBootImage();
+      this.accel = (await chooseAccelerator(image)).accel;
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return null;
+  }
+
+  async start(inputs: SandboxInputs): Promise<SandboxInstance> {
+    const image = this.opts.image ?? requireBootImage();
+    const accel = this.accel ?? (await chooseAccelerator(image)).accel;
+    this.accel = accel;
+    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk);
+    const log = new BoundedLog();
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...qemuArgs(image, files, accel, this.opts)], {
+      stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    let ended = false;
+    child.stdout.on('data', (d: Buffer) => log.append(d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => log.append(d.toString('utf8')));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      child.on('error', (err) => {
+        log.append(`\nspawn failed: ${err.message}\n`);
+        ended = true;
+        resolve({ code: null, signal: null });
+      });
+      child.on('close', (code, signal) => {
+        ended = true;
+        resolve({ code, signal });
+      });
+    });
+    const kill = (): void => {
+      if (ended || !child.pid) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    let socket: net.Socket;
+    try {
+      socket = await connectAgentSocket(files.agentSocket, () => ended);
+    } catch (err) {
+      kill();
+      await exited;
+      removeVmDisks(files);
+      throw new Error(`qemu: ${(err as Error).message}\n${log.toString().slice(-2000)}`);
+    }
+    return vmInstance(socket, log, exited, kill, () => removeVmDisks(files));
+  }
+}
