@@ -8,7 +8,7 @@
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-say() { echo "pyti-init: $*" > /dev/console; }
+say() { echo "pyti-init: $*"; }
 fail() { say "FATAL: $*"; poweroff -f; }
 # The host's accelerator probe boots with pyti.probe: answer and power off at once.
 case " $(cat /proc/cmdline) " in *" pyti.probe "*) say "probe ok"; poweroff -f ;; esac
@@ -34,12 +34,29 @@ done
 [ -n "$input" ] || fail "no input disk (serial pyti-input)"
 mount -t ext4 -o noatime "$root" /newroot || fail "cannot mount the root disk $root"
 r=/newroot
-mkdir -p $r/opt/pyti/in
-mount -t ext4 -o ro,noexec,nodev,nosuid "$input" $r/opt/pyti/in || fail "cannot mount the input disk $input"
-mount --bind $r/opt/pyti/in/input $r/input && mount -o remount,bind,ro $r/input
-mount --bind $r/opt/pyti/in/wheelhouse $r/wheelhouse && mount -o remount,bind,ro $r/wheelhouse
-mount --bind $r/opt/pyti/in/agent $r/opt/pyti/agent && mount -o remount,bind,ro $r/opt/pyti/agent
-mount --bind $r/opt/pyti/in/tasks $r/opt/pyti/tasks && mount -o remount,bind,ro $r/opt/pyti/tasks
+# The console is a virtio console (hvc0): it works across snapshot and restore, a UART does not.
+[ -e /dev/hvc0 ] && exec > /dev/hvc0 2>&1
+# The agent is copied out of the input disk, which is then released: the input disk is mounted only
+# when the host initializes the agent (the attach script below), so a booted, idle guest can be
+# snapshotted and restored with another job's input disk.
+mkdir -p /in $r/run/pyti
+mount -t ext4 -o ro "$input" /in || fail "cannot mount the input disk $input"
+cp /in/agent/agent.mjs $r/run/pyti/agent.mjs || fail "no agent on the input disk"
+umount /in
+blockdev --flushbufs "$input" 2>/dev/null
+cat > $r/run/pyti/attach-input <<ATTACH
+#!/bin/sh
+# Written by the PyTI init: mounts the job's input disk read-only and binds its parts in place.
+set -e
+blockdev --flushbufs $input 2>/dev/null || true
+mkdir -p /opt/pyti/in
+mount -t ext4 -o ro,noexec,nodev,nosuid $input /opt/pyti/in
+for p in input:/input wheelhouse:/wheelhouse agent:/opt/pyti/agent tasks:/opt/pyti/tasks; do
+  mount --bind /opt/pyti/in/\${p%%:*} \${p#*:}
+  mount -o remount,bind,ro \${p#*:}
+done
+ATTACH
+chmod 700 $r/run/pyti/attach-input
 mount -t tmpfs -o size=$tmp_size,mode=1777 tmpfs $r/tmp
 mount -t tmpfs -o size=$work_size,mode=755 tmpfs $r/work
 mount -t tmpfs -o size=$tmp_size,mode=755 tmpfs $r/home/pyti
@@ -53,8 +70,10 @@ done
 [ -n "$port" ] || fail "no virtio-serial port named org.pyti.agent"
 hostname pyti-guest
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
+echo 3 > /proc/sys/vm/drop_caches
 say "ready: starting the agent on $port"
-chroot $r /usr/bin/env -i PATH=/usr/bin:/bin LANG=C.UTF-8 node /opt/pyti/agent/agent.mjs --port "$port" 2> /dev/console
+chroot $r /usr/bin/env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 PYTI_GUEST=vm PYTI_ATTACH=/run/pyti/attach-input \
+  node /run/pyti/agent.mjs --port "$port"
 say "agent exited with $?"
 sync
 poweroff -f

@@ -5,6 +5,7 @@
  * `error:sandbox-protocol` with the offending message as evidence. Package failures come back as
  * data in the RunResult; only infrastructure failures end up in `infraError`.
  */
+import { randomBytes } from 'node:crypto';
 import {
   RpcPeer, MessageTooLargeError,
   type AgentHello, type AgentNotifications, type AgentRequests, type Plan, type RunResult, type TaskResult,
@@ -141,7 +142,7 @@ export async function runAgentSession(
   const bootTimer = timer(limits.bootSeconds * 1000, { kind: 'error:boot-timeout', message: `no hello from the agent within ${limits.bootSeconds} s` });
   const stop = Promise.race([failure, sandboxEnded, jobTimer.p]);
   try {
-    const hello = await Promise.race([peer.request('initialize', { hostVersion: '0.1.0' }), stop, bootTimer.p]);
+    const hello = await Promise.race([peer.request('initialize', { hostVersion: '0.1.0', clockMs: Date.now(), entropy: randomBytes(256).toString('base64') }), stop, bootTimer.p]);
     bootTimer.clear();
     if (isInfra(hello)) throw hello;
     outcome.hello = checkHello(hello);

@@ -5,10 +5,15 @@ import re
 import subprocess
 import sys
 
-# strace options of every traced step: follow forks, absolute timestamps, fd paths, the syscalls
-# the host analyses (files, network, processes), and enough of each string to decode DNS queries.
-STRACE = ["strace", "-f", "-ttt", "-yy", "-s", "512",
-          "-e", "trace=%file,%network,%process,chmod,fchmod,fchmodat",
+# strace options of every traced step: follow forks, absolute timestamps, fd paths, enough of each
+# string to decode DNS queries, and only the syscalls the host analyses (opens, file changes,
+# network, processes; not the stat family, which is most of a Python program's file syscalls).
+# --seccomp-bpf stops the traced processes only on those syscalls: the rest run at full speed.
+TRACED_FILE_CALLS = ("open,openat,openat2,creat,unlink,unlinkat,rmdir,rename,renameat,renameat2,"
+                     "chmod,fchmod,fchmodat,mkdir,mkdirat,symlink,symlinkat,link,linkat,truncate,"
+                     "chdir,fchdir")
+STRACE = ["strace", "-f", "--seccomp-bpf", "-ttt", "-yy", "-s", "512",
+          "-e", "trace=%network,%process," + TRACED_FILE_CALLS,
           "-e", "signal=all"]
 
 SKIP_DIRS = {"tests", "test", "testing", "docs", "doc", "examples", "example", "build", "dist",

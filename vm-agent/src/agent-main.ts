@@ -19,7 +19,8 @@ if (portIdx !== -1 && process.argv[portIdx + 1]) {
 }
 const uidArg = process.env.PYTI_AGENT_UID_BASE;
 const layout = { ...DEFAULT_LAYOUT, uidBase: uidArg === 'self' ? undefined : DEFAULT_LAYOUT.uidBase };
-serveAgent(reader, writer, { layout }).then(
+const vm = process.env.PYTI_GUEST === 'vm' ? { attachScript: process.env.PYTI_ATTACH || undefined } : undefined;
+serveAgent(reader, writer, { layout, vm }).then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`pyti-agent: ${String(err)}\n`);

@@ -3,13 +3,14 @@
  * capabilities, runs one plan per `run` request while streaming notifications, and exits on
  * `shutdown` or when the host goes away. It is kept lean: it adds little noise to traces.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { PlanError } from './plan-graph.js';
 import { runPlan } from './execution-manager.js';
 import { GuestTaskExecutor, type GuestLayout } from './task-executor.js';
 import {
   AgentErrorCodes, PROTOCOL_VERSION,
-  type AgentHello, type AgentNotifications, type AgentRequests,
+  type AgentHello, type AgentNotifications, type AgentRequests, type InitializeParams,
 } from './protocol.js';
 import { RpcPeer } from './rpc-peer.js';
 import type { MessageReader, MessageWriter } from './transport.js';
@@ -27,6 +28,11 @@ export interface AgentOptions {
   /** JSON file with the image's tool versions. */
   versionsFile?: string;
   maxParallel?: number;
+  /**
+   * VM guests only: a script that mounts the job's input disk (run once, at the first initialize
+   * that is not a warm-up), and whether the agent may set the clock and feed the entropy pool.
+   */
+  vm?: { attachScript?: string };
 }
 
 /** Starts serving on reader/writer; resolves when the host shuts the agent down or the stream ends. */
@@ -37,7 +43,16 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
     const peer: RpcPeer<AgentRequests, Record<string, never>, Record<string, never>, AgentNotifications> = new RpcPeer(reader, writer, {
       onClose: () => resolve(),
     });
-    peer.onRequest('initialize', (): AgentHello => {
+    let attached = false;
+    peer.onRequest('initialize', (params): AgentHello => {
+      if (opts.vm && !params.warmup) {
+        prepareVmGuest(params);
+        if (opts.vm.attachScript && !attached) {
+          const r = spawnSync(opts.vm.attachScript, [], { encoding: 'utf8', timeout: 60000 });
+          if (r.status !== 0) throw new JSONRPCErrorException(`cannot attach the input disk: ${(r.stderr || r.error?.message || '').trim()}`, AgentErrorCodes.internal);
+          attached = true;
+        }
+      }
       let tools: Record<string, string | null> = {};
       let python = 'unknown';
       let platform: string = process.platform;
@@ -86,6 +101,23 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       return { ok: true as const };
     });
   });
+}
+
+/**
+ * A VM guest restored from a snapshot wakes with the snapshot's clock and entropy state: take the
+ * host's clock and mix in the host's random bytes. Best effort: a failure here is not fatal.
+ */
+function prepareVmGuest(params: InitializeParams): void {
+  if (typeof params.clockMs === 'number' && Number.isFinite(params.clockMs) && Math.abs(Date.now() - params.clockMs) > 1000) {
+    spawnSync('date', ['-u', '-s', `@${(params.clockMs / 1000).toFixed(3)}`], { stdio: 'ignore', timeout: 10000 });
+  }
+  if (typeof params.entropy === 'string' && params.entropy.length <= 700) {
+    try {
+      appendFileSync('/dev/urandom', Buffer.from(params.entropy, 'base64'));
+    } catch {
+      /* not fatal */
+    }
+  }
 }
 
 function prepareLayout(L: GuestLayout): void {

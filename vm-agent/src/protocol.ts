@@ -29,6 +29,15 @@ export interface AgentHello {
 
 export interface InitializeParams {
   hostVersion: string;
+  /**
+   * Answer without attaching the job's inputs: the host is about to snapshot this idle, booted
+   * guest as the template that later jobs are restored from (VM backends). Default false.
+   */
+  warmup?: boolean;
+  /** The host's clock (ms since the epoch): a VM guest restored from a snapshot sets its clock from it. */
+  clockMs?: number;
+  /** Fresh random bytes (base64, at most 512) mixed into a restored guest's entropy pool. */
+  entropy?: string;
 }
 
 export interface RunParams {

@@ -2,7 +2,7 @@ import type { BootImageInfo } from '@pyti/images';
 import { kernelCmdline, qemuArgs } from './qemu-command.js';
 
 const image = { kernel: '/c/vmlinux', initrd: '/c/initrd.cpio', rootDisk: '/c/root.qcow2' } as BootImageInfo;
-const files = { dir: '/j/vm', overlay: '/j/vm/overlay.qcow2', inputDisk: '/j/vm/input.ext4', agentSocket: '/j/vm/agent.sock' };
+const files = { dir: '/j/vm', overlay: '/j/vm/overlay.qcow2', inputDisk: '/j/vm/input.ext4', agentSocket: '/j/vm/agent.sock', consoleLog: '/j/vm/console.log' };
 const pairs = (a: string[]): string[] => a.flatMap((x, i) => (x.startsWith('-') ? [`${x} ${a[i + 1] ?? ''}`] : []));
 
 describe('QEMU command line', () => {

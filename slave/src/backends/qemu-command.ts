@@ -36,7 +36,8 @@ export function hostTscKhz(): number {
 
 /** The guest kernel's command line. */
 export function kernelCmdline(opts: VmOptions, extra: string[] = []): string {
-  const a = ['console=ttyS0', 'panic=-1', 'quiet', 'loglevel=3', 'rootwait'];
+  // ttyS0 carries the early boot; once the virtio console (hvc0) is up, it is the console.
+  const a = ['console=ttyS0', 'console=hvc0', 'panic=-1', 'quiet', 'loglevel=3', 'rootwait'];
   if ((opts.machine ?? 'microvm') === 'microvm') a.push(`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable');
   a.push(`pyti.tmp=${opts.tmpBytes ?? 1024 ** 3}`, `pyti.work=${opts.workBytes ?? 4 * 1024 ** 3}`, ...extra);
   return a.join(' ');
@@ -71,6 +72,8 @@ export function qemuArgs(image: BootImageInfo, files: VmJobFiles, accel: 'kvm' |
     '-drive', `file=${files.inputDisk},format=raw,if=none,id=input,readonly=on`,
     '-device', `${dev(machine, 'blk')},drive=input,serial=pyti-input`,
     '-device', dev(machine, 'serial'),
+    '-chardev', `file,path=${files.consoleLog},id=hvc`,
+    '-device', 'virtconsole,chardev=hvc,name=org.pyti.console',
     '-chardev', `socket,path=${files.agentSocket},server=on,wait=off,id=agent`,
     '-device', 'virtserialport,chardev=agent,name=org.pyti.agent',
   ];

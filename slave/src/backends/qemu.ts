@@ -9,7 +9,7 @@
  * overlay, the input disk and the socket.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { requireBootImage, type BootImageInfo } from '@pyti/images';
 import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
@@ -20,6 +20,24 @@ import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
 import { qemuArgs, type VmOptions } from './qemu-command.js';
 import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
 import { commandWorks } from './host-tools.js';
+import { warmTemplate, type WarmTemplate } from './qemu-warm.js';
+
+/** QEMU backend settings: the VM's, and whether to restore jobs from a warm template. */
+export interface QemuBackendOptions extends VmOptions {
+  image?: BootImageInfo;
+  /** Restore each job from a saved booted guest (default true; PYTI_VM_WARM=0 turns it off). */
+  warm?: boolean;
+}
+
+/** The guest's virtio console file (init and agent messages), its last 64 KiB. */
+function consoleTail(path: string): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return text.length > 65536 ? text.slice(-65536) : text;
+  } catch {
+    return '';
+  }
+}
 
 /** Connects to the agent socket QEMU serves, retrying until it exists or QEMU has ended. */
 export function connectAgentSocket(path: string, ended: () => boolean, timeoutMs = 15000): Promise<net.Socket> {
@@ -41,7 +59,7 @@ export function connectAgentSocket(path: string, ended: () => boolean, timeoutMs
  * A SandboxInstance over a started VM process and its agent socket: what the QEMU and libvirt
  * backends share. `kill` ends the VM; `cleanup` releases its files.
  */
-export function vmInstance(socket: net.Socket, console: BoundedLog, exited: SandboxInstance['exited'], kill: () => void, cleanup: () => void): SandboxInstance {
+export function vmInstance(socket: net.Socket, console: { toString(): string }, exited: SandboxInstance['exited'], kill: () => void, cleanup: () => void): SandboxInstance {
   socket.on('error', () => undefined); // a reset when the VM dies is reported through `exited`
   let disposing: Promise<void> | undefined;
   return {
@@ -67,7 +85,7 @@ export class QemuBackend implements Backend {
   readonly name = 'qemu';
   private accel?: Accelerator;
 
-  constructor(private readonly opts: VmOptions & { image?: BootImageInfo } = {}) {}
+  constructor(private readonly opts: QemuBackendOptions = {}) {}
 
   get capabilities(): BackendCapabilities {
     return { isolation: 'vm', network: 'none', rollback: true, ...(this.accel ? { accelerator: this.accel } : {}) };
@@ -90,14 +108,26 @@ export class QemuBackend implements Backend {
     const image = this.opts.image ?? requireBootImage();
     const accel = this.accel ?? (await chooseAccelerator(image)).accel;
     this.accel = accel;
-    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk);
     const log = new BoundedLog();
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...qemuArgs(image, files, accel, this.opts)], {
-      stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    let template: WarmTemplate | undefined;
+    if (this.opts.warm ?? process.env.PYTI_VM_WARM !== '0') {
+      try {
+        template = await warmTemplate(image, inputs, accel, this.opts);
+        log.append(`[pyti] restored from warm template ${template.key.slice(0, 16)} (built ${template.builtAt}); the boot that made it:\n${template.bootConsole}\n[pyti] restored\n`);
+      } catch (err) {
+        log.append(`[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`);
+      }
+    }
+    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, template?.overlay);
+    const stateFd = template ? openSync(template.state, 'r') : undefined;
+    const args = [...qemuArgs(image, files, accel, this.opts), ...(template ? ['-incoming', 'fd:3'] : [])];
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe', ...(stateFd !== undefined ? [stateFd] : [])], detached: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     });
+    if (stateFd !== undefined) closeSync(stateFd);
     let ended = false;
-    child.stdout.on('data', (d: Buffer) => log.append(d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => log.append(d.toString('utf8')));
+    child.stdout!.on('data', (d: Buffer) => log.append(d.toString('utf8')));
+    child.stderr!.on('data', (d: Buffer) => log.append(d.toString('utf8')));
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.on('error', (err) => {
         log.append(`\nspawn failed: ${err.message}\n`);
@@ -126,6 +156,7 @@ export class QemuBackend implements Backend {
       removeVmDisks(files);
       throw new Error(`qemu: ${(err as Error).message}\n${log.toString().slice(-2000)}`);
     }
-    return vmInstance(socket, log, exited, kill, () => removeVmDisks(files));
+    const console = { toString: () => `${log.toString()}${consoleTail(files.consoleLog)}` };
+    return vmInstance(socket, console, exited, kill, () => removeVmDisks(files));
   }
 }

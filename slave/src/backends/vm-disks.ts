@@ -5,7 +5,7 @@
  * with `mkfs.ext4 -d` (no mounting on the host).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxInputs } from './backend.js';
 
@@ -16,6 +16,8 @@ export interface VmJobFiles {
   inputDisk: string;
   /** The UNIX socket QEMU listens on for the agent's virtio-serial port. */
   agentSocket: string;
+  /** Where QEMU writes the guest's virtio console (hvc0): init and agent messages. */
+  consoleLog: string;
 }
 
 function run(cmd: string, args: string[]): Promise<void> {
@@ -35,16 +37,20 @@ function treeBytes(path: string): number {
 }
 
 /**
- * Makes the job's overlay and input disk under `<jobDir>/vm`. The input disk's top-level
+ * Makes the job's overlay and input disk under `<jobDir>/vm` (the overlay copied from
+ * `overlayFrom` when given: a warm template's). The input disk's top-level
  * directories are `input`, `wheelhouse`, `agent` and `tasks`, as the guest init expects.
  */
-export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string): Promise<VmJobFiles> {
+export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, overlayFrom?: string): Promise<VmJobFiles> {
   const dir = join(inputs.jobDir, 'vm');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files: VmJobFiles = {
     dir, overlay: join(dir, 'overlay.qcow2'), inputDisk: join(dir, 'input.ext4'), agentSocket: join(dir, 'agent.sock'),
+    consoleLog: join(dir, 'console.log'),
   };
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', rootDisk, '-F', 'qcow2', files.overlay]);
+  // A warm template's overlay (itself over rootDisk) is copied; else a fresh, empty overlay.
+  if (overlayFrom) copyFileSync(overlayFrom, files.overlay);
+  else await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', rootDisk, '-F', 'qcow2', files.overlay]);
   const stage = join(dir, 'input-stage');
   const parts: [string, string][] = [['input', inputs.inputDir], ['wheelhouse', inputs.wheelhouse], ['agent', inputs.agentDir], ['tasks', inputs.tasksDir]];
   let bytes = 0;

@@ -1,0 +1,194 @@
+/**
+ * Warm starts for the QEMU backend: boot-to-hello is on the critical path of every audit, and a
+ * cold boot under TCG costs seconds (the kernel, then Node starting the agent). So the first job
+ * boots a guest once, up to an idle agent that has answered a warm-up `initialize` (its input disk
+ * not yet attached), and saves it: QEMU migrates the running guest into a state file and its root
+ * overlay is kept beside it. Every later job copies that small overlay, restores the state
+ * (`-incoming fd:3`) with its own input disk and sockets, and is at the agent's hello in well under a
+ * second; the agent then attaches the job's input disk, takes the host's clock and fresh entropy.
+ *
+ * A template is cached under the image cache keyed by everything the saved guest depends on: the
+ * boot image, the agent bundle, the accelerator, the VM options and QEMU's version. Building it is
+ * serialised between processes by a lock directory.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { cacheRoot, type BootImageInfo } from '@pyti/images';
+import { RpcPeer, StreamMessageReader, StreamMessageWriter, type AgentNotifications, type AgentRequests } from '@pyti/vm-agent';
+import type { Accelerator } from './accelerator.js';
+import type { SandboxInputs } from './backend.js';
+import { BoundedLog } from './bounded-log.js';
+import { qemuArgs, type VmOptions } from './qemu-command.js';
+import { connectAgentSocket } from './qemu.js';
+import { QmpClient } from './qmp.js';
+import { prepareVmDisks } from './vm-disks.js';
+
+/** A saved, booted guest: restore `state` over a copy of `overlay`. */
+export interface WarmTemplate {
+  dir: string;
+  overlay: string;
+  state: string;
+  /** The console of the boot that made it. */
+  bootConsole: string;
+  key: string;
+  builtAt: string;
+  bootMs: number;
+  stateBytes: number;
+}
+
+function qemuVersion(): string {
+  return spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? 'unknown';
+}
+
+/** The cache key of a warm template. */
+export function warmKey(image: BootImageInfo, agentBundle: Buffer, accel: Accelerator, opts: VmOptions): string {
+  const norm = { cpus: opts.cpus, memoryMiB: opts.memoryMiB, tmpBytes: opts.tmpBytes, workBytes: opts.workBytes, machine: opts.machine ?? 'microvm' };
+  return createHash('sha256')
+    .update(JSON.stringify({ image: image.hash, agent: createHash('sha256').update(agentBundle).digest('hex'), accel, norm, qemu: qemuVersion(), v: 1 }))
+    .digest('hex');
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A timeout that does not keep the process alive. */
+const deadline = (ms: number): Promise<null> => new Promise((r) => setTimeout(() => r(null), ms).unref());
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes the build lock of `dir` (waits while another live process holds it). */
+async function lock(dir: string, timeoutMs: number): Promise<() => void> {
+  const lockDir = `${dir}.lock`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      return () => rmSync(lockDir, { recursive: true, force: true });
+    } catch {
+      const owner = Number(readFileSync(join(lockDir, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+      if (owner && !pidAlive(owner)) rmSync(lockDir, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`timed out waiting for ${lockDir}`);
+      else await sleep(500);
+    }
+  }
+}
+
+function readTemplate(dir: string): WarmTemplate | null {
+  const meta = join(dir, 'warm.json');
+  return existsSync(meta) ? (JSON.parse(readFileSync(meta, 'utf8')) as WarmTemplate) : null;
+}
+
+/**
+ * The warm template for these settings, built now if the cache lacks it (a cold boot and a
+ * migration to a file: about the time of one cold boot plus a second or two).
+ */
+export async function warmTemplate(image: BootImageInfo, inputs: SandboxInputs, accel: Accelerator, opts: VmOptions, env: NodeJS.ProcessEnv = process.env): Promise<WarmTemplate> {
+  const agent = readFileSync(join(inputs.agentDir, 'agent.mjs'));
+  const key = warmKey(image, agent, accel, opts);
+  const dir = join(cacheRoot(env), 'images', `warm-${key.slice(0, 16)}`);
+  const cached = readTemplate(dir);
+  if (cached) return cached;
+  mkdirSync(join(cacheRoot(env), 'images'), { recursive: true });
+  const unlock = await lock(dir, 10 * 60 * 1000);
+  try {
+    return readTemplate(dir) ?? (await buildTemplate(image, inputs, accel, opts, key, dir));
+  } finally {
+    unlock();
+  }
+}
+
+async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel: Accelerator, opts: VmOptions, key: string, dir: string): Promise<WarmTemplate> {
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(join(partial, 'empty'), { recursive: true });
+  const empty = join(partial, 'empty');
+  const t0 = Date.now();
+  const files = await prepareVmDisks({ ...inputs, inputDir: empty, wheelhouse: empty, tasksDir: empty, jobDir: partial }, image.rootDisk);
+  const qmpPath = join(files.dir, 'qmp.sock');
+  const log = new BoundedLog();
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...qemuArgs(image, files, accel, opts), '-qmp', `unix:${qmpPath},server=on,wait=off`], {
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  child.stdout.on('data', (d: Buffer) => log.append(d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => log.append(d.toString('utf8')));
+  let ended = false;
+  const exited = new Promise<void>((r) => child.on('close', () => {
+    ended = true;
+    r();
+  }));
+  let sock: net.Socket | undefined;
+  let qmp: QmpClient | undefined;
+  let server: net.Server | undefined;
+  try {
+    sock = await connectAgentSocket(files.agentSocket, () => ended, 30000);
+    sock.on('error', () => undefined);
+    const peer = new RpcPeer<Record<string, never>, AgentRequests, AgentNotifications, Record<string, never>>(
+      new StreamMessageReader(sock, 1024 * 1024), new StreamMessageWriter(sock), {},
+    );
+    const hello = await Promise.race([peer.request('initialize', { hostVersion: '0.1.0', warmup: true }), deadline(180000)]);
+    if (!hello) throw new Error('no hello from the warm-up guest within 180 s');
+    const bootMs = Date.now() - t0;
+    // The guest keeps running while QEMU streams it into the state file through a UNIX socket.
+    const state = join(partial, 'state');
+    const migSock = join(files.dir, 'mig.sock');
+    const written = new Promise<void>((resolve, reject) => {
+      server = net.createServer((c) => {
+        const out = createWriteStream(state);
+        c.pipe(out);
+        out.on('finish', resolve);
+        out.on('error', reject);
+      });
+      server.listen(migSock);
+    });
+    await new Promise<void>((r) => server!.once('listening', () => r()));
+    qmp = await QmpClient.connect(qmpPath);
+    await qmp.execute('migrate', { uri: `unix:${migSock}` });
+    for (let i = 0; ; i++) {
+      const st = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+      if (st.status === 'completed') break;
+      if (st.status === 'failed' || st.status === 'cancelled') throw new Error(`migration ${st.status}: ${st['error-desc'] ?? ''}`);
+      if (i > 1200) throw new Error('migration did not complete within 120 s');
+      await sleep(100);
+    }
+    await written;
+    await qmp.execute('quit').catch(() => undefined);
+    await exited;
+    const overlay = join(partial, 'root.qcow2');
+    renameSync(files.overlay, overlay);
+    const bootConsole = `${log.toString()}${existsSync(files.consoleLog) ? readFileSync(files.consoleLog, 'utf8') : ''}`.slice(-16384);
+    rmSync(files.dir, { recursive: true, force: true });
+    rmSync(empty, { recursive: true, force: true });
+    const t: WarmTemplate = {
+      dir, overlay: join(dir, 'root.qcow2'), state: join(dir, 'state'), bootConsole, key,
+      builtAt: new Date().toISOString(), bootMs, stateBytes: statSync(state).size,
+    };
+    writeFileSync(join(partial, 'warm.json'), JSON.stringify(t, null, 1));
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+    return t;
+  } catch (err) {
+    throw new Error(`building the warm VM template failed: ${(err as Error).message}\n${log.toString().slice(-1500)}`);
+  } finally {
+    qmp?.close();
+    server?.close();
+    sock?.destroy();
+    if (!ended && child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await exited;
+    rmSync(partial, { recursive: true, force: true });
+  }
+}
