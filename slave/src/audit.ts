@@ -3,13 +3,13 @@
  * backend, turn the raw data into a report, and write report.json, report.html and the raw data.
  * Package failures are data in the report; only what stops an audit from happening is thrown.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError, type TaskLimits } from '@pyti/vm-agent';
 import { auditPlan, tasksDir } from '@pyti/tasks';
 import { ensureAgentBundle, requireRootfs } from '@pyti/images';
 import type { Backend } from './backends/backend.js';
+import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
 import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionLimits } from './agent-session.js';
 import { validateDist, type ValidatedDist } from './input/validate-dist.js';
 import { buildReport } from './report/build-report.js';
@@ -72,7 +72,8 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   if (why) throw new PytiError('PYTI_BACKEND_UNAVAILABLE', `backend ${opts.backend.name} cannot run here: ${why}`);
   const rootfs = opts.rootfs ?? requireRootfs().path;
   const agentDir = await ensureAgentBundle();
-  const jobDir = mkdtempSync(join(tmpdir(), 'pyti-job-'));
+  sweepStaleJobDirs();
+  const jobDir = createJobDir();
   try {
     const inputDir = join(jobDir, 'input');
     mkdirSync(inputDir);
@@ -93,7 +94,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
     progress({ kind: 'report-written', dir: opts.outDir });
     return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };
   } finally {
-    rmSync(jobDir, { recursive: true, force: true });
+    removeJobDir(jobDir);
   }
 }
 
