@@ -154,7 +154,7 @@ export async function runAgentSession(
     if (failed) throw failed;
     outcome.run = checkRunResult(run, known);
     outcome.runMs = Date.now() - t1;
-    await Promise.race([peer.request('shutdown', {}), stop, new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([peer.request('shutdown', {}), stop, new Promise((r) => setTimeout(r, 2000).unref())]);
   } catch (err) {
     if (isInfra(err)) outcome.infraError = err;
     else if (err instanceof ShapeError) outcome.infraError = { kind: 'error:sandbox-protocol', message: err.message };

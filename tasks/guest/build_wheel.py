@@ -1,8 +1,8 @@
 """Task `build`: build the sdist into a wheel, under strace.
 
 Usage: build_wheel.py DIST SOURCE_DIR META_DIR WHEEL_DIR RAW_DIR SCRATCH WHEELHOUSE
-Build backends come from the wheelhouse when it holds every build requirement (isolated build),
-else from the image (--no-isolation). A wheel input is passed through unchanged.
+Build backends come from the wheelhouse when it holds every build requirement (an isolated build
+with `python -m build`), else from the image, without isolation, by pep517_inprocess.py. A wheel input is passed through unchanged.
 Writes RAW_DIR/build.json and RAW_DIR/build.strace. Exit 3: build requirements missing.
 """
 import os
@@ -40,11 +40,12 @@ def main():
     isolated = bool(req_names) and all(n in have for n in req_names)
     tree = os.path.join(scratch, "src")
     shutil.copytree(source, tree, symlinks=True)
-    cmd = STRACE + ["-o", os.path.join(raw, "build.strace"),
-                    sys.executable, "-m", "build", "--wheel", "--outdir", out]
-    if not isolated:
-        cmd.append("--no-isolation")
-    cmd.append(tree)
+    trace = STRACE + ["-o", os.path.join(raw, "build.strace")]
+    if isolated:  # `build` makes a venv and installs the build requirements from the wheelhouse
+        cmd = trace + [sys.executable, "-m", "build", "--wheel", "--outdir", out, tree]
+    else:  # the image's backend, its hooks called in one process (see pep517_inprocess.py)
+        here = os.path.dirname(os.path.abspath(__file__))
+        cmd = trace + [sys.executable, os.path.join(here, "pep517_inprocess.py"), tree, out]
     report.update(mode="isolated" if isolated else "no-isolation", build_requires=requires)
     print("build: %s build (backend %s)" % (report["mode"], meta.get("build_backend")))
     code, output = capture(cmd, cwd=tree)

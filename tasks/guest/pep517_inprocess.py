@@ -1,0 +1,89 @@
+"""A minimal PEP 517 frontend for builds without isolation: one process that imports the build
+backend once and calls its hooks (get_requires_for_build_wheel, then build_wheel).
+
+`python -m build --no-isolation` runs each hook in a fresh interpreter, importing the backend
+(setuptools, with pkg_resources) twice more; in a software-emulated VM that costs tens of seconds.
+The hooks and their effects are the same; only the number of processes differs.
+
+Usage: pep517_inprocess.py SOURCE_TREE OUTDIR
+Exit 0 with the wheel in OUTDIR; 3 when build requirements are missing (listed after
+"Missing dependencies:"); 1 when the build fails.
+"""
+import importlib
+import os
+import sys
+import traceback
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    tomllib = None
+
+
+def load_backend(tree):
+    spec, paths = "setuptools.build_meta:__legacy__", []
+    pyproject = os.path.join(tree, "pyproject.toml")
+    if os.path.isfile(pyproject) and tomllib is not None:
+        with open(pyproject, "rb") as f:
+            system = tomllib.load(f).get("build-system", {})
+        spec = system.get("build-backend") or spec
+        paths = [os.path.join(tree, p) for p in system.get("backend-path", [])]
+    sys.path[:0] = paths
+    module_name, _, attrs = spec.partition(":")
+    obj = importlib.import_module(module_name)
+    for attr in filter(None, attrs.split(".")):
+        obj = getattr(obj, attr)
+    return spec, obj
+
+
+def missing(requirements):
+    """Requirements not satisfied by what is installed (by name and version)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # packaging absent: check names only
+        Requirement = None
+    out = []
+    for text in requirements:
+        try:
+            req = Requirement(text) if Requirement else None
+            name = req.name if req else text.split(";")[0].split("[")[0].strip().split(" ")[0]
+            if req and req.marker is not None and not req.marker.evaluate():
+                continue
+            have = version(name)
+            if req and req.specifier and not req.specifier.contains(have, prereleases=True):
+                out.append(text)
+        except PackageNotFoundError:
+            out.append(text)
+        except Exception:  # an unparsable requirement: let the backend decide
+            continue
+    return out
+
+
+def main():
+    tree, outdir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    os.chdir(tree)
+    spec, backend = load_backend(tree)
+    print("pep517: backend %s, in one process" % spec)
+    sys.stdout.flush()
+    requires = []
+    if hasattr(backend, "get_requires_for_build_wheel"):
+        requires = list(backend.get_requires_for_build_wheel({}))
+    lacking = missing(requires)
+    if lacking:
+        print("Missing dependencies:\n" + "".join("\t%s\n" % r for r in lacking))
+        return 3
+    os.makedirs(outdir, exist_ok=True)
+    name = backend.build_wheel(outdir, {})
+    print("pep517: built %s" % name)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SystemExit:
+        raise
+    except BaseException:  # the backend failed: its traceback is the build log's error
+        traceback.print_exc()
+        sys.exit(1)
