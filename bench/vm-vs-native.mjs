@@ -25,7 +25,8 @@ for (const [name, b] of Object.entries(backends)) {
 }
 
 try {
-  // Boot to hello: start the VM, wait for the agent's answer to initialize, shut down.
+  // Boot to hello: start the VM (disks prepared, VM started or restored), the agent's answer to
+  // initialize; then a no-op task and shutdown.
   const boot = {};
   for (const name of Object.keys(backends).filter((n) => backends[n].capabilities.isolation === 'vm')) {
     boot[name] = [];
@@ -38,7 +39,9 @@ try {
         tasksDir: new URL('../tasks/guest/', import.meta.url).pathname, rootfs: '', jobDir,
       });
       const startMs = Number(process.hrtime.bigint() - t0) / 1e6; // disks prepared, VM process started
-      const session = await slave.runAgentSession(inst, { tasks: [], parallel: 1 });
+      const limits = { wallSeconds: 60, noOutputSeconds: 60, cpuSeconds: 60, memoryBytes: 1e9, processes: 16, outputBytes: 1e6 };
+      const plan = { parallel: 1, tasks: [{ id: 'noop', title: 'noop', dependsOn: [], needs: [], produces: [], failurePolicy: 'flunk', limits, command: ['true'] }] };
+      const session = await slave.runAgentSession(inst, plan);
       if (!session.hello) throw new Error(`${name}: no hello: ${JSON.stringify(session.infraError)}`);
       boot[name].push(startMs + session.bootMs);
       process.stderr.write(`boot ${name} ${i + 1}/${bootRounds}: ${(boot[name].at(-1) / 1000).toFixed(2)} s to hello\n`);

@@ -74,6 +74,6 @@ echo 3 > /proc/sys/vm/drop_caches
 say "ready: starting the agent on $port"
 chroot $r /usr/bin/env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 PYTI_GUEST=vm PYTI_ATTACH=/run/pyti/attach-input \
   node /run/pyti/agent.mjs --port "$port"
-say "agent exited with $?"
+say "agent ended ($?)"
 sync
 poweroff -f

@@ -2,28 +2,49 @@
  * Entry point of the bundled agent (`agent.mjs` in the guest). The channel is stdin/stdout, or the
  * character device named by `--port` (a virtio-serial port in a VM). Logs go to stderr.
  */
-import { createReadStream, createWriteStream, openSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { DEFAULT_LAYOUT, serveAgent } from './agent.js';
 import { StreamMessageReader, StreamMessageWriter } from './transport.js';
 
 const portIdx = process.argv.indexOf('--port');
 let reader: StreamMessageReader;
 let writer: StreamMessageWriter;
+let portStream: WriteStream | undefined;
 if (portIdx !== -1 && process.argv[portIdx + 1]) {
   const fd = openSync(process.argv[portIdx + 1]!, 'r+');
+  portStream = createWriteStream('', { fd, autoClose: false });
   reader = new StreamMessageReader(createReadStream('', { fd, autoClose: false }));
-  writer = new StreamMessageWriter(createWriteStream('', { fd, autoClose: false }));
+  writer = new StreamMessageWriter(portStream);
 } else {
   reader = new StreamMessageReader(process.stdin);
   writer = new StreamMessageWriter(process.stdout);
 }
+
+/**
+ * Ends the agent. On a port, a read of the device is always pending in libuv's thread pool, and
+ * process.exit() would wait for that thread forever (it joins the pool); so once everything written
+ * has reached the device, the agent kills itself. The host has its answers by then: `shutdown` was
+ * answered after everything else.
+ */
+function end(code: number): void {
+  if (!portStream) process.exit(code);
+  const die = (): void => {
+    process.kill(process.pid, 'SIGKILL');
+  };
+  if (portStream.writableFinished) die();
+  else {
+    portStream.once('finish', die);
+    setTimeout(die, 2000).unref();
+  }
+}
+
 const uidArg = process.env.PYTI_AGENT_UID_BASE;
 const layout = { ...DEFAULT_LAYOUT, uidBase: uidArg === 'self' ? undefined : DEFAULT_LAYOUT.uidBase };
 const vm = process.env.PYTI_GUEST === 'vm' ? { attachScript: process.env.PYTI_ATTACH || undefined } : undefined;
 serveAgent(reader, writer, { layout, vm }).then(
-  () => process.exit(0),
+  () => end(0),
   (err: unknown) => {
     process.stderr.write(`pyti-agent: ${String(err)}\n`);
-    process.exit(70);
+    end(70);
   },
 );

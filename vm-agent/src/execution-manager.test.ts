@@ -91,6 +91,13 @@ describe('runPlan', () => {
     expect(r.tasks[0]).toMatchObject({ status: 'oom', limit: 'memory' });
   });
 
+  it('reports a task that fails because its forks were refused as the process limit', async () => {
+    // A shell fork bomb fails within milliseconds, long before a /proc sample can count it; the
+    // shell's own message is the evidence. (Simulated: unit tests have no per-uid process limit.)
+    const r = await runPlan({ parallel: 1, tasks: [sh('bomb', 'echo "sh: 1: Cannot fork" >&2; exit 2')] }, executor);
+    expect(r.tasks[0]).toMatchObject({ status: 'limit', limit: 'processes' });
+  });
+
   it('measures peak memory and CPU of a passing task', async () => {
     const r = await runPlan({ parallel: 1, tasks: [
       sh('work', 'python3 -c "b = bytearray(100 * 2**20); import time; t = time.time()\nwhile time.time() - t < 0.5: pass"'),

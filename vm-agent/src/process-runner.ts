@@ -49,7 +49,10 @@ export interface RunOutcome {
 const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
 
 const OOM_MARKERS = /MemoryError|Cannot allocate memory|std::bad_alloc|out of memory/i;
-const FORK_MARKERS = /Resource temporarily unavailable|BlockingIOError: \[Errno 11\]|fork: retry|Cannot fork/i;
+// A shell's own words for a refused fork: the process limit, however few processes a sample caught.
+const FORK_REFUSED = /Cannot fork|fork: retry|fork: Resource temporarily unavailable|can't fork/i;
+// EAGAIN, which non-blocking I/O raises too: the process limit only when the count was near it.
+const EAGAIN_MARKERS = /Resource temporarily unavailable|BlockingIOError: \[Errno 11\]/i;
 
 /** Runs `req.argv` and resolves when it and every process it started have ended. Never rejects. */
 export function runLimited(req: RunRequest): Promise<RunOutcome> {
@@ -166,7 +169,8 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       if (!limit && failed) {
         if (signal === 'SIGXCPU') limit = 'cpu';
         else if (OOM_MARKERS.test(tail.slice(-4096))) limit = 'memory';
-        else if (FORK_MARKERS.test(tail.slice(-4096)) && peakProcesses >= limits.processes - 2) limit = 'processes';
+        else if (FORK_REFUSED.test(tail.slice(-4096))) limit = 'processes';
+        else if (EAGAIN_MARKERS.test(tail.slice(-4096)) && peakProcesses >= limits.processes - 2) limit = 'processes';
       }
       resolve({
         exitCode,

@@ -13,6 +13,12 @@ import type { Backend, SandboxInputs, SandboxInstance } from './backend.js';
 import { spawnProcessSandbox } from './process-sandbox.js';
 
 const AGENT_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_KILL'];
+/**
+ * Descriptors the host process inherited without close-on-exec (from a CI runner or a shell) pass
+ * through bwrap to the agent and on to package code, which could write to them: the guest's first
+ * shell closes every descriptor above stderr before it becomes the agent.
+ */
+const CLOSE_INHERITED_FDS = 'for f in /proc/self/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done; exec "$@"';
 
 export interface BwrapOptions {
   /** Size of the /work tmpfs in bytes. */
@@ -57,7 +63,7 @@ export class BwrapBackend implements Backend {
     ];
     for (const c of AGENT_CAPS) a.push('--cap-add', c);
     a.push('--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'LANG', 'C.UTF-8', '--chdir', '/');
-    a.push('node', '/opt/pyti/agent/agent.mjs');
+    a.push('bash', '-c', CLOSE_INHERITED_FDS, 'pyti-agent', 'node', '/opt/pyti/agent/agent.mjs');
     return a;
   }
 

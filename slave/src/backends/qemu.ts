@@ -59,7 +59,9 @@ export function connectAgentSocket(path: string, ended: () => boolean, timeoutMs
  * A SandboxInstance over a started VM process and its agent socket: what the QEMU and libvirt
  * backends share. `kill` ends the VM; `cleanup` releases its files.
  */
-export function vmInstance(socket: net.Socket, console: { toString(): string }, exited: SandboxInstance['exited'], kill: () => void, cleanup: () => void): SandboxInstance {
+export function vmInstance(
+  socket: net.Socket, console: { toString(): string }, exited: SandboxInstance['exited'], kill: () => void, cleanup: () => void, graceMs = 3000,
+): SandboxInstance {
   socket.on('error', () => undefined); // a reset when the VM dies is reported through `exited`
   let disposing: Promise<void> | undefined;
   return {
@@ -70,7 +72,7 @@ export function vmInstance(socket: net.Socket, console: { toString(): string }, 
     dispose() {
       disposing ??= (async () => {
         // A guest told to shut down powers itself off; give it a moment, then pull the plug.
-        const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]);
+        const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref())]);
         if (!graceful) kill();
         await exited;
         socket.destroy();
@@ -156,7 +158,12 @@ export class QemuBackend implements Backend {
       removeVmDisks(files);
       throw new Error(`qemu: ${(err as Error).message}\n${log.toString().slice(-2000)}`);
     }
-    const console = { toString: () => `${log.toString()}${consoleTail(files.consoleLog)}` };
-    return vmInstance(socket, console, exited, kill, () => removeVmDisks(files));
+    // The console file goes with the job's files: keep its last text when they are removed.
+    let kept: string | undefined;
+    const console = { toString: () => kept ?? `${log.toString()}${consoleTail(files.consoleLog)}` };
+    return vmInstance(socket, console, exited, kill, () => {
+      kept = console.toString();
+      removeVmDisks(files);
+    }, Number(process.env.PYTI_VM_GRACE_MS ?? 3000));
   }
 }

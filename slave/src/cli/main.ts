@@ -1,6 +1,6 @@
 /**
  * The `pyti` command line.
- *   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu] [--parallel N]
+ *   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N]
  *   pyti image build [--force]
  *   pyti image info
  * Exit codes: 0 audited and clean; 1 audited, with failures or findings; 2 could not audit; 64 usage.
@@ -12,11 +12,12 @@ import { buildBootImage, buildRootfs, findBootImage, findRootfs } from '@pyti/im
 import { auditDistribution, type AuditProgress } from '../audit.js';
 import { BwrapBackend } from '../backends/bwrap.js';
 import { QemuBackend } from '../backends/qemu.js';
+import { LibvirtBackend } from '../backends/libvirt.js';
 import type { Backend } from '../backends/backend.js';
 import { renderTerminal } from '../report/render-terminal.js';
 
 export const USAGE = `usage:
-  pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu] [--parallel N] [--quiet]
+  pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N] [--quiet]
   pyti image build [--force]
   pyti image info
 
@@ -25,6 +26,7 @@ exit codes: 0 audited, clean · 1 audited, failures or findings · 2 could not a
 const BACKENDS: Record<string, () => Backend> = {
   bwrap: () => new BwrapBackend(),
   qemu: () => new QemuBackend(),
+  libvirt: () => new LibvirtBackend(),
 };
 
 export interface CliIO {

@@ -195,6 +195,25 @@ describe('strace parser on edge cases', () => {
     expect(capped.stats.dropped).toBe(6);
   });
 
+  it('finds the DNS server of a connected socket when the kernel gives no socket endpoints', () => {
+    // net.strace's resolver lines as a kernel without sock_diag prints them: `8<UDP:[40054]>`.
+    const lines = fixture('net').toString('latin1').split('\n')
+      .filter((l) => /getaddrinfo|sendmmsg|connect\(8|socket\(AF_INET, SOCK_DGRAM\|SOCK_CLOEXEC\|SOCK_NONBLOCK/.test(l))
+      .map((l) => l.replace(/<UDP:\[[^\]]*->[^\]]*\]>/g, '<UDP:[40054]>'));
+    expect(lines.some((l) => l.includes('sendmmsg(8<UDP:[40054]>'))).toBe(true);
+    const dns = of(parseStrace(lines.join('\n')).events, 'net').filter((e) => e.dns);
+    expect(dns.map((e) => `${e.address}:${e.port} ${e.dns!.type} ${e.dns!.name}`)).toEqual(expect.arrayContaining([
+      '127.0.0.1:53 A pyti-exfil.invalid', '127.0.0.1:53 AAAA pyti-exfil.invalid',
+    ]));
+    // A new socket on the same fd forgets the old peer.
+    const reuse = parseStrace([
+      '1 1.0 connect(8<UDP:[1]>, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("127.0.0.1")}, 16) = 0',
+      '1 1.1 socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = 8<UDP:[2]>',
+      '1 1.2 sendto(8<UDP:[2]>, "x", 1, 0, NULL, 0) = 1',
+    ].join('\n'));
+    expect(of(reuse.events, 'net').map((e) => e.op)).toEqual(['connect']);
+  });
+
   it('accepts the [pid N] prefix of strace writing to stderr', () => {
     const { events } = parseStrace('[pid   42] 5.5 mkdir("/tmp/d", 0700) = 0\n');
     expect(events).toEqual([{ seq: 0, time: 5.5, pid: 42, line: 1, kind: 'file', op: 'mkdir', path: '/tmp/d', mode: 0o700, ok: true }]);

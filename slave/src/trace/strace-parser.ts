@@ -74,7 +74,7 @@ const PATH_CALLS: Record<string, { op: FileOp; path: number; dir?: number; to?: 
   truncate: { op: 'write', path: 0 },
 };
 const FILE_CALLS = new Set(['open', 'openat', 'openat2', 'creat', 'fchmod', 'chdir', 'fchdir', ...Object.keys(PATH_CALLS)]);
-const NET_CALLS = new Set(['connect', 'bind', 'listen', 'sendto', 'sendmsg', 'sendmmsg']);
+const NET_CALLS = new Set(['socket', 'connect', 'bind', 'listen', 'sendto', 'sendmsg', 'sendmmsg']);
 const EXEC_CALLS = new Set(['execve', 'execveat']);
 
 const UNFINISHED = ' <unfinished ...>';
@@ -101,6 +101,11 @@ export class StraceParser {
   private readonly early = new Map<number, string>();
   /** Working directory per process, from chdir and from AT_FDCWD decorations. */
   private readonly cwd = new Map<number, string>();
+  /**
+   * Where each process's connected inet sockets point (`pid:fd` → address), from its connects: the
+   * -yy decoration names a socket's peer only when the kernel has socket diagnostics (sock_diag).
+   */
+  private readonly peers = new Map<string, SockAddr>();
 
   constructor(private readonly onEvent: Emit, options: StraceParserOptions = {}) {
     this.maxLine = options.maxLineBytes ?? 1024 * 1024;
@@ -403,10 +408,19 @@ export class StraceParser {
       ...(addr.port !== undefined ? { port: addr.port } : {}),
       ...(sock?.protocol ? { protocol: sock.protocol } : {}), ...status,
     });
+    const fdKey = `${pid}:${Number.parseInt(a[0] ?? '', 10)}`;
+    const remote = (): SockAddr | undefined => remoteOf(sock) ?? this.peers.get(fdKey);
     switch (name) {
+      case 'socket':
+        if (ret.value !== undefined && ret.value >= 0) this.peers.delete(`${pid}:${ret.value}`);
+        return;
       case 'connect':
       case 'bind': {
         const addr = parseSockAddr(a[1]);
+        if (name === 'connect') {
+          if (addr && (addr.family === 'inet' || addr.family === 'inet6') && (ok || ret.errno === 'EINPROGRESS')) this.peers.set(fdKey, addr);
+          else if (!addr) this.peers.delete(fdKey); // AF_UNSPEC: dissolved
+        }
         if (addr && addr.family !== 'netlink') this.emit(pid, time, base(name, addr));
         return;
       }
@@ -416,13 +430,13 @@ export class StraceParser {
         return;
       }
       case 'sendto': {
-        const dest = parseSockAddr(a[4]) ?? remoteOf(sock);
+        const dest = parseSockAddr(a[4]) ?? remote();
         if (dest) this.send(pid, time, base, dest, sock, a[4] !== undefined && a[4] !== 'NULL', bytesArg(a[1]));
         return;
       }
       case 'sendmsg': {
         const msg = a[1] ?? '';
-        const dest = msgName(msg) ?? remoteOf(sock);
+        const dest = msgName(msg) ?? remote();
         if (dest) this.send(pid, time, base, dest, sock, msgName(msg) !== undefined, iovBytes(msg));
         return;
       }
@@ -430,7 +444,7 @@ export class StraceParser {
         const list = a[1]?.startsWith('[') ? splitList(a[1], 1) : null;
         for (const item of list?.items ?? []) {
           if (item === '...') continue;
-          const dest = msgName(item) ?? remoteOf(sock);
+          const dest = msgName(item) ?? remote();
           if (dest) this.send(pid, time, base, dest, sock, msgName(item) !== undefined, iovBytes(item));
         }
         return;

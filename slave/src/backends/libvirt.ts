@@ -1,0 +1,466 @@
+/**
+ * The libvirt backend: the QEMU backend's guest, run by libvirtd. One fresh **transient** domain
+ * per job (`pyti-<random hex>`), booted directly from the cached kernel and initramfs over a
+ * throwaway qcow2 overlay, with the job's read-only input disk, **no `<interface>` at all** (no
+ * network device), the agent's JSON-RPC on a virtio-serial channel whose UNIX socket libvirt creates
+ * on the host, and the guest's UART and virtio console logged by virtlogd. The domain's XML is built
+ * in libvirt-domain.ts. libvirt is driven with `virsh` (the npm package `libvirt` does not compile
+ * on Node 20).
+ *
+ * **Lifetime.** Each job's domain is created by a `virsh` shell that lives as long as the job
+ * (`create --autodestroy`, then `event --loop` for its lifecycle events): libvirtd destroys an
+ * autodestroy domain when the connection that created it closes, and the shell runs under
+ * `setpriv --pdeathsig KILL`, so a slave that is killed takes its domains with it, as the QEMU
+ * backend's `--pdeathsig` does for QEMU. dispose() destroys the domain (`virsh destroy`; a
+ * transient domain is then gone, nothing to undefine), waits until libvirt has let go of it, and
+ * deletes the overlay, the input disk, the socket, the logs and libvirt's per-domain QEMU log.
+ * Before each start, a sweep destroys (and undefines, if someone defined them) `pyti-*` domains
+ * whose job directory is gone or whose slave process is dead, and deletes leftover job files.
+ *
+ * **Files and permissions.** libvirtd runs QEMU as an unprivileged user (`libvirt-qemu` on Debian),
+ * and by default chowns every file a domain uses to that user (dynamic_ownership) and back. That is
+ * not what PyTI wants: the base image is shared by every job, and a QEMU that owned it could
+ * corrupt it for all later jobs; and the cached image lives under root's home, which that user
+ * cannot even traverse. So the domain carries `<seclabel model='dac' relabel='no'>` with the user
+ * and group libvirt reports (`virsh capabilities`): QEMU still runs as that user, and libvirt
+ * relabels nothing. PyTI sets the permissions itself, least privilege first:
+ * - the boot image (kernel, initramfs, root disk) is staged once under `stateDir` (hard links when
+ *   on the same filesystem, else copies), root-owned and world-readable: QEMU reads it, cannot
+ *   write it;
+ * - each job's files live under `stateDir/jobs/<domain>/` (not in the caller's job directory,
+ *   whose parents QEMU may not traverse: mkdtemp makes them 0700): the overlay is owned by the QEMU
+ *   user (mode 0600), the input disk is root-owned and group-readable by it (0640), the
+ *   directories are 0711 (traverse, not list);
+ * - the agent socket and the console logs are created by libvirtd and virtlogd (root) and handed to
+ *   QEMU as open descriptors, so QEMU needs no access to them by path.
+ * When QEMU runs as the slave's own user (a `qemu.conf` with `user = "root"`, or `qemu:///session`)
+ * none of this is needed and the cached image is used in place. AppArmor, where enabled, is left
+ * to libvirt (virt-aa-helper allows exactly the files the XML names).
+ *
+ * **URI.** `qemu:///system` by default, else `opts.uri` or `$LIBVIRT_DEFAULT_URI`. Only URIs of
+ * this host are accepted: the agent channel is a UNIX socket, the disks are made here, and the logs
+ * are read here. A remote libvirtd (`qemu+ssh://host/system`) would need the state directory shared
+ * at the same path on both hosts *and* a way to reach the socket on the remote host (an
+ * `ssh -L` forward of it, or a TCP channel on a private network); probe() says so.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync,
+  readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import { cpus, hostname } from 'node:os';
+import { join } from 'node:path';
+import type net from 'node:net';
+import { requireBootImage, type BootImageInfo } from '@pyti/images';
+import { chooseAccelerator, type Accelerator } from './accelerator.js';
+import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
+import { BoundedLog } from './bounded-log.js';
+import { commandWorks } from './host-tools.js';
+import { dacBaseLabel, domainXml, readPytiMeta, type PytiDomainMeta } from './libvirt-domain.js';
+import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError } from './libvirtd.js';
+import { connectAgentSocket, vmInstance } from './qemu.js';
+import { kernelCmdline, type VmOptions } from './qemu-command.js';
+import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
+
+/** Where staged boot images and per-job files go by default (libvirt's own image directory). */
+export const DEFAULT_LIBVIRT_STATE_DIR = '/var/lib/libvirt/images/pyti';
+
+export interface LibvirtBackendOptions extends Omit<VmOptions, 'machine'> {
+  /** Connection URI (default `$LIBVIRT_DEFAULT_URI`, else `qemu:///system`); this host only. */
+  uri?: string;
+  /** Staged boot images and per-job files (default /var/lib/libvirt/images/pyti). */
+  stateDir?: string;
+  image?: BootImageInfo;
+}
+
+/** A started job: the SandboxInstance, plus the domain's name and the virsh shell holding it. */
+export interface LibvirtInstance extends SandboxInstance {
+  readonly domain: string;
+  /** The pid of the `virsh` shell whose connection keeps the autodestroy domain alive. */
+  readonly virshPid: number | undefined;
+  /** Where the job's disks, socket and logs are (removed by dispose). */
+  readonly vmRoot: string;
+}
+
+const DOMAIN_NAME = /^pyti-[0-9a-f]{12}$/;
+const CONSOLE_TAIL = 64 * 1024;
+/** Leftover job directories younger than this are left alone by the sweep (a start may be making them). */
+const ORPHAN_AGE_MS = 10 * 60 * 1000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The last `cap` bytes of a file and of its rotated predecessor (`<path>.0`, virtlogd's). */
+function fileTail(path: string, cap = CONSOLE_TAIL): string {
+  const read = (p: string, n: number): { text: string; size: number } => {
+    let fd: number | undefined;
+    try {
+      fd = openSync(p, 'r');
+      const size = fstatSync(fd).size;
+      const len = Math.min(size, n);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      return { text: buf.toString('utf8'), size };
+    } catch {
+      return { text: '', size: 0 };
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  };
+  const cur = read(path, cap);
+  const prev = cur.size < cap ? read(`${path}.0`, cap - cur.size) : { text: '', size: 0 };
+  const dropped = cur.size + prev.size - cur.text.length - prev.text.length;
+  return `${dropped > 0 ? `[… ${dropped} earlier bytes of ${path.split('/').pop()} dropped]\n` : ''}${prev.text}${cur.text}`;
+}
+
+/** libvirt's own log of a domain's QEMU (its command line and stderr), for `qemu:///system`. */
+function qemuLogPath(uri: string, name: string): string | undefined {
+  return /^qemu(\+unix)?:\/\/\/system/.test(uri) ? `/var/log/libvirt/qemu/${name}.log` : undefined;
+}
+
+function ensureDir(path: string, mode: number): void {
+  mkdirSync(path, { recursive: true, mode });
+  chmodSync(path, mode);
+}
+
+/** The job's exit as SandboxInstance reports it, from libvirt's reason for stopping. */
+function exitFor(reason: string | undefined): { code: number | null; signal: string | null } {
+  if (reason === 'Shutdown') return { code: 0, signal: null };
+  if (reason === 'Destroyed') return { code: null, signal: 'SIGKILL' };
+  if (reason === 'Crashed' || reason === 'Failed') return { code: 1, signal: null };
+  return { code: null, signal: null };
+}
+
+export class LibvirtBackend implements Backend {
+  readonly name = 'libvirt';
+  readonly uri: string;
+  readonly stateDir: string;
+  private accel?: Accelerator;
+  /** The uid:gid QEMU runs as when it is not ours (then files are staged and chowned), else null. */
+  private runAs?: { uid: number; gid: number } | null;
+
+  constructor(private readonly opts: LibvirtBackendOptions = {}) {
+    this.uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? DEFAULT_LIBVIRT_URI;
+    this.stateDir = opts.stateDir ?? DEFAULT_LIBVIRT_STATE_DIR;
+  }
+
+  get capabilities(): BackendCapabilities {
+    return { isolation: 'vm', network: 'none', rollback: true, ...(this.accel ? { accelerator: this.accel } : {}) };
+  }
+
+  async probe(): Promise<string | null> {
+    if (!isLocalUri(this.uri)) {
+      return `libvirt URI ${this.uri} is not on this host: the agent's channel is a UNIX socket on the libvirt host, and the job's disks and logs are made and read here (use qemu:///system)`;
+    }
+    if (!commandWorks('qemu-img', ['--version'])) return 'qemu-img is not installed: apt-get install qemu-utils';
+    if (!commandWorks('mkfs.ext4', ['-V'])) return 'mkfs.ext4 is not installed: apt-get install e2fsprogs';
+    if (!commandWorks('setpriv', ['--version'])) return 'setpriv is not installed: apt-get install util-linux';
+    const why = await libvirtUnreachable(this.uri);
+    if (why) return why;
+    try {
+      const image = this.opts.image ?? requireBootImage();
+      this.accel = (await chooseAccelerator(image)).accel;
+      await this.qemuIdentity();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return null;
+  }
+
+  /** Who QEMU runs as (from the DAC base label in `virsh capabilities`): null when it is us. */
+  private async qemuIdentity(): Promise<{ uid: number; gid: number } | null> {
+    if (this.runAs !== undefined) return this.runAs;
+    const caps = await virsh(this.uri, ['capabilities']);
+    if (!caps.ok) throw new Error(`virsh capabilities failed: ${virshError(caps)}`);
+    const label = dacBaseLabel(caps.stdout);
+    this.runAs = label && label.uid !== process.getuid?.() ? label : null;
+    return this.runAs;
+  }
+
+  /**
+   * The boot image where QEMU's user can read it: staged once per image build under
+   * `stateDir/boot-<hash>-<build>/`, made in a temporary directory and renamed into place.
+   */
+  private stageImage(image: BootImageInfo, inUse: Set<string>): { kernel: string; initrd: string; rootDisk: string; dir: string } {
+    const key = `boot-${image.hash.slice(0, 16)}-${createHash('sha256').update(image.builtAt).digest('hex').slice(0, 8)}`;
+    const dir = join(this.stateDir, key);
+    const paths = { kernel: join(dir, 'vmlinux'), initrd: join(dir, 'initrd.cpio'), rootDisk: join(dir, 'root.qcow2'), dir };
+    if (existsSync(join(dir, 'staged.json'))) return paths;
+    ensureDir(this.stateDir, 0o711);
+    const tmp = `${dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+    mkdirSync(tmp, { mode: 0o755 });
+    try {
+      for (const [from, to] of [[image.kernel, 'vmlinux'], [image.initrd, 'initrd.cpio'], [image.rootDisk, 'root.qcow2']] as const) {
+        const dst = join(tmp, to);
+        try {
+          linkSync(from, dst); // same filesystem: free, and the same bytes as the cache
+        } catch {
+          copyFileSync(from, dst, constants.COPYFILE_FICLONE);
+        }
+        if ((statSync(dst).mode & 0o444) !== 0o444) chmodSync(dst, 0o644);
+      }
+      writeFileSync(join(tmp, 'staged.json'), JSON.stringify({ hash: image.hash, builtAt: image.builtAt, from: image.rootDisk }, null, 1));
+      chmodSync(tmp, 0o755);
+      renameSync(tmp, dir);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(join(dir, 'staged.json'))) throw err; // else another process staged it first
+    }
+    // Older builds' staged images, unless a live domain still uses one; stagings that died half-way.
+    for (const d of readdirSync(this.stateDir)) {
+      const p = join(this.stateDir, d);
+      if (!d.startsWith('boot-') || p === dir || inUse.has(p)) continue;
+      if (!d.includes('.tmp-') || Date.now() - statSync(p).mtimeMs > ORPHAN_AGE_MS) rmSync(p, { recursive: true, force: true });
+    }
+    return paths;
+  }
+
+  /**
+   * Destroys PyTI's stale domains on this connection (those whose job directory is gone, or whose
+   * slave on this host is dead), undefines them if they were defined, and deletes their files and
+   * leftover job directories. Returns the staged image directories live domains still use.
+   */
+  async sweepStale(): Promise<{ destroyed: string[]; inUse: Set<string> }> {
+    const inUse = new Set<string>();
+    const destroyed: string[] = [];
+    const list = await virsh(this.uri, ['list', '--all', '--name']);
+    if (!list.ok) return { destroyed, inUse };
+    const names = list.stdout.split('\n').map((s) => s.trim()).filter((s) => DOMAIN_NAME.test(s));
+    const me = hostname();
+    for (const name of names) {
+      const xml = await virsh(this.uri, ['dumpxml', name]);
+      const meta = xml.ok ? readPytiMeta(xml.stdout) : undefined;
+      if (!meta) continue; // not made by PyTI, or gone meanwhile
+      const stale = !existsSync(meta.jobDir) || (meta.host === me && !pidAlive(meta.pid));
+      if (!stale) {
+        if (meta.bootDir) inUse.add(meta.bootDir);
+        continue;
+      }
+      await virsh(this.uri, ['destroy', name]);
+      await virsh(this.uri, ['undefine', name]); // only succeeds for a defined (persistent) domain
+      this.removeJobFiles(name, meta);
+      destroyed.push(name);
+    }
+    // Job directories and libvirt QEMU logs with no domain, old enough not to be a start in progress.
+    const live = new Set(names);
+    const old = (p: string): boolean => {
+      try {
+        return Date.now() - statSync(p).mtimeMs > ORPHAN_AGE_MS;
+      } catch {
+        return false;
+      }
+    };
+    const jobs = join(this.stateDir, 'jobs');
+    if (existsSync(jobs)) for (const d of readdirSync(jobs)) if (DOMAIN_NAME.test(d) && !live.has(d) && old(join(jobs, d))) rmSync(join(jobs, d), { recursive: true, force: true });
+    const logDir = '/var/log/libvirt/qemu';
+    if (qemuLogPath(this.uri, 'x') && existsSync(logDir)) {
+      for (const f of readdirSync(logDir)) {
+        const name = f.replace(/\.log(\.\d+)?$/, '');
+        if (DOMAIN_NAME.test(name) && !live.has(name) && old(join(logDir, f))) rmSync(join(logDir, f), { force: true });
+      }
+    }
+    return { destroyed, inUse };
+  }
+
+  private removeJobFiles(name: string, meta: Pick<PytiDomainMeta, 'vmRoot'>): void {
+    // Only ever a directory of ours: stateDir/jobs/<this domain's name>.
+    if (meta.vmRoot === join(this.stateDir, 'jobs', name)) rmSync(meta.vmRoot, { recursive: true, force: true });
+    const log = qemuLogPath(this.uri, name);
+    if (log) for (const f of [log, `${log}.0`]) rmSync(f, { force: true });
+  }
+
+  async start(inputs: SandboxInputs): Promise<LibvirtInstance> {
+    const image = this.opts.image ?? requireBootImage();
+    const accel = this.accel ?? (await chooseAccelerator(image)).accel;
+    this.accel = accel;
+    const runAs = await this.qemuIdentity();
+    const { inUse } = await this.sweepStale();
+    const boot = runAs ? this.stageImage(image, inUse) : { kernel: image.kernel, initrd: image.initrd, rootDisk: image.rootDisk, dir: undefined };
+
+    const name = `pyti-${randomBytes(6).toString('hex')}`;
+    const vmRoot = join(this.stateDir, 'jobs', name);
+    ensureDir(this.stateDir, 0o711);
+    ensureDir(join(this.stateDir, 'jobs'), 0o711);
+    ensureDir(vmRoot, 0o711);
+    const meta: PytiDomainMeta = { jobDir: inputs.jobDir, vmRoot, bootDir: boot.dir, pid: process.pid, host: hostname() };
+    let files: VmJobFiles;
+    try {
+      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk);
+    } catch (err) {
+      this.removeJobFiles(name, meta);
+      throw err;
+    }
+    const serialLog = join(files.dir, 'serial.log');
+    const consoleLog = join(files.dir, 'console.log');
+    if (runAs) {
+      chmodSync(files.dir, 0o711);
+      chownSync(files.overlay, runAs.uid, runAs.gid);
+      chmodSync(files.overlay, 0o600);
+      chownSync(files.inputDisk, 0, runAs.gid);
+      chmodSync(files.inputDisk, 0o640);
+    }
+    const xmlPath = join(vmRoot, 'domain.xml');
+    writeFileSync(xmlPath, domainXml({
+      name, type: accel === 'kvm' ? 'kvm' : 'qemu',
+      cpus: this.opts.cpus ?? Math.min(2, cpus().length), memoryMiB: this.opts.memoryMiB ?? 1536,
+      kernel: boot.kernel, initrd: boot.initrd, cmdline: kernelCmdline({ ...this.opts, machine: 'pc' }),
+      overlay: files.overlay, inputDisk: files.inputDisk, agentSocket: files.agentSocket, serialLog, consoleLog,
+      runAs: runAs ?? undefined, meta,
+    }), { mode: 0o600 });
+
+    const consoleNow = (): string => {
+      const log = new BoundedLog();
+      log.append(fileTail(serialLog));
+      log.append(fileTail(consoleLog));
+      return log.toString();
+    };
+    const qemuLogTail = (): string => {
+      const p = qemuLogPath(this.uri, name);
+      return p ? fileTail(p, 4000).trim() : '';
+    };
+
+    // The shell whose connection owns the autodestroy domain, and reports its lifecycle events.
+    const shellLog = new BoundedLog(16 * 1024);
+    const shell: ChildProcessWithoutNullStreams = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'virsh', '-c', this.uri], {
+      stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C' },
+    });
+    shell.stdin.on('error', () => undefined);
+    let shellClosed = false;
+    let created = false;
+    let stopReason: string | undefined;
+    let onCreate: (err?: Error) => void = () => undefined;
+    let onStop: (why: string) => void = () => undefined;
+    const creation = new Promise<void>((resolve, reject) => {
+      onCreate = (err) => (err ? reject(err) : resolve());
+    });
+    let out = '';
+    shell.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (!created && line.includes(`Domain '${name}' created`)) {
+          created = true;
+          onCreate();
+        }
+        const ev = /event 'lifecycle' for domain '([^']+)': Stopped (\w+)/.exec(line);
+        if (ev && ev[1] === name) {
+          stopReason = ev[2];
+          onStop(`stopped: ${ev[2]}`);
+        }
+      }
+    });
+    shell.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      shellLog.append(text);
+      if (!created && /error:/.test(text)) setTimeout(() => onCreate(new Error(virshError({ ok: false, code: null, stdout: '', stderr: shellLog.toString() }))), 50);
+    });
+    shell.on('error', (err) => onCreate(new Error(`virsh: ${err.message}`)));
+    shell.on('close', () => {
+      shellClosed = true;
+      onCreate(new Error(`virsh exited: ${shellLog.toString().trim()}`));
+      onStop('virsh exited');
+    });
+    const shellGone = new Promise<void>((resolve) => shell.once('close', () => resolve()));
+    /** Kills the shell (its connection closes: libvirtd destroys the domain); resolves once it has exited. */
+    const endShell = (): Promise<void> => {
+      if (!shellClosed && shell.pid) {
+        try {
+          process.kill(-shell.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      return Promise.race([shellGone, new Promise<void>((r) => setTimeout(r, 5000).unref())]);
+    };
+    shell.stdin.write(`create ${xmlPath} --autodestroy\n`);
+    shell.stdin.write(`event --domain ${name} --event lifecycle --loop\n`);
+
+    // exited: once libvirt reports the domain stopped (or the shell or the channel went away), wait
+    // until the domain is really gone, so that QEMU has let go of the files.
+    let ended = false;
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      let settling = false;
+      onStop = (): void => {
+        if (settling) return;
+        settling = true;
+        void (async () => {
+          if (!(await this.waitGone(name, 10000))) {
+            await virsh(this.uri, ['destroy', name]);
+            await endShell();
+            await this.waitGone(name, 15000);
+          }
+          await endShell();
+          ended = true;
+          resolve(exitFor(stopReason));
+        })();
+      };
+    });
+
+    const fail = async (what: string, err: unknown): Promise<never> => {
+      await endShell();
+      await virsh(this.uri, ['destroy', name]);
+      if (created) await exited;
+      const detail = [qemuLogTail(), consoleNow().slice(-2000)].filter(Boolean).join('\n');
+      this.removeJobFiles(name, meta);
+      throw new Error(`libvirt: ${what}: ${(err as Error).message}${detail ? `\n${detail}` : ''}`);
+    };
+    let createTimer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([creation, new Promise<never>((_r, reject) => {
+        createTimer = setTimeout(() => reject(new Error('no answer from virsh create within 120 s')), 120000);
+      })]);
+    } catch (err) {
+      return fail(`creating domain ${name} failed`, err);
+    } finally {
+      clearTimeout(createTimer);
+    }
+    let socket: net.Socket;
+    try {
+      socket = await connectAgentSocket(files.agentSocket, () => ended);
+    } catch (err) {
+      return fail(`domain ${name} started but its agent channel did not open`, err);
+    }
+    socket.on('close', () => onStop('channel closed'));
+
+    let finalConsole: string | undefined;
+    const kill = (): void => {
+      if (ended) return;
+      void virsh(this.uri, ['destroy', name]).then(endShell);
+    };
+    const cleanup = (): void => {
+      finalConsole = consoleNow();
+      void endShell(); // already gone: `exited` waits for it
+      removeVmDisks(files);
+      this.removeJobFiles(name, meta);
+    };
+    const instance = vmInstance(socket, { toString: () => finalConsole ?? consoleNow() }, exited, kill, cleanup);
+    return Object.assign(instance, { domain: name, virshPid: shell.pid, vmRoot });
+  }
+
+  /** Waits until the domain no longer exists (undefining it if it was defined); false on timeout. */
+  private async waitGone(name: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await virsh(this.uri, ['domstate', name], 10000);
+      if (!r.ok && /failed to get domain|not found/i.test(r.stderr)) return true;
+      if (r.ok && /shut off/.test(r.stdout)) {
+        await virsh(this.uri, ['undefine', name]);
+        continue;
+      }
+      if (Date.now() > deadline) return false;
+      await sleep(200);
+    }
+  }
+}

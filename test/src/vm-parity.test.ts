@@ -1,0 +1,78 @@
+/**
+ * The VM backends give the same report contents as the bubblewrap sandbox for every fixture
+ * package (timings aside): same result, verdict, task statuses, tests, lint, style, installed
+ * distributions and findings. Set PYTI_PARITY_BACKENDS (default `qemu,libvirt`) to choose; a
+ * backend that cannot run here is skipped with its reason printed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { auditDistribution, BwrapBackend, ensureLibvirtd, LibvirtBackend, QemuBackend, type AuditReport, type Backend } from '@pyti/slave';
+import { buildFixture, makeWheelhouse } from './fixture-dists.js';
+
+/** Every fixture package with the wheelhouse it is audited with. */
+const FIXTURES: [string, string[]][] = [
+  ['pyti-sample', ['pyti-helper']], ['failing-tests', []], ['lint-errors', []], ['cext-pkg', []], ['build-fail', []],
+  ['net-setup', []], ['ssh-writer', []], ['curl-spawner', []], ['net-tests', []], ['import-side-effects', []], ['needs-missing-dep', []],
+];
+
+/** What a user reads in a report, without timings, pids and paths that differ by machine. */
+function essence(r: AuditReport): Record<string, unknown> {
+  return {
+    result: r.result, verdict: r.verdict, maxSeverity: r.maxSeverity,
+    tasks: r.tasks.map((t) => `${t.id}:${t.status}`),
+    tests: r.tests && { total: r.tests.total, passed: r.tests.passed, failed: r.tests.failed, cases: r.tests.cases.map((c) => `${c.name}:${c.outcome}`).sort() },
+    coverage: r.coverage?.percent,
+    lint: r.lint && { score: r.lint.score, symbols: r.lint.messages.map((m) => m.symbol).sort() },
+    style: r.style?.total,
+    installed: r.install?.installed?.map((i) => `${i.name}==${i.version}`).sort(),
+    missing: r.install?.missingDependencies,
+    imports: r.imports?.map((i) => `${i.module}:${i.ok}`),
+    findings: [...new Set(r.findings.map((f) => `${f.phase}:${f.rule}:${f.severity}:${f.title}`))].sort(),
+    dns: Object.fromEntries(Object.entries(r.traces).map(([phase, t]) => [phase, [...(t?.dnsNames ?? [])].sort()])),
+  };
+}
+
+const wanted = (process.env.PYTI_PARITY_BACKENDS ?? 'qemu,libvirt').split(',').filter(Boolean);
+const makers: Record<string, () => Promise<Backend>> = {
+  qemu: async () => new QemuBackend(),
+  libvirt: async () => {
+    await ensureLibvirtd(undefined, 90000).catch(() => undefined);
+    return new LibvirtBackend();
+  },
+};
+
+let dir: string;
+const reference = new Map<string, Record<string, unknown>>();
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pyti-parity-'));
+  const bwrap = new BwrapBackend();
+  for (const [name, wheels] of FIXTURES) {
+    const { report } = await auditDistribution({
+      distPath: buildFixture(name, 'sdist'), wheelhouse: makeWheelhouse(join(dir, `wh-${name}`), wheels), outDir: join(dir, `bwrap-${name}`), backend: bwrap,
+    });
+    reference.set(name, essence(report));
+  }
+}, 20 * 60 * 1000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+for (const label of wanted) {
+  describe(`${label} gives the same reports as bwrap`, () => {
+    let backend: Backend | undefined;
+    let why: string | null = null;
+    beforeAll(async () => {
+      backend = await makers[label]!();
+      why = await backend.probe();
+      if (why) process.stderr.write(`parity ${label}: SKIPPED, the backend cannot run here: ${why}\n`);
+    }, 5 * 60 * 1000);
+
+    it.each(FIXTURES)('%s', async (name, wheels) => {
+      if (why) return;
+      const { report } = await auditDistribution({
+        distPath: buildFixture(name, 'sdist'), wheelhouse: makeWheelhouse(join(dir, `wh-${label}-${name}`), wheels), outDir: join(dir, `${label}-${name}`), backend: backend!,
+      });
+      expect(report.backend).toMatchObject({ name: label, isolation: 'vm', network: 'none' });
+      expect(essence(report)).toEqual(reference.get(name));
+    }, 15 * 60 * 1000);
+  });
+}
