@@ -16,15 +16,21 @@ const FIXTURES: [string, string[]][] = [
   ['net-setup', []], ['ssh-writer', []], ['curl-spawner', []], ['net-tests', []], ['import-side-effects', []], ['needs-missing-dep', []],
 ];
 
-/** What a user reads in a report, without timings, pids and paths that differ by machine. */
+/**
+ * What a user reads in a report, without timings, pids and paths that differ by machine. When a
+ * `halt` task fails (a build failure), the tasks that do not depend on it (lint, style) ran or were
+ * skipped depending on how far they had got: that is timing, so it is left out of the comparison.
+ */
 function essence(r: AuditReport): Record<string, unknown> {
+  const halted = r.tasks.some((t) => /^run halted by/.test(t.reason ?? ''));
+  const raced = (id: string): boolean => halted && (id === 'lint' || id === 'style');
   return {
     result: r.result, verdict: r.verdict, maxSeverity: r.maxSeverity,
-    tasks: r.tasks.map((t) => `${t.id}:${t.status}`),
+    tasks: r.tasks.filter((t) => !raced(t.id)).map((t) => `${t.id}:${t.status}`),
     tests: r.tests && { total: r.tests.total, passed: r.tests.passed, failed: r.tests.failed, cases: r.tests.cases.map((c) => `${c.name}:${c.outcome}`).sort() },
     coverage: r.coverage?.percent,
-    lint: r.lint && { score: r.lint.score, symbols: r.lint.messages.map((m) => m.symbol).sort() },
-    style: r.style?.total,
+    lint: raced('lint') ? 'raced' : r.lint && { score: r.lint.score, symbols: r.lint.messages.map((m) => m.symbol).sort() },
+    style: raced('style') ? 'raced' : r.style?.total,
     installed: r.install?.installed?.map((i) => `${i.name}==${i.version}`).sort(),
     missing: r.install?.missingDependencies,
     imports: r.imports?.map((i) => `${i.module}:${i.ok}`),

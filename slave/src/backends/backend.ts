@@ -42,6 +42,11 @@ export interface SandboxInstance {
   exited: Promise<{ code: number | null; signal: string | null }>;
   /** Ends the sandbox (if still running) and releases everything it held. Idempotent. */
   dispose(): Promise<void>;
+  /**
+   * Strings found in the command lines of this instance's host processes besides the job directory
+   * (e.g. a libvirt domain's name and its file directory), so that leaks can be looked for.
+   */
+  readonly hostMarkers?: string[];
 }
 
 export interface Backend {

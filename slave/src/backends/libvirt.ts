@@ -446,7 +446,7 @@ export class LibvirtBackend implements Backend {
       this.removeJobFiles(name, meta);
     };
     const instance = vmInstance(socket, { toString: () => finalConsole ?? consoleNow() }, exited, kill, cleanup);
-    return Object.assign(instance, { domain: name, virshPid: shell.pid, vmRoot });
+    return Object.assign(instance, { domain: name, virshPid: shell.pid, vmRoot, hostMarkers: [`guest=${name}`, vmRoot] });
   }
 
   /** Waits until the domain no longer exists (undefining it if it was defined); false on timeout. */

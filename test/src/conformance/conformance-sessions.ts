@@ -114,7 +114,9 @@ export class ConformanceSessions {
   }
 
   /** Watches a started instance's processes: call `see` while a task runs, `finish` once it is over. */
-  private watch(instance: SandboxInstance, needles: string[]): Watcher {
+  private watch(instance: SandboxInstance, jobNeedles: string[]): Watcher {
+    // A backend whose host processes do not name the job directory (libvirt's QEMU) says what they do name.
+    const needles = [...jobNeedles, ...(instance.hostMarkers ?? [])];
     let seen: HostProcess[] = [];
     return {
       see: () => {
