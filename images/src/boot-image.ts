@@ -10,7 +10,6 @@
  * busybox come from the host's apt sources (`apt-get download`), so the image follows Debian's
  * current bookworm kernel when it is (re)built.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { cacheRoot } from './cache-dir.js';
 import { cpioNewc, type CpioEntry } from './cpio-newc.js';
 import { ImageError, requireRootfs, type RootfsInfo } from './guest-rootfs.js';
 import { recipeHash } from './recipe-hash.js';
+import { runTool as run } from './run-tool.js';
 
 /** The boot recipe directory (init and module list) in this repository. */
 export const BOOT_RECIPE_DIR = new URL('../boot/', import.meta.url).pathname.replace(/\/$/, '');
@@ -63,21 +63,6 @@ export function requireBootImage(env: NodeJS.ProcessEnv = process.env): BootImag
   const info = findBootImage(env);
   if (!info) throw new ImageError('PYTI_IMAGE_MISSING', 'the bootable guest image has not been built for this recipe: run `pyti image build`');
   return info;
-}
-
-/** Runs a command; resolves to its stdout (as a Buffer), rejects with its stderr tail. */
-function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer; okCodes?: number[] } = {}): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => out.push(d));
-    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    p.stdin.on('error', () => undefined);
-    p.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
-    p.on('close', (code) => (opts.okCodes ?? [0]).includes(code ?? -1) ? resolve(Buffer.concat(out)) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${err.trim()}`)));
-    p.stdin.end(opts.input);
-  });
 }
 
 /** The versioned kernel package that Debian's `linux-image-amd64` currently depends on. */

@@ -4,3 +4,4 @@ export * from './guest-rootfs.js';
 export * from './agent-bundle.js';
 export * from './cpio-newc.js';
 export * from './boot-image.js';
+export * from './run-tool.js';

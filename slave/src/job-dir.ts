@@ -7,18 +7,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from './backends/host-tools.js';
 
 const live = new Set<string>();
 let hooked = false;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes job directories left by processes that no longer exist (older than a minute). */
 export function sweepStaleJobDirs(root = tmpdir()): string[] {

@@ -4,10 +4,10 @@
  * `pyti.probe` on the command line (the init answers "probe ok" and powers off at once) under KVM,
  * with a short timeout; anything else means TCG. `PYTI_ACCEL=kvm|tcg` overrides the probe.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import type { BootImageInfo } from '@pyti/images';
 import { baseArgs } from './qemu-command.js';
+import { startQemu } from './vm-process.js';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -20,33 +20,19 @@ export interface AcceleratorChoice {
 let cached: Promise<AcceleratorChoice> | undefined;
 
 /** Boots the probe guest under `accel`; resolves whether it answered within `timeoutMs`. */
-export function probeBoot(image: BootImageInfo, accel: Accelerator, timeoutMs: number): Promise<{ ok: boolean; why: string }> {
-  return new Promise((resolve) => {
-    const args = baseArgs(image, accel, { memoryMiB: 256, cpus: 1 }, ['pyti.probe']);
-    const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let out = '';
-    const onData = (d: Buffer): void => {
-      out = (out + d.toString()).slice(-4000);
-    };
-    p.stdout.on('data', onData);
-    p.stderr.on('data', onData);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-p.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }, timeoutMs);
-    p.on('error', (e) => resolve({ ok: false, why: e.message }));
-    p.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (out.includes('probe ok')) resolve({ ok: true, why: `a ${accel.toUpperCase()} guest booted` });
-      else if (timedOut) resolve({ ok: false, why: `a ${accel.toUpperCase()} guest did not boot within ${timeoutMs} ms` });
-      else resolve({ ok: false, why: `qemu -accel ${accel} ended (${signal ?? `exit ${code}`}): ${out.trim().split('\n').slice(-2).join(' ')}` });
-    });
-  });
+export async function probeBoot(image: BootImageInfo, accel: Accelerator, timeoutMs: number): Promise<{ ok: boolean; why: string }> {
+  const vm = startQemu(baseArgs(image, accel, { memoryMiB: 256, cpus: 1 }, ['pyti.probe']));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    vm.kill();
+  }, timeoutMs);
+  const { code, signal } = await vm.exited;
+  clearTimeout(timer);
+  const out = vm.log.toString();
+  if (out.includes('probe ok')) return { ok: true, why: `a ${accel.toUpperCase()} guest booted` };
+  if (timedOut) return { ok: false, why: `a ${accel.toUpperCase()} guest did not boot within ${timeoutMs} ms` };
+  return { ok: false, why: `qemu -accel ${accel} ended (${signal ?? `exit ${code}`}): ${out.trim().split('\n').slice(-2).join(' ')}` };
 }
 
 /**

@@ -56,7 +56,7 @@ import { requireBootImage, type BootImageInfo } from '@pyti/images';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
 import { BoundedLog } from './bounded-log.js';
-import { commandWorks } from './host-tools.js';
+import { commandWorks, killProcessGroup, pidAlive } from './host-tools.js';
 import { dacBaseLabel, domainXml, readPytiMeta, type PytiDomainMeta } from './libvirt-domain.js';
 import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError } from './libvirtd.js';
 import { connectAgentSocket, vmInstance } from './qemu.js';
@@ -89,16 +89,6 @@ const CONSOLE_TAIL = 64 * 1024;
 const ORPHAN_AGE_MS = 10 * 60 * 1000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The last `cap` bytes of a file and of its rotated predecessor (`<path>.0`, virtlogd's). */
 function fileTail(path: string, cap = CONSOLE_TAIL): string {
@@ -375,13 +365,7 @@ export class LibvirtBackend implements Backend {
     const shellGone = new Promise<void>((resolve) => shell.once('close', () => resolve()));
     /** Kills the shell (its connection closes: libvirtd destroys the domain); resolves once it has exited. */
     const endShell = (): Promise<void> => {
-      if (!shellClosed && shell.pid) {
-        try {
-          process.kill(-shell.pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      if (!shellClosed) killProcessGroup(shell.pid);
       return Promise.race([shellGone, new Promise<void>((r) => setTimeout(r, 5000).unref())]);
     };
     shell.stdin.write(`create ${xmlPath} --autodestroy\n`);

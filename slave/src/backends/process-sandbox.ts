@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
 import type { SandboxInstance } from './backend.js';
 import { BoundedLog } from './bounded-log.js';
+import { killProcessGroup } from './host-tools.js';
 
 /** Largest single message accepted from the guest. */
 export const MAX_GUEST_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -32,13 +33,7 @@ export function spawnProcessSandbox(argv: string[], env: Record<string, string>)
     async dispose() {
       if (disposed) return exited.then(() => undefined);
       disposed = true;
-      if (child.exitCode === null && child.signalCode === null && child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
+      if (child.exitCode === null && child.signalCode === null) killProcessGroup(child.pid);
       await exited;
     },
   };

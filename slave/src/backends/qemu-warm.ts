@@ -11,7 +11,7 @@
  * boot image, the agent bundle, the accelerator, the VM options and QEMU's version. Building it is
  * serialised between processes by a lock directory.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -20,10 +20,11 @@ import { cacheRoot, type BootImageInfo } from '@pyti/images';
 import { RpcPeer, StreamMessageReader, StreamMessageWriter, type AgentNotifications, type AgentRequests } from '@pyti/vm-agent';
 import type { Accelerator } from './accelerator.js';
 import type { SandboxInputs } from './backend.js';
-import { BoundedLog } from './bounded-log.js';
 import { qemuArgs, type VmOptions } from './qemu-command.js';
 import { connectAgentSocket } from './qemu.js';
 import { QmpClient } from './qmp.js';
+import { pidAlive } from './host-tools.js';
+import { startQemu } from './vm-process.js';
 import { prepareVmDisks } from './vm-disks.js';
 
 /** A saved, booted guest: restore `state` over a copy of `overlay`. */
@@ -39,8 +40,11 @@ export interface WarmTemplate {
   stateBytes: number;
 }
 
+let qemuVersionLine: string | undefined;
+/** QEMU's version line (asked once per process: a saved guest restores only into the same QEMU). */
 function qemuVersion(): string {
-  return spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? 'unknown';
+  qemuVersionLine ??= spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? 'unknown';
+  return qemuVersionLine;
 }
 
 /** The cache key of a warm template. */
@@ -54,15 +58,6 @@ export function warmKey(image: BootImageInfo, agentBundle: Buffer, accel: Accele
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** A timeout that does not keep the process alive. */
 const deadline = (ms: number): Promise<null> => new Promise((r) => setTimeout(() => r(null), ms).unref());
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Takes the build lock of `dir` (waits while another live process holds it). */
 async function lock(dir: string, timeoutMs: number): Promise<() => void> {
@@ -114,22 +109,12 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
   const t0 = Date.now();
   const files = await prepareVmDisks({ ...inputs, inputDir: empty, wheelhouse: empty, tasksDir: empty, jobDir: partial }, image.rootDisk);
   const qmpPath = join(files.dir, 'qmp.sock');
-  const log = new BoundedLog();
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...qemuArgs(image, files, accel, opts), '-qmp', `unix:${qmpPath},server=on,wait=off`], {
-    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  });
-  child.stdout.on('data', (d: Buffer) => log.append(d.toString('utf8')));
-  child.stderr.on('data', (d: Buffer) => log.append(d.toString('utf8')));
-  let ended = false;
-  const exited = new Promise<void>((r) => child.on('close', () => {
-    ended = true;
-    r();
-  }));
+  const vm = startQemu([...qemuArgs(image, files, accel, opts), '-qmp', `unix:${qmpPath},server=on,wait=off`]);
   let sock: net.Socket | undefined;
   let qmp: QmpClient | undefined;
   let server: net.Server | undefined;
   try {
-    sock = await connectAgentSocket(files.agentSocket, () => ended, 30000);
+    sock = await connectAgentSocket(files.agentSocket, vm.ended, 30000);
     sock.on('error', () => undefined);
     const peer = new RpcPeer<Record<string, never>, AgentRequests, AgentNotifications, Record<string, never>>(
       new StreamMessageReader(sock, 1024 * 1024), new StreamMessageWriter(sock), {},
@@ -161,10 +146,10 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
     }
     await written;
     await qmp.execute('quit').catch(() => undefined);
-    await exited;
+    await vm.exited;
     const overlay = join(partial, 'root.qcow2');
     renameSync(files.overlay, overlay);
-    const bootConsole = `${log.toString()}${existsSync(files.consoleLog) ? readFileSync(files.consoleLog, 'utf8') : ''}`.slice(-16384);
+    const bootConsole = `${vm.log.toString()}${existsSync(files.consoleLog) ? readFileSync(files.consoleLog, 'utf8') : ''}`.slice(-16384);
     rmSync(files.dir, { recursive: true, force: true });
     rmSync(empty, { recursive: true, force: true });
     const t: WarmTemplate = {
@@ -176,19 +161,13 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
     renameSync(partial, dir);
     return t;
   } catch (err) {
-    throw new Error(`building the warm VM template failed: ${(err as Error).message}\n${log.toString().slice(-1500)}`);
+    throw new Error(`building the warm VM template failed: ${(err as Error).message}\n${vm.log.toString().slice(-1500)}`);
   } finally {
     qmp?.close();
     server?.close();
     sock?.destroy();
-    if (!ended && child.pid) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await exited;
+    vm.kill();
+    await vm.exited;
     rmSync(partial, { recursive: true, force: true });
   }
 }

@@ -8,18 +8,17 @@
  * (it dies with the slave even if the slave is killed), and dispose() kills it and deletes the
  * overlay, the input disk and the socket.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { requireBootImage, type BootImageInfo } from '@pyti/images';
 import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
-import { BoundedLog } from './bounded-log.js';
 import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
 import { qemuArgs, type VmOptions } from './qemu-command.js';
 import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
 import { commandWorks } from './host-tools.js';
+import { startQemu } from './vm-process.js';
 import { warmTemplate, type WarmTemplate } from './qemu-warm.js';
 
 /** QEMU backend settings: the VM's, and whether to restore jobs from a warm template. */
@@ -110,58 +109,34 @@ export class QemuBackend implements Backend {
     const image = this.opts.image ?? requireBootImage();
     const accel = this.accel ?? (await chooseAccelerator(image)).accel;
     this.accel = accel;
-    const log = new BoundedLog();
+    const notes: string[] = [];
     let template: WarmTemplate | undefined;
     if (this.opts.warm ?? process.env.PYTI_VM_WARM !== '0') {
       try {
         template = await warmTemplate(image, inputs, accel, this.opts);
-        log.append(`[pyti] restored from warm template ${template.key.slice(0, 16)} (built ${template.builtAt}); the boot that made it:\n${template.bootConsole}\n[pyti] restored\n`);
+        notes.push(`[pyti] restored from warm template ${template.key.slice(0, 16)} (built ${template.builtAt}); the boot that made it:\n${template.bootConsole}\n[pyti] restored\n`);
       } catch (err) {
-        log.append(`[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`);
+        notes.push(`[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`);
       }
     }
     const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, template?.overlay);
     const stateFd = template ? openSync(template.state, 'r') : undefined;
     const args = [...qemuArgs(image, files, accel, this.opts), ...(template ? ['-incoming', 'fd:3'] : [])];
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe', ...(stateFd !== undefined ? [stateFd] : [])], detached: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    });
+    const vm = startQemu(args, stateFd);
     if (stateFd !== undefined) closeSync(stateFd);
-    let ended = false;
-    child.stdout!.on('data', (d: Buffer) => log.append(d.toString('utf8')));
-    child.stderr!.on('data', (d: Buffer) => log.append(d.toString('utf8')));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      child.on('error', (err) => {
-        log.append(`\nspawn failed: ${err.message}\n`);
-        ended = true;
-        resolve({ code: null, signal: null });
-      });
-      child.on('close', (code, signal) => {
-        ended = true;
-        resolve({ code, signal });
-      });
-    });
-    const kill = (): void => {
-      if (ended || !child.pid) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
     let socket: net.Socket;
     try {
-      socket = await connectAgentSocket(files.agentSocket, () => ended);
+      socket = await connectAgentSocket(files.agentSocket, vm.ended);
     } catch (err) {
-      kill();
-      await exited;
+      vm.kill();
+      await vm.exited;
       removeVmDisks(files);
-      throw new Error(`qemu: ${(err as Error).message}\n${log.toString().slice(-2000)}`);
+      throw new Error(`qemu: ${(err as Error).message}\n${vm.log.toString().slice(-2000)}`);
     }
     // The console file goes with the job's files: keep its last text when they are removed.
     let kept: string | undefined;
-    const console = { toString: () => kept ?? `${log.toString()}${consoleTail(files.consoleLog)}` };
-    return vmInstance(socket, console, exited, kill, () => {
+    const console = { toString: () => kept ?? `${notes.join('')}${vm.log.toString()}${consoleTail(files.consoleLog)}` };
+    return vmInstance(socket, console, vm.exited, vm.kill, () => {
       kept = console.toString();
       removeVmDisks(files);
     }, Number(process.env.PYTI_VM_GRACE_MS ?? 3000));

@@ -4,9 +4,9 @@
  * ext4 input disk holding the distribution, the wheelhouse, the agent and the task helpers, built
  * with `mkfs.ext4 -d` (no mounting on the host).
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { runTool } from '@pyti/images';
 import type { SandboxInputs } from './backend.js';
 
 /** The disks and sockets of one VM job, all under `dir` (inside the job directory). */
@@ -18,16 +18,6 @@ export interface VmJobFiles {
   agentSocket: string;
   /** Where QEMU writes the guest's virtio console (hvc0): init and agent messages. */
   consoleLog: string;
-}
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    p.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited with ${code}: ${err.trim()}`))));
-  });
 }
 
 function treeBytes(path: string): number {
@@ -50,7 +40,7 @@ export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, ov
   };
   // A warm template's overlay (itself over rootDisk) is copied; else a fresh, empty overlay.
   if (overlayFrom) copyFileSync(overlayFrom, files.overlay);
-  else await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', rootDisk, '-F', 'qcow2', files.overlay]);
+  else await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', rootDisk, '-F', 'qcow2', files.overlay]);
   const stage = join(dir, 'input-stage');
   const parts: [string, string][] = [['input', inputs.inputDir], ['wheelhouse', inputs.wheelhouse], ['agent', inputs.agentDir], ['tasks', inputs.tasksDir]];
   let bytes = 0;
@@ -59,8 +49,8 @@ export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, ov
     bytes += treeBytes(join(stage, name));
   }
   const sizeMiB = Math.ceil((bytes * 1.1) / 1024 ** 2) + 16;
-  await run('truncate', ['-s', `${sizeMiB}M`, files.inputDisk]);
-  await run('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-E', 'root_owner=0:0', '-d', stage, files.inputDisk]);
+  await runTool('truncate', ['-s', `${sizeMiB}M`, files.inputDisk]);
+  await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-E', 'root_owner=0:0', '-d', stage, files.inputDisk]);
   rmSync(stage, { recursive: true, force: true });
   return files;
 }
