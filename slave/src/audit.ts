@@ -39,6 +39,8 @@ export interface AuditOptions {
   /** The guest root filesystem (default: the cached image of the current recipe). */
   rootfs?: string;
   onProgress?: (p: AuditProgress) => void;
+  /** Aborting stops the audit: the sandbox is ended (disposed of) and the promise rejects with the signal's reason; no report is written. */
+  signal?: AbortSignal;
 }
 
 export interface AuditOutcome {
@@ -57,6 +59,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   const startedAt = new Date();
   const t0 = Date.now();
   const progress = opts.onProgress ?? (() => undefined);
+  opts.signal?.throwIfAborted();
   const dist = await validateDist(opts.distPath);
   progress({ kind: 'validated', dist });
   if (opts.wheelhouse !== undefined) {
@@ -81,14 +84,24 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
     const wheelhouse = opts.wheelhouse ?? join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
     const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits });
+    opts.signal?.throwIfAborted();
     const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir });
-    progress({ kind: 'sandbox-started', backend: opts.backend.name });
-    const session = await runAgentSession(instance, plan, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, {
-      hello: (h) => progress({ kind: 'guest-ready', bootMs: Date.now() - t0, python: h.python }),
-      taskStarted: (id) => progress({ kind: 'task-started', id }),
-      taskOutput: (id, _s, text) => progress({ kind: 'task-output', id, text }),
-      taskFinished: (r) => progress({ kind: 'task-finished', id: r.id, status: r.status, durationMs: r.durationMs, reason: r.reason }),
-    });
+    const stop = (): void => void instance.dispose().catch(() => undefined);
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    let session;
+    try {
+      if (opts.signal?.aborted) stop();
+      progress({ kind: 'sandbox-started', backend: opts.backend.name });
+      session = await runAgentSession(instance, plan, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, {
+        hello: (h) => progress({ kind: 'guest-ready', bootMs: Date.now() - t0, python: h.python }),
+        taskStarted: (id) => progress({ kind: 'task-started', id }),
+        taskOutput: (id, _s, text) => progress({ kind: 'task-output', id, text }),
+        taskFinished: (r) => progress({ kind: 'task-finished', id: r.id, status: r.status, durationMs: r.durationMs, reason: r.reason }),
+      });
+    } finally {
+      opts.signal?.removeEventListener('abort', stop);
+    }
+    opts.signal?.throwIfAborted();
     const report = buildReport({ dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0 });
     writeReport(opts.outDir, report, session.raw);
     progress({ kind: 'report-written', dir: opts.outDir });

@@ -21,6 +21,22 @@ export const ERROR_CODES = {
   PYTI_WHEELHOUSE_INVALID: 'the wheelhouse is not a readable directory',
   PYTI_BACKEND_UNAVAILABLE: 'the sandbox backend cannot run on this host',
   PYTI_USAGE: 'the command line is wrong',
+  PYTI_CONFIG_INVALID: 'the master or slave configuration (flags, environment, config file) is invalid',
+  PYTI_AUTH: 'the token is missing or wrong, or does not allow this call',
+  PYTI_RPC_INVALID: 'a JSON-RPC message is malformed, or its method or params are not the command API\'s',
+  PYTI_LEASE_LOST: 'the lease is expired, cancelled, completed, unknown, or belongs to another slave',
+  PYTI_JOB_NOT_FOUND: 'no audit or job with this id',
+  PYTI_ATTEMPTS_EXHAUSTED: 'the job failed on infrastructure in every attempt it was allowed',
+  PYTI_BLOB_MISMATCH: 'an uploaded blob does not hash to the name it was sent under, or is too large',
+  PYTI_DB_SCHEMA: 'the database was written by a newer PyTI (unknown schema version) or cannot be migrated',
+  PYTI_MASTER_UNREACHABLE: 'the master did not answer (connection refused, timeout, 5xx) after retries',
+  PYTI_INDEX_UNREACHABLE: 'the package index did not answer',
+  PYTI_INDEX_NOT_FOUND: 'the package index has no such project, version or file',
+  PYTI_INDEX_MALFORMED: 'the package index answered with something that is not its API\'s format',
+  PYTI_INDEX_HASH_MISMATCH: 'a downloaded file does not match the sha256 the index publishes for it',
+  PYTI_PREFETCH_FAILED: 'pip could not resolve or download the dependencies',
+  PYTI_SLAVE_FAILED: 'the slave failed to run a job for a reason of its own (a full disk, a bug); the job is retried',
+  PYTI_REPORT_NOT_READY: 'the audit has no report yet (queued or running) or was cancelled',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

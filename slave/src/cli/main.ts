@@ -15,11 +15,19 @@ import { QemuBackend } from '../backends/qemu.js';
 import { LibvirtBackend } from '../backends/libvirt.js';
 import type { Backend } from '../backends/backend.js';
 import { renderTerminal } from '../report/render-terminal.js';
+import { slaveCommand } from '../daemon/slave-command.js';
 
 export const USAGE = `usage:
   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N] [--quiet]
   pyti image build [--force]
   pyti image info
+  pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N] [--index-url URL] [--data DIR]
+                                              run a slave: lease jobs, prefetch with pip, audit, report (env PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA)
+  pyti master [options]                       run the master: job queue, command API, user API, web pages
+  pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--wait] [--json]
+  pyti status [ID] [--state S] [--limit N] [--json]
+  pyti report ID [--json | --html] [--out DIR]
+  (submit, status, report: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
 
 exit codes: 0 audited, clean · 1 audited, failures or findings · 2 could not audit · 64 usage error`;
 
@@ -61,6 +69,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     }
     if (cmd === 'audit') return await auditCommand(rest, io);
     if (cmd === 'image') return await imageCommand(rest, io);
+    if (cmd === 'slave') return await slaveCommand(rest, io.err);
     throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   } catch (err) {
     if (err instanceof PytiError) {

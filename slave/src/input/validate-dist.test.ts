@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
@@ -49,5 +50,12 @@ describe('validateDist rejects bad input with a clear, coded error', () => {
     const err = await rejection(name);
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
+  });
+
+  it('rejects gzip whose content is not tar (a corrupt header must not escape as an uncaught error)', async () => {
+    const path = join(dir, 'garbage-1.0.tar.gz');
+    writeFileSync(path, gzipSync(Buffer.alloc(1000, 1)));
+    const err = await rejection('garbage-1.0.tar.gz');
+    expect(err.code).toBe('PYTI_INPUT_MALFORMED');
   });
 });

@@ -100,10 +100,14 @@ async function scanTarGz(path: string, filename: string, packed: number, limits:
   const parsed = new Promise<void>((resolve) => {
     parser.once('end', () => resolve());
     parser.once('close', () => resolve());
+    parser.once('abort', () => resolve());
   });
   const fail = (err: Error): void => {
     if (!failure) failure = err;
   };
+  // Strict mode turns a corrupt header into an 'error' event: without a listener it would be thrown
+  // out of parser.write (an uncaught exception, ending the whole process).
+  parser.on('error', (err: Error) => fail(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: corrupt tar data (${err.message})`, { cause: err })));
   parser.on('entry', (entry: ReadEntry) => {
     scan.members++;
     scan.unpacked += entry.size ?? 0;

@@ -1,0 +1,64 @@
+/**
+ * The master-side `pyti` commands:
+ *   pyti master [options]          run the master (see `pyti master --help`)
+ *   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
+ *   pyti status [ID] [--state S] [--limit N] [--json]
+ *   pyti report ID [--json | --html] [--out DIR]
+ * Each takes --master URL and --token T (or PYTI_MASTER_URL, PYTI_TOKEN; default URL http://127.0.0.1:8470).
+ * Exit codes: 0 clean (or done); 1 failed or flagged; 2 could not submit, no report, error or cancelled; 64 usage.
+ */
+import { PytiError } from '@pyti/vm-agent';
+import { UsageError, defaultIO, type CliIO } from './cli-io.js';
+import { submitCommand } from './submit-command.js';
+import { statusCommand } from './status-command.js';
+import { reportCommand } from './report-command.js';
+
+export type { CliIO } from './cli-io.js';
+
+export const MASTER_USAGE = `usage:
+  pyti master [options]                       run the master (pyti master --help)
+  pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
+  pyti status [ID] [--state queued|running|done|error|cancelled] [--limit N] [--json]
+  pyti report ID [--json | --html] [--out DIR]
+  common: --master URL (PYTI_MASTER_URL, default http://127.0.0.1:8470) --token T (PYTI_TOKEN)
+
+exit codes: 0 clean · 1 failed or flagged · 2 could not submit, no report, error or cancelled · 64 usage error`;
+
+/** The commands this module answers (bin/pyti.mjs sends them here). */
+export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report'] as const;
+
+/** Runs `pyti master|submit|status|report …` (argv without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  try {
+    const [cmd, ...rest] = argv;
+    if (cmd === 'master') {
+      // Loaded on demand: the server (Fastify, SQLite) is not needed to talk to one.
+      const { runMasterCommand } = await import('../server/master-command.js');
+      return await runMasterCommand(rest, io);
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(`${MASTER_USAGE}\n`);
+      return 0;
+    }
+    if (cmd === 'submit') return await submitCommand(rest, io);
+    if (cmd === 'status') return await statusCommand(rest, io);
+    if (cmd === 'report') return await reportCommand(rest, io);
+    throw new UsageError(`unknown command ${JSON.stringify(cmd ?? '')}`);
+  } catch (err) {
+    if (err instanceof PytiError) {
+      io.err(`pyti: error ${err.code}: ${err.message}\n`);
+      if (err.code === 'PYTI_USAGE' && err instanceof UsageError) {
+        io.err(`${MASTER_USAGE}\n`);
+        return 64;
+      }
+      return err.code === 'PYTI_USAGE' ? 64 : 2;
+    }
+    // node:util parseArgs errors (checked by code: they may come from another realm under test runners).
+    if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS_')) {
+      io.err(`pyti: error PYTI_USAGE: ${(err as Error).message}\n${MASTER_USAGE}\n`);
+      return 64;
+    }
+    io.err(`pyti: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return 2;
+  }
+}

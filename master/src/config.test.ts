@@ -1,0 +1,38 @@
+import { loadMasterConfig } from './config.js';
+
+describe('loadMasterConfig', () => {
+  it('has safe defaults and is frozen', () => {
+    const c = loadMasterConfig({}, { PYTI_MASTER_DATA: '/tmp/pyti-m' });
+    expect(c).toMatchObject({ dataDir: '/tmp/pyti-m', host: '127.0.0.1', port: 8470, leaseMs: 60000, heartbeatMs: 15000, maxWaitMs: 30000, maxAttempts: 3, defaultBackend: 'bwrap', publicRead: false, userToken: null, slaveTokens: {} });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(loadMasterConfig({}, {}).dataDir).toMatch(/\.local\/share\/pyti\/master$/);
+  });
+
+  it('takes slave tokens from the environment and flags', () => {
+    const c = loadMasterConfig({ slaveToken: ['b:token-of-b-123'] }, { PYTI_SLAVE_TOKENS: 'a:token-of-a-123, c:token-of-c-123', PYTI_USER_TOKEN: 'user-token-123' });
+    expect(c.slaveTokens).toEqual({ a: 'token-of-a-123', b: 'token-of-b-123', c: 'token-of-c-123' });
+    expect(c.userToken).toBe('user-token-123');
+  });
+
+  it.each([
+    [{ port: '80x' }, /--port: "80x" is not an integer/],
+    [{ port: 70000 }, /--port: 70000 is outside/],
+    [{ leaseMs: 1000, heartbeatMs: 600 }, /--heartbeat-ms: 600 must be less than half the lease/],
+    [{ maxAttempts: 0 }, /--max-attempts/],
+    [{ slaveToken: ['nocolon'] }, /--slave-token: an entry .* is not name:token/],
+    [{ slaveToken: ['a:short'] }, /token of slave a must be 8-256/],
+    [{ slaveToken: ['a b:token-123456'] }, /slave name/],
+    [{ slaveToken: ['a:same-token-1', 'b:same-token-1'] }, /share a token/],
+    [{ defaultBackend: 'Bad Backend' }, /--default-backend/],
+  ])('refuses %j', (flags, message) => {
+    expect(() => loadMasterConfig(flags, {})).toThrow(expect.objectContaining({ code: 'PYTI_CONFIG_INVALID', message: expect.stringMatching(message) }));
+  });
+
+  it('does not echo a token in its errors', () => {
+    try {
+      loadMasterConfig({ slaveToken: ['secret-token-without-name'] }, {});
+    } catch (err) {
+      expect((err as Error).message).not.toContain('secret-token');
+    }
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * The master's configuration: flags over environment over safe defaults, validated once and frozen.
+ * Every problem is a `PYTI_CONFIG_INVALID` error naming the flag or variable.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PytiError } from '@pyti/vm-agent';
+
+export interface MasterConfig {
+  /** Database, blobs and tokens live here. */
+  readonly dataDir: string;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** How long a lease lasts without a heartbeat. */
+  readonly leaseMs: number;
+  /** How often slaves should send heartbeats (< leaseMs / 2). */
+  readonly heartbeatMs: number;
+  /** Longest long-poll the master honours in `jobs.lease`. */
+  readonly maxWaitMs: number;
+  /** Attempts a job gets before it ends as `PYTI_ATTEMPTS_EXHAUSTED`. */
+  readonly maxAttempts: number;
+  readonly defaultBackend: string;
+  /** Largest distribution a user may upload. */
+  readonly maxUploadBytes: number;
+  /** Reads of the user API and pages need no token. */
+  readonly publicRead: boolean;
+  /** User token from the environment or flags (overrides tokens.json's). */
+  readonly userToken: string | null;
+  /** Extra slave tokens, name → token (added to tokens.json's). */
+  readonly slaveTokens: Readonly<Record<string, string>>;
+}
+
+/** Command-line flags as `pyti master` parses them (strings as given). */
+export interface MasterFlags {
+  data?: string;
+  host?: string;
+  port?: string | number;
+  leaseMs?: string | number;
+  heartbeatMs?: string | number;
+  maxWaitMs?: string | number;
+  maxAttempts?: string | number;
+  defaultBackend?: string;
+  maxUploadBytes?: string | number;
+  publicRead?: boolean;
+  userToken?: string;
+  /** `name:token`, repeatable. */
+  slaveToken?: string[];
+}
+
+export const MASTER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8470,
+  leaseMs: 60_000,
+  heartbeatMs: 15_000,
+  maxWaitMs: 30_000,
+  maxAttempts: 3,
+  defaultBackend: 'bwrap',
+  maxUploadBytes: 100 * 1024 * 1024,
+} as const;
+
+const SLAVE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const TOKEN = /^[\x21-\x7e]{8,256}$/;
+const BACKEND = /^[a-z][a-z0-9-]{0,31}$/;
+
+function invalid(what: string, why: string): never {
+  throw new PytiError('PYTI_CONFIG_INVALID', `${what}: ${why}`);
+}
+
+function int(what: string, v: string | number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = typeof v === 'number' ? v : /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) invalid(what, `${JSON.stringify(v)} is not an integer`);
+  if (n < min || n > max) invalid(what, `${n} is outside ${min}..${max}`);
+  return n;
+}
+
+/** Checks a slave token and its name; throws PYTI_CONFIG_INVALID naming `what`. */
+export function checkSlaveToken(what: string, name: string, token: string): void {
+  if (!SLAVE_NAME.test(name)) invalid(what, `slave name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
+  if (!TOKEN.test(token)) invalid(what, `the token of slave ${name} must be 8-256 printable characters without spaces`);
+}
+
+function parseSlaveTokens(what: string, specs: string[], into: Record<string, string>): void {
+  for (const spec of specs) {
+    const i = spec.indexOf(':');
+    if (i <= 0) invalid(what, `an entry (${spec.length} characters, not shown: it may be a token) is not name:token`);
+    const name = spec.slice(0, i);
+    const token = spec.slice(i + 1);
+    checkSlaveToken(what, name, token);
+    if (into[name] !== undefined && into[name] !== token) invalid(what, `slave ${name} is given two different tokens`);
+    into[name] = token;
+  }
+}
+
+/** Builds and validates the master's configuration; throws PytiError PYTI_CONFIG_INVALID. */
+export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, string | undefined> = process.env): MasterConfig {
+  const dataDir = resolve(flags.data ?? env.PYTI_MASTER_DATA ?? join(homedir(), '.local', 'share', 'pyti', 'master'));
+  const host = flags.host ?? MASTER_DEFAULTS.host;
+  if (!/^[A-Za-z0-9.:_-]{1,255}$/.test(host)) invalid('--host', `${JSON.stringify(host)} is not a host name or address`);
+  const port = int('--port', flags.port, MASTER_DEFAULTS.port, 0, 65535);
+  const leaseMs = int('--lease-ms', flags.leaseMs, MASTER_DEFAULTS.leaseMs, 100, 24 * 3600_000);
+  const heartbeatMs = int('--heartbeat-ms', flags.heartbeatMs, Math.min(MASTER_DEFAULTS.heartbeatMs, Math.floor(leaseMs / 4)), 10, 3600_000);
+  if (heartbeatMs >= leaseMs / 2) invalid('--heartbeat-ms', `${heartbeatMs} must be less than half the lease (${leaseMs} ms)`);
+  const maxWaitMs = int('--max-wait-ms', flags.maxWaitMs, MASTER_DEFAULTS.maxWaitMs, 0, 600_000);
+  const maxAttempts = int('--max-attempts', flags.maxAttempts, MASTER_DEFAULTS.maxAttempts, 1, 100);
+  const maxUploadBytes = int('--max-upload-bytes', flags.maxUploadBytes, MASTER_DEFAULTS.maxUploadBytes, 1024, 4 * 1024 ** 3);
+  const defaultBackend = flags.defaultBackend ?? MASTER_DEFAULTS.defaultBackend;
+  if (!BACKEND.test(defaultBackend)) invalid('--default-backend', `${JSON.stringify(defaultBackend)} is not a backend name`);
+  const userToken = flags.userToken ?? env.PYTI_USER_TOKEN ?? null;
+  if (userToken !== null && !TOKEN.test(userToken)) invalid(flags.userToken !== undefined ? '--user-token' : 'PYTI_USER_TOKEN', 'must be 8-256 printable characters without spaces');
+  const slaveTokens: Record<string, string> = {};
+  const envSpecs = (env.PYTI_SLAVE_TOKENS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  parseSlaveTokens('PYTI_SLAVE_TOKENS', envSpecs, slaveTokens);
+  parseSlaveTokens('--slave-token', flags.slaveToken ?? [], slaveTokens);
+  const tokens = Object.entries(slaveTokens);
+  for (const [a, ta] of tokens) {
+    if (userToken !== null && ta === userToken) invalid('--slave-token', `slave ${a}'s token is the user token`);
+    for (const [b, tb] of tokens) if (a < b && ta === tb) invalid('--slave-token', `slaves ${a} and ${b} share a token (a token names one slave)`);
+  }
+  return Object.freeze({
+    dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
+    publicRead: flags.publicRead ?? false,
+    userToken,
+    slaveTokens: Object.freeze(slaveTokens),
+  });
+}

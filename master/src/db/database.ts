@@ -1,0 +1,61 @@
+/**
+ * Opens the master's embedded database (better-sqlite3): WAL, foreign keys on, a busy timeout,
+ * then applies pending migrations in one transaction each. A database from a newer PyTI is refused
+ * with PYTI_DB_SCHEMA.
+ */
+import Database from 'better-sqlite3';
+import { PytiError } from '@pyti/vm-agent';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type Db = Database.Database;
+
+/** The schema version stored in `db` (0 for a fresh database). */
+export function schemaVersion(db: Db): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  return row?.version ?? 0;
+}
+
+/** Applies the migrations `db` lacks; throws PYTI_DB_SCHEMA for a newer or broken schema. */
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): number {
+  const have = schemaVersion(db);
+  if (have > migrations.length) {
+    throw new PytiError('PYTI_DB_SCHEMA', `the database has schema version ${have}, newer than this PyTI's ${migrations.length}: upgrade PyTI`);
+  }
+  for (let v = have + 1; v <= migrations.length; v++) {
+    try {
+      db.transaction(() => {
+        db.exec(migrations[v - 1]!);
+        db.prepare('DELETE FROM schema_version').run();
+        db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(v);
+      })();
+    } catch (err) {
+      throw new PytiError('PYTI_DB_SCHEMA', `migrating the database to schema version ${v} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return migrations.length;
+}
+
+/** Opens (creating) the database file at `path` (or `:memory:`) and migrates it. */
+export function openDatabase(path: string): Db {
+  let db: Db;
+  try {
+    db = new Database(path);
+  } catch (err) {
+    throw new PytiError('PYTI_DB_SCHEMA', `${path}: cannot open the database: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    if (err instanceof PytiError) throw err;
+    throw new PytiError('PYTI_DB_SCHEMA', `${path}: not a usable database: ${(err as Error).message}`, { cause: err });
+  }
+  return db;
+}
+
+export { SCHEMA_VERSION };

@@ -1,0 +1,90 @@
+/**
+ * The user API's audit routes (see user-api.ts): submit by name, list, one audit, its report as
+ * JSON and HTML, its artifacts (also under `raw/…` so the HTML report's relative links resolve),
+ * and cancel.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { renderHtml, type AuditReport } from '@pyti/slave';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import { sendApiError } from './body.js';
+import { checkListQuery, checkSubmitByName } from './request-checks.js';
+import type { Access } from './user-auth.js';
+
+export interface AuditRoutesOptions {
+  queue: JobQueue;
+  blobs: BlobStore;
+  guard: (access: Access) => (req: never, reply: never) => Promise<void>;
+}
+
+/** Content type for an artifact: text for logs and structured text, bytes otherwise. */
+export function artifactType(name: string): string {
+  return /\.(log|txt|strace|xml|json|out|err|csv|py|cfg|toml|ini|md)$/i.test(name) || !/\.[^/]+$/.test(name)
+    ? 'text/plain; charset=utf-8'
+    : 'application/octet-stream';
+}
+
+/** CSP for the stored report page: no scripts, no fetches; inline styles only. */
+export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'";
+
+export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions): Promise<void> {
+  const { queue, blobs } = opts;
+  const read = { preHandler: opts.guard('read') as never };
+  const write = { preHandler: opts.guard('write') as never };
+
+  app.post('/api/v1/audits', write, async (req, reply) => {
+    const b = checkSubmitByName(req.body);
+    const summary = queue.submit({
+      source: { kind: 'index', project: b.project, version: b.version, ...(b.filename ? { filename: b.filename } : {}) },
+      priority: b.priority,
+      backend: b.backend,
+    });
+    return reply.code(202).send(summary);
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/audits', read, async (req) => {
+    return { audits: queue.list(checkListQuery(req.query)) };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/audits/:id', read, async (req, reply) => {
+    const d = queue.detail(req.params.id);
+    return d ?? sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/audits/:id/report.json', read, async (req, reply) => {
+    const json = queue.reportJson(req.params.id);
+    if (json === null) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `audit ${req.params.id} has no report (yet)`);
+    return reply.type('application/json; charset=utf-8').send(json);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/audits/:id/report.html', read, async (req, reply) => {
+    const json = queue.reportJson(req.params.id);
+    if (json === null) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `audit ${req.params.id} has no report (yet)`);
+    const html = renderStoredReport(json);
+    if (html === null) return sendApiError(reply, 500, 'PYTI_RPC_INVALID', `the stored report of audit ${req.params.id} cannot be rendered`);
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', REPORT_CSP).send(html);
+  });
+
+  const sendArtifact = async (id: string, name: string, reply: FastifyReply) => {
+    const a = queue.artifact(id, name);
+    const stream = a ? blobs.open(a.sha256) : null;
+    if (!a || !stream) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `audit ${id} has no artifact ${JSON.stringify(name.slice(0, 200))}`);
+    return reply.type(artifactType(name)).header('content-length', a.size).header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'; sandbox").send(stream);
+  };
+  app.get<{ Params: { id: string; '*': string } }>('/api/v1/audits/:id/artifacts/*', read, async (req, reply) =>
+    sendArtifact(req.params.id, req.params['*'], reply));
+  app.get<{ Params: { id: string; '*': string } }>('/api/v1/audits/:id/raw/*', read, async (req, reply) =>
+    sendArtifact(req.params.id, `raw/${req.params['*']}`, reply));
+
+  app.post<{ Params: { id: string } }>('/api/v1/audits/:id/cancel', write, async (req) => queue.cancel(req.params.id));
+}
+
+/** renderHtml of a stored report JSON text; null when the report does not render (a malformed report). */
+export function renderStoredReport(json: string): string | null {
+  try {
+    return renderHtml(JSON.parse(json) as AuditReport);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The master as one Fastify application: the command API for slaves (`/rpc/v1…`), the user API
+ * (`/api/v1…`), the pages, over one database, blob store and queue in the data directory.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { PytiError } from '@pyti/vm-agent';
+import { loadTokens, TokenAuthority } from '../auth.js';
+import { BlobStore } from '../blobs/blob-store.js';
+import type { MasterConfig } from '../config.js';
+import { openDatabase, type Db } from '../db/database.js';
+import type { Clock } from '../queue/clock.js';
+import { JobQueue } from '../queue/job-queue.js';
+import { createCommandServer } from '../rpc/command-server.js';
+import { rpcRoutes } from '../rpc/rpc-routes.js';
+import { adminRoutes } from './admin-routes.js';
+import { auditRoutes } from './audit-routes.js';
+import { sendApiError, statusOf } from './body.js';
+import { pageRoutes } from './page-routes.js';
+import { uploadRoute } from './upload-route.js';
+import { requireUser, type Access } from './user-auth.js';
+
+export interface MasterApp {
+  app: FastifyInstance;
+  /** Base URL once listening. */
+  url?: string;
+  tokens: { user: string; slaves: Record<string, string> };
+  /** Starts listening on the configured host and port; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Stops taking requests, answers waiting long-polls, finishes in-flight requests, closes the database. */
+  close(): Promise<void>;
+}
+
+/** Extras for tests and benchmarks. */
+export interface MasterAppOptions {
+  clock?: Clock;
+  /** Fastify's logger (off by default). */
+  logger?: boolean;
+  /** Unexpected errors (default: written to stderr). */
+  onError?: (err: unknown) => void;
+  /** The queue's sweep interval (0: no timer; the sweep still runs on every lease call). */
+  sweepIntervalMs?: number;
+}
+
+/** Database file inside the data directory. */
+export const DB_FILE = 'master.db';
+
+/** Builds the master on `config.dataDir` (creating tokens, database and blob store on first start). */
+export async function buildMasterApp(config: MasterConfig, options: MasterAppOptions = {}): Promise<MasterApp> {
+  const tokens = loadTokens(config);
+  const auth = new TokenAuthority(tokens);
+  const db: Db = openDatabase(join(config.dataDir, DB_FILE));
+  const onError = options.onError ?? ((err: unknown) => process.stderr.write(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`));
+  // Temp files of blobs being written when a previous run died are garbage.
+  rmSync(join(config.dataDir, 'tmp'), { recursive: true, force: true });
+  const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));
+  const queue = new JobQueue(db, {
+    leaseMs: config.leaseMs, maxWaitMs: config.maxWaitMs, maxAttempts: config.maxAttempts, defaultBackend: config.defaultBackend,
+    clock: options.clock, sweepIntervalMs: options.sweepIntervalMs,
+  });
+  const server = createCommandServer(queue, blobs, { leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs, maxWaitMs: config.maxWaitMs, onError });
+
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof PytiError) return sendApiError(reply, statusOf(err), err.code, err.message);
+    if (typeof err.statusCode === 'number' && err.statusCode < 500) {
+      return sendApiError(reply, err.statusCode, err.statusCode === 413 ? 'PYTI_INPUT_TOO_LARGE' : 'PYTI_USAGE', err.message);
+    }
+    onError(err);
+    return sendApiError(reply, 500, 'PYTI_USAGE', 'internal error');
+  });
+  app.setNotFoundHandler((req, reply) => sendApiError(reply, 404, 'PYTI_USAGE', `no route ${req.method} ${req.url.split('?')[0]}`));
+  app.addHook('preClose', async () => queue.close());
+  app.addHook('onClose', async () => db.close());
+
+  const guard = (access: Access) => requireUser(auth, config.publicRead, access) as (req: never, reply: never) => Promise<void>;
+  app.get('/healthz', async () => ({ ok: true, counts: queue.counts() }));
+  await app.register(rpcRoutes, { auth, server, queue, blobs });
+  await app.register(async (api) => {
+    await uploadRoute(api, { queue, blobs, maxUploadBytes: config.maxUploadBytes, guard });
+    await auditRoutes(api, { queue, blobs, guard });
+    await adminRoutes(api, { queue, auth, guard });
+    await pageRoutes(api, { queue, auth, guard });
+  });
+  await app.ready();
+  queue.start();
+
+  let closed: Promise<void> | null = null;
+  const master: MasterApp = {
+    app,
+    tokens: { user: tokens.user, slaves: { ...tokens.slaves } },
+    async listen() {
+      const address = await app.listen({ host: config.host, port: config.port });
+      master.url = address;
+      return address;
+    },
+    close() {
+      closed ??= app.close().then(() => undefined);
+      return closed;
+    },
+  };
+  return master;
+}

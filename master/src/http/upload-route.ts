@@ -1,0 +1,58 @@
+/**
+ * `POST /api/v1/audits/upload?filename=F&priority=P&backend=B`: the body is the distribution's bytes.
+ * They are streamed to a temp file named F (capped at the configured maximum), validated as a wheel
+ * or .tar.gz sdist with metadata by `validateDist` (a malformed or hostile archive is a 400 with its
+ * PYTI_INPUT_* code, and nothing is stored or queued), then kept as a blob and queued.
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { PytiError } from '@pyti/vm-agent';
+import { validateDist } from '@pyti/slave';
+import { BlobTooLargeError, discardTemp, type BlobStore } from '../blobs/blob-store.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import { sendApiError } from './body.js';
+import { BadRequestError, DIST_FILENAME, checkBackend, checkPriority } from './request-checks.js';
+import type { Access } from './user-auth.js';
+
+export interface UploadRouteOptions {
+  queue: JobQueue;
+  blobs: BlobStore;
+  maxUploadBytes: number;
+  guard: (access: Access) => (req: never, reply: never) => Promise<void>;
+}
+
+export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions): Promise<void> {
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
+  app.post<{ Querystring: Record<string, string | undefined> }>('/api/v1/audits/upload', { preHandler: opts.guard('write') as never }, async (req, reply) => {
+    const filename = req.query.filename ?? '';
+    if (!DIST_FILENAME.test(filename)) throw new BadRequestError('filename', 'must be the distribution\'s .whl or .tar.gz file name');
+    const priority = checkPriority(req.query.priority);
+    const backend = checkBackend(req.query.backend);
+    if (!req.body || typeof (req.body as Readable).pipe !== 'function') {
+      throw new BadRequestError('body', 'send the distribution\'s bytes with Content-Type: application/octet-stream');
+    }
+    let temp;
+    try {
+      temp = await opts.blobs.writeTemp(req.body as Readable, opts.maxUploadBytes, opts.blobs.tempPath(filename));
+    } catch (err) {
+      if (err instanceof BlobTooLargeError) return sendApiError(reply, 413, 'PYTI_INPUT_TOO_LARGE', `${filename}: larger than the ${opts.maxUploadBytes}-byte upload limit`);
+      throw err;
+    }
+    let dist;
+    try {
+      dist = await validateDist(temp.path);
+    } catch (err) {
+      discardTemp(temp.path);
+      if (err instanceof PytiError) return sendApiError(reply, 400, err.code, err.message.split(temp.path).join(filename));
+      throw err;
+    }
+    opts.blobs.adopt(temp);
+    const summary = opts.queue.submit({
+      source: { kind: 'upload', project: dist.name, version: dist.version, filename, sha256: temp.sha256, sizeBytes: temp.sizeBytes },
+      priority,
+      backend,
+    });
+    return reply.code(202).send(summary);
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * The command API's HTTP routes (a Fastify plugin): `POST /rpc/v1` (JSON-RPC 2.0, one request per
+ * body, capped at COMMAND_LIMITS.maxRpcBodyBytes) and the blob endpoints
+ * `PUT|GET /rpc/v1/blobs/:sha256`. Every route needs a slave token (HTTP 401 and `PYTI_AUTH`
+ * otherwise), checked before the body is read.
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { JSONRPCServer } from 'json-rpc-2.0';
+import { PytiError } from '@pyti/vm-agent';
+import { COMMAND_BLOB_PATH, COMMAND_LIMITS, COMMAND_RPC_PATH, CommandErrorCodes } from '@pyti/slave';
+import { bearerToken, type TokenAuthority } from '../auth.js';
+import { BlobTooLargeError, SHA256_HEX, type BlobStore } from '../blobs/blob-store.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import { BodyTooLargeError, readCapped, sendApiError } from '../http/body.js';
+import { handleRpcBody, rpcError, type RpcContext } from './command-server.js';
+
+export interface RpcRoutesOptions {
+  auth: TokenAuthority;
+  server: JSONRPCServer<RpcContext>;
+  queue: JobQueue;
+  blobs: BlobStore;
+}
+
+/** Registers the command API on `app` (in its own encapsulated context: raw bodies, own parsers). */
+export async function rpcRoutes(app: FastifyInstance, opts: RpcRoutesOptions): Promise<void> {
+  const slaveOf = new WeakMap<FastifyRequest, string>();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  app.addHook('onRequest', async (req, reply) => {
+    const slave = opts.auth.slaveFor(bearerToken(req.headers.authorization));
+    if (slave === null) {
+      const message = 'a valid slave token is required (Authorization: Bearer <token>)';
+      if (req.url.startsWith(COMMAND_BLOB_PATH)) return sendApiError(reply, 401, 'PYTI_AUTH', message);
+      return reply.code(401).send(rpcError(null, CommandErrorCodes.unauthorized, message, 'PYTI_AUTH'));
+    }
+    slaveOf.set(req, slave);
+  });
+
+  app.post(COMMAND_RPC_PATH, async (req, reply) => {
+    let body: Buffer;
+    try {
+      body = await readCapped(req.body as Readable | undefined, COMMAND_LIMITS.maxRpcBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return reply.code(413).send(rpcError(null, CommandErrorCodes.tooLarge, err.message, 'PYTI_RPC_INVALID'));
+      throw err;
+    }
+    const res = await handleRpcBody(opts.server, body.toString('utf8'), { slave: slaveOf.get(req)! });
+    if (res === null) return reply.code(204).send();
+    return reply.type('application/json; charset=utf-8').send(res);
+  });
+
+  app.put<{ Params: { sha256: string } }>(`${COMMAND_BLOB_PATH}/:sha256`, async (req, reply) => {
+    const { sha256 } = req.params;
+    if (!SHA256_HEX.test(sha256)) return sendApiError(reply, 400, 'PYTI_BLOB_MISMATCH', 'the blob name must be a lower-case hex sha256');
+    try {
+      const put = await opts.blobs.put(req.body as Readable, COMMAND_LIMITS.maxBlobBytes, sha256);
+      return reply.code(put.created ? 201 : 200).send({ sha256: put.sha256, sizeBytes: put.sizeBytes, stored: put.created });
+    } catch (err) {
+      if (err instanceof BlobTooLargeError) return sendApiError(reply, 413, err.code, err.message);
+      if (err instanceof PytiError) return sendApiError(reply, 400, err.code, err.message);
+      throw err;
+    }
+  });
+
+  app.get<{ Params: { sha256: string } }>(`${COMMAND_BLOB_PATH}/:sha256`, async (req, reply) => {
+    const { sha256 } = req.params;
+    const slave = slaveOf.get(req)!;
+    const size = SHA256_HEX.test(sha256) ? opts.blobs.sizeOf(sha256) : null;
+    // Slaves may fetch the uploaded distributions of jobs they leased, nothing else.
+    if (size === null || !opts.queue.mayFetchUpload(slave, sha256)) {
+      return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no uploaded distribution ${sha256.slice(0, 64)} for a job this slave leased`);
+    }
+    return reply.type('application/octet-stream').header('content-length', size).send(opts.blobs.open(sha256));
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * `pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]... [--lease-ms N]
+ * [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--default-backend B] [--max-upload-bytes N]
+ * [--public-read]`: starts the master, prints where it listens and where its tokens are, and runs
+ * until SIGTERM or SIGINT, which close it gracefully (in-flight requests finish, long-polls are
+ * answered, the database is closed).
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PytiError } from '@pyti/vm-agent';
+import { TOKENS_FILE } from '../auth.js';
+import { loadMasterConfig } from '../config.js';
+import { buildMasterApp } from '../http/master-app.js';
+
+export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
+                   [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
+                   [--default-backend B] [--max-upload-bytes N] [--public-read]
+environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…)`;
+
+export interface MasterCommandIO {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+/** Runs `pyti master …` (args after `master`); resolves to the exit code once the master has stopped. */
+export async function runMasterCommand(args: string[], io: MasterCommandIO, opts: { stop?: AbortSignal } = {}): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+        'slave-token': { type: 'string', multiple: true }, 'lease-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' },
+        'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'default-backend': { type: 'string' },
+        'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    io.err(`pyti: error PYTI_USAGE: ${(err as Error).message}\n${MASTER_COMMAND_USAGE}\n`);
+    return 64;
+  }
+  if (values.help) {
+    io.out(`${MASTER_COMMAND_USAGE}\n`);
+    return 0;
+  }
+  let master;
+  try {
+    const config = loadMasterConfig({
+      data: values.data, host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
+      heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'],
+      defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
+    }, process.env);
+    master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
+    let url: string;
+    try {
+      url = await master.listen();
+    } catch (err) {
+      await master.close();
+      throw err;
+    }
+    io.out(`pyti master listening on ${url}\n`);
+    io.out(`data: ${config.dataDir}\n`);
+    io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
+    if (config.publicRead) io.out('reads are public (--public-read)\n');
+  } catch (err) {
+    if (err instanceof PytiError) {
+      io.err(`pyti: error ${err.code}: ${err.message}\n`);
+      return err.code === 'PYTI_CONFIG_INVALID' ? 64 : 2;
+    }
+    io.err(`pyti: error: cannot start the master: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const running = master;
+  await new Promise<void>((resolve) => {
+    const stop = (why: string) => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      io.err(`pyti master: ${why}; closing\n`);
+      resolve();
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    if (opts.stop?.aborted) stop('stopped');
+    opts.stop?.addEventListener('abort', () => stop('stopped'), { once: true });
+  });
+  await running.close();
+  io.err('pyti master: closed\n');
+  return 0;
+}

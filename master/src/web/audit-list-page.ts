@@ -1,0 +1,74 @@
+/**
+ * The master's front page: every audit, newest first, its row red (failed, flagged, error), green
+ * (clean) or neutral (queued, running, cancelled). While an audit is queued or running, a small inline
+ * script polls `GET /api/v1/audits?limit=N` every 2 s and redraws the rows in place from the JSON
+ * (cells assigned as text, never as HTML); without scripts the page is static (and refreshes itself).
+ */
+import { esc } from '@pyti/slave';
+import type { AuditSummary } from '../user-api.js';
+import { AUDIT_COLUMNS, ROW_MODEL_JS, auditCells, auditTone, type RowCell } from './audit-row-model.js';
+import { NOSCRIPT_REFRESH, pageShell, scriptJson } from './page-shell.js';
+
+/** Whether an audit is still moving (the pages poll while one is). */
+export function isLive(a: Pick<AuditSummary, 'state'>): boolean {
+  return a.state === 'queued' || a.state === 'running';
+}
+
+function cellHtml(c: RowCell): string {
+  const inner = c.h ? `<a href="${esc(c.h)}">${esc(c.t)}</a>` : esc(c.t);
+  return `<td${c.c ? ` class="${esc(c.c)}"` : ''}${c.title ? ` title="${esc(c.title)}"` : ''}>${inner}</td>`;
+}
+
+/** One `<tr>` of the audit list. */
+export function auditRowHtml(a: AuditSummary, nowMs = Date.now()): string {
+  return `<tr id="audit-${esc(a.id)}" class="tone-${auditTone(a)}" data-state="${esc(a.state)}">${auditCells(a, nowMs).map(cellHtml).join('')}</tr>`;
+}
+
+const LIVE_LIST_JS = `
+(function () {
+  var LIMIT = __LIMIT__, body = document.getElementById('audits'), note = document.getElementById('live-note');
+  function row(a, now) {
+    var tr = document.createElement('tr');
+    tr.id = 'audit-' + a.id; tr.className = 'tone-' + pytiTone(a); tr.setAttribute('data-state', a.state);
+    pytiCells(a, now).forEach(function (c) {
+      var td = document.createElement('td');
+      if (c.c) td.className = c.c;
+      if (c.title) td.title = c.title;
+      if (c.h) { var link = document.createElement('a'); link.href = c.h; link.textContent = c.t; td.appendChild(link); } else td.textContent = c.t;
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+  function tick() {
+    fetch('/api/v1/audits?limit=' + LIMIT, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+      .then(function (j) {
+        var now = Date.now(), live = false, rows = [];
+        (j.audits || []).forEach(function (a) { rows.push(row(a, now)); if (a.state === 'queued' || a.state === 'running') live = true; });
+        body.replaceChildren.apply(body, rows);
+        if (live) setTimeout(tick, 2000); else note.textContent = 'nothing running';
+      })
+      .catch(function (e) { note.textContent = 'live updates stopped (' + e.message + '); reload the page'; });
+  }
+  setTimeout(tick, 2000);
+})();`;
+
+/** The front page: a complete HTML document listing `audits` (newest first) with live progress. */
+export function renderAuditListPage(audits: AuditSummary[], opts: { title?: string; pollLimit?: number } = {}): string {
+  const title = opts.title ?? 'PyTI audits';
+  const sorted = [...audits].sort((a, b) => (a.submittedAt < b.submittedAt ? 1 : a.submittedAt > b.submittedAt ? -1 : 0));
+  const now = Date.now();
+  const live = sorted.some(isLive);
+  const counts = (['queued', 'running'] as const).map((s) => `${sorted.filter((a) => a.state === s).length} ${s}`).join(' · ');
+  const red = sorted.filter((a) => auditTone(a) === 'red').length;
+  const limit = Math.min(500, Math.max(50, opts.pollLimit ?? sorted.length));
+  const table = sorted.length
+    ? `<table><thead><tr>${AUDIT_COLUMNS.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody id="audits">${sorted.map((a) => auditRowHtml(a, now)).join('\n')}</tbody></table>`
+    : '<p class="muted">No audits yet. Submit one with <code>pyti submit &lt;file.tar.gz|name==version&gt;</code>.</p>';
+  const script = live && sorted.length
+    ? `<script id="pyti-live">${ROW_MODEL_JS}${LIVE_LIST_JS.replace('__LIMIT__', scriptJson(limit))}</script>`
+    : '';
+  const body = `<header><h1>${esc(title)}</h1><p>${sorted.length} audits · ${counts} · ${red} failed, flagged or error`
+    + ` · <span id="live-note">${live ? 'live' : 'nothing running'}</span></p></header><main><section>${table}</section></main>${script}`;
+  return pageShell(title, body, live ? NOSCRIPT_REFRESH : '');
+}

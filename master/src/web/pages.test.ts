@@ -1,0 +1,154 @@
+import { runInNewContext } from 'node:vm';
+import { renderHtml, type AuditReport } from '@pyti/slave';
+import type { AuditDetail, AuditSummary } from '../user-api.js';
+import { AUDIT_COLUMNS, auditCells, auditTone, renderAuditListPage, renderAuditPage } from './pages.js';
+
+const HOSTILE = '<script>alert(1)</script>"\'&';
+
+function summary(over: Partial<AuditSummary> = {}): AuditSummary {
+  return {
+    id: 'a1', state: 'done', verdict: 'clean', result: 'pass', source: 'upload', project: 'demo', version: '1.0', filename: 'demo-1.0.tar.gz',
+    backend: 'bwrap', priority: 0, attempts: 1, maxAttempts: 3, submittedAt: '2025-01-02T03:04:05.000Z', startedAt: '2025-01-02T03:04:06.000Z',
+    finishedAt: '2025-01-02T03:04:16.500Z', slave: 'slave-a', progress: null, findings: 0, error: null, ...over,
+  };
+}
+function detail(over: Partial<AuditDetail> = {}): AuditDetail {
+  return { ...summary(), artifacts: [], prefetch: null, attemptLog: [], events: [], ...over };
+}
+function report(name: string): AuditReport {
+  return {
+    schemaVersion: 1, tool: { name: 'pyti', version: '0.1.0' },
+    distribution: { filename: `${name}-1.0.tar.gz`, name, version: '1.0', kind: 'sdist', sha256: 'ab'.repeat(32), sizeBytes: 10, requiresDist: [] },
+    backend: { name: 'bwrap', isolation: 'namespaces', network: 'none' }, result: 'pass', verdict: 'clean', tasks: [], traces: {}, findings: [],
+    timings: { startedAt: '2025-01-02T03:04:06.000Z', totalMs: 10000 }, rawFiles: [],
+  };
+}
+const running = (over: Partial<AuditSummary> = {}): AuditSummary => summary({
+  id: 'r1', state: 'running', verdict: null, result: null, finishedAt: null, findings: null,
+  progress: { phase: 'auditing', task: 'install', tasksDone: 2, log: null }, ...over,
+});
+
+describe('audit list page', () => {
+  it('escapes hostile project names, versions, file names and slaves', () => {
+    const html = renderAuditListPage([summary({ project: HOSTILE, version: HOSTILE, filename: HOSTILE, slave: HOSTILE, id: 'x"><script>' })], { title: HOSTILE });
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).not.toContain('"><script>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;');
+    expect(html).not.toContain('<script');
+  });
+
+  it('colours rows: red for failed, flagged and error, green for clean, neutral while moving or cancelled', () => {
+    const cases: [Partial<AuditSummary>, string][] = [
+      [{ verdict: 'clean' }, 'green'], [{ verdict: 'flagged', findings: 2 }, 'red'], [{ verdict: 'failed', result: 'test-fail' }, 'red'],
+      [{ verdict: 'error', result: 'error:job-timeout' }, 'red'],
+      [{ state: 'error', verdict: 'error', result: null, error: { code: 'PYTI_ATTEMPTS_EXHAUSTED', message: 'x', attempts: [] } }, 'red'],
+      [{ state: 'queued', verdict: null }, 'neutral'], [{ state: 'running', verdict: null }, 'neutral'], [{ state: 'cancelled', verdict: null }, 'neutral'],
+    ];
+    for (const [over, tone] of cases) {
+      const a = summary({ id: `id-${tone}`, ...over });
+      expect(auditTone(a)).toBe(tone);
+      expect(renderAuditListPage([a], {})).toContain(`<tr id="audit-id-${tone}" class="tone-${tone}"`);
+    }
+  });
+
+  it('lists newest first, with a link to each audit and progress for running ones', () => {
+    const html = renderAuditListPage([summary({ id: 'old', submittedAt: '2025-01-01T00:00:00Z' }), running({ id: 'new', submittedAt: '2025-01-03T00:00:00Z' })], {});
+    expect(html.indexOf('audit-new')).toBeLessThan(html.indexOf('audit-old'));
+    expect(html).toContain('<a href="/audits/old">demo</a>');
+    expect(html).toContain('auditing · install · 2 tasks done');
+    expect(html.match(/<th>/g)).toHaveLength(AUDIT_COLUMNS.length);
+    expect(html).toMatch(/^<!doctype html>.*<\/html>$/s);
+    expect(html).not.toMatch(/<(link|img)\b|src=/);
+  });
+
+  it('includes the live script only while something is queued or running', () => {
+    expect(renderAuditListPage([summary(), summary({ id: 'c', state: 'cancelled', verdict: null })], {})).not.toContain('<script');
+    for (const state of ['queued', 'running'] as const) {
+      const html = renderAuditListPage([summary(), running({ state })], {});
+      expect(html).toContain('<script id="pyti-live">');
+      expect(html).toContain("fetch('/api/v1/audits?limit=' + LIMIT");
+      expect(html).toContain('http-equiv="refresh"');
+    }
+    expect(renderAuditListPage([], {})).toContain('No audits yet');
+  });
+
+  it('runs the same row model in the browser script as on the server', () => {
+    const html = renderAuditListPage([running({ project: HOSTILE })], { pollLimit: 7 });
+    const js = /<script id="pyti-live">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const ctx: Record<string, unknown> = { setTimeout: () => 0, document: { getElementById: () => ({}) }, fetch: () => Promise.reject(new Error('no')) };
+    runInNewContext(`${js}; this.cells = pytiCells; this.tone = pytiTone;`, ctx);
+    const a = running({ project: HOSTILE });
+    expect(JSON.parse(JSON.stringify((ctx.cells as typeof auditCells)(a, 1e12)))).toEqual(auditCells(a, 1e12));
+    expect(js).toContain('var LIMIT = 50');
+  });
+});
+
+describe('audit page', () => {
+  it('escapes everything the audit carries and keeps hostile artifact URLs from becoming links', () => {
+    const d = detail({
+      project: HOSTILE, state: 'error', verdict: 'error', result: null,
+      error: { code: 'PYTI_ATTEMPTS_EXHAUSTED', message: HOSTILE, attempts: [{ attempt: 1, reason: HOSTILE }, { attempt: 2, reason: 'slave lost' }] },
+      artifacts: [{ name: HOSTILE, sizeBytes: 2048, sha256: 'cd'.repeat(32), url: 'javascript:alert(1)' },
+        { name: 'raw/install/strace.log', sizeBytes: 5, sha256: 'ef'.repeat(32), url: '/api/v1/audits/a1/artifacts/raw/install/strace.log' }],
+      prefetch: { wheels: [HOSTILE], downloaded: 1, durationMs: 1500, error: HOSTILE },
+      events: [{ at: '2025-01-02T03:04:07Z', kind: 'log', text: HOSTILE }],
+    });
+    const html = renderAuditPage(d, null);
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).not.toContain('href="javascript:');
+    expect(html).toContain('<a href="/api/v1/audits/a1/artifacts/raw/install/strace.log">raw/install/strace.log</a>');
+    expect(html).toContain('Could not audit: PYTI_ATTEMPTS_EXHAUSTED');
+    expect(html).toContain('slave lost');
+    expect(html).toContain('Dependencies: 1 wheels, 1 downloaded, in 1.5 s');
+    expect(html).toContain('class="tone-red"');
+    expect(html).not.toContain('<script');
+  });
+
+  it('embeds the done report in a sandboxed frame, escaped, with links to its JSON and HTML', () => {
+    const reportHtml = renderHtml(report(HOSTILE));
+    const html = renderAuditPage(detail({ project: HOSTILE }), reportHtml);
+    expect(html).toContain('<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="&lt;!doctype html&gt;');
+    const srcdoc = /srcdoc="([^"]*)"/.exec(html)![1]!;
+    expect(srcdoc.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')).toBe(reportHtml);
+    expect(html).toContain('href="/api/v1/audits/a1/report.json"');
+    expect(html).toContain('class="tone-green"');
+    expect(html).not.toContain('pyti-live');
+    expect(renderAuditPage(detail(), null)).toContain('The report is not available');
+  });
+
+  it('shows live progress, polling the audit, only while it is queued or running', () => {
+    const d = detail({ ...running(), id: 'r/1', events: [{ at: '2025-01-02T03:04:07Z', kind: 'task-started', text: 'install</script><script>x' }] });
+    const html = renderAuditPage(d, null);
+    expect(html).toContain('<script id="pyti-live">');
+    expect(html).toContain('"/api/v1/audits/r%2F1"');
+    expect(html).not.toContain('install</script><script>x');
+    expect(html).toContain('running on slave-a: install');
+    expect(html).not.toContain('<iframe');
+    const done = renderAuditPage(detail({ events: d.events }), null);
+    expect(done).not.toContain('pyti-live');
+    expect(done).toContain('Progress log (1 events)');
+  });
+
+  it('shows the attempt history when an attempt was lost, and not for a plain first-time success', () => {
+    const lost = renderAuditPage(detail({
+      attempts: 2,
+      attemptLog: [
+        { attempt: 1, slave: HOSTILE, state: 'expired', reason: 'lease expired: slave a stopped answering', leasedAt: '2025-01-02T03:04:06.000Z', endedAt: '2025-01-02T03:05:06.000Z' },
+        { attempt: 2, slave: 'b', state: 'completed', reason: null, leasedAt: '2025-01-02T03:05:07.000Z', endedAt: '2025-01-02T03:05:17.000Z' },
+      ],
+    }), null);
+    expect(lost).toContain('<h2>Attempts</h2>');
+    expect(lost).toContain('lease expired: slave a stopped answering');
+    expect(lost).not.toContain('<script>alert(1)');
+    const plain = renderAuditPage(detail({ attemptLog: [{ attempt: 1, slave: 'a', state: 'completed', reason: null, leasedAt: '2025-01-02T03:04:06.000Z', endedAt: null }] }), null);
+    expect(plain).not.toContain('<h2>Attempts</h2>');
+  });
+
+  it('writes scripts that parse', () => {
+    const pages = [renderAuditPage(detail({ ...running(), events: [] }), null), renderAuditPage(detail(), renderHtml(report('x'))), renderAuditListPage([running()], {})];
+    const scripts = pages.flatMap((h) => [...h.matchAll(/<script[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]!));
+    expect(scripts).toHaveLength(3);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    for (const js of scripts) expect(() => new Function(js)).not.toThrow();
+  });
+});

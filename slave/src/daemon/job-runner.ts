@@ -1,0 +1,125 @@
+/**
+ * One leased job on the slave: fetch the distribution (from the index, or the user's upload from the
+ * master), prefetch its dependencies and build requirements, audit it on the requested backend, and
+ * hand back what goes into the outbox. Package failures are in the report; a problem with the input
+ * itself (unknown project, hash mismatch, malformed or hostile archive) ends the job with
+ * `retry: false`; infrastructure trouble with `retry: true`.
+ *
+ * Security: the distribution's file name (from the index or the user) becomes a path only after
+ * `safeDistFilename`; its bytes are checked against the published or uploaded sha256 before use, then
+ * validated by `validateDist` before anything reads it further; everything lives in the job's own
+ * directory, which the caller removes.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PytiError } from '@pyti/vm-agent';
+import { auditDistribution, type AuditOptions, type AuditProgress } from '../audit.js';
+import type { Backend } from '../backends/backend.js';
+import type { CommandClient } from '../command/command-client.js';
+import type { JobOutcome, JobProgressEvent, LeasedJob } from '../command/command-protocol.js';
+import { safeDistFilename } from '../index-client/dist-filename.js';
+import type { IndexClient } from '../index-client/index-client.js';
+import { validateDist } from '../input/validate-dist.js';
+import type { GuestTags } from '../prefetch/guest-tags.js';
+import { prefetchDependencies } from '../prefetch/prefetch.js';
+import type { WheelCache } from '../prefetch/wheel-cache.js';
+import type { OutboxEntry } from './outbox.js';
+
+/** Everything a job needs from the daemon. */
+export interface JobContext {
+  job: LeasedJob;
+  /** A fresh directory for this job (removed by the caller). */
+  jobDir: string;
+  client: CommandClient;
+  index: IndexClient;
+  cache: WheelCache;
+  rootfs: string;
+  tags: GuestTags;
+  backend: Backend;
+  /** Aborted when the job is cancelled or its lease is lost. */
+  signal: AbortSignal;
+  progress: (e: JobProgressEvent) => void;
+  log: (line: string) => void;
+  audit?: Pick<AuditOptions, 'parallel' | 'limits' | 'sessionLimits'>;
+}
+
+/** What the job produced: an outbox outcome and, for a report, the directory holding it. */
+export interface JobResult {
+  outcome: OutboxEntry['outcome'];
+  reportDir?: string;
+}
+
+/** Codes that are a verdict on the input: the job ends at once, without another attempt. */
+const INPUT_CODES = new Set(['PYTI_INDEX_NOT_FOUND', 'PYTI_INDEX_HASH_MISMATCH']);
+
+/** The outcome for a job that failed with `err` before it had a report. */
+export function errorOutcome(err: unknown): Extract<JobOutcome, { kind: 'error' }> {
+  if (err instanceof PytiError) {
+    const retry = !(err.code.startsWith('PYTI_INPUT_') || INPUT_CODES.has(err.code));
+    return { kind: 'error', code: err.code, message: err.message.slice(0, 4000), retry };
+  }
+  return { kind: 'error', code: 'PYTI_SLAVE_FAILED', message: `the slave failed: ${String((err as Error)?.message ?? err).slice(0, 4000)}`, retry: true };
+}
+
+/** Fetches the job's distribution into `dir`; resolves to its path. */
+async function fetchDist(ctx: JobContext, dir: string): Promise<string> {
+  const s = ctx.job.source;
+  if (s.kind === 'index') {
+    const file = await ctx.index.resolve(s.project, s.version, s.filename, { signal: ctx.signal });
+    ctx.log(`job ${ctx.job.jobId} ${file.filename} from ${file.url}`);
+    const dest = join(dir, file.filename);
+    await ctx.index.download(file, dest, { signal: ctx.signal });
+    return dest;
+  }
+  if (!safeDistFilename(s.filename)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${JSON.stringify(String(s.filename).slice(0, 100))} is not a distribution file name`);
+  const dest = join(dir, s.filename);
+  await ctx.client.getBlob(s.sha256, dest, { signal: ctx.signal, maxBytes: s.sizeBytes });
+  return dest;
+}
+
+/** Runs the job; resolves to its result, or rejects with the abort reason when the job was stopped. */
+export async function runJob(ctx: JobContext): Promise<JobResult> {
+  const at = Date.now;
+  const phase = (p: 'downloading' | 'prefetching' | 'auditing' | 'uploading'): void => {
+    ctx.log(`job ${ctx.job.jobId} ${p}`);
+    ctx.progress({ at: at(), kind: 'phase', phase: p });
+  };
+  const note = (text: string): void => ctx.progress({ at: at(), kind: 'log', text });
+  try {
+    const inputDir = join(ctx.jobDir, 'input');
+    const wheelhouse = join(ctx.jobDir, 'wheelhouse');
+    const outDir = join(ctx.jobDir, 'report');
+    mkdirSync(inputDir, { recursive: true });
+    mkdirSync(wheelhouse, { recursive: true });
+
+    phase('downloading');
+    const distPath = await fetchDist(ctx, inputDir);
+    const dist = await validateDist(distPath);
+    note(`${dist.filename}: ${dist.kind} of ${dist.name} ${dist.version}, sha256 ${dist.sha256}`);
+
+    phase('prefetching');
+    const prefetch = await prefetchDependencies({
+      dist, wheelhouse, cache: ctx.cache, rootfs: ctx.rootfs, tags: ctx.tags, simpleUrl: ctx.index.simpleUrl, signal: ctx.signal, onLog: note,
+    });
+    ctx.signal.throwIfAborted();
+
+    phase('auditing');
+    const onProgress = (p: AuditProgress): void => {
+      if (p.kind === 'task-started') ctx.progress({ at: at(), kind: 'task-started', task: p.id });
+      else if (p.kind === 'task-finished') ctx.progress({ at: at(), kind: 'task-finished', task: p.id, status: p.status, durationMs: p.durationMs });
+      else if (p.kind === 'guest-ready') note(`guest ready: Python ${p.python}`);
+      if (p.kind === 'task-started' || p.kind === 'task-finished') ctx.log(`job ${ctx.job.jobId} ${p.id} ${p.kind === 'task-started' ? 'started' : p.status}`);
+    };
+    const outcome = await auditDistribution({
+      ...ctx.audit, distPath, wheelhouse, outDir, backend: ctx.backend, rootfs: ctx.rootfs, onProgress, signal: ctx.signal,
+    });
+    note(`audited: ${outcome.report.result} (${outcome.report.verdict})`);
+    phase('uploading');
+    return { outcome: { kind: 'report', prefetch }, reportDir: outDir };
+  } catch (err) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const outcome = errorOutcome(err);
+    ctx.log(`job ${ctx.job.jobId} failed: ${outcome.code}: ${outcome.message.split('\n')[0]}${outcome.retry ? ' (to be retried)' : ''}`);
+    return { outcome };
+  }
+}

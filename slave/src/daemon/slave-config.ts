@@ -1,0 +1,82 @@
+/**
+ * The slave daemon's configuration: flags over environment (`PYTI_MASTER_URL`, `PYTI_SLAVE_TOKEN`,
+ * `PYTI_INDEX_URL`, `PYTI_SLAVE_DATA`) over defaults, validated once and frozen. Every problem is a
+ * `PYTI_CONFIG_INVALID` error naming the flag or variable.
+ *
+ * Security: the token is never printed (`describeSlaveConfig` leaves it out); URLs must be http(s)
+ * without credentials.
+ */
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PytiError } from '@pyti/vm-agent';
+import { cacheRoot } from '@pyti/images';
+import { normalizeMasterUrl } from '../command/command-client.js';
+import { DEFAULT_INDEX_URL, normalizeIndexUrl } from '../index-client/index-url.js';
+
+/** Backends a slave can be told to offer. */
+export const SLAVE_BACKENDS = ['bwrap', 'qemu', 'libvirt'] as const;
+
+export interface SlaveConfig {
+  /** The master's base URL. */
+  readonly masterUrl: string;
+  readonly token: string;
+  /** Informational name sent at registration (the token names the slave). */
+  readonly name: string;
+  readonly backends: readonly string[];
+  /** Jobs run at once. */
+  readonly concurrency: number;
+  /** Package index base URL (`https://pypi.org`). */
+  readonly indexUrl: string;
+  /** Wheel cache, outbox and job directories live here. */
+  readonly dataDir: string;
+}
+
+/** Flags as `pyti slave` parses them. */
+export interface SlaveFlags {
+  master?: string;
+  token?: string;
+  name?: string;
+  backend?: string[];
+  concurrency?: string | number;
+  indexUrl?: string;
+  data?: string;
+}
+
+function invalid(what: string, why: string): never {
+  throw new PytiError('PYTI_CONFIG_INVALID', `${what}: ${why}`);
+}
+
+function wrap<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof PytiError) invalid(what, err.message);
+    throw err;
+  }
+}
+
+/** Builds the configuration from flags and environment; throws PYTI_CONFIG_INVALID. */
+export function loadSlaveConfig(flags: SlaveFlags, env: NodeJS.ProcessEnv = process.env): SlaveConfig {
+  const master = flags.master ?? env.PYTI_MASTER_URL;
+  if (!master) invalid('--master', 'the master URL is required (or PYTI_MASTER_URL)');
+  const masterUrl = wrap(flags.master ? '--master' : 'PYTI_MASTER_URL', () => normalizeMasterUrl(master));
+  const token = flags.token ?? env.PYTI_SLAVE_TOKEN;
+  if (!token) invalid('--token', 'a slave token is required (or PYTI_SLAVE_TOKEN)');
+  if (!/^[\x21-\x7e]{8,256}$/.test(token)) invalid(flags.token ? '--token' : 'PYTI_SLAVE_TOKEN', 'must be 8-256 printable characters without spaces');
+  const name = flags.name ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) invalid('--name', `${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 . _ -`);
+  const backends = [...new Set(flags.backend?.length ? flags.backend : ['bwrap'])];
+  for (const b of backends) if (!(SLAVE_BACKENDS as readonly string[]).includes(b)) invalid('--backend', `${JSON.stringify(b)} is not one of ${SLAVE_BACKENDS.join(', ')}`);
+  const c = flags.concurrency ?? 1;
+  const concurrency = typeof c === 'number' ? c : /^\d+$/.test(c.trim()) ? Number(c) : NaN;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) invalid('--concurrency', `${JSON.stringify(c)} is not a whole number from 1 to 64`);
+  const index = flags.indexUrl ?? env.PYTI_INDEX_URL ?? DEFAULT_INDEX_URL;
+  const indexUrl = wrap(flags.indexUrl ? '--index-url' : 'PYTI_INDEX_URL', () => normalizeIndexUrl(index));
+  const dataDir = resolve(flags.data ?? env.PYTI_SLAVE_DATA ?? join(cacheRoot(env), 'slave'));
+  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, dataDir });
+}
+
+/** The configuration for a log line, without the token. */
+export function describeSlaveConfig(c: SlaveConfig): string {
+  return `master ${c.masterUrl}, index ${c.indexUrl}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}`;
+}

@@ -1,0 +1,44 @@
+/**
+ * HTTP to the package index: a timeout per request, a few retries with backoff for connection errors
+ * and 5xx, and error codes PyTI can act on: 404 is `PYTI_INDEX_NOT_FOUND` (a verdict on the input),
+ * everything else that fails is `PYTI_INDEX_UNREACHABLE` (infrastructure).
+ */
+import { PytiError } from '@pyti/vm-agent';
+import { backoffDelay, sleep, type RetryPolicy } from '../command/backoff.js';
+
+export interface IndexHttpOptions {
+  /** Per request, until the headers arrive. Default 30 s. */
+  timeoutMs?: number;
+  /** Attempts in all for transient failures. Default 3. */
+  attempts?: number;
+  signal?: AbortSignal;
+}
+
+const POLICY: RetryPolicy = { initialMs: 300, maxMs: 3000, factor: 2, deadlineMs: Number.MAX_SAFE_INTEGER };
+
+/** GETs `url`; resolves to a 2xx response (body unread) or throws a PytiError. */
+export async function indexGet(url: string, what: string, opts: IndexHttpOptions = {}): Promise<Response> {
+  const attempts = opts.attempts ?? 3;
+  const signal = opts.signal ?? new AbortController().signal;
+  let last = '';
+  let cause: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (attempt > 1) await sleep(backoffDelay(attempt - 1, POLICY), signal);
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs ?? 30_000)]), headers: { 'user-agent': 'pyti-slave' } });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      cause = err;
+      const c = (err as Error).cause as Error | undefined;
+      last = `${(err as Error).message}${c?.message ? ` (${c.message})` : ''}`;
+      continue;
+    }
+    if (res.ok) return res;
+    await res.body?.cancel().catch(() => undefined);
+    if (res.status === 404 || res.status === 410) throw new PytiError('PYTI_INDEX_NOT_FOUND', `${what}: the index has no ${what} (HTTP ${res.status} from ${url})`);
+    last = `HTTP ${res.status}`;
+    if (res.status < 500 && res.status !== 429 && res.status !== 408) break;
+  }
+  throw new PytiError('PYTI_INDEX_UNREACHABLE', `${what}: ${url}: ${last}`, { cause });
+}

@@ -1,0 +1,61 @@
+/**
+ * The Simple Repository API pages: PEP 503 HTML (with PEP 629's repository version) and PEP 691
+ * JSON (with PEP 700's versions, size and upload-time), for the project list and for one project.
+ */
+import type { IndexedFile } from './catalog.js';
+import type { SimpleFormat } from './negotiate.js';
+
+/** The API version announced in HTML `<meta>` and JSON `meta.api-version`. */
+export const SIMPLE_API_VERSION = '1.1';
+
+/** A file as a Simple page lists it: the hash may be the published (possibly wrong) one. */
+export interface SimpleFileEntry {
+  file: IndexedFile;
+  /** Absolute URL of the file. */
+  url: string;
+  /** The sha256 the index publishes for it. */
+  sha256: string;
+}
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function htmlPage(title: string, body: string): string {
+  return `<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="${SIMPLE_API_VERSION}">\n    <title>${escapeHtml(title)}</title>\n  </head>\n  <body>\n${body}  </body>\n</html>\n`;
+}
+
+/** The project list (`/simple/`). `projects` are normalized names. */
+export function renderProjectList(format: SimpleFormat, projects: { name: string; project: string }[]): string {
+  if (format === 'json') {
+    return JSON.stringify({ meta: { 'api-version': SIMPLE_API_VERSION }, projects: projects.map((p) => ({ name: p.name })) });
+  }
+  const links = projects.map((p) => `    <a href="/simple/${encodeURIComponent(p.project)}/">${escapeHtml(p.name)}</a><br/>\n`).join('');
+  return htmlPage('Simple index', links);
+}
+
+/** One project's page (`/simple/<project>/`). */
+export function renderProjectPage(format: SimpleFormat, project: string, versions: string[], entries: SimpleFileEntry[]): string {
+  if (format === 'json') {
+    return JSON.stringify({
+      meta: { 'api-version': SIMPLE_API_VERSION },
+      name: project,
+      versions,
+      files: entries.map((e) => ({
+        filename: e.file.filename,
+        url: e.url,
+        hashes: { sha256: e.sha256 },
+        ...(e.file.requiresPython ? { 'requires-python': e.file.requiresPython } : {}),
+        size: e.file.size,
+        'upload-time': e.file.uploadTime,
+        yanked: false,
+      })),
+    });
+  }
+  const links = entries.map((e) => {
+    const rp = e.file.requiresPython ? ` data-requires-python="${escapeHtml(e.file.requiresPython)}"` : '';
+    return `    <a href="${escapeHtml(`${e.url}#sha256=${e.sha256}`)}"${rp}>${escapeHtml(e.file.filename)}</a><br/>\n`;
+  }).join('');
+  return htmlPage(`Links for ${project}`, `    <h1>Links for ${escapeHtml(project)}</h1>\n${links}`);
+}
