@@ -24,7 +24,7 @@ const PYTI = join(ROOT, 'bin/pyti.mjs');
 const INDEX_MAIN = join(ROOT, 'test/dist/index-server/main.js');
 const USER_TOKEN = 'user-token-for-the-distributed-test';
 const SLAVE_TOKENS = { a: 'slave-a-token-for-the-distributed-test', b: 'slave-b-token-for-the-distributed-test' };
-const LEASE_MS = 6000;
+const LEASE_MS = 10_000;
 const HEARTBEAT_MS = 1000;
 const ECHO = process.env.PYTI_TEST_ECHO === '1';
 

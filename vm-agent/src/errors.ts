@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   PYTI_INDEX_UNREACHABLE: 'the package index did not answer',
   PYTI_INDEX_NOT_FOUND: 'the package index has no such project, version or file',
   PYTI_INDEX_MALFORMED: 'the package index answered with something that is not its API\'s format',
+  PYTI_INDEX_MISMATCH: 'the distribution the index served is not the project or version that was asked for',
   PYTI_INDEX_HASH_MISMATCH: 'a downloaded file does not match the sha256 the index publishes for it',
   PYTI_PREFETCH_FAILED: 'pip could not resolve or download the dependencies',
   PYTI_SLAVE_FAILED: 'the slave failed to run a job for a reason of its own (a full disk, a bug); the job is retried',

@@ -50,7 +50,22 @@ export interface JobResult {
 }
 
 /** Codes that are a verdict on the input: the job ends at once, without another attempt. */
-const INPUT_CODES = new Set(['PYTI_INDEX_NOT_FOUND', 'PYTI_INDEX_HASH_MISMATCH']);
+const INPUT_CODES = new Set(['PYTI_INDEX_NOT_FOUND', 'PYTI_INDEX_HASH_MISMATCH', 'PYTI_INDEX_MISMATCH']);
+
+const normName = (n: string): string => n.toLowerCase().replace(/[-_.]+/g, '-');
+/** A version for comparison: case, a leading `v` and trailing `.0` release parts do not matter (1.0 = 1.0.0 = V1). */
+const normVersion = (v: string): string => v.trim().toLowerCase().replace(/^v/, '').replace(/^(\d+(?:\.\d+)*?)(?:\.0+)+(?=$|[^.\d])/, '$1');
+
+/**
+ * Checks that the distribution an index served for `project==version` says it is that project and
+ * version (its own metadata, read by validateDist): an index (or a compromised mirror) must not slip
+ * another package under the name that was asked for.
+ */
+export function checkServedDist(source: { project: string; version: string }, dist: { name: string; version: string; filename: string }): void {
+  if (normName(dist.name) !== normName(source.project) || normVersion(dist.version) !== normVersion(source.version)) {
+    throw new PytiError('PYTI_INDEX_MISMATCH', `asked the index for ${source.project}==${source.version} but ${dist.filename} is ${dist.name} ${dist.version}`);
+  }
+}
 
 /** The outcome for a job that failed with `err` before it had a report. */
 export function errorOutcome(err: unknown): Extract<JobOutcome, { kind: 'error' }> {
@@ -95,6 +110,7 @@ export async function runJob(ctx: JobContext): Promise<JobResult> {
     phase('downloading');
     const distPath = await fetchDist(ctx, inputDir);
     const dist = await validateDist(distPath);
+    if (ctx.job.source.kind === 'index') checkServedDist(ctx.job.source, dist);
     note(`${dist.filename}: ${dist.kind} of ${dist.name} ${dist.version}, sha256 ${dist.sha256}`);
 
     phase('prefetching');

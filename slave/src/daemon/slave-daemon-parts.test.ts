@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadSlaveConfig } from './slave-config.js';
 import { listFiles, Outbox } from './outbox.js';
 import { lockDataDir } from './data-dir.js';
-import { errorOutcome } from './job-runner.js';
+import { checkServedDist, errorOutcome } from './job-runner.js';
 import { PytiError } from '@pyti/vm-agent';
 
 const T = 'slave-token-0123456789';
@@ -74,5 +74,26 @@ describe('data directory lock and job outcomes', () => {
     expect(errorOutcome(new PytiError('PYTI_INDEX_HASH_MISMATCH', 'x')).retry).toBe(false);
     expect(errorOutcome(new PytiError('PYTI_INDEX_UNREACHABLE', 'x')).retry).toBe(true);
     expect(errorOutcome(new Error('ENOSPC'))).toMatchObject({ code: 'PYTI_SLAVE_FAILED', retry: true });
+  });
+});
+
+describe('checking what the index served', () => {
+  const dist = (name: string, version: string) => ({ name, version, filename: `${name}-${version}.tar.gz` });
+  it('accepts the project and version asked for, however they are spelt', () => {
+    expect(() => checkServedDist({ project: 'Idx_App', version: '1.0' }, dist('idx-app', '1.0.0'))).not.toThrow();
+    expect(() => checkServedDist({ project: 'zope.interface', version: '6.1' }, dist('zope-interface', '6.1'))).not.toThrow();
+    expect(() => checkServedDist({ project: 'a', version: '2.0rc1' }, dist('A', '2.0rc1'))).not.toThrow();
+  });
+  it('refuses another project or version under the name asked for, without retry', () => {
+    for (const [p, v, d] of [['idx-app', '1.0', dist('evil', '1.0')], ['idx-app', '1.0', dist('idx-app', '1.1')], ['idx-app', '1.0', dist('idx-app', '10')]] as const) {
+      let err: unknown;
+      try {
+        checkServedDist({ project: p, version: v }, d);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as PytiError).code).toBe('PYTI_INDEX_MISMATCH');
+      expect(errorOutcome(err)).toMatchObject({ kind: 'error', code: 'PYTI_INDEX_MISMATCH', retry: false });
+    }
   });
 });
