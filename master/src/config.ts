@@ -5,6 +5,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
+import { normalizeIndexUrl } from '@pyti/slave';
 
 export interface MasterConfig {
   /** Database, blobs and tokens live here. */
@@ -29,6 +30,14 @@ export interface MasterConfig {
   readonly userToken: string | null;
   /** Extra slave tokens, name → token (added to tokens.json's). */
   readonly slaveTokens: Readonly<Record<string, string>>;
+  /** The package index subscriptions follow (normalized, no trailing slash). */
+  readonly indexUrl: string;
+  /** Poll the index: always, never, or `auto` (once an index subscription exists). */
+  readonly follow: boolean | 'auto';
+  /** Between change-log polls. */
+  readonly pollMs: number;
+  /** Between RSS polls; 0: no RSS. */
+  readonly rssPollMs: number;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
@@ -46,6 +55,11 @@ export interface MasterFlags {
   userToken?: string;
   /** `name:token`, repeatable. */
   slaveToken?: string[];
+  indexUrl?: string;
+  /** `--follow` (true) / `--no-follow` (false); unset: auto. */
+  follow?: boolean;
+  pollMs?: string | number;
+  rssPollMs?: string | number;
 }
 
 export const MASTER_DEFAULTS = {
@@ -57,6 +71,9 @@ export const MASTER_DEFAULTS = {
   maxAttempts: 3,
   defaultBackend: 'bwrap',
   maxUploadBytes: 100 * 1024 * 1024,
+  indexUrl: 'https://pypi.org',
+  pollMs: 60_000,
+  rssPollMs: 15_000,
 } as const;
 
 const SLAVE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -118,8 +135,19 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
     if (userToken !== null && ta === userToken) invalid('--slave-token', `slave ${a}'s token is the user token`);
     for (const [b, tb] of tokens) if (a < b && ta === tb) invalid('--slave-token', `slaves ${a} and ${b} share a token (a token names one slave)`);
   }
+  const indexFrom = flags.indexUrl !== undefined ? '--index-url' : 'PYTI_INDEX_URL';
+  let indexUrl: string;
+  try {
+    indexUrl = normalizeIndexUrl(flags.indexUrl ?? (env.PYTI_INDEX_URL || MASTER_DEFAULTS.indexUrl));
+  } catch (err) {
+    invalid(indexFrom, (err as Error).message);
+  }
+  const pollMs = int('--poll-ms', flags.pollMs, MASTER_DEFAULTS.pollMs, 100, 24 * 3600_000);
+  const rssPollMs = int('--rss-poll-ms', flags.rssPollMs, MASTER_DEFAULTS.rssPollMs, 0, 24 * 3600_000);
+  if (rssPollMs > 0 && rssPollMs < 100) invalid('--rss-poll-ms', `${rssPollMs} is below 100 (0 turns RSS off)`);
   return Object.freeze({
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
+    indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs,
     publicRead: flags.publicRead ?? false,
     userToken,
     slaveTokens: Object.freeze(slaveTokens),

@@ -13,3 +13,5 @@ export * from './http/master-app.js';
 export * from './server/master-command.js';
 export * from './web/pages.js';
 export * from './client/user-client.js';
+export * from './feeds/index.js';
+export * from './subscriptions/index.js';

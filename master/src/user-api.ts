@@ -16,7 +16,16 @@
  *   GET  /                                   → HTML list of audits (red: failed/flagged/error, green: clean), live progress
  *   GET  /audits/:id                         → HTML page of one audit (its report when done, live progress before)
  *
- * Errors: `{ error: { code: 'PYTI_…', message } }` with a 4xx/5xx status.
+ *   GET    /api/v1/subscriptions             → { subscriptions: SubscriptionSummary[] }
+ *   POST   /api/v1/subscriptions             body SubscriptionCreateRequest → 201 SubscriptionSummary (409 PYTI_SUBSCRIPTION_EXISTS)
+ *   GET    /api/v1/subscriptions/:name       → SubscriptionSummary (404 PYTI_SUBSCRIPTION_NOT_FOUND)
+ *   PATCH  /api/v1/subscriptions/:name       body SubscriptionUpdateRequest (pause/resume, priority, backend, backlog) → SubscriptionSummary
+ *   DELETE /api/v1/subscriptions/:name       → { removed: SubscriptionSummary, cancelled: number } (its queued audits are cancelled)
+ *   GET    /api/v1/subscriptions/:name/audits?limit=N → { audits: SubscriptionAudit[] } (newest first)
+ *   GET    /api/v1/feed                      → FeedStatus (the change-log cursor, lag, last poll and error)
+ *
+ * Errors: `{ error: { code: 'PYTI_…', message } }` with a 4xx/5xx status; a bad subscription field is
+ * 400 PYTI_SUBSCRIPTION_INVALID naming the field.
  */
 
 /** Where an audit is in its life. `done` has a report; `error` ended without one (see `error`). */
@@ -98,4 +107,111 @@ export interface SlaveSummary {
   drainRequested: boolean;
   /** Leases it holds now. */
   activeLeases: number;
+}
+
+// ---- subscriptions (src/subscriptions) ------------------------------------------------------------
+
+/**
+ * What a subscription follows. `all`: every upload; `projects`: the listed projects (PEP 503
+ * normalized); `pattern`: normalized names matching a glob (`*`, `?`); `new-projects`: the first
+ * release of projects created while the master follows the index. Other kinds (e.g. `git`) are added
+ * by other modules; the kind is an open string in the database and the API.
+ */
+export type SubscriptionKind = 'all' | 'projects' | 'pattern' | 'new-projects' | (string & {});
+
+/** What happens when a subscription has more queued audits than its backlog limit. */
+export type BacklogPolicy = 'drop-oldest' | 'pause';
+
+export interface SubscriptionCreateRequest {
+  /** 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit); unique. */
+  name: string;
+  kind: SubscriptionKind;
+  /** `projects`: the project names (normalized when stored; 1..1000). */
+  projects?: string[];
+  /** `pattern`: a glob on normalized names, e.g. `django-*`. */
+  pattern?: string;
+  /** -100..100, default 0: the priority of the audits it submits. */
+  priority?: number;
+  /** The backend its audits run on (default: the master's). */
+  backend?: string;
+  /** Most queued audits it may have (default: no limit). */
+  backlog?: number | null;
+  /** What to do past the limit (default `drop-oldest`). */
+  onBacklog?: BacklogPolicy;
+}
+
+/** A change to a subscription: any subset of these fields. `paused: false` resumes and clears the reason. */
+export interface SubscriptionUpdateRequest {
+  paused?: boolean;
+  priority?: number;
+  /** null: the master's default. */
+  backend?: string | null;
+  /** null: no limit. */
+  backlog?: number | null;
+  onBacklog?: BacklogPolicy;
+}
+
+export interface SubscriptionSummary {
+  name: string;
+  kind: SubscriptionKind;
+  /** The kind's parameters as stored (`{projects: [...]}` normalized, `{pattern}`, `{}`). */
+  spec: Record<string, unknown>;
+  priority: number;
+  backend: string | null;
+  paused: boolean;
+  /** Why it is paused (`by a user`, or the backlog limit it reached). */
+  pausedReason: string | null;
+  pausedAt: string | null;
+  backlog: { limit: number | null; policy: BacklogPolicy };
+  counts: {
+    /** Releases it matched while not paused. */
+    matched: number;
+    /** Audits it submitted. */
+    submitted: number;
+    /** Of those, queued now. */
+    queued: number;
+    /** Queued audits cancelled to keep within the backlog limit (`drop-oldest`). */
+    dropped: number;
+    /** Queued audits cancelled because their release or file was yanked or removed. */
+    cancelled: number;
+    /** Releases it would have matched while paused (not audited). */
+    skipped: number;
+  };
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An audit a subscription submitted, with the state of its release on the index. */
+export interface SubscriptionAudit {
+  audit: AuditSummary;
+  project: string;
+  version: string;
+  filename: string;
+  /** The change-log serial that produced it. */
+  serial: number;
+  /** `yanked` / `removed` once the index yanked or removed its release or file. */
+  releaseState: 'active' | 'yanked' | 'removed';
+  /** Why the subscription cancelled it (backlog), if it did. */
+  droppedReason: string | null;
+}
+
+/** The master's view of the index's change log. */
+export interface FeedStatus {
+  indexUrl: string;
+  /** Whether the master polls the index now. */
+  following: boolean;
+  /** The last serial processed (null before the first poll). */
+  cursor: number | null;
+  /** The index's last serial when last asked. */
+  indexSerial: number | null;
+  /** indexSerial − cursor, when both are known. */
+  lag: number | null;
+  lastPollAt: string | null;
+  lastSuccessAt: string | null;
+  /** The last poll's error, cleared by a successful poll. */
+  lastError: { code: string; message: string; at: string } | null;
+  eventsIngested: number;
+  /** `other` actions and actions on releases nobody follows. */
+  eventsIgnored: number;
+  rss: { lastPollAt: string | null; lastError: { code: string; message: string } | null; gaps: number };
 }

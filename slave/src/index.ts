@@ -34,6 +34,7 @@ export * from './index-client/index-client.js';
 export * from './index-client/index-url.js';
 export * from './index-client/dist-filename.js';
 export * from './index-client/release-json.js';
+export * from './index-client/index-http.js';
 export * from './prefetch/prefetch.js';
 export * from './prefetch/guest-tags.js';
 export * from './prefetch/wheel-cache.js';

@@ -38,6 +38,13 @@ export const ERROR_CODES = {
   PYTI_PREFETCH_FAILED: 'pip could not resolve or download the dependencies',
   PYTI_SLAVE_FAILED: 'the slave failed to run a job for a reason of its own (a full disk, a bug); the job is retried',
   PYTI_REPORT_NOT_READY: 'the audit has no report yet (queued or running) or was cancelled',
+  PYTI_FEED_MALFORMED: 'a feed (RSS) or XML-RPC answer is not well-formed, is truncated or oversize, or is not the expected shape',
+  PYTI_FEED_FAULT: 'the index answered an XML-RPC call with a fault',
+  PYTI_FEED_RATE_LIMITED: 'the index refused a feed call as too many requests (HTTP 429 or an HTTPTooManyRequests fault)',
+  PYTI_FEED_STALE: 'the JSON API kept answering with an older serial than the change-log event, after retries',
+  PYTI_SUBSCRIPTION_INVALID: 'a subscription\'s definition or change is invalid (kind, projects, pattern, priority, backend, backlog)',
+  PYTI_SUBSCRIPTION_NOT_FOUND: 'no subscription with this name',
+  PYTI_SUBSCRIPTION_EXISTS: 'a subscription with this name already exists',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,6 +4,7 @@
  *   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
  *   pyti status [ID] [--state S] [--limit N] [--json]
  *   pyti report ID [--json | --html] [--out DIR]
+ *   pyti subscribe add|list|show|pause|resume|set|remove …   (see subscribe-command.ts)
  * Each takes --master URL and --token T (or PYTI_MASTER_URL, PYTI_TOKEN; default URL http://127.0.0.1:8470).
  * Exit codes: 0 clean (or done); 1 failed or flagged; 2 could not submit, no report, error or cancelled; 64 usage.
  */
@@ -12,6 +13,7 @@ import { UsageError, defaultIO, type CliIO } from './cli-io.js';
 import { submitCommand } from './submit-command.js';
 import { statusCommand } from './status-command.js';
 import { reportCommand } from './report-command.js';
+import { subscribeCommand } from './subscribe-command.js';
 
 export type { CliIO } from './cli-io.js';
 
@@ -20,12 +22,16 @@ export const MASTER_USAGE = `usage:
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
   pyti status [ID] [--state queued|running|done|error|cancelled] [--limit N] [--json]
   pyti report ID [--json | --html] [--out DIR]
+  pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects) [--priority N] [--backend B]
+                 [--backlog N [--on-backlog drop-oldest|pause]]
+  pyti subscribe list | show NAME | pause NAME | resume NAME | remove NAME
+  pyti subscribe set NAME [--priority N] [--backend B|default] [--backlog N|none] [--on-backlog drop-oldest|pause]
   common: --master URL (PYTI_MASTER_URL, default http://127.0.0.1:8470) --token T (PYTI_TOKEN)
 
 exit codes: 0 clean · 1 failed or flagged · 2 could not submit, no report, error or cancelled · 64 usage error`;
 
 /** The commands this module answers (bin/pyti.mjs sends them here). */
-export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report'] as const;
+export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report', 'subscribe'] as const;
 
 /** Runs `pyti master|submit|status|report …` (argv without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
@@ -43,6 +49,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     if (cmd === 'submit') return await submitCommand(rest, io);
     if (cmd === 'status') return await statusCommand(rest, io);
     if (cmd === 'report') return await reportCommand(rest, io);
+    if (cmd === 'subscribe') return await subscribeCommand(rest, io);
     throw new UsageError(`unknown command ${JSON.stringify(cmd ?? '')}`);
   } catch (err) {
     if (err instanceof PytiError) {

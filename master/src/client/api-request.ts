@@ -19,7 +19,7 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { retries: 3, baseDelayMs: 250, timeoutMs: 30_000 };
 
 export interface ApiRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
   /** Made afresh for each try (a stream cannot be sent twice). */

@@ -8,7 +8,10 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { PytiError } from '@pyti/vm-agent';
-import type { AuditDetail, AuditState, AuditSummary, SubmitByNameRequest } from '../user-api.js';
+import type {
+  AuditDetail, AuditState, AuditSummary, FeedStatus, SubmitByNameRequest, SubscriptionAudit, SubscriptionCreateRequest, SubscriptionSummary,
+  SubscriptionUpdateRequest,
+} from '../user-api.js';
 import { DEFAULT_RETRY, apiFetch, type ApiRequest, type RetryPolicy } from './api-request.js';
 
 /** The master's default address (`pyti master` listens there unless told otherwise). */
@@ -95,7 +98,7 @@ export class UserClient {
     return `/api/v1/audits/${encodeURIComponent(id)}`;
   }
 
-  private async call(method: 'GET' | 'POST', path: string, extra: Partial<ApiRequest> = {}, retry = this.retry): Promise<Response> {
+  private async call(method: ApiRequest['method'], path: string, extra: Partial<ApiRequest> = {}, retry = this.retry): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json', ...extra.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     try {
@@ -106,7 +109,7 @@ export class UserClient {
     }
   }
 
-  private async json<T>(method: 'GET' | 'POST', path: string, extra: Partial<ApiRequest> = {}): Promise<T> {
+  private async json<T>(method: ApiRequest['method'], path: string, extra: Partial<ApiRequest> = {}): Promise<T> {
     const res = await this.call(method, path, extra);
     const text = await res.text();
     try {
@@ -194,6 +197,48 @@ export class UserClient {
   /** Cancels a queued or running audit. */
   async cancel(id: string): Promise<AuditSummary> {
     return this.json('POST', `${this.auditPath(id)}/cancel`, { idempotent: true });
+  }
+
+  private subscriptionPath(name: string): string {
+    if (!name) throw new PytiError('PYTI_USAGE', 'a subscription name is empty');
+    return `/api/v1/subscriptions/${encodeURIComponent(name)}`;
+  }
+
+  /** Every subscription. */
+  async subscriptions(): Promise<SubscriptionSummary[]> {
+    return (await this.json<{ subscriptions: SubscriptionSummary[] }>('GET', '/api/v1/subscriptions')).subscriptions;
+  }
+
+  /** Creates a subscription. */
+  async subscribe(req: SubscriptionCreateRequest): Promise<SubscriptionSummary> {
+    const body = JSON.stringify(req);
+    return this.json('POST', '/api/v1/subscriptions', { headers: { 'content-type': 'application/json' }, body: () => body });
+  }
+
+  /** One subscription with its counts. */
+  async subscription(name: string): Promise<SubscriptionSummary> {
+    return this.json('GET', this.subscriptionPath(name));
+  }
+
+  /** Changes a subscription (pause, resume, priority, backend, backlog). */
+  async updateSubscription(name: string, change: SubscriptionUpdateRequest): Promise<SubscriptionSummary> {
+    const body = JSON.stringify(change);
+    return this.json('PATCH', this.subscriptionPath(name), { headers: { 'content-type': 'application/json' }, body: () => body, idempotent: true });
+  }
+
+  /** Removes a subscription (its queued audits are cancelled). */
+  async unsubscribe(name: string): Promise<{ removed: SubscriptionSummary; cancelled: number }> {
+    return this.json('DELETE', this.subscriptionPath(name));
+  }
+
+  /** The audits a subscription submitted, newest first. */
+  async subscriptionAudits(name: string, limit = 50): Promise<SubscriptionAudit[]> {
+    return (await this.json<{ audits: SubscriptionAudit[] }>('GET', `${this.subscriptionPath(name)}/audits?limit=${limit}`)).audits;
+  }
+
+  /** The master's change-log cursor, lag and last error. */
+  async feed(): Promise<FeedStatus> {
+    return this.json('GET', '/api/v1/feed');
   }
 
   /**

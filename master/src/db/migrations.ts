@@ -90,6 +90,90 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX progress_job ON progress_events (job_seq, id);
   `,
+  // 2: subscriptions to a package index's uploads (src/subscriptions): the subscriptions, the feed
+  //    cursor per index URL, the releases, files and new projects seen in the change log, and the link
+  //    from a job to the subscription, release and file it was submitted for.
+  `
+  CREATE TABLE subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    spec TEXT NOT NULL DEFAULT '{}',
+    priority INTEGER NOT NULL DEFAULT 0,
+    backend TEXT,
+    paused INTEGER NOT NULL DEFAULT 0,
+    paused_reason TEXT,
+    paused_at INTEGER,
+    backlog_limit INTEGER,
+    backlog_policy TEXT NOT NULL DEFAULT 'drop-oldest' CHECK (backlog_policy IN ('drop-oldest', 'pause')),
+    matched INTEGER NOT NULL DEFAULT 0,
+    submitted INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    from_serial INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE feed_cursors (
+    index_url TEXT PRIMARY KEY,
+    last_serial INTEGER,
+    index_last_serial INTEGER,
+    last_poll_at INTEGER,
+    last_success_at INTEGER,
+    last_error_code TEXT,
+    last_error_message TEXT,
+    last_error_at INTEGER,
+    events_ingested INTEGER NOT NULL DEFAULT 0,
+    events_ignored INTEGER NOT NULL DEFAULT 0,
+    rss_state TEXT,
+    rss_last_poll_at INTEGER,
+    rss_error_code TEXT,
+    rss_error_message TEXT,
+    rss_gaps INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE feed_projects (
+    normalized TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_serial INTEGER,
+    first_version TEXT,
+    removed INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE feed_releases (
+    normalized TEXT NOT NULL,
+    version TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'yanked', 'removed')),
+    state_reason TEXT,
+    first_serial INTEGER NOT NULL,
+    last_serial INTEGER NOT NULL,
+    PRIMARY KEY (normalized, version)
+  );
+  CREATE TABLE feed_files (
+    normalized TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    packagetype TEXT,
+    sha256 TEXT,
+    state TEXT NOT NULL CHECK (state IN ('active', 'yanked', 'removed')),
+    serial INTEGER NOT NULL,
+    PRIMARY KEY (normalized, version, filename)
+  );
+  CREATE TABLE subscription_jobs (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    normalized TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    serial INTEGER NOT NULL,
+    release_state TEXT NOT NULL DEFAULT 'active' CHECK (release_state IN ('active', 'yanked', 'removed')),
+    dropped_reason TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (subscription_id, normalized, version, filename)
+  );
+  CREATE INDEX subscription_jobs_release ON subscription_jobs (normalized, version);
+  CREATE INDEX subscription_jobs_sub ON subscription_jobs (subscription_id);
+  `,
 ];
 
 /** The schema version this code writes. */

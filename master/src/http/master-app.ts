@@ -18,6 +18,8 @@ import { adminRoutes } from './admin-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { sendApiError, statusOf } from './body.js';
 import { pageRoutes } from './page-routes.js';
+import { SubscriptionService, type SubscriptionServiceOptions } from '../subscriptions/subscription-service.js';
+import { subscriptionRoutes } from './subscription-routes.js';
 import { uploadRoute } from './upload-route.js';
 import { requireUser, type Access } from './user-auth.js';
 
@@ -26,6 +28,8 @@ export interface MasterApp {
   /** Base URL once listening. */
   url?: string;
   tokens: { user: string; slaves: Record<string, string> };
+  /** Subscriptions to the index's uploads and the feed follower. */
+  subscriptions: SubscriptionService;
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers waiting long-polls, finishes in-flight requests, closes the database. */
@@ -41,6 +45,8 @@ export interface MasterAppOptions {
   onError?: (err: unknown) => void;
   /** The queue's sweep interval (0: no timer; the sweep still runs on every lease call). */
   sweepIntervalMs?: number;
+  /** Lines of the feed follower (default: stderr); replacements for its network readers and timers. */
+  feeds?: Pick<SubscriptionServiceOptions, 'log' | 'changelog' | 'rss' | 'resolve' | 'timers'>;
 }
 
 /** Database file inside the data directory. */
@@ -71,6 +77,11 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     return sendApiError(reply, 500, 'PYTI_USAGE', 'internal error');
   });
   app.setNotFoundHandler((req, reply) => sendApiError(reply, 404, 'PYTI_USAGE', `no route ${req.method} ${req.url.split('?')[0]}`));
+  const subscriptions = new SubscriptionService({
+    db, queue, clock: queue.clock, indexUrl: config.indexUrl, follow: config.follow, pollMs: config.pollMs, rssPollMs: config.rssPollMs,
+    log: (line) => process.stderr.write(`pyti master: ${line}\n`), ...options.feeds,
+  });
+  app.addHook('preClose', async () => subscriptions.close());
   app.addHook('preClose', async () => queue.close());
   app.addHook('onClose', async () => db.close());
 
@@ -82,14 +93,17 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await auditRoutes(api, { queue, blobs, guard });
     await adminRoutes(api, { queue, auth, guard });
     await pageRoutes(api, { queue, auth, guard });
+    await subscriptionRoutes(api, { subscriptions, guard });
   });
   await app.ready();
   queue.start();
+  subscriptions.start();
 
   let closed: Promise<void> | null = null;
   const master: MasterApp = {
     app,
     tokens: { user: tokens.user, slaves: { ...tokens.slaves } },
+    subscriptions,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       master.url = address;

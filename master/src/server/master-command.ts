@@ -1,7 +1,7 @@
 /**
  * `pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]... [--lease-ms N]
  * [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--default-backend B] [--max-upload-bytes N]
- * [--public-read]`: starts the master, prints where it listens and where its tokens are, and runs
+ * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
  * until SIGTERM or SIGINT, which close it gracefully (in-flight requests finish, long-polls are
  * answered, the database is closed).
  */
@@ -15,7 +15,11 @@ import { buildMasterApp } from '../http/master-app.js';
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
-environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…)`;
+                   [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N]
+subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
+  --follow polls it from start-up, --no-follow never, default: once a subscription exists;
+  --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off)
+environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL`;
 
 export interface MasterCommandIO {
   out(s: string): void;
@@ -33,6 +37,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'slave-token': { type: 'string', multiple: true }, 'lease-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' },
         'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'default-backend': { type: 'string' },
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
+        'rss-poll-ms': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -45,12 +51,18 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`${MASTER_COMMAND_USAGE}\n`);
     return 0;
   }
+  if (values.follow && values['no-follow']) {
+    io.err(`pyti: error PYTI_USAGE: --follow and --no-follow contradict each other\n${MASTER_COMMAND_USAGE}\n`);
+    return 64;
+  }
   let master;
   try {
     const config = loadMasterConfig({
       data: values.data, host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
       heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'],
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
+      indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
+      pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
@@ -64,6 +76,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`data: ${config.dataDir}\n`);
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
+    io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
   } catch (err) {
     if (err instanceof PytiError) {
       io.err(`pyti: error ${err.code}: ${err.message}\n`);

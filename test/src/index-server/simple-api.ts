@@ -1,6 +1,8 @@
 /**
  * The Simple Repository API pages: PEP 503 HTML (with PEP 629's repository version) and PEP 691
  * JSON (with PEP 700's versions, size and upload-time), for the project list and for one project.
+ * Yanked files (PEP 592) carry `data-yanked="<reason>"` (empty without a reason) in HTML and
+ * `"yanked": "<reason>"` or `true` in JSON, as warehouse's simple views write them.
  */
 import type { IndexedFile } from './catalog.js';
 import type { SimpleFormat } from './negotiate.js';
@@ -15,6 +17,9 @@ export interface SimpleFileEntry {
   url: string;
   /** The sha256 the index publishes for it. */
   sha256: string;
+  /** PEP 592: whether its release is yanked, and why (null: no reason given). */
+  yanked: boolean;
+  yankedReason: string | null;
 }
 
 /** Escapes text for HTML content and attribute values. */
@@ -49,13 +54,14 @@ export function renderProjectPage(format: SimpleFormat, project: string, version
         ...(e.file.requiresPython ? { 'requires-python': e.file.requiresPython } : {}),
         size: e.file.size,
         'upload-time': e.file.uploadTime,
-        yanked: false,
+        yanked: e.yanked ? (e.yankedReason || true) : false,
       })),
     });
   }
   const links = entries.map((e) => {
     const rp = e.file.requiresPython ? ` data-requires-python="${escapeHtml(e.file.requiresPython)}"` : '';
-    return `    <a href="${escapeHtml(`${e.url}#sha256=${e.sha256}`)}"${rp}>${escapeHtml(e.file.filename)}</a><br/>\n`;
+    const yanked = e.yanked ? ` data-yanked="${escapeHtml(e.yankedReason ?? '')}"` : '';
+    return `    <a href="${escapeHtml(`${e.url}#sha256=${e.sha256}`)}"${rp}${yanked}>${escapeHtml(e.file.filename)}</a><br/>\n`;
   }).join('');
   return htmlPage(`Links for ${project}`, `    <h1>Links for ${escapeHtml(project)}</h1>\n${links}`);
 }

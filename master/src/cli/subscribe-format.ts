@@ -1,0 +1,48 @@
+/** `pyti subscribe` output: a table of subscriptions and one subscription's detail (cleaned of control characters). */
+import type { FeedStatus, SubscriptionAudit, SubscriptionSummary } from '../user-api.js';
+import { clean } from './terminal-text.js';
+
+/** The kind's parameters in a few words: `projects: a, b`, `pattern: django-*`. */
+export function specText(s: SubscriptionSummary): string {
+  const parts = Object.entries(s.spec).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`);
+  return clean(parts.join('; '));
+}
+
+function stateText(s: SubscriptionSummary): string {
+  return s.paused ? `paused (${clean(s.pausedReason ?? '')})` : 'active';
+}
+
+const HEAD = ['NAME', 'KIND', 'FOLLOWS', 'PRIORITY', 'BACKEND', 'BACKLOG', 'STATE', 'QUEUED', 'SUBMITTED', 'DROPPED', 'CANCELLED'];
+
+/** Column-aligned table of subscriptions. */
+export function subscriptionTable(subs: SubscriptionSummary[]): string {
+  if (!subs.length) return 'no subscriptions';
+  const rows = subs.map((s) => [
+    clean(s.name), clean(s.kind), specText(s) || '-', String(s.priority), clean(s.backend ?? 'default'),
+    s.backlog.limit === null ? '-' : `${s.backlog.limit} ${s.backlog.policy}`, stateText(s),
+    String(s.counts.queued), String(s.counts.submitted), String(s.counts.dropped), String(s.counts.cancelled),
+  ]);
+  const widths = HEAD.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const line = (r: string[]) => r.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(HEAD), ...rows.map(line)].join('\n');
+}
+
+/** One subscription: definition, state, counts, the feed's cursor and lag, and its latest audits. */
+export function subscriptionDetail(s: SubscriptionSummary, feed: FeedStatus | null, audits: SubscriptionAudit[]): string {
+  const out = [`${clean(s.name)}  ${clean(s.kind)}${specText(s) ? `  ${specText(s)}` : ''}  ${stateText(s).toUpperCase()}`];
+  const kv = (k: string, v: string) => out.push(`  ${k.padEnd(9)} ${v}`);
+  kv('audits', `priority ${s.priority}, backend ${clean(s.backend ?? 'default')}, backlog ${s.backlog.limit === null ? 'unlimited' : `${s.backlog.limit} (${s.backlog.policy})`}`);
+  const c = s.counts;
+  kv('counts', `matched ${c.matched}, submitted ${c.submitted}, queued ${c.queued}, dropped ${c.dropped}, cancelled ${c.cancelled} (yanked or removed), skipped while paused ${c.skipped}`);
+  kv('created', clean(s.createdAt));
+  if (feed) {
+    kv('index', `${clean(feed.indexUrl)} (${feed.following ? 'followed' : 'not followed'})`);
+    kv('cursor', `${feed.cursor ?? 'none yet'}${feed.lag !== null ? `, lag ${feed.lag} (index at ${feed.indexSerial})` : ''}${feed.lastPollAt ? `, last poll ${clean(feed.lastPollAt)}` : ''}`);
+    if (feed.lastError) kv('error', `${clean(feed.lastError.code)}: ${clean(feed.lastError.message)} (${clean(feed.lastError.at)})`);
+  }
+  for (const a of audits) {
+    const mark = a.releaseState !== 'active' ? ` [${a.releaseState}]` : '';
+    out.push(`    ${clean(a.audit.id)}  ${a.audit.state.padEnd(9)} ${clean(a.project)} ${clean(a.version)} ${clean(a.filename)}${mark}${a.droppedReason ? ` (${clean(a.droppedReason)})` : ''}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,271 @@
+/**
+ * Turns a page of the index's change log into audits, losing nothing and doing nothing twice.
+ *
+ * `ingest(events, nextSerial)`:
+ * 1. Before any write, reads the files of every release that a subscription may want (the JSON API:
+ *    network I/O, outside the transaction), at least as recent as the release's last event in the
+ *    page (`minSerial`). A release that is gone (PYTI_INDEX_NOT_FOUND) is recorded as removed, not an
+ *    error; any other failure throws and changes nothing.
+ * 2. In one transaction, in serial order: `create-project` notes a new project; `new-release` and
+ *    `add-file` submit audits of the files `select` picks, for every matching subscription that is not
+ *    paused and was created before the event (its `from_serial`) — one audit per subscription and
+ *    file, ever: the idempotency key is (subscription,
+ *    normalized name, version, filename)); `new-projects` subscriptions match a created project's
+ *    first release only; `yank-release`, `remove-release`, `remove-file` and `remove-project` mark the
+ *    release, files and audits and cancel the queued ones; `unyank-release` marks them active again
+ *    (cancelled audits stay cancelled); a file added to a release the change log yanked is not
+ *    audited; other actions are counted as ignored. Backlog limits are
+ *    applied (`pause` before a submission that would exceed the limit; `drop-oldest` cancels the
+ *    oldest queued audits past it at the end of the page); then the cursor moves to `nextSerial`.
+ *
+ * Events at or below the stored cursor are skipped, so a page ingested twice changes nothing.
+ */
+import { PytiError } from '@pyti/vm-agent';
+import type { ChangeEvent, ReleaseFile, ReleaseFiles } from '../feeds/feed-types.js';
+import type { Db } from '../db/database.js';
+import type { Clock } from '../queue/clock.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import { FeedCursor } from './feed-cursor.js';
+import { ReleaseLedger, type QueuedLink } from './release-ledger.js';
+import { subscriptionKind, type IndexMatcher } from './subscription-kinds.js';
+import type { SubscriptionRow } from './subscription-store.js';
+
+/** Reads a release's files from the index; throws PYTI_INDEX_NOT_FOUND when the release is gone. */
+export type ResolveRelease = (name: string, version: string, minSerial: number) => Promise<ReleaseFiles>;
+/** Picks the files of a release to audit (e.g. the sdist and a pure-Python wheel). */
+export type SelectFiles = (files: ReleaseFile[]) => ReleaseFile[];
+
+export interface ChangeIngestOptions {
+  db: Db;
+  queue: JobQueue;
+  cursor: FeedCursor;
+  resolve: ResolveRelease;
+  select: SelectFiles;
+  clock: Clock;
+  /** Releases read from the index at once (default 4). */
+  resolveConcurrency?: number;
+}
+
+/** What one ingest did. */
+export interface IngestResult {
+  /** Events newer than the cursor. */
+  events: number;
+  /** Of those, events that changed nothing (other actions, releases nobody follows). */
+  ignored: number;
+  submitted: number;
+  /** Queued audits cancelled because their release or file was yanked or removed. */
+  cancelled: number;
+  /** Queued audits cancelled by `drop-oldest`. */
+  dropped: number;
+  /** Subscriptions the backlog limit paused. */
+  paused: string[];
+  /** Releases gone from the index when their files were read. */
+  gone: number;
+  /** The cursor after the ingest. */
+  cursor: number;
+}
+
+interface LiveSubscription {
+  row: SubscriptionRow;
+  matcher: IndexMatcher;
+  /** Queued audits now (read on first need within the transaction). */
+  queued?: number;
+}
+
+type Resolved = ReleaseFiles | 'gone';
+const releaseKey = (normalized: string, version: string) => `${normalized}\0${version}`;
+const RELEASE_KINDS = new Set(['new-release', 'add-file']);
+
+export class ChangeIngest {
+  private readonly ledger: ReleaseLedger;
+  private readonly subsStmt;
+
+  constructor(private readonly opts: ChangeIngestOptions) {
+    this.ledger = new ReleaseLedger(opts.db);
+    this.subsStmt = opts.db.prepare('SELECT * FROM subscriptions ORDER BY id');
+  }
+
+  /** Ingests one page of the change log and moves the cursor to `nextSerial` (see the module comment). */
+  async ingest(events: ChangeEvent[], nextSerial: number): Promise<IngestResult> {
+    const from = this.opts.cursor.serial();
+    const fresh = events.filter((e) => from === null || e.serial > from).sort((a, b) => a.serial - b.serial);
+    const resolved = await this.resolveWanted(fresh, this.liveSubscriptions());
+    return this.opts.db.transaction(() => this.apply(fresh, resolved, nextSerial))();
+  }
+
+  /** The subscriptions that follow the index (paused ones too: they count what they skip). */
+  private liveSubscriptions(): LiveSubscription[] {
+    const out: LiveSubscription[] = [];
+    for (const row of this.subsStmt.all() as SubscriptionRow[]) {
+      const matcher = subscriptionKind(row.kind)?.indexMatcher(JSON.parse(row.spec) as Record<string, unknown>);
+      if (matcher) out.push({ row, matcher });
+    }
+    return out;
+  }
+
+  /** Reads the files of every release an unpaused subscription may want (over-approximating first releases). */
+  private async resolveWanted(events: ChangeEvent[], subs: LiveSubscription[]): Promise<Map<string, Resolved>> {
+    const active = subs.filter((s) => s.row.paused === 0);
+    const createdHere = new Set<string>();
+    const wanted = new Map<string, { name: string; version: string; minSerial: number }>();
+    for (const e of events) {
+      if (e.kind === 'create-project') createdHere.add(e.normalized);
+      if (!RELEASE_KINDS.has(e.kind) || e.version === null) continue;
+      const v = e.version;
+      const want = active.some((s) => (s.row.from_serial === null || e.serial > s.row.from_serial) && (s.matcher.kind === 'names'
+        ? s.matcher.test(e.normalized)
+        : createdHere.has(e.normalized) || this.mayBeFirst(e.normalized, v)));
+      if (!want) continue;
+      const k = releaseKey(e.normalized, v);
+      const w = wanted.get(k);
+      if (w) w.minSerial = Math.max(w.minSerial, e.serial);
+      else wanted.set(k, { name: e.name, version: v, minSerial: e.serial });
+    }
+    const out = new Map<string, Resolved>();
+    const queue = [...wanted.entries()];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [k, w] = next;
+        try {
+          out.set(k, await this.opts.resolve(w.name, w.version, w.minSerial));
+        } catch (err) {
+          if (err instanceof PytiError && err.code === 'PYTI_INDEX_NOT_FOUND') out.set(k, 'gone');
+          else throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(queue.length, this.opts.resolveConcurrency ?? 4) }, worker));
+    return out;
+  }
+
+  private mayBeFirst(normalized: string, version: string): boolean {
+    const p = this.ledger.project(normalized);
+    return !!p && p.created_serial !== null && p.removed === 0 && (p.first_version === null || p.first_version === version);
+  }
+
+  private apply(events: ChangeEvent[], resolved: Map<string, Resolved>, nextSerial: number): IngestResult {
+    const subs = this.liveSubscriptions();
+    const now = this.opts.clock.now();
+    const r: IngestResult = { events: events.length, ignored: 0, submitted: 0, cancelled: 0, dropped: 0, paused: [], gone: 0, cursor: 0 };
+    const bump = this.opts.db.prepare(`UPDATE subscriptions SET matched = matched + @matched, submitted = submitted + @submitted,
+      dropped = dropped + @dropped, cancelled = cancelled + @cancelled, skipped = skipped + @skipped WHERE id = @id`);
+    const pause = this.opts.db.prepare('UPDATE subscriptions SET paused = 1, paused_reason = ?, paused_at = ?, updated_at = ? WHERE id = ?');
+    const counts = new Map<number, { matched: number; submitted: number; dropped: number; cancelled: number; skipped: number }>();
+    const count = (id: number) => {
+      let c = counts.get(id);
+      if (!c) counts.set(id, c = { matched: 0, submitted: 0, dropped: 0, cancelled: 0, skipped: 0 });
+      return c;
+    };
+    const queuedOf = (s: LiveSubscription) => (s.queued ??= this.ledger.queuedCount(s.row.id));
+    const cancel = (links: QueuedLink[]) => {
+      for (const l of links) {
+        this.opts.queue.cancel(l.job_id);
+        count(l.subscription_id).cancelled++;
+        const s = subs.find((x) => x.row.id === l.subscription_id);
+        if (s?.queued !== undefined) s.queued--;
+        r.cancelled++;
+      }
+      return links.length;
+    };
+
+    const recorded = new Set<string>();
+    for (const e of events) {
+      const v = e.version;
+      switch (e.kind) {
+        case 'create-project':
+          this.ledger.projectCreated(e.normalized, e.name, e.serial);
+          break;
+        case 'new-release':
+        case 'add-file': {
+          if (v === null) { r.ignored++; break; }
+          this.ledger.noteRelease(e.normalized, v);
+          const p = this.ledger.project(e.normalized);
+          const isFirst = !!p && p.created_serial !== null && p.removed === 0 && p.first_version === v;
+          const rel = resolved.get(releaseKey(e.normalized, v));
+          let followed = false;
+          let yanked: boolean | undefined;
+          for (const s of subs) {
+            if (s.row.from_serial !== null && e.serial <= s.row.from_serial) continue;
+            const matches = s.matcher.kind === 'first-release' ? isFirst : s.matcher.test(e.normalized);
+            if (!matches) continue;
+            followed = true;
+            if (s.row.paused === 1) {
+              if (e.kind === 'new-release') count(s.row.id).skipped++;
+              continue;
+            }
+            if (e.kind === 'new-release') count(s.row.id).matched++;
+            // Not read before the transaction: the subscription was created or resumed meanwhile.
+            if (rel === undefined || rel === 'gone') continue;
+            // The change log yanked it before this file came (the index's answer may predate that).
+            if (e.kind === 'add-file' && (yanked ??= this.ledger.releaseState(e.normalized, v) === 'yanked')) continue;
+            // A new release submits every file chosen now; an added file, itself if it is chosen.
+            const chosen = this.opts.select(rel.files);
+            for (const f of e.kind === 'add-file' ? chosen.filter((c) => c.filename === e.filename) : chosen) {
+              if (this.ledger.hasLink(s.row.id, e.normalized, v, f.filename)) continue;
+              const limit = s.row.backlog_limit;
+              if (limit !== null && s.row.backlog_policy === 'pause' && queuedOf(s) >= limit) {
+                const reason = `backlog limit reached: ${queuedOf(s)} audits queued, limit ${limit}`;
+                pause.run(reason, now, now, s.row.id);
+                s.row.paused = 1;
+                r.paused.push(s.row.name);
+                count(s.row.id).skipped++;
+                break;
+              }
+              const before = queuedOf(s);
+              const job = this.opts.queue.submit({
+                source: { kind: 'index', project: rel.name, version: v, filename: f.filename },
+                priority: s.row.priority,
+                ...(s.row.backend ? { backend: s.row.backend } : {}),
+              });
+              this.ledger.link(job.id, s.row.id, e.normalized, v, f.filename, e.serial, now);
+              count(s.row.id).submitted++;
+              s.queued = before + 1;
+              r.submitted++;
+            }
+          }
+          if (!followed || rel === undefined) { if (!followed) r.ignored++; break; }
+          const key = releaseKey(e.normalized, v);
+          if (recorded.has(key)) break; // once per release and page: the files were read once
+          recorded.add(key);
+          if (rel === 'gone') r.gone++;
+          this.ledger.recordRelease(rel === 'gone' ? e.name : rel.name, e.normalized, v, e.serial, rel === 'gone' ? null : rel.files);
+          break;
+        }
+        case 'yank-release':
+        case 'unyank-release':
+        case 'remove-release':
+          if (v === null) { r.ignored++; break; }
+          cancel(this.ledger.markRelease(e.normalized, v,
+            e.kind === 'yank-release' ? 'yanked' : e.kind === 'unyank-release' ? 'active' : 'removed', e.action.slice(0, 200), e.serial));
+          break;
+        case 'remove-file':
+          if (v === null || !e.filename) { r.ignored++; break; }
+          cancel(this.ledger.markFileRemoved(e.normalized, v, e.filename, e.serial));
+          break;
+        case 'remove-project':
+          cancel(this.ledger.markProjectRemoved(e.normalized, e.serial));
+          break;
+        default:
+          r.ignored++;
+      }
+    }
+
+    for (const s of subs) {
+      const limit = s.row.backlog_limit;
+      if (limit === null || s.row.backlog_policy !== 'drop-oldest' || s.queued === undefined || s.queued <= limit) continue;
+      const excess = this.ledger.oldestQueued(s.row.id, s.queued - limit);
+      for (const l of excess) {
+        this.opts.queue.cancel(l.job_id);
+        this.ledger.dropped(l.job_id, `dropped: more than ${limit} audits queued (backlog limit, drop-oldest)`);
+      }
+      count(s.row.id).dropped += excess.length;
+      s.queued -= excess.length;
+      r.dropped += excess.length;
+    }
+    for (const [id, c] of counts) bump.run({ id, ...c });
+    const last = events.length ? events[events.length - 1]!.serial : 0;
+    this.opts.cursor.advance(Math.max(nextSerial, last), events.length, r.ignored);
+    r.cursor = this.opts.cursor.serial()!;
+    return r;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Following an index: the change-log poller (the only source of audits) and the RSS poller (only for
+ * latency: news in `/rss/updates.xml` or `/rss/packages.xml`, or a gap in them, trigger a change-log
+ * poll at once).
+ *
+ * A change-log poll asks the index's last serial (for the lag), then — on the very first poll, with
+ * no cursor — starts the cursor there (only uploads from now on are followed), or else reads pages
+ * from the cursor and ingests each (the ingest moves the cursor with the jobs), following `more` at
+ * once. A failure is recorded on the cursor (code and message, visible in `GET /api/v1/feed`) and the
+ * poller backs off; the cursor stays where the last good page left it.
+ */
+import { PytiError } from '@pyti/vm-agent';
+import type { ChangelogPage } from '../feeds/changelog.js';
+import type { RssPoll, RssWatchState } from '../feeds/rss-watcher.js';
+import type { ChangeIngest } from './change-ingest.js';
+import type { FeedCursor } from './feed-cursor.js';
+import { PollLoop, type Timers } from './poll-loop.js';
+
+/** The change-log calls the follower makes (ChangelogReader). */
+export interface ChangelogSource {
+  lastSerial(): Promise<number>;
+  since(serial: number): Promise<ChangelogPage>;
+}
+
+/** One RSS feed (RssWatcher). */
+export interface RssSource {
+  poll(state?: RssWatchState, signal?: AbortSignal): Promise<RssPoll>;
+}
+
+export interface FeedFollowerOptions {
+  changelog: ChangelogSource;
+  /** Feeds by name (`updates`, `packages`); their states are persisted together on the cursor. */
+  rss: Record<string, RssSource>;
+  ingest: ChangeIngest;
+  cursor: FeedCursor;
+  pollMs: number;
+  rssPollMs: number;
+  timers?: Timers;
+  /** One line per notable thing (start, audits submitted, gaps, errors). */
+  log?: (line: string) => void;
+  /** Aborted on stop (pass the same signal to the readers so requests in flight end). */
+  abort?: AbortController;
+}
+
+const codeOf = (err: unknown) => (err instanceof PytiError ? err.code : 'PYTI_INDEX_UNREACHABLE');
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export class FeedFollower {
+  readonly changelogLoop: PollLoop;
+  readonly rssLoop: PollLoop;
+  private readonly log: (line: string) => void;
+  private readonly abort: AbortController;
+
+  constructor(private readonly opts: FeedFollowerOptions) {
+    this.log = opts.log ?? (() => undefined);
+    this.abort = opts.abort ?? new AbortController();
+    this.changelogLoop = new PollLoop(() => this.pollChangelog(), {
+      everyMs: opts.pollMs, timers: opts.timers,
+      onError: (err, ms) => this.log(`change log: ${codeOf(err)}: ${messageOf(err)}; next poll in ${Math.round(ms / 1000)} s`),
+    });
+    this.rssLoop = new PollLoop(() => this.pollRss(), {
+      everyMs: opts.rssPollMs, timers: opts.timers,
+      onError: (err, ms) => this.log(`RSS: ${codeOf(err)}: ${messageOf(err)}; next poll in ${Math.round(ms / 1000)} s`),
+    });
+  }
+
+  /** Whether it follows the index now. */
+  get following(): boolean {
+    return this.changelogLoop.active;
+  }
+
+  /** Starts both pollers (a change-log poll at once). */
+  start(): void {
+    if (this.following) return;
+    this.changelogLoop.start();
+    if (Object.keys(this.opts.rss).length > 0) this.rssLoop.start();
+  }
+
+  /** Stops both pollers, aborting requests in flight; resolves when no poll runs any more. */
+  async stop(): Promise<void> {
+    this.abort.abort(new PytiError('PYTI_INDEX_UNREACHABLE', 'the master is closing'));
+    await Promise.all([this.changelogLoop.stop(), this.rssLoop.stop()]);
+  }
+
+  /** One change-log poll (see the module comment). */
+  async pollChangelog(): Promise<void> {
+    const { changelog, cursor, ingest } = this.opts;
+    try {
+      const indexSerial = await changelog.lastSerial();
+      cursor.polled(indexSerial);
+      if (cursor.serial() === null) {
+        cursor.startAt(indexSerial);
+        this.log(`change log: starting at serial ${indexSerial} (uploads from now on)`);
+      }
+      for (;;) {
+        if (this.abort.signal.aborted) break;
+        const from = cursor.serial()!;
+        const page = await changelog.since(from);
+        const r = await ingest.ingest(page.events, page.nextSerial);
+        if (r.submitted || r.cancelled || r.dropped || r.paused.length) {
+          this.log(`change log: serials ${from + 1}..${r.cursor}: ${r.submitted} audits submitted, ${r.cancelled} cancelled (yanked or removed), ${r.dropped} dropped`
+            + `${r.paused.length ? `, paused by their backlog: ${r.paused.join(', ')}` : ''}`);
+        }
+        if (r.cursor > indexSerial) cursor.polled(r.cursor);
+        if (!page.more || page.nextSerial <= from) break;
+      }
+      cursor.succeeded();
+    } catch (err) {
+      if (!this.abort.signal.aborted) cursor.failed(codeOf(err), messageOf(err));
+      throw err;
+    }
+  }
+
+  /** One RSS poll of every feed: news or a gap trigger a change-log poll. */
+  async pollRss(): Promise<void> {
+    const { cursor } = this.opts;
+    const stored = cursor.row().rss_state;
+    const states = (stored ? JSON.parse(stored) : {}) as Record<string, RssWatchState>;
+    let fresh = 0;
+    let gaps = 0;
+    let error: unknown = null;
+    for (const [name, source] of Object.entries(this.opts.rss)) {
+      try {
+        const p = await source.poll(states[name], this.abort.signal);
+        if (p.gap) {
+          gaps++;
+          this.log(`RSS ${name}: a gap since the last poll (items may have been missed); recovering from the change log`);
+        }
+        if (states[name] !== undefined) fresh += p.items.length;
+        states[name] = p.state;
+      } catch (err) {
+        error ??= err;
+      }
+    }
+    if (this.abort.signal.aborted) return;
+    if (fresh > 0 || gaps > 0) this.changelogLoop.trigger();
+    cursor.rssPolled(JSON.stringify(states), error ? { code: codeOf(error), message: messageOf(error) } : null, gaps);
+    if (error) throw error;
+  }
+}
