@@ -13,6 +13,7 @@ import {
   type AgentHello, type AgentNotifications, type AgentRequests, type InitializeParams,
 } from './protocol.js';
 import { RpcPeer } from './rpc-peer.js';
+import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
 import type { MessageReader, MessageWriter } from './transport.js';
 import { JSONRPCErrorException } from 'json-rpc-2.0';
 
@@ -44,6 +45,21 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       onClose: () => resolve(),
     });
     let attached = false;
+    // VM guests: tasks run in cgroups of their own, set up at the first run (after any warm restore).
+    let cgroups: TaskCgroups | undefined | null = opts.vm ? undefined : null;
+    const taskCgroups = (): TaskCgroups | undefined => {
+      if (cgroups === undefined) {
+        const c = openTaskCgroups();
+        if ('unavailable' in c) {
+          process.stderr.write(`pyti-agent: task cgroups unavailable (${c.unavailable}); limits enforced by sampling only\n`);
+          cgroups = null;
+        } else {
+          process.stderr.write(`pyti-agent: task cgroups on; tasks may hold ${Math.round(c.tasksMemoryBytes / 2 ** 20)} MiB in all\n`);
+          cgroups = c;
+        }
+      }
+      return cgroups ?? undefined;
+    };
     peer.onRequest('initialize', (params): AgentHello => {
       if (opts.vm && !params.warmup) {
         prepareVmGuest(params);
@@ -81,7 +97,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
         const executor = new GuestTaskExecutor(layout, {
           output: (id, stream, text) => peer.notify('task/output', { id, stream, text }),
           raw: (id, name, offset, data, final) => peer.notify('task/raw', { id, name, offset, data: data.toString('base64'), final }),
-        });
+        }, taskCgroups());
         return await runPlan(plan, executor, {
           started: (id, startedAt) => peer.notify('task/started', { id, startedAt }),
           finished: (result) => peer.notify('task/finished', { result }),

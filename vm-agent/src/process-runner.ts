@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { LimitKind, TaskLimits } from './plan.js';
 import { sampleTask } from './proc-sampler.js';
+import type { TaskCgroup } from './task-cgroup.js';
 
 export interface RunRequest {
   argv: string[];
@@ -28,6 +29,11 @@ export interface RunRequest {
   sampleMs?: number;
   /** Bytes of output kept for the result's tail. */
   tailBytes?: number;
+  /**
+   * The task's own cgroup (task-cgroup.ts): the command waits in a shell until it has been moved
+   * there, so nothing of the task runs outside it; the kernel then enforces memory and processes.
+   */
+  cgroup?: TaskCgroup;
 }
 
 export interface RunOutcome {
@@ -60,11 +66,16 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
   const tailBytes = req.tailBytes ?? 64 * 1024;
   const argv = [...req.argv];
   if (PRLIMIT) {
-    const rl = [`--cpu=${Math.ceil(limits.cpuSeconds) + 1}`, '--core=0', `--as=${Math.max(limits.memoryBytes * 4, 2 ** 32)}`];
+    // The soft CPU limit sends SIGXCPU (classified as cpu however late a sample comes), the hard one SIGKILL.
+    const cpu = Math.ceil(limits.cpuSeconds) + 1;
+    const rl = [`--cpu=${cpu}:${cpu + 2}`, '--core=0', `--as=${Math.max(limits.memoryBytes * 4, 2 ** 32)}`];
     // RLIMIT_NPROC counts every process of the uid: only meaningful when the task has a uid of its own.
     if (req.uid !== undefined) rl.push(`--nproc=${limits.processes}`);
     argv.unshift(PRLIMIT, ...rl, '--');
   }
+  // Waits for the go-ahead on fd 3 (written once the agent has moved the shell into the cgroup),
+  // closes it and becomes the command: the task's first own instruction already runs in the cgroup.
+  if (req.cgroup) argv.unshift('/bin/sh', '-c', 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"', 'pyti-task');
   const startedAt = Date.now();
   const t0 = process.hrtime.bigint();
   return new Promise<RunOutcome>((resolve) => {
@@ -76,8 +87,22 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
         uid: req.uid,
         gid: req.gid,
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: req.cgroup ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       });
+      if (req.cgroup) {
+        const gate = child.stdio[3] as NodeJS.WritableStream;
+        try {
+          req.cgroup.enter(child.pid!);
+        } catch (err) {
+          try {
+            process.kill(child.pid!, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+          throw new Error(`could not move the task into its cgroup: ${(err as Error).message}`);
+        }
+        gate.end('go\n');
+      }
     } catch (err) {
       resolve(emptyOutcome(startedAt, `${(err as Error).message}`));
       return;
@@ -96,6 +121,7 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
     let spawnError: string | undefined;
 
     const killAll = (): void => {
+      req.cgroup?.kill();
       if (child.pid) {
         try {
           process.kill(-child.pid, 'SIGKILL');
@@ -166,8 +192,12 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       killAll();
       const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
       const failed = spawnError !== undefined || exitCode !== 0;
+      const kernel = req.cgroup?.events();
+      peakMemoryBytes = Math.max(peakMemoryBytes, req.cgroup?.peakMemoryBytes() ?? 0);
       if (!limit && failed) {
         if (signal === 'SIGXCPU') limit = 'cpu';
+        else if (kernel && kernel.oomKills > 0) limit = 'memory';
+        else if (kernel && kernel.pidsMax > 0) limit = 'processes';
         else if (OOM_MARKERS.test(tail.slice(-4096))) limit = 'memory';
         else if (FORK_REFUSED.test(tail.slice(-4096))) limit = 'processes';
         else if (EAGAIN_MARKERS.test(tail.slice(-4096)) && peakProcesses >= limits.processes - 2) limit = 'processes';

@@ -12,6 +12,7 @@ import type { TaskResult, TaskSpec, TaskStatus } from './plan.js';
 import { runLimited, type RunOutcome } from './process-runner.js';
 import type { ExecutionEvents, TaskExecutor } from './execution-manager.js';
 import { RAW_CHUNK_BYTES } from './protocol.js';
+import type { TaskCgroup, TaskCgroups } from './task-cgroup.js';
 
 /** Where things are inside the guest. */
 export interface GuestLayout {
@@ -43,7 +44,8 @@ export function expandPlaceholders(arg: string, dirs: Record<string, string>): s
 }
 
 export class GuestTaskExecutor implements TaskExecutor {
-  constructor(private readonly layout: GuestLayout, private readonly io: TaskIO = {}) {}
+  /** @param cgroups when given, each task runs in a cgroup of its own (kernel-enforced memory and processes). */
+  constructor(private readonly layout: GuestLayout, private readonly io: TaskIO = {}, private readonly cgroups?: TaskCgroups) {}
 
   dataDir(key: string): string {
     return join(this.layout.work, 'data', key);
@@ -86,10 +88,17 @@ export class GuestTaskExecutor implements TaskExecutor {
     }
     const startedAt = Date.now();
     events.started?.(task.id, startedAt);
+    let cgroup: TaskCgroup | undefined;
+    try {
+      cgroup = this.cgroups?.create(task.id, task.limits);
+    } catch (err) {
+      return { id: task.id, status: 'error', reason: `could not create the task's cgroup: ${(err as Error).message}`, rawFiles: [] };
+    }
     const outcome = await runLimited({
-      argv, cwd: scratch, env, limits: task.limits, uid, gid: uid,
+      argv, cwd: scratch, env, limits: task.limits, uid, gid: uid, cgroup,
       onOutput: (stream, text) => this.io.output?.(task.id, stream, text),
     });
+    await cgroup?.remove();
     const rawFiles = this.sendRaw(task.id, rawDir);
     return toResult(task, outcome, rawFiles);
   }
