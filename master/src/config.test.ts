@@ -3,7 +3,8 @@ import { loadMasterConfig } from './config.js';
 describe('loadMasterConfig', () => {
   it('has safe defaults and is frozen', () => {
     const c = loadMasterConfig({}, { PYTI_MASTER_DATA: '/tmp/pyti-m' });
-    expect(c).toMatchObject({ dataDir: '/tmp/pyti-m', host: '127.0.0.1', port: 8470, leaseMs: 60000, heartbeatMs: 15000, maxWaitMs: 30000, maxAttempts: 3, defaultBackend: 'bwrap', publicRead: false, userToken: null, slaveTokens: {} });
+    expect(c).toMatchObject({ dataDir: '/tmp/pyti-m', host: '127.0.0.1', port: 8470, leaseMs: 60000, heartbeatMs: 15000, maxWaitMs: 30000, maxAttempts: 3, defaultBackend: 'bwrap', publicRead: false, userToken: null, slaveTokens: {}, gitPollMs: 60000 });
+    expect(loadMasterConfig({ gitPollMs: '500' }, {}).gitPollMs).toBe(500);
     expect(Object.isFrozen(c)).toBe(true);
     expect(loadMasterConfig({}, {}).dataDir).toMatch(/\.local\/share\/pyti\/master$/);
   });
@@ -24,6 +25,8 @@ describe('loadMasterConfig', () => {
     [{ slaveToken: ['a b:token-123456'] }, /slave name/],
     [{ slaveToken: ['a:same-token-1', 'b:same-token-1'] }, /share a token/],
     [{ defaultBackend: 'Bad Backend' }, /--default-backend/],
+    [{ gitPollMs: '50' }, /--git-poll-ms: 50 is outside 100\.\./],
+    [{ gitPollMs: 'soon' }, /--git-poll-ms: "soon" is not an integer/],
   ])('refuses %j', (flags, message) => {
     expect(() => loadMasterConfig(flags, {})).toThrow(expect.objectContaining({ code: 'PYTI_CONFIG_INVALID', message: expect.stringMatching(message) }));
   });

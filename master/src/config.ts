@@ -38,6 +38,8 @@ export interface MasterConfig {
   readonly pollMs: number;
   /** Between RSS polls; 0: no RSS. */
   readonly rssPollMs: number;
+  /** Between polls of the git subscriptions' repositories. */
+  readonly gitPollMs: number;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
@@ -60,6 +62,7 @@ export interface MasterFlags {
   follow?: boolean;
   pollMs?: string | number;
   rssPollMs?: string | number;
+  gitPollMs?: string | number;
 }
 
 export const MASTER_DEFAULTS = {
@@ -74,6 +77,7 @@ export const MASTER_DEFAULTS = {
   indexUrl: 'https://pypi.org',
   pollMs: 60_000,
   rssPollMs: 15_000,
+  gitPollMs: 60_000,
 } as const;
 
 const SLAVE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -145,9 +149,10 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   const pollMs = int('--poll-ms', flags.pollMs, MASTER_DEFAULTS.pollMs, 100, 24 * 3600_000);
   const rssPollMs = int('--rss-poll-ms', flags.rssPollMs, MASTER_DEFAULTS.rssPollMs, 0, 24 * 3600_000);
   if (rssPollMs > 0 && rssPollMs < 100) invalid('--rss-poll-ms', `${rssPollMs} is below 100 (0 turns RSS off)`);
+  const gitPollMs = int('--git-poll-ms', flags.gitPollMs, MASTER_DEFAULTS.gitPollMs, 100, 24 * 3600_000);
   return Object.freeze({
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
-    indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs,
+    indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs,
     publicRead: flags.publicRead ?? false,
     userToken,
     slaveTokens: Object.freeze(slaveTokens),

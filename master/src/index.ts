@@ -15,3 +15,4 @@ export * from './web/pages.js';
 export * from './client/user-client.js';
 export * from './feeds/index.js';
 export * from './subscriptions/index.js';
+export * from './git/index.js';

@@ -7,7 +7,8 @@
  *   POST /api/v1/audits                      body {project, version, filename?, priority?, backend?} → 202 AuditSummary
  *   POST /api/v1/audits/upload?filename=F&priority=P&backend=B
  *                                            body: the sdist or wheel bytes (application/octet-stream) → 202 AuditSummary
- *   GET  /api/v1/audits?state=S&limit=N&after=ID → { audits: AuditSummary[] } (newest first)
+ *   GET  /api/v1/audits?state=S&limit=N&after=ID&commit=HEX → { audits: AuditSummary[] } (newest first; `commit`: audits of
+ *                                            git commits whose id starts with HEX, 7-40 hex digits)
  *   GET  /api/v1/audits/:id                  → AuditDetail
  *   GET  /api/v1/audits/:id/report.json      → the AuditReport JSON (404 until done)
  *   GET  /api/v1/audits/:id/report.html      → the HTML report
@@ -51,7 +52,8 @@ export interface AuditSummary {
   verdict: AuditVerdict | null;
   /** The report's result taxonomy string (`pass`, `test-fail`, `error:job-timeout`, …), once done. */
   result: string | null;
-  source: 'index' | 'upload';
+  /** `git`: a commit of a repository a git subscription follows (see `git`). */
+  source: 'index' | 'upload' | 'git';
   project: string;
   version: string;
   filename: string | null;
@@ -72,6 +74,15 @@ export interface AuditSummary {
   findings: number | null;
   /** Why the audit ended as `error` (code and message), with every attempt's reason. */
   error: { code: string; message: string; attempts: { attempt: number; reason: string }[] } | null;
+  /** For `source: 'git'`: the repository, branch and commit (40 hex digits) audited; the version is the commit id. */
+  git: AuditGitSource | null;
+}
+
+/** The commit a git audit is of. */
+export interface AuditGitSource {
+  repo: string;
+  branch: string;
+  commit: string;
 }
 
 export interface AuditDetail extends AuditSummary {
@@ -114,10 +125,11 @@ export interface SlaveSummary {
 /**
  * What a subscription follows. `all`: every upload; `projects`: the listed projects (PEP 503
  * normalized); `pattern`: normalized names matching a glob (`*`, `?`); `new-projects`: the first
- * release of projects created while the master follows the index. Other kinds (e.g. `git`) are added
- * by other modules; the kind is an open string in the database and the API.
+ * release of projects created while the master follows the index; `git`: the commits of a branch of
+ * a git repository (src/git). Other kinds may be added by other modules; the kind is an open string in
+ * the database and the API.
  */
-export type SubscriptionKind = 'all' | 'projects' | 'pattern' | 'new-projects' | (string & {});
+export type SubscriptionKind = 'all' | 'projects' | 'pattern' | 'new-projects' | 'git' | (string & {});
 
 /** What happens when a subscription has more queued audits than its backlog limit. */
 export type BacklogPolicy = 'drop-oldest' | 'pause';
@@ -130,6 +142,13 @@ export interface SubscriptionCreateRequest {
   projects?: string[];
   /** `pattern`: a glob on normalized names, e.g. `django-*`. */
   pattern?: string;
+  /**
+   * `git`: the repository, an absolute local path or a `file://`, `https://`, `http://`, `ssh://` or
+   * `git://` URL, or scp-like `user@host:path` (no credentials in http(s) URLs).
+   */
+  repo?: string;
+  /** `git`: the branch followed (checked with `git check-ref-format --branch`). */
+  branch?: string;
   /** -100..100, default 0: the priority of the audits it submits. */
   priority?: number;
   /** The backend its audits run on (default: the master's). */
@@ -179,6 +198,26 @@ export interface SubscriptionSummary {
   };
   createdAt: string;
   updatedAt: string;
+  /** For `git` subscriptions: the cursor, the branch's head when last fetched, the last poll and its error. */
+  git?: GitFollowStatus;
+}
+
+/** How a git subscription follows its branch. */
+export interface GitFollowStatus {
+  /** The last commit processed (audited, or skipped while paused); null until the first successful poll. */
+  cursor: string | null;
+  /** The branch's head when last fetched. */
+  head: string | null;
+  /** Commits audited so far. */
+  commitsAudited: number;
+  /** Times the branch was rewritten (the cursor was not an ancestor of the new head). */
+  forcePushes: number;
+  lastPollAt: string | null;
+  lastSuccessAt: string | null;
+  /** The last poll's error (`PYTI_GIT_*`), cleared by a successful poll. */
+  lastError: { code: string; message: string; at: string } | null;
+  /** The last notable thing a poll did (a force-push, a commit skipped), with its time. */
+  lastNote: { text: string; at: string } | null;
 }
 
 /** An audit a subscription submitted, with the state of its release on the index. */
@@ -186,8 +225,9 @@ export interface SubscriptionAudit {
   audit: AuditSummary;
   project: string;
   version: string;
+  /** For git subscriptions: the archive `<project>-<commit>.tar.gz`; the version is the commit id. */
   filename: string;
-  /** The change-log serial that produced it. */
+  /** The change-log serial that produced it (0 for git subscriptions). */
   serial: number;
   /** `yanked` / `removed` once the index yanked or removed its release or file. */
   releaseState: 'active' | 'yanked' | 'removed';

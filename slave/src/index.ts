@@ -46,3 +46,7 @@ export * from './daemon/slave-daemon.js';
 export * from './daemon/slave-config.js';
 export * from './daemon/outbox.js';
 export * from './daemon/job-runner.js';
+export * from './git-source/source-archive.js';
+export * from './git-source/sdist-build.js';
+export * from './git-source/source-report.js';
+export * from './git-source/git-job.js';

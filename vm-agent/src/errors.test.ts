@@ -17,7 +17,7 @@ describe('error code registry', () => {
     const used = new Set<string>();
     for (const ws of ['vm-agent', 'tasks', 'images', 'slave', 'master', 'test']) {
       for (const f of sources(join(root, ws))) {
-        if (f.endsWith('errors.ts')) continue;
+        if (f.endsWith(join('vm-agent', 'src', 'errors.ts'))) continue; // the registry itself
         for (const m of readFileSync(f, 'utf8').matchAll(/\bPYTI_[A-Z_]*[A-Z]\b/g)) used.add(m[0]);
       }
     }

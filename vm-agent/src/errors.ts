@@ -45,6 +45,11 @@ export const ERROR_CODES = {
   PYTI_SUBSCRIPTION_INVALID: 'a subscription\'s definition or change is invalid (kind, projects, pattern, priority, backend, backlog)',
   PYTI_SUBSCRIPTION_NOT_FOUND: 'no subscription with this name',
   PYTI_SUBSCRIPTION_EXISTS: 'a subscription with this name already exists',
+  PYTI_GIT_UNREACHABLE: 'the repository could not be fetched (no such path or host, not a git repository, refused, authentication or host key needed)',
+  PYTI_GIT_BRANCH_NOT_FOUND: 'the repository has no such branch',
+  PYTI_GIT_TIMEOUT: 'a git command took longer than its time limit and was killed',
+  PYTI_GIT_TOO_LARGE: 'a commit\'s archive, or a git command\'s output, is above its limit',
+  PYTI_GIT_FAILED: 'a git command failed for another reason (a corrupt object, a full disk, unexpected output)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,7 +2,7 @@
  * The master-side `pyti` commands:
  *   pyti master [options]          run the master (see `pyti master --help`)
  *   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
- *   pyti status [ID] [--state S] [--limit N] [--json]
+ *   pyti status [ID] [--state S] [--limit N] [--commit HEX] [--json]
  *   pyti report ID [--json | --html] [--out DIR]
  *   pyti subscribe add|list|show|pause|resume|set|remove …   (see subscribe-command.ts)
  * Each takes --master URL and --token T (or PYTI_MASTER_URL, PYTI_TOKEN; default URL http://127.0.0.1:8470).
@@ -20,10 +20,10 @@ export type { CliIO } from './cli-io.js';
 export const MASTER_USAGE = `usage:
   pyti master [options]                       run the master (pyti master --help)
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
-  pyti status [ID] [--state queued|running|done|error|cancelled] [--limit N] [--json]
+  pyti status [ID] [--state queued|running|done|error|cancelled] [--limit N] [--commit HEX] [--json]
   pyti report ID [--json | --html] [--out DIR]
-  pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects) [--priority N] [--backend B]
-                 [--backlog N [--on-backlog drop-oldest|pause]]
+  pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects | --git REPO --branch BRANCH)
+                 [--priority N] [--backend B] [--backlog N [--on-backlog drop-oldest|pause]]
   pyti subscribe list | show NAME | pause NAME | resume NAME | remove NAME
   pyti subscribe set NAME [--priority N] [--backend B|default] [--backlog N|none] [--on-backlog drop-oldest|pause]
   common: --master URL (PYTI_MASTER_URL, default http://127.0.0.1:8470) --token T (PYTI_TOKEN)

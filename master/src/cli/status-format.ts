@@ -28,6 +28,11 @@ export function auditDetailText(d: AuditDetail, pageUrl: string, color: boolean,
   const kv = (k: string, v: string): void => { if (v) out.push(`  ${k.padEnd(10)} ${v}`); };
   kv('id', clean(d.id));
   kv('source', c[2]!);
+  if (d.git) {
+    kv('repo', clean(d.git.repo));
+    kv('branch', clean(d.git.branch));
+    kv('commit', clean(d.git.commit));
+  }
   kv('backend', `${clean(d.backend)}  priority ${d.priority}  attempts ${d.attempts}/${d.maxAttempts}`);
   kv('slave', c[8]!);
   kv('times', `submitted ${c[9]}${d.startedAt ? `, started ${clean(d.startedAt)}` : ''}${d.finishedAt ? `, finished ${clean(d.finishedAt)}` : ''}${c[10] ? ` (${c[10]})` : ''}`);

@@ -1,9 +1,9 @@
 /**
- * `pyti subscribe add|list|show|pause|resume|set|remove`: subscriptions to the index's uploads,
- * through the master's user API.
+ * `pyti subscribe add|list|show|pause|resume|set|remove`: subscriptions to the index's uploads and to
+ * git repositories, through the master's user API.
  *
- *   pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects) [--priority N]
- *                  [--backend B] [--backlog N [--on-backlog drop-oldest|pause]] [--json]
+ *   pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects | --git REPO --branch B)
+ *                  [--priority N] [--backend B] [--backlog N [--on-backlog drop-oldest|pause]] [--json]
  *   pyti subscribe list [--json]
  *   pyti subscribe show NAME [--audits N] [--json]       definition, counts, the feed's cursor and lag
  *   pyti subscribe pause|resume|remove NAME [--json]
@@ -34,18 +34,28 @@ export const SUBSCRIBE_KIND_FLAGS: SubscribeKindFlag[] = [
   { kind: 'projects', options: { project: { type: 'string', multiple: true } }, fields: (v) => ({ projects: (v.project as string[]).flatMap((p) => p.split(',')).filter(Boolean) }) },
   { kind: 'pattern', options: { pattern: { type: 'string' } }, fields: (v) => ({ pattern: v.pattern as string }) },
   { kind: 'new-projects', options: { 'new-projects': { type: 'boolean' } }, fields: () => ({}) },
+  {
+    kind: 'git', options: { git: { type: 'string' }, branch: { type: 'string' } },
+    fields: (v) => {
+      if (v.branch === undefined) throw new UsageError('--git REPO needs --branch BRANCH');
+      return { repo: v.git as string, branch: v.branch as string };
+    },
+  },
 ];
 
 export const SUBSCRIBE_USAGE = `usage:
-  pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects) [--priority N]
-                 [--backend B] [--backlog N [--on-backlog drop-oldest|pause]] [--json]
+  pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects | --git REPO --branch BRANCH)
+                 [--priority N] [--backend B] [--backlog N [--on-backlog drop-oldest|pause]] [--json]
   pyti subscribe list [--json]
   pyti subscribe show NAME [--audits N] [--json]
   pyti subscribe pause|resume|remove NAME [--json]
   pyti subscribe set NAME [--priority N] [--backend B|default] [--backlog N|none] [--on-backlog drop-oldest|pause] [--json]
   common: --master URL (PYTI_MASTER_URL) --token T (PYTI_TOKEN)
 A subscription follows the index's uploads from the moment it is added; the master polls the index's
-change log (pyti master --index-url, --poll-ms) and audits the sdist and a pure-Python wheel of each release.`;
+change log (pyti master --index-url, --poll-ms) and audits the sdist and a pure-Python wheel of each release.
+--git follows a branch of a git repository (an absolute path or a file://, https://, http://, ssh://, git://
+URL, or user@host:path): its head is audited at once, then every new commit (pyti master --git-poll-ms),
+each built into an sdist offline in the slave's sandbox; find a commit's audits with pyti status --commit.`;
 
 const BACKEND = /^[a-z][a-z0-9-]{0,31}$/;
 const POLICIES: readonly BacklogPolicy[] = ['drop-oldest', 'pause'];
@@ -86,6 +96,11 @@ export async function subscribeCommand(args: string[], io: CliIO): Promise<numbe
       const picked = SUBSCRIBE_KIND_FLAGS.filter((k) => v[Object.keys(k.options)[0]!] !== undefined);
       if (picked.length !== 1) throw new UsageError(`subscribe add takes one of ${SUBSCRIBE_KIND_FLAGS.map((k) => `--${Object.keys(k.options)[0]}`).join(', ')}`);
       const kind = picked[0]!;
+      for (const other of SUBSCRIBE_KIND_FLAGS) {
+        if (other === kind) continue;
+        const stray = Object.keys(other.options).find((o) => v[o] !== undefined);
+        if (stray) throw new UsageError(`--${stray} goes with --${Object.keys(other.options)[0]}, not --${Object.keys(kind.options)[0]}`);
+      }
       if (v.backend !== undefined && !BACKEND.test(v.backend as string)) throw new UsageError(`--backend ${JSON.stringify(v.backend)} is not a backend name`);
       const backlog = intFlag('--backlog', v.backlog as string | undefined, 1, 1_000_000);
       const onBacklog = policyFlag(v['on-backlog']);
@@ -112,7 +127,7 @@ export async function subscribeCommand(args: string[], io: CliIO): Promise<numbe
       const n = intFlag('--audits', v.audits as string | undefined, 0, 1000) ?? 10;
       const client = clientFor(v as { master?: string; token?: string }, io, false);
       const s = await client.subscription(name);
-      const [feed, audits] = await Promise.all([client.feed(), n > 0 ? client.subscriptionAudits(name, n) : Promise.resolve([])]);
+      const [feed, audits] = await Promise.all([s.git ? null : client.feed(), n > 0 ? client.subscriptionAudits(name, n) : Promise.resolve([])]);
       print({ subscription: s, feed, audits }, subscriptionDetail(s, feed, audits));
       return 0;
     }

@@ -2,8 +2,9 @@
 import type { FeedStatus, SubscriptionAudit, SubscriptionSummary } from '../user-api.js';
 import { clean } from './terminal-text.js';
 
-/** The kind's parameters in a few words: `projects: a, b`, `pattern: django-*`. */
+/** The kind's parameters in a few words: `projects: a, b`, `pattern: django-*`, `main @ /srv/repos/app` (git). */
 export function specText(s: SubscriptionSummary): string {
+  if (s.kind === 'git' && typeof s.spec.repo === 'string' && typeof s.spec.branch === 'string') return clean(`${s.spec.branch} @ ${s.spec.repo}`);
   const parts = Object.entries(s.spec).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`);
   return clean(parts.join('; '));
 }
@@ -27,7 +28,7 @@ export function subscriptionTable(subs: SubscriptionSummary[]): string {
   return [line(HEAD), ...rows.map(line)].join('\n');
 }
 
-/** One subscription: definition, state, counts, the feed's cursor and lag, and its latest audits. */
+/** One subscription: definition, state, counts, the feed's cursor and lag (a git subscription: its commit cursor and last error), and its latest audits. */
 export function subscriptionDetail(s: SubscriptionSummary, feed: FeedStatus | null, audits: SubscriptionAudit[]): string {
   const out = [`${clean(s.name)}  ${clean(s.kind)}${specText(s) ? `  ${specText(s)}` : ''}  ${stateText(s).toUpperCase()}`];
   const kv = (k: string, v: string) => out.push(`  ${k.padEnd(9)} ${v}`);
@@ -35,12 +36,25 @@ export function subscriptionDetail(s: SubscriptionSummary, feed: FeedStatus | nu
   const c = s.counts;
   kv('counts', `matched ${c.matched}, submitted ${c.submitted}, queued ${c.queued}, dropped ${c.dropped}, cancelled ${c.cancelled} (yanked or removed), skipped while paused ${c.skipped}`);
   kv('created', clean(s.createdAt));
-  if (feed) {
+  const g = s.git;
+  if (g) {
+    kv('cursor', `${g.cursor ?? 'none yet'}${g.head && g.head !== g.cursor ? ` (the branch is at ${g.head})` : ''}${g.lastPollAt ? `, last poll ${clean(g.lastPollAt)}` : ''}`);
+    kv('commits', `${g.commitsAudited} audited, ${g.forcePushes} force-push${g.forcePushes === 1 ? '' : 'es'} seen`);
+    if (g.lastError) kv('error', `${clean(g.lastError.code)}: ${clean(g.lastError.message)} (${clean(g.lastError.at)})`);
+    if (g.lastNote) kv('note', `${clean(g.lastNote.text)} (${clean(g.lastNote.at)})`);
+  }
+  if (feed && !g) {
     kv('index', `${clean(feed.indexUrl)} (${feed.following ? 'followed' : 'not followed'})`);
     kv('cursor', `${feed.cursor ?? 'none yet'}${feed.lag !== null ? `, lag ${feed.lag} (index at ${feed.indexSerial})` : ''}${feed.lastPollAt ? `, last poll ${clean(feed.lastPollAt)}` : ''}`);
     if (feed.lastError) kv('error', `${clean(feed.lastError.code)}: ${clean(feed.lastError.message)} (${clean(feed.lastError.at)})`);
   }
   for (const a of audits) {
+    if (a.audit.git) {
+      const outcome = a.audit.state === 'done' ? `${a.audit.verdict ?? ''} ${a.audit.result ?? ''}` : a.audit.state === 'error' ? a.audit.error?.code ?? '' : '';
+      out.push(`    ${clean(a.audit.id)}  ${a.audit.state.padEnd(9)} ${clean(a.project)} ${clean(a.audit.git.commit.slice(0, 12))} ${clean(outcome)}`.trimEnd()
+        + `${a.droppedReason ? ` (${clean(a.droppedReason)})` : ''}`);
+      continue;
+    }
     const mark = a.releaseState !== 'active' ? ` [${a.releaseState}]` : '';
     out.push(`    ${clean(a.audit.id)}  ${a.audit.state.padEnd(9)} ${clean(a.project)} ${clean(a.version)} ${clean(a.filename)}${mark}${a.droppedReason ? ` (${clean(a.droppedReason)})` : ''}`);
   }

@@ -38,6 +38,8 @@ export interface ListOptions {
   limit?: number;
   /** Audits older than this id (paging). */
   after?: string;
+  /** Only audits of git commits whose id starts with this (7-40 hex digits). */
+  commit?: string;
 }
 
 export interface WaitOptions {
@@ -152,6 +154,7 @@ export class UserClient {
     if (opts.state) q.set('state', opts.state);
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));
     if (opts.after) q.set('after', opts.after);
+    if (opts.commit) q.set('commit', opts.commit);
     const r = await this.json<{ audits?: AuditSummary[] }>('GET', `/api/v1/audits${q.size ? `?${q}` : ''}`);
     if (!Array.isArray(r.audits)) throw new PytiError('PYTI_MASTER_UNREACHABLE', 'GET /api/v1/audits: the answer has no audits list');
     return r.audits;

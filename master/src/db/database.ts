@@ -16,22 +16,40 @@ export function schemaVersion(db: Db): number {
   return row?.version ?? 0;
 }
 
-/** Applies the migrations `db` lacks; throws PYTI_DB_SCHEMA for a newer or broken schema. */
+/**
+ * Applies the migrations `db` lacks, one transaction each; throws PYTI_DB_SCHEMA for a newer or broken
+ * schema. Foreign keys are OFF while migrations run (a migration may rebuild a table with SQLite's
+ * documented procedure; with them ON, dropping the old table would delete every row referencing
+ * it), and `PRAGMA foreign_key_check` must come back empty before each migration commits. The
+ * connection's foreign-key setting is restored afterwards.
+ */
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): number {
   const have = schemaVersion(db);
   if (have > migrations.length) {
     throw new PytiError('PYTI_DB_SCHEMA', `the database has schema version ${have}, newer than this PyTI's ${migrations.length}: upgrade PyTI`);
   }
-  for (let v = have + 1; v <= migrations.length; v++) {
-    try {
-      db.transaction(() => {
-        db.exec(migrations[v - 1]!);
-        db.prepare('DELETE FROM schema_version').run();
-        db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(v);
-      })();
-    } catch (err) {
-      throw new PytiError('PYTI_DB_SCHEMA', `migrating the database to schema version ${v} failed: ${(err as Error).message}`, { cause: err });
+  if (have === migrations.length) return have;
+  const fkWasOn = db.pragma('foreign_keys', { simple: true }) === 1;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let v = have + 1; v <= migrations.length; v++) {
+      try {
+        db.transaction(() => {
+          db.exec(migrations[v - 1]!);
+          const broken = db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
+          if (broken.length) {
+            const first = broken[0]!;
+            throw new Error(`${broken.length} rows break foreign keys (first: ${first.table} row ${first.rowid} → ${first.parent})`);
+          }
+          db.prepare('DELETE FROM schema_version').run();
+          db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(v);
+        })();
+      } catch (err) {
+        throw new PytiError('PYTI_DB_SCHEMA', `migrating the database to schema version ${v} failed: ${(err as Error).message}`, { cause: err });
+      }
     }
+  } finally {
+    if (fkWasOn) db.pragma('foreign_keys = ON');
   }
   return migrations.length;
 }

@@ -174,6 +174,78 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX subscription_jobs_release ON subscription_jobs (normalized, version);
   CREATE INDEX subscription_jobs_sub ON subscription_jobs (subscription_id);
   `,
+  // 3: audits of git commits (src/git). SQLite cannot change a CHECK constraint, so `jobs` is rebuilt
+  //    with SQLite's documented procedure (https://www.sqlite.org/lang_altertable.html#otheralter):
+  //    create the new table, copy every row, drop the old one, rename the new one, recreate its
+  //    indexes. `migrate` runs migrations with foreign keys OFF (else dropping `jobs` would delete
+  //    the attempts, reports, artifacts, events and subscription links that reference it) and checks
+  //    `PRAGMA foreign_key_check` before committing. A git job keeps its archive's sha256 and size in
+  //    upload_sha256/upload_size (the blob a slave may fetch) and the commit in git_*. `git_cursors`
+  //    holds each git subscription's cursor (the last commit processed) and its last poll and error.
+  `
+  CREATE TABLE jobs_v3 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    source_kind TEXT NOT NULL CHECK (source_kind IN ('index', 'upload', 'git')),
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filename TEXT,
+    upload_sha256 TEXT,
+    upload_size INTEGER,
+    git_repo TEXT,
+    git_branch TEXT,
+    git_commit TEXT CHECK (git_commit IS NULL OR (length(git_commit) = 40 AND git_commit NOT GLOB '*[^0-9a-f]*')),
+    backend TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'error', 'cancelled')),
+    verdict TEXT,
+    result TEXT,
+    findings INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    submitted_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    error_message TEXT,
+    slave TEXT,
+    current_lease TEXT,
+    progress_phase TEXT,
+    progress_task TEXT,
+    progress_tasks_done INTEGER NOT NULL DEFAULT 0,
+    progress_log TEXT,
+    CHECK ((source_kind = 'git') = (git_commit IS NOT NULL))
+  );
+  INSERT INTO jobs_v3 (seq, id, source_kind, project, version, filename, upload_sha256, upload_size, backend, priority, state, verdict, result,
+    findings, attempts, max_attempts, submitted_at, started_at, finished_at, cancel_requested, error_code, error_message, slave, current_lease,
+    progress_phase, progress_task, progress_tasks_done, progress_log)
+  SELECT seq, id, source_kind, project, version, filename, upload_sha256, upload_size, backend, priority, state, verdict, result,
+    findings, attempts, max_attempts, submitted_at, started_at, finished_at, cancel_requested, error_code, error_message, slave, current_lease,
+    progress_phase, progress_task, progress_tasks_done, progress_log
+  FROM jobs;
+  -- Keep the AUTOINCREMENT counter: seq values are never reused, even past deleted rows.
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs_v3', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs_v3');
+  UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)) WHERE name = 'jobs_v3';
+  DROP TABLE jobs;
+  ALTER TABLE jobs_v3 RENAME TO jobs;
+  CREATE INDEX jobs_queue ON jobs (state, priority DESC, seq);
+  CREATE INDEX jobs_git_commit ON jobs (git_commit) WHERE git_commit IS NOT NULL;
+  CREATE TABLE git_cursors (
+    subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
+    last_commit TEXT,
+    remote_head TEXT,
+    commits_audited INTEGER NOT NULL DEFAULT 0,
+    force_pushes INTEGER NOT NULL DEFAULT 0,
+    last_poll_at INTEGER,
+    last_success_at INTEGER,
+    last_error_code TEXT,
+    last_error_message TEXT,
+    last_error_at INTEGER,
+    last_note TEXT,
+    last_note_at INTEGER
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -18,6 +18,7 @@ import { adminRoutes } from './admin-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { sendApiError, statusOf } from './body.js';
 import { pageRoutes } from './page-routes.js';
+import { GitPoller, type GitPollerOptions } from '../git/git-poller.js';
 import { SubscriptionService, type SubscriptionServiceOptions } from '../subscriptions/subscription-service.js';
 import { subscriptionRoutes } from './subscription-routes.js';
 import { uploadRoute } from './upload-route.js';
@@ -28,7 +29,7 @@ export interface MasterApp {
   /** Base URL once listening. */
   url?: string;
   tokens: { user: string; slaves: Record<string, string> };
-  /** Subscriptions to the index's uploads and the feed follower. */
+  /** Subscriptions to the index's uploads and to git repositories: the feed follower and the git poller. */
   subscriptions: SubscriptionService;
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
@@ -47,6 +48,8 @@ export interface MasterAppOptions {
   sweepIntervalMs?: number;
   /** Lines of the feed follower (default: stderr); replacements for its network readers and timers. */
   feeds?: Pick<SubscriptionServiceOptions, 'log' | 'changelog' | 'rss' | 'resolve' | 'timers'>;
+  /** The git poller's lines (default: stderr), timers, commits per poll and git time limits. */
+  git?: Pick<GitPollerOptions, 'log' | 'timers' | 'maxCommitsPerPoll' | 'fetchTimeoutMs' | 'gitTimeoutMs'>;
 }
 
 /** Database file inside the data directory. */
@@ -77,9 +80,14 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     return sendApiError(reply, 500, 'PYTI_USAGE', 'internal error');
   });
   app.setNotFoundHandler((req, reply) => sendApiError(reply, 404, 'PYTI_USAGE', `no route ${req.method} ${req.url.split('?')[0]}`));
+  const log = (line: string): void => void process.stderr.write(`pyti master: ${line}\n`);
+  const git = new GitPoller({
+    db, queue, blobs, clock: queue.clock, mirrorsDir: join(config.dataDir, 'git'), everyMs: config.gitPollMs, maxArchiveBytes: config.maxUploadBytes,
+    log, ...options.git,
+  });
   const subscriptions = new SubscriptionService({
     db, queue, clock: queue.clock, indexUrl: config.indexUrl, follow: config.follow, pollMs: config.pollMs, rssPollMs: config.rssPollMs,
-    log: (line) => process.stderr.write(`pyti master: ${line}\n`), ...options.feeds,
+    log, git, ...options.feeds,
   });
   app.addHook('preClose', async () => subscriptions.close());
   app.addHook('preClose', async () => queue.close());

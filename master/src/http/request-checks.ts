@@ -41,9 +41,16 @@ export function checkSubmitByName(body: unknown): Required<Pick<SubmitByNameRequ
   return { project: b.project, version: b.version, filename: b.filename as string | undefined, priority: checkPriority(b.priority), backend: checkBackend(b.backend) };
 }
 
-/** `GET /api/v1/audits` query. */
-export function checkListQuery(q: Record<string, string | undefined>): { state?: AuditState; limit: number; after?: string } {
-  const out: { state?: AuditState; limit: number; after?: string } = { limit: 50 };
+/** A commit id or a prefix of one: 7 to 40 hex digits (either case). */
+export const COMMIT_PREFIX = /^[0-9A-Fa-f]{7,40}$/;
+
+/** `GET /api/v1/audits` query (`commit`: a commit id prefix, returned in lower case). */
+export function checkListQuery(q: Record<string, string | undefined>): { state?: AuditState; limit: number; after?: string; commit?: string } {
+  const out: { state?: AuditState; limit: number; after?: string; commit?: string } = { limit: 50 };
+  if (q.commit !== undefined && q.commit !== '') {
+    if (!COMMIT_PREFIX.test(q.commit)) throw new BadRequestError('commit', 'must be a commit id or a prefix of one: 7 to 40 hex digits');
+    out.commit = q.commit.toLowerCase();
+  }
   if (q.state !== undefined && q.state !== '') {
     if (!STATES.has(q.state)) throw new BadRequestError('state', `must be one of ${[...STATES].join(', ')}`);
     out.state = q.state as AuditState;

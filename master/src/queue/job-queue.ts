@@ -36,10 +36,15 @@ export interface QueueOptions {
   sweepIntervalMs?: number;
 }
 
-/** What to audit. Uploads carry the project and version read from the archive's metadata. */
+/**
+ * What to audit. Uploads carry the project and version read from the archive's metadata; a git commit
+ * carries the project read from its pyproject.toml (or the repository's name), its archive blob, and
+ * its version is the commit id.
+ */
 export type SubmitSource =
   | { kind: 'index'; project: string; version: string; filename?: string }
-  | { kind: 'upload'; project: string; version: string; filename: string; sha256: string; sizeBytes: number };
+  | { kind: 'upload'; project: string; version: string; filename: string; sha256: string; sizeBytes: number }
+  | { kind: 'git'; project: string; repo: string; branch: string; commit: string; archive: { sha256: string; sizeBytes: number } };
 
 export interface SubmitInput {
   source: SubmitSource;
@@ -75,8 +80,10 @@ export class JobQueue {
   constructor(private readonly db: Db, private readonly opts: QueueOptions) {
     this.clock = opts.clock ?? systemClock;
     this.st = {
-      insertJob: db.prepare(`INSERT INTO jobs (id, source_kind, project, version, filename, upload_sha256, upload_size, backend, priority, state, max_attempts, submitted_at)
-        VALUES (@id, @source_kind, @project, @version, @filename, @upload_sha256, @upload_size, @backend, @priority, 'queued', @max_attempts, @submitted_at)`),
+      insertJob: db.prepare(`INSERT INTO jobs (id, source_kind, project, version, filename, upload_sha256, upload_size, git_repo, git_branch, git_commit,
+        backend, priority, state, max_attempts, submitted_at)
+        VALUES (@id, @source_kind, @project, @version, @filename, @upload_sha256, @upload_size, @git_repo, @git_branch, @git_commit,
+        @backend, @priority, 'queued', @max_attempts, @submitted_at)`),
       jobById: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       jobBySeq: db.prepare('SELECT * FROM jobs WHERE seq = ?'),
       queuedFor: db.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND backend IN (SELECT value FROM json_each(?))
@@ -120,7 +127,8 @@ export class JobQueue {
       setProgress: db.prepare(`UPDATE jobs SET progress_phase = COALESCE(@phase, progress_phase), progress_task = COALESCE(@task, progress_task),
         progress_tasks_done = progress_tasks_done + @done, progress_log = COALESCE(@log, progress_log) WHERE seq = @seq`),
       uploadLeasedBy: db.prepare(`SELECT 1 FROM jobs j JOIN attempts a ON a.job_seq = j.seq WHERE j.upload_sha256 = ? AND a.slave = ? LIMIT 1`),
-      list: db.prepare(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@after IS NULL OR seq < @after) ORDER BY seq DESC LIMIT @limit`),
+      list: db.prepare(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@after IS NULL OR seq < @after)
+        AND (@commit IS NULL OR (git_commit >= @commit AND git_commit < @commit || 'g')) ORDER BY seq DESC LIMIT @limit`),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
     };
   }
@@ -156,10 +164,13 @@ export class JobQueue {
       id,
       source_kind: s.kind,
       project: s.project,
-      version: s.version,
-      filename: s.filename ?? null,
-      upload_sha256: s.kind === 'upload' ? s.sha256 : null,
-      upload_size: s.kind === 'upload' ? s.sizeBytes : null,
+      version: s.kind === 'git' ? s.commit : s.version,
+      filename: s.kind === 'git' ? null : s.filename ?? null,
+      upload_sha256: s.kind === 'upload' ? s.sha256 : s.kind === 'git' ? s.archive.sha256 : null,
+      upload_size: s.kind === 'upload' ? s.sizeBytes : s.kind === 'git' ? s.archive.sizeBytes : null,
+      git_repo: s.kind === 'git' ? s.repo : null,
+      git_branch: s.kind === 'git' ? s.branch : null,
+      git_commit: s.kind === 'git' ? s.commit : null,
       backend: input.backend ?? this.opts.defaultBackend,
       priority: input.priority ?? 0,
       max_attempts: this.opts.maxAttempts,
@@ -184,15 +195,18 @@ export class JobQueue {
       rep?.prefetch ?? null, this.st.eventsOf.all(j.seq) as EventRow[]);
   }
 
-  /** Audits, newest first; `after` is the id of the last audit of the previous page. */
-  list(opts: { state?: AuditState; limit?: number; after?: string } = {}): AuditSummary[] {
+  /**
+   * Audits, newest first; `after` is the id of the last audit of the previous page; `commit` (lower-case
+   * hex, checked by the caller) keeps only audits of git commits whose id starts with it.
+   */
+  list(opts: { state?: AuditState; limit?: number; after?: string; commit?: string } = {}): AuditSummary[] {
     let after: number | null = null;
     if (opts.after !== undefined) {
       const j = this.st.jobById.get(opts.after) as JobRow | undefined;
       if (!j) throw new JobNotFoundError(opts.after);
       after = j.seq;
     }
-    const rows = this.st.list.all({ state: opts.state ?? null, after, limit: opts.limit ?? 50 }) as JobRow[];
+    const rows = this.st.list.all({ state: opts.state ?? null, after, limit: opts.limit ?? 50, commit: opts.commit ?? null }) as JobRow[];
     return rows.map((j) => this.toSummary(j));
   }
 
@@ -386,7 +400,7 @@ export class JobQueue {
     return result;
   }
 
-  /** Whether `slave` may download the uploaded distribution `sha256` (it leased a job of it). */
+  /** Whether `slave` may download the blob `sha256`: an uploaded distribution or a git archive of a job it leased. */
   mayFetchUpload(slave: string, sha256: string): boolean {
     return this.st.uploadLeasedBy.get(sha256, slave) !== undefined;
   }
@@ -464,5 +478,11 @@ export class JobQueue {
 
 function sourceOf(j: JobRow): LeasedJob['source'] {
   if (j.source_kind === 'upload') return { kind: 'upload', filename: j.filename!, sha256: j.upload_sha256!, sizeBytes: j.upload_size! };
+  if (j.source_kind === 'git') {
+    return {
+      kind: 'git', project: j.project, repo: j.git_repo!, branch: j.git_branch!, commit: j.git_commit!,
+      archive: { sha256: j.upload_sha256!, sizeBytes: j.upload_size! },
+    };
+  }
   return j.filename ? { kind: 'index', project: j.project, version: j.version, filename: j.filename } : { kind: 'index', project: j.project, version: j.version };
 }

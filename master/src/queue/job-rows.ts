@@ -4,12 +4,16 @@ import type { AuditDetail, AuditState, AuditSummary, AuditVerdict } from '../use
 export interface JobRow {
   seq: number;
   id: string;
-  source_kind: 'index' | 'upload';
+  source_kind: 'index' | 'upload' | 'git';
   project: string;
   version: string;
   filename: string | null;
+  /** The uploaded distribution's blob, or a git job's archive. */
   upload_sha256: string | null;
   upload_size: number | null;
+  git_repo: string | null;
+  git_branch: string | null;
+  git_commit: string | null;
   backend: string;
   priority: number;
   state: AuditState;
@@ -96,6 +100,7 @@ export function toSummary(j: JobRow, attempts: AttemptRow[] = []): AuditSummary 
         attempts: attempts.map((a) => ({ attempt: a.attempt, reason: a.reason ?? a.state })),
       }
       : null,
+    git: j.source_kind === 'git' && j.git_commit !== null ? { repo: j.git_repo ?? '', branch: j.git_branch ?? '', commit: j.git_commit } : null,
   };
 }
 

@@ -4,8 +4,8 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import {
-  COMMAND_LIMITS, COMMAND_PROTOCOL_VERSION,
-  type CompleteParams, type HeartbeatParams, type JobProgressEvent, type LeaseParams, type PrefetchSummary, type ProgressParams, type RegisterParams,
+  COMMAND_LIMITS, COMMAND_PROTOCOL_VERSION, JOB_PHASES,
+  type CompleteParams, type HeartbeatParams, type JobPhase, type JobProgressEvent, type LeaseParams, type PrefetchSummary, type ProgressParams, type RegisterParams,
 } from '@pyti/slave';
 
 /** A params field is missing or has the wrong shape. */
@@ -26,7 +26,7 @@ export class ProtocolVersionError extends PytiError {
 export const MAX_REPORT_BYTES = 12 * 1024 * 1024;
 const MAX_MESSAGE = 4096;
 const VERDICTS = new Set(['clean', 'flagged', 'failed', 'error']);
-const PHASES = new Set(['downloading', 'prefetching', 'auditing', 'uploading']);
+const PHASES: ReadonlySet<string> = new Set(JOB_PHASES);
 
 type Obj = Record<string, unknown>;
 
@@ -122,7 +122,7 @@ function checkEvent(v: unknown, path: string): JobProgressEvent {
     case 'phase': {
       const phase = str(e, 'phase', path, 20);
       if (!PHASES.has(phase)) throw new InvalidParamsError(`${path}phase`, `must be one of ${[...PHASES].join(', ')}`);
-      return { at, kind: 'phase', phase: phase as 'downloading' };
+      return { at, kind: 'phase', phase: phase as JobPhase };
     }
     case 'task-started':
       return { at, kind: 'task-started', task: str(e, 'task', path, 100) };

@@ -1,7 +1,7 @@
 /**
  * `pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]... [--lease-ms N]
  * [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--default-backend B] [--max-upload-bytes N]
- * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
+ * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
  * until SIGTERM or SIGINT, which close it gracefully (in-flight requests finish, long-polls are
  * answered, the database is closed).
  */
@@ -15,10 +15,11 @@ import { buildMasterApp } from '../http/master-app.js';
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
-                   [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N]
+                   [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
-  --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off)
+  --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off);
+  --git-poll-ms between fetches of the git subscriptions' branches (default 60000)
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL`;
 
 export interface MasterCommandIO {
@@ -38,7 +39,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'default-backend': { type: 'string' },
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
-        'rss-poll-ms': { type: 'string' },
+        'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -62,7 +63,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'],
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
-      pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'],
+      pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;

@@ -17,6 +17,8 @@ export type IndexMatcher =
 export interface SubscriptionKindDefinition {
   /** One line for `--help` and errors. */
   describe: string;
+  /** The request fields of this kind (`projects`, `pattern`, `repo`…): other kinds' requests may not use them. */
+  fields: readonly string[];
   /** Whether it follows the index's change log (its existence makes `--follow` auto poll the index). */
   followsIndex: boolean;
   /** Checks the kind's fields of a create request; returns the spec to store. Throws SubscriptionInvalidError. */
@@ -27,24 +29,19 @@ export interface SubscriptionKindDefinition {
 
 const MAX_PROJECTS = 1000;
 
-function noExtra(request: Record<string, unknown>, allowed: string[]): void {
-  for (const f of ['projects', 'pattern']) {
-    if (request[f] !== undefined && !allowed.includes(f)) throw new SubscriptionInvalidError(f, `does not go with kind ${String(request.kind)}`);
-  }
-}
-
 const kinds = new Map<string, SubscriptionKindDefinition>([
   ['all', {
     describe: 'every upload to the index',
+    fields: [],
     followsIndex: true,
-    parseSpec: (r) => { noExtra(r, []); return {}; },
+    parseSpec: () => ({}),
     indexMatcher: () => ({ kind: 'names', test: () => true }),
   }],
   ['projects', {
     describe: 'uploads of the listed projects',
+    fields: ['projects'],
     followsIndex: true,
     parseSpec: (r) => {
-      noExtra(r, ['projects']);
       const p = r.projects;
       if (!Array.isArray(p) || p.length === 0 || p.length > MAX_PROJECTS) throw new SubscriptionInvalidError('projects', `must list 1..${MAX_PROJECTS} project names`);
       const names = new Set<string>();
@@ -61,9 +58,9 @@ const kinds = new Map<string, SubscriptionKindDefinition>([
   }],
   ['pattern', {
     describe: 'uploads of projects whose normalized name matches a glob (* and ?)',
+    fields: ['pattern'],
     followsIndex: true,
     parseSpec: (r) => {
-      noExtra(r, ['pattern']);
       if (typeof r.pattern !== 'string' || !NAME_GLOB.test(r.pattern)) throw new SubscriptionInvalidError('pattern', 'must be a glob of name characters, * and ? (1-200 characters)');
       return { pattern: normalizeGlob(r.pattern) };
     },
@@ -71,8 +68,9 @@ const kinds = new Map<string, SubscriptionKindDefinition>([
   }],
   ['new-projects', {
     describe: 'the first release of every project created on the index',
+    fields: [],
     followsIndex: true,
-    parseSpec: (r) => { noExtra(r, []); return {}; },
+    parseSpec: () => ({}),
     indexMatcher: () => ({ kind: 'first-release' }),
   }],
 ]);
@@ -91,4 +89,11 @@ export function subscriptionKind(kind: string): SubscriptionKindDefinition | und
 /** The kinds known now. */
 export function subscriptionKinds(): string[] {
   return [...kinds.keys()];
+}
+
+/** Every kind's request fields: field → the kinds it belongs to. */
+export function kindFields(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [kind, def] of kinds) for (const f of def.fields) out.set(f, [...(out.get(f) ?? []), kind]);
+  return out;
 }

@@ -4,7 +4,7 @@
  */
 import type { BacklogPolicy, SubscriptionCreateRequest, SubscriptionUpdateRequest } from '../user-api.js';
 import { SubscriptionInvalidError } from './subscription-errors.js';
-import { subscriptionKind, subscriptionKinds } from './subscription-kinds.js';
+import { kindFields, subscriptionKind, subscriptionKinds } from './subscription-kinds.js';
 
 /** A subscription's name: 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit). */
 export const SUBSCRIPTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -57,20 +57,25 @@ function policy(v: unknown): BacklogPolicy {
   return v as BacklogPolicy;
 }
 
-const CREATE_FIELDS = new Set(['name', 'kind', 'projects', 'pattern', 'priority', 'backend', 'backlog', 'onBacklog']);
+/** The fields of every create request; each kind adds its own (SubscriptionKindDefinition.fields). */
+const CREATE_FIELDS = new Set(['name', 'kind', 'priority', 'backend', 'backlog', 'onBacklog']);
 const UPDATE_FIELDS = new Set(['paused', 'priority', 'backend', 'backlog', 'onBacklog']);
 
 /**
- * Checks a create request. Fields other kinds use are passed to the kind's parser, so a kind added
- * with registerSubscriptionKind may take its own (`extraFields`).
+ * Checks a create request. The kind's own fields (SubscriptionKindDefinition.fields, e.g. `projects`
+ * or `repo`) go to its parser; a field of another kind is refused as not going with this one.
  */
-export function checkCreate(body: unknown, extraFields: readonly string[] = []): CheckedCreate {
+export function checkCreate(body: unknown): CheckedCreate {
   const b = object(body) as Partial<SubscriptionCreateRequest> & Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!CREATE_FIELDS.has(k) && !extraFields.includes(k)) throw new SubscriptionInvalidError(k, 'is not a subscription field');
+  const byField = kindFields();
+  for (const k of Object.keys(b)) if (!CREATE_FIELDS.has(k) && !byField.has(k)) throw new SubscriptionInvalidError(k, 'is not a subscription field');
   const name = checkSubscriptionName(b.name);
   if (typeof b.kind !== 'string') throw new SubscriptionInvalidError('kind', `must be one of ${subscriptionKinds().join(', ')}`);
   const def = subscriptionKind(b.kind);
   if (!def) throw new SubscriptionInvalidError('kind', `${JSON.stringify(b.kind.slice(0, 40))} is not one of ${subscriptionKinds().join(', ')}`);
+  for (const k of Object.keys(b)) {
+    if (byField.has(k) && !def.fields.includes(k) && b[k] !== undefined) throw new SubscriptionInvalidError(k, `does not go with kind ${b.kind}`);
+  }
   const spec = def.parseSpec(b);
   return {
     name,

@@ -1,6 +1,8 @@
 /**
  * Subscriptions as one service of the master: the store (API and CLI), the change-log ingest and the
- * feed follower, over the master's database and queue, for one index URL.
+ * feed follower, over the master's database and queue, for one index URL; and, when given, the git
+ * poller of `git` subscriptions (started and stopped with the service, triggered when one is added
+ * or resumed, its cursor shown in their summaries).
  *
  * Following (`follow`): `true` polls the index from start-up; `false` never does (subscriptions can
  * still be managed; nothing is ingested); `'auto'` (the default) polls once at least one subscription
@@ -17,6 +19,8 @@ import type { FeedStatus, SubscriptionAudit, SubscriptionSummary } from '../user
 import { ChangeIngest, type ResolveRelease, type SelectFiles } from './change-ingest.js';
 import { FeedCursor } from './feed-cursor.js';
 import { FeedFollower, type ChangelogSource, type RssSource } from './feed-follower.js';
+import { GIT_KIND } from '../git/git-kind.js';
+import type { GitPoller } from '../git/git-poller.js';
 import type { Timers } from './poll-loop.js';
 import { subscriptionKind } from './subscription-kinds.js';
 import { checkCreate, checkSubscriptionName, checkUpdate } from './subscription-request.js';
@@ -34,6 +38,8 @@ export interface SubscriptionServiceOptions {
   rssPollMs: number;
   log?: (line: string) => void;
   timers?: Timers;
+  /** The git poller (git subscriptions): started, stopped and triggered with the service. */
+  git?: GitPoller;
   /** Replacements for the network readers (tests, benchmarks). */
   changelog?: ChangelogSource;
   rss?: Record<string, RssSource>;
@@ -50,7 +56,8 @@ export class SubscriptionService {
   constructor(private readonly opts: SubscriptionServiceOptions) {
     const abort = new AbortController();
     const { db, queue, clock, indexUrl } = opts;
-    this.store = new SubscriptionStore(db, queue, clock);
+    const git = opts.git;
+    this.store = new SubscriptionStore(db, queue, clock, (row) => (git && row.kind === GIT_KIND ? { git: git.cursors.status(row.id) } : {}));
     this.cursor = new FeedCursor(db, indexUrl, clock);
     this.ingest = new ChangeIngest({
       db, queue, clock, cursor: this.cursor,
@@ -73,20 +80,25 @@ export class SubscriptionService {
     return this.store.kindsInUse().some((k) => subscriptionKind(k)?.followsIndex === true);
   }
 
-  /** Starts following the index if configured to (see the module comment). */
+  /** Starts following the index if configured to (see the module comment), and the git poller. */
   start(): void {
     if (this.opts.follow === true || (this.opts.follow === 'auto' && this.hasIndexSubscriptions())) this.follower.start();
+    this.opts.git?.start();
   }
 
-  /** Stops following; resolves once no poll runs (before the database closes). */
+  /** Stops following and polling; resolves once no poll runs (before the database closes). */
   async close(): Promise<void> {
-    await this.follower.stop();
+    await Promise.all([this.follower.stop(), this.opts.git?.stop()]);
   }
 
-  /** Creates a subscription from an API body (following the index from the cursor as it is now). */
+  /**
+   * Creates a subscription from an API body (following the index from the cursor as it is now; a git
+   * subscription is polled at once: its branch's head is audited and becomes its cursor).
+   */
   create(body: unknown): SubscriptionSummary {
     const created = this.store.create(checkCreate(body), this.cursor.serial());
     if (this.opts.follow === 'auto' && subscriptionKind(created.kind)?.followsIndex) this.follower.start();
+    if (created.kind === GIT_KIND) this.opts.git?.trigger();
     return created;
   }
 
@@ -99,7 +111,9 @@ export class SubscriptionService {
   }
 
   update(name: string, body: unknown): SubscriptionSummary {
-    return this.store.update(checkSubscriptionName(name), checkUpdate(body));
+    const updated = this.store.update(checkSubscriptionName(name), checkUpdate(body));
+    if (updated.kind === GIT_KIND && !updated.paused) this.opts.git?.trigger();
+    return updated;
   }
 
   remove(name: string): { removed: SubscriptionSummary; cancelled: number } {

@@ -63,10 +63,13 @@ export function toSubscriptionSummary(r: SubscriptionRow, queued: number): Subsc
   };
 }
 
+/** Adds kind-specific state to a subscription's summary (e.g. a git subscription's cursor). */
+export type SummaryExtra = (row: SubscriptionRow) => Partial<SubscriptionSummary>;
+
 export class SubscriptionStore {
   private readonly st;
 
-  constructor(private readonly db: Db, private readonly queue: JobQueue, private readonly clock: Clock) {
+  constructor(private readonly db: Db, private readonly queue: JobQueue, private readonly clock: Clock, private readonly extra: SummaryExtra = () => ({})) {
     this.st = {
       insert: db.prepare(`INSERT INTO subscriptions (name, kind, spec, priority, backend, backlog_limit, backlog_policy, from_serial, created_at, updated_at)
         VALUES (@name, @kind, @spec, @priority, @backend, @backlog_limit, @backlog_policy, @from_serial, @now, @now)`),
@@ -122,13 +125,13 @@ export class SubscriptionStore {
   /** One subscription; PYTI_SUBSCRIPTION_NOT_FOUND. */
   get(name: string): SubscriptionSummary {
     const r = this.row(name);
-    return toSubscriptionSummary(r, (this.st.queuedOf.all(r.id) as unknown[]).length);
+    return { ...toSubscriptionSummary(r, (this.st.queuedOf.all(r.id) as unknown[]).length), ...this.extra(r) };
   }
 
   /** Every subscription, by name. */
   list(): SubscriptionSummary[] {
     const queued = new Map((this.st.queuedCounts.all() as { id: number; n: number }[]).map((q) => [q.id, q.n]));
-    return this.rows().map((r) => toSubscriptionSummary(r, queued.get(r.id) ?? 0));
+    return this.rows().map((r) => ({ ...toSubscriptionSummary(r, queued.get(r.id) ?? 0), ...this.extra(r) }));
   }
 
   /** Changes a subscription. Resuming clears the pause reason; pausing by a user records `by a user`. */

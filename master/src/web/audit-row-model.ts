@@ -57,7 +57,8 @@ function pytiCells(a, nowMs) {
   var start = a.startedAt ? Date.parse(a.startedAt) : NaN;
   var end = a.finishedAt ? Date.parse(a.finishedAt) : (a.state === 'running' ? nowMs : NaN);
   var state = a.state + (a.attempts > 1 || (a.state === 'error' && a.attempts > 0) ? ' (attempt ' + a.attempts + '/' + a.maxAttempts + ')' : '');
-  var src = a.source === 'upload' ? 'upload' + (a.filename ? ': ' + a.filename : '') : 'index' + (a.filename ? ': ' + a.filename : '');
+  var src = a.source === 'git' && a.git ? 'git: ' + a.git.branch + ' @ ' + String(a.git.commit).slice(0, 12)
+    : a.source === 'upload' ? 'upload' + (a.filename ? ': ' + a.filename : '') : 'index' + (a.filename ? ': ' + a.filename : '');
   return [
     { t: a.project, h: '/audits/' + encodeURIComponent(a.id), c: 'project' },
     { t: a.version },

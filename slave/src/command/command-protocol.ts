@@ -62,7 +62,25 @@ export type AuditSource =
   /** From the package index: the slave resolves `project==version` with the index's JSON API, downloads `filename` and checks its sha256 against the index's metadata. `filename` absent: the slave picks the sdist, else a pure wheel. */
   | { kind: 'index'; project: string; version: string; filename?: string }
   /** Uploaded by a user: the slave fetches the blob from the master (COMMAND_BLOB_PATH) and checks the hash. */
-  | { kind: 'upload'; filename: string; sha256: string; sizeBytes: number };
+  | { kind: 'upload'; filename: string; sha256: string; sizeBytes: number }
+  /**
+   * A commit of a git repository a subscription follows. The master made `archive` with `git archive
+   * --format=tar.gz --prefix=source/` (the commit's tree, nothing of the repository runs on the
+   * master); the slave fetches it like an upload (COMMAND_BLOB_PATH, hash checked), builds an sdist
+   * from it offline in its sandbox, and audits that sdist. `project` is the name the master read from
+   * the commit's pyproject.toml (or the repository's base name); `repo`, `branch` and `commit` (40 hex
+   * digits) go into the report.
+   */
+  | { kind: 'git'; project: string; repo: string; branch: string; commit: string; archive: GitArchiveRef };
+
+/** The `git archive` of a commit, kept by the master as a blob. */
+export interface GitArchiveRef {
+  sha256: string;
+  sizeBytes: number;
+}
+
+/** The top-level directory of every member of a git job's archive (`git archive --prefix=source/`). */
+export const GIT_ARCHIVE_PREFIX = 'source';
 
 /** One leased job. */
 export interface LeasedJob {
@@ -109,9 +127,14 @@ export interface HeartbeatResult {
   commands: SlaveCommand[];
 }
 
+/** The phases of a job, in order (`building` only for git jobs). */
+export const JOB_PHASES = ['downloading', 'building', 'prefetching', 'auditing', 'uploading'] as const;
+export type JobPhase = typeof JOB_PHASES[number];
+
 /** Progress of a leased job, shown live on the master's pages. */
 export type JobProgressEvent =
-  | { at: number; kind: 'phase'; phase: 'downloading' | 'prefetching' | 'auditing' | 'uploading' }
+  /** `building`: a git job's sdist is being built from the commit. */
+  | { at: number; kind: 'phase'; phase: JobPhase }
   | { at: number; kind: 'task-started'; task: string }
   | { at: number; kind: 'task-finished'; task: string; status: string; durationMs?: number }
   /** A line of human-readable progress (capped at 2 KiB by the master). */

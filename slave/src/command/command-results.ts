@@ -43,6 +43,8 @@ function arr(v: unknown, where: string, max = 1000): unknown[] {
 
 /** A sha256 as the protocol writes it: 64 lower-case hex digits. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** A full git commit id (SHA-1): 40 lower-case hex digits. */
+export const COMMIT_HEX = /^[0-9a-f]{40}$/;
 
 function source(v: unknown, where: string): AuditSource {
   const o = obj(v, where);
@@ -56,7 +58,22 @@ function source(v: unknown, where: string): AuditSource {
     if (!SHA256_HEX.test(sha256)) throw new Shape(`${where}.sha256 is not a lower-case hex sha256`);
     return { kind: 'upload', filename: str(o.filename, `${where}.filename`, 255), sha256, sizeBytes: int(o.sizeBytes, `${where}.sizeBytes`) };
   }
-  throw new Shape(`${where}.kind is neither "index" nor "upload"`);
+  if (o.kind === 'git') {
+    const commit = str(o.commit, `${where}.commit`, 40);
+    if (!COMMIT_HEX.test(commit)) throw new Shape(`${where}.commit is not a commit id (40 lower-case hex digits)`);
+    const a = obj(o.archive, `${where}.archive`);
+    const sha256 = str(a.sha256, `${where}.archive.sha256`, 64);
+    if (!SHA256_HEX.test(sha256)) throw new Shape(`${where}.archive.sha256 is not a lower-case hex sha256`);
+    const repo = str(o.repo, `${where}.repo`, 1024);
+    const branch = str(o.branch, `${where}.branch`, 255);
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(repo + branch)) throw new Shape(`${where}.repo or .branch has control characters`);
+    return {
+      kind: 'git', project: str(o.project, `${where}.project`, 200), repo, branch, commit,
+      archive: { sha256, sizeBytes: int(a.sizeBytes, `${where}.archive.sizeBytes`, 1) },
+    };
+  }
+  throw new Shape(`${where}.kind is not "index", "upload" or "git"`);
 }
 
 function leasedJob(v: unknown, where: string): LeasedJob {

@@ -1,9 +1,11 @@
 /**
  * One leased job on the slave: fetch the distribution (from the index, or the user's upload from the
- * master), prefetch its dependencies and build requirements, audit it on the requested backend, and
- * hand back what goes into the outbox. Package failures are in the report; a problem with the input
- * itself (unknown project, hash mismatch, malformed or hostile archive) ends the job with
- * `retry: false`; infrastructure trouble with `retry: true`.
+ * master) — or, for a git commit, fetch its archive and build its sdist offline in the sandbox
+ * (git-source/git-job.ts) — prefetch its dependencies and build requirements, audit it on the
+ * requested backend, and hand back what goes into the outbox. Package failures are in the report (a
+ * commit whose sdist does not build too: `build-fail`); a problem with the input itself (unknown
+ * project, hash mismatch, malformed or hostile archive) ends the job with `retry: false`;
+ * infrastructure trouble with `retry: true`.
  *
  * Security: the distribution's file name (from the index or the user) becomes a path only after
  * `safeDistFilename`; its bytes are checked against the published or uploaded sha256 before use, then
@@ -16,10 +18,13 @@ import { PytiError } from '@pyti/vm-agent';
 import { auditDistribution, type AuditOptions, type AuditProgress } from '../audit.js';
 import type { Backend } from '../backends/backend.js';
 import type { CommandClient } from '../command/command-client.js';
-import type { JobOutcome, JobProgressEvent, LeasedJob } from '../command/command-protocol.js';
+import type { JobOutcome, JobPhase, JobProgressEvent, LeasedJob } from '../command/command-protocol.js';
+import { sdistFromCommit } from '../git-source/git-job.js';
+import { attachSource } from '../git-source/source-report.js';
 import { safeDistFilename } from '../index-client/dist-filename.js';
 import type { IndexClient } from '../index-client/index-client.js';
-import { validateDist } from '../input/validate-dist.js';
+import { validateDist, type ValidatedDist } from '../input/validate-dist.js';
+import type { ReportSource } from '../report/audit-report.js';
 import type { GuestTags } from '../prefetch/guest-tags.js';
 import { prefetchDependencies } from '../prefetch/prefetch.js';
 import type { WheelCache } from '../prefetch/wheel-cache.js';
@@ -76,9 +81,10 @@ export function errorOutcome(err: unknown): Extract<JobOutcome, { kind: 'error' 
   return { kind: 'error', code: 'PYTI_SLAVE_FAILED', message: `the slave failed: ${String((err as Error)?.message ?? err).slice(0, 4000)}`, retry: true };
 }
 
-/** Fetches the job's distribution into `dir`; resolves to its path. */
+/** Fetches the job's distribution (an index or upload source) into `dir`; resolves to its path. */
 async function fetchDist(ctx: JobContext, dir: string): Promise<string> {
   const s = ctx.job.source;
+  if (s.kind === 'git') throw new Error('a git source has no distribution to fetch');
   if (s.kind === 'index') {
     const file = await ctx.index.resolve(s.project, s.version, s.filename, { signal: ctx.signal });
     ctx.log(`job ${ctx.job.jobId} ${file.filename} from ${file.url}`);
@@ -95,7 +101,7 @@ async function fetchDist(ctx: JobContext, dir: string): Promise<string> {
 /** Runs the job; resolves to its result, or rejects with the abort reason when the job was stopped. */
 export async function runJob(ctx: JobContext): Promise<JobResult> {
   const at = Date.now;
-  const phase = (p: 'downloading' | 'prefetching' | 'auditing' | 'uploading'): void => {
+  const phase = (p: JobPhase): void => {
     ctx.log(`job ${ctx.job.jobId} ${p}`);
     ctx.progress({ at: at(), kind: 'phase', phase: p });
   };
@@ -107,10 +113,25 @@ export async function runJob(ctx: JobContext): Promise<JobResult> {
     mkdirSync(inputDir, { recursive: true });
     mkdirSync(wheelhouse, { recursive: true });
 
-    phase('downloading');
-    const distPath = await fetchDist(ctx, inputDir);
-    const dist = await validateDist(distPath);
-    if (ctx.job.source.kind === 'index') checkServedDist(ctx.job.source, dist);
+    const source = ctx.job.source;
+    let dist: ValidatedDist;
+    let git: { source: ReportSource; buildLog: string } | null = null;
+    if (source.kind === 'git') {
+      const built = await sdistFromCommit({
+        client: ctx.client, cache: ctx.cache, rootfs: ctx.rootfs, tags: ctx.tags, simpleUrl: ctx.index.simpleUrl, signal: ctx.signal, phase, note,
+      }, source, ctx.jobDir, outDir);
+      if (built.kind === 'build-failed') {
+        phase('uploading');
+        return { outcome: { kind: 'report', prefetch: built.prefetch }, reportDir: outDir };
+      }
+      ({ dist } = built);
+      git = { source: built.source, buildLog: built.buildLog };
+    } else {
+      phase('downloading');
+      dist = await validateDist(await fetchDist(ctx, inputDir));
+      if (source.kind === 'index') checkServedDist(source, dist);
+    }
+    const distPath = dist.path;
     note(`${dist.filename}: ${dist.kind} of ${dist.name} ${dist.version}, sha256 ${dist.sha256}`);
 
     phase('prefetching');
@@ -129,6 +150,7 @@ export async function runJob(ctx: JobContext): Promise<JobResult> {
     const outcome = await auditDistribution({
       ...ctx.audit, distPath, wheelhouse, outDir, backend: ctx.backend, rootfs: ctx.rootfs, onProgress, signal: ctx.signal,
     });
+    if (git) attachSource(outDir, git.source, git.buildLog);
     note(`audited: ${outcome.report.result} (${outcome.report.verdict})`);
     phase('uploading');
     return { outcome: { kind: 'report', prefetch }, reportDir: outDir };

@@ -69,6 +69,13 @@ const BACKENDS: Record<string, () => Backend> = {
 
 class Drained extends Error {}
 
+/** A job's source in a log line. */
+function describeSource(s: LeasedJob['source']): string {
+  if (s.kind === 'index') return `${s.project}==${s.version}`;
+  if (s.kind === 'git') return `git ${s.repo} ${s.branch} ${s.commit.slice(0, 12)}`;
+  return s.filename;
+}
+
 /** Runs the slave until it has drained; resolves to the exit code (0). Throws a PytiError for a fatal problem (bad token, no backend). */
 export async function runSlave(config: SlaveConfig, io: SlaveIO): Promise<number> {
   return new SlaveDaemon(config, io).run();
@@ -232,7 +239,7 @@ class SlaveDaemon {
     const progress = new ProgressSender(this.client, job.leaseId, () => this.stopJob(job.leaseId, 'its lease is void'));
     const backend = this.backends.get(job.backend);
     const jobDir = mkdtempSync(join(this.jobsDir, 'job-'));
-    this.io.log(`job ${job.jobId} leased (attempt ${job.attempt}, ${job.source.kind === 'index' ? `${job.source.project}==${job.source.version}` : job.source.filename}, ${job.backend})`);
+    this.io.log(`job ${job.jobId} leased (attempt ${job.attempt}, ${describeSource(job.source)}, ${job.backend})`);
     const done = (async () => {
       try {
         const result = backend

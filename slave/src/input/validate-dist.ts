@@ -77,6 +77,37 @@ export async function validateDist(path: string, limits: DistLimits = DEFAULT_DI
   return { ...meta, path, filename, kind, sha256: await sha256File(path), sizeBytes: st.size, unpackedBytes: scan.unpacked, members: scan.members };
 }
 
+/** A checked .tar.gz that need not be a distribution (see validateTarGz). */
+export interface ValidatedTarGz {
+  path: string;
+  sha256: string;
+  sizeBytes: number;
+  unpackedBytes: number;
+  members: number;
+}
+
+/**
+ * Checks a .tar.gz that is not itself a distribution (a git job's source archive) exactly as
+ * validateDist checks an sdist — member paths, links, member types, size, count and ratio limits —
+ * without asking for metadata. `member` may refuse a member name (returning why; null accepts it),
+ * e.g. to require one top-level directory. Throws PytiError (PYTI_INPUT_*); nothing is extracted.
+ */
+export async function validateTarGz(path: string, limits: DistLimits = DEFAULT_DIST_LIMITS, member?: (name: string) => string | null): Promise<ValidatedTarGz> {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: no such file`, { cause: err });
+  }
+  if (!st.isFile()) throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: not a regular file`);
+  const filename = basename(path);
+  if (st.size > limits.maxArchiveBytes) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: ${st.size} bytes is above the ${limits.maxArchiveBytes}-byte limit`);
+  const m = magic(path);
+  if (!(m[0] === 0x1f && m[1] === 0x8b)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: not gzip data`);
+  const scan = await scanTarGz(path, filename, st.size, limits, member);
+  return { path, sha256: await sha256File(path), sizeBytes: st.size, unpackedBytes: scan.unpacked, members: scan.members };
+}
+
 interface Scan {
   members: number;
   unpacked: number;
@@ -91,7 +122,7 @@ function checkTotals(filename: string, members: number, unpacked: number, packed
   }
 }
 
-async function scanTarGz(path: string, filename: string, packed: number, limits: DistLimits): Promise<Scan> {
+async function scanTarGz(path: string, filename: string, packed: number, limits: DistLimits, member?: (name: string) => string | null): Promise<Scan> {
   const scan: Scan = { members: 0, unpacked: 0 };
   let gunzipped = 0;
   let failure: Error | undefined;
@@ -112,7 +143,7 @@ async function scanTarGz(path: string, filename: string, packed: number, limits:
     scan.members++;
     scan.unpacked += entry.size ?? 0;
     const name = entry.path;
-    const why = unsafeMemberPath(name);
+    const why = unsafeMemberPath(name) ?? (member && !entry.type.endsWith('ExtendedHeader') ? member(name) : null);
     if (why) fail(new PytiError('PYTI_INPUT_UNSAFE_PATH', `${filename}: member ${JSON.stringify(name)} ${why}`));
     if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
       if (!linkStaysInside(name, entry.linkpath ?? '', entry.type === 'Link')) {

@@ -38,7 +38,7 @@ export async function prefetchDependencies(o: PrefetchOptions): Promise<Prefetch
   const t0 = Date.now();
   const log = o.onLog ?? (() => undefined);
   const errors: string[] = [];
-  const groups: { what: string; reqs: string[] }[] = [];
+  const groups: RequirementGroup[] = [];
   let runtimeReqs = o.dist.requiresDist;
   let buildReqs: string[] = [];
   if (o.dist.kind === 'sdist') {
@@ -55,6 +55,22 @@ export async function prefetchDependencies(o: PrefetchOptions): Promise<Prefetch
   for (const r of build.refused) errors.push(`build requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
   for (const r of runtime.refused) errors.push(`requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
 
+  return prefetchRequirementGroups(o, groups, errors, t0);
+}
+
+/** A set of screened requirements resolved together, named for the log and the summary (`build requirements`). */
+export interface RequirementGroup {
+  what: string;
+  reqs: string[];
+}
+
+/**
+ * Resolves and downloads each group with the guest's pip through the wheel cache, links the wheels
+ * into `o.wheelhouse` and summarizes; `errors` (problems found before, e.g. refused requirements) go
+ * into the summary with pip's own failures.
+ */
+export async function prefetchRequirementGroups(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[] = [], t0 = Date.now()): Promise<PrefetchSummary> {
+  const log = o.onLog ?? (() => undefined);
   const wheels = new Map<string, CachedWheel>();
   for (const g of groups) {
     if (!g.reqs.length) continue;

@@ -32,9 +32,29 @@ export interface ImportResult {
   traceback?: string;
 }
 
+/**
+ * Where the audited distribution came from when it was not given as a file: a git commit (a git
+ * subscription), built into an sdist by the slave, offline in its sandbox.
+ */
+export interface ReportSource {
+  kind: 'git';
+  repo: string;
+  branch: string;
+  /** The commit id (40 hex digits). */
+  commit: string;
+  /** sha256 of the commit's archive (`git archive --format=tar.gz`, made by the master). */
+  archiveSha256: string;
+  /** The sdist built from it (absent when the build failed). */
+  sdist?: string;
+  /** How long building the sdist took (prefetching its build requirements included). */
+  buildMs: number;
+}
+
 export interface AuditReport {
   schemaVersion: typeof REPORT_SCHEMA_VERSION;
   tool: { name: 'pyti'; version: string };
+  /** Set when the distribution was built from a git commit (see ReportSource). */
+  source?: ReportSource;
   distribution: {
     filename: string; name: string; version: string; kind: 'sdist' | 'wheel'; sha256: string; sizeBytes: number;
     summary?: string; requiresPython?: string; requiresDist: string[];

@@ -39,6 +39,13 @@ export function renderHtml(r: AuditReport): string {
   const parts: string[] = [];
   parts.push(`<header class="${esc(r.verdict)}"><h1>${esc(d.name)} ${esc(d.version)} — ${esc(r.verdict.toUpperCase())}</h1>
 <p>result <b>${esc(r.result)}</b>${r.maxSeverity ? ` · highest finding: <b>${esc(r.maxSeverity)}</b>` : ''} · ${esc(d.filename)} · sha256 <code>${esc(d.sha256.slice(0, 16))}…</code> · backend ${esc(r.backend.name)} (${esc(r.backend.isolation)}, network ${esc(r.backend.network)}) · ${ms(r.timings.totalMs)}</p></header><main>`);
+  if (r.source?.kind === 'git') {
+    const g = r.source;
+    parts.push(`<section><h2>Source: git commit <code>${esc(g.commit.slice(0, 12))}</code></h2><table>`
+      + `<tr><th>repository</th><td><code>${esc(g.repo)}</code></td></tr><tr><th>branch</th><td><code>${esc(g.branch)}</code></td></tr>`
+      + `<tr><th>commit</th><td><code>${esc(g.commit)}</code></td></tr><tr><th>archive sha256</th><td><code>${esc(g.archiveSha256)}</code></td></tr>`
+      + `<tr><th>sdist</th><td>${g.sdist ? `<code>${esc(g.sdist)}</code>, built offline in the sandbox in ${ms(g.buildMs)}` : 'the build from the commit failed'}</td></tr></table></section>`);
+  }
   if (r.infraError) {
     parts.push(`<section><h2>Could not audit: ${esc(r.infraError.kind)}</h2><p>${esc(r.infraError.message)}</p>${r.infraError.evidence ? `<pre>${esc(r.infraError.evidence)}</pre>` : ''}</section>`);
   }

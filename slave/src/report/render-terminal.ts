@@ -7,6 +7,10 @@ export function renderTerminal(r: AuditReport, color = false): string {
   const c = (key: string, s: string): string => (color && COLORS[key] ? `\x1b[${COLORS[key]}m${s}\x1b[0m` : s);
   const out: string[] = [];
   out.push(`${c(r.verdict, r.verdict.toUpperCase())}  ${r.distribution.name} ${r.distribution.version} (${r.distribution.filename})  result: ${r.result}`);
+  if (r.source?.kind === 'git') {
+    out.push(`  source: git ${r.source.repo}  branch ${r.source.branch}  commit ${r.source.commit}`);
+    out.push(`  sdist:  ${r.source.sdist ? `${r.source.sdist}, built offline in ${(r.source.buildMs / 1000).toFixed(1)}s` : 'the build from the commit failed'}`);
+  }
   if (r.infraError) out.push(`  could not audit: ${r.infraError.kind}: ${r.infraError.message}`);
   for (const t of r.tasks) {
     const time = t.durationMs !== undefined ? `${(t.durationMs / 1000).toFixed(1)}s` : '';
