@@ -5,7 +5,8 @@ import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, type CliIO } from '../cli/main.js';
+import { main } from '../cli/main.js';
+import { cliIO, until } from '../testing/cli-test-kit.js';
 import { UserClient } from '../client/user-client.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp, type MasterApp } from '../http/master-app.js';
@@ -13,21 +14,6 @@ import { TestGitRepo } from '../testing/git-repo-kit.js';
 
 jest.setTimeout(60_000);
 const USER = 'user-token-0123456789';
-
-function cliIO(): CliIO & { stdout: string; stderr: string } {
-  const o = { stdout: '', stderr: '', isTTY: false, env: {}, out: (s: string) => (o.stdout += s), err: (s: string) => (o.stderr += s) };
-  return o;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('git subscriptions through the API and the CLI (real socket, real git)', () => {
   let dir: string;

@@ -3,28 +3,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, type CliIO } from '../cli/main.js';
+import { main } from '../cli/main.js';
+import { cliIO, until } from '../testing/cli-test-kit.js';
 import { UserClient } from '../client/user-client.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp, type MasterApp } from '../http/master-app.js';
 import { MemoryChangelog, MemoryIndex } from './subscription-test-kit.js';
 
 const USER = 'user-token-0123456789';
-
-function cliIO(): CliIO & { stdout: string; stderr: string } {
-  const o = { stdout: '', stderr: '', isTTY: false, env: {}, out: (s: string) => (o.stdout += s), err: (s: string) => (o.stderr += s) };
-  return o;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('subscription API and CLI (real socket)', () => {
   let dir: string;

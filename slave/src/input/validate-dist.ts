@@ -5,7 +5,7 @@
  * core metadata. Nothing is extracted on the host; the archive is only read.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { createReadStream, openSync, readSync, closeSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +34,20 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
+/** The regular file at `path`, within the archive size limit, with its first bytes; throws PYTI_INPUT_*. */
+function archiveFile(path: string, limits: DistLimits): { st: Stats; filename: string; m: Buffer } {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: no such file`, { cause: err });
+  }
+  if (!st.isFile()) throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: not a regular file`);
+  const filename = basename(path);
+  if (st.size > limits.maxArchiveBytes) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: ${st.size} bytes is above the ${limits.maxArchiveBytes}-byte limit`);
+  return { st, filename, m: magic(path) };
+}
+
 function magic(path: string): Buffer {
   const fd = openSync(path, 'r');
   try {
@@ -47,16 +61,7 @@ function magic(path: string): Buffer {
 
 /** Validates the file at `path`; throws PytiError (PYTI_INPUT_*) with the reason. */
 export async function validateDist(path: string, limits: DistLimits = DEFAULT_DIST_LIMITS): Promise<ValidatedDist> {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: no such file`, { cause: err });
-  }
-  if (!st.isFile()) throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: not a regular file`);
-  if (st.size > limits.maxArchiveBytes) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${path}: ${st.size} bytes is above the ${limits.maxArchiveBytes}-byte limit`);
-  const filename = basename(path);
-  const m = magic(path);
+  const { st, filename, m } = archiveFile(path, limits);
   let kind: 'sdist' | 'wheel';
   if (filename.endsWith('.whl')) {
     if (!(m[0] === 0x50 && m[1] === 0x4b)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: named .whl but is not a zip archive`);
@@ -93,16 +98,7 @@ export interface ValidatedTarGz {
  * e.g. to require one top-level directory. Throws PytiError (PYTI_INPUT_*); nothing is extracted.
  */
 export async function validateTarGz(path: string, limits: DistLimits = DEFAULT_DIST_LIMITS, member?: (name: string) => string | null): Promise<ValidatedTarGz> {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: no such file`, { cause: err });
-  }
-  if (!st.isFile()) throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: not a regular file`);
-  const filename = basename(path);
-  if (st.size > limits.maxArchiveBytes) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: ${st.size} bytes is above the ${limits.maxArchiveBytes}-byte limit`);
-  const m = magic(path);
+  const { st, filename, m } = archiveFile(path, limits);
   if (!(m[0] === 0x1f && m[1] === 0x8b)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: not gzip data`);
   const scan = await scanTarGz(path, filename, st.size, limits, member);
   return { path, sha256: await sha256File(path), sizeBytes: st.size, unpackedBytes: scan.unpacked, members: scan.members };
