@@ -98,10 +98,24 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
           output: (id, stream, text) => peer.notify('task/output', { id, stream, text }),
           raw: (id, name, offset, data, final) => peer.notify('task/raw', { id, name, offset, data: data.toString('base64'), final }),
         }, taskCgroups());
-        return await runPlan(plan, executor, {
-          started: (id, startedAt) => peer.notify('task/started', { id, startedAt }),
-          finished: (result) => peer.notify('task/finished', { result }),
-        });
+        // VM guests log each task to the console (captured in the report), and a stalled event loop:
+        // the evidence when a guest misbehaves under emulation.
+        const log = opts.vm ? (line: string): void => { process.stderr.write(`pyti-agent: ${line}\n`); } : undefined;
+        const stallWatch = log ? watchEventLoop(log) : undefined;
+        try {
+          return await runPlan(plan, executor, {
+            started: (id, startedAt) => {
+              log?.(`task ${id} started`);
+              peer.notify('task/started', { id, startedAt });
+            },
+            finished: (result) => {
+              log?.(`task ${result.id} ended: ${result.status}${result.limit ? ` (${result.limit})` : ''} after ${result.durationMs ?? '?'} ms`);
+              peer.notify('task/finished', { result });
+            },
+          });
+        } finally {
+          if (stallWatch) clearInterval(stallWatch);
+        }
       } catch (err) {
         if (err instanceof PlanError) throw new JSONRPCErrorException(err.message, AgentErrorCodes.invalidPlan, { problems: err.problems });
         throw new JSONRPCErrorException(String((err as Error).message ?? err), AgentErrorCodes.internal);
@@ -143,4 +157,14 @@ function prepareLayout(L: GuestLayout): void {
     // Shared by the task uids, like /tmp: sticky, so no task deletes another's files.
     chmodSync(d, 0o1777);
   }
+}
+
+/** Logs when the agent's event loop was blocked for more than 5 s (checked every second). */
+function watchEventLoop(log: (line: string) => void): NodeJS.Timeout {
+  let last = Date.now();
+  return setInterval(() => {
+    const now = Date.now();
+    if (now - last > 6000) log(`event loop blocked for ${((now - last - 1000) / 1000).toFixed(1)} s`);
+    last = now;
+  }, 1000);
 }

@@ -157,14 +157,25 @@ export class ConformanceSessions {
     const digest = (i: SandboxInputs): string => `${treeDigest(i.agentDir)}/${treeDigest(i.tasksDir)}`;
     try {
       const before = digest(job.inputs);
+      const t0 = Date.now();
       const instance = await this.backend.start(job.inputs);
       const w = this.watch(instance, [job.inputs.jobDir]);
       const outcome = await runAgentSession(instance, plan, {
         ...DEFAULT_SESSION_LIMITS, bootSeconds: 60 * this.scale.slowFactor, jobSeconds: SESSION_BUDGET_SECONDS.hostile * this.scale.slowFactor,
       }, { taskStarted: () => w.see() });
+      this.logHostile(outcome, Date.now() - t0);
       return { plan, outcome, hostFiles: { before, after: digest(job.inputs) }, ...(await w.finish()) };
     } finally {
       job.remove();
+    }
+  }
+
+  /** Prints each task's end (and, for a slow session, the guest console's tail): evidence in CI logs. */
+  private logHostile(outcome: SessionOutcome, ms: number): void {
+    const rows = (outcome.run?.tasks ?? []).map((t) => `  ${t.id}: ${t.status}${t.limit ? ` (${t.limit})` : ''} ${t.durationMs ?? '?'} ms`);
+    process.stderr.write(`conformance ${this.label}: hostile tasks\n${rows.join('\n')}${outcome.infraError ? `\n  infra: ${outcome.infraError.kind} ${outcome.infraError.message}` : ''}\n`);
+    if (ms > 0.4 * SESSION_BUDGET_SECONDS.hostile * 1000 * this.scale.slowFactor) {
+      process.stderr.write(`conformance ${this.label}: slow hostile session; the guest console's end:\n${outcome.console.slice(-6000)}\n`);
     }
   }
 
