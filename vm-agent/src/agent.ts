@@ -98,20 +98,14 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
           output: (id, stream, text) => peer.notify('task/output', { id, stream, text }),
           raw: (id, name, offset, data, final) => peer.notify('task/raw', { id, name, offset, data: data.toString('base64'), final }),
         }, taskCgroups());
-        // VM guests log each task to the console (captured in the report), and a stalled event loop:
-        // the evidence when a guest misbehaves under emulation.
-        const log = opts.vm ? (line: string): void => { process.stderr.write(`pyti-agent: ${line}\n`); } : undefined;
-        const stallWatch = log ? watchEventLoop(log) : undefined;
+        // VM guests log a stalled event loop to the console (captured in the report): evidence when a
+        // guest misbehaves under emulation. Only then: console writes are synchronous and go through
+        // the same virtio driver as the channel.
+        const stallWatch = opts.vm ? watchEventLoop((line) => process.stderr.write(`pyti-agent: ${line}\n`)) : undefined;
         try {
           return await runPlan(plan, executor, {
-            started: (id, startedAt) => {
-              log?.(`task ${id} started`);
-              peer.notify('task/started', { id, startedAt });
-            },
-            finished: (result) => {
-              log?.(`task ${result.id} ended: ${result.status}${result.limit ? ` (${result.limit})` : ''} after ${result.durationMs ?? '?'} ms`);
-              peer.notify('task/finished', { result });
-            },
+            started: (id, startedAt) => peer.notify('task/started', { id, startedAt }),
+            finished: (result) => peer.notify('task/finished', { result }),
           });
         } finally {
           if (stallWatch) clearInterval(stallWatch);
