@@ -8,6 +8,7 @@ export * from './backends/libvirt-domain.js';
 export * from './backends/libvirtd.js';
 export * from './backends/accelerator.js';
 export * from './backends/vm-disks.js';
+export { killProcessGroup } from './backends/host-tools.js';
 export * from './agent-session.js';
 export * from './guest-messages.js';
 export * from './audit.js';

@@ -3,7 +3,8 @@
  *
  * Limits are enforced twice: by rlimits set with prlimit(1) before exec (CPU, processes, address
  * space, no core files) and by sampling /proc every `sampleMs`, which also measures peak memory,
- * processes and CPU over the whole process tree. Whatever ends the command, every process of the
+ * processes and CPU over the whole process tree; in a VM guest a third time, by the kernel, through
+ * the task's own cgroup (`cgroup`: memory and processes). Whatever ends the command, every process of the
  * task is killed before this returns.
  *
  * Security: when `uid` is given the command runs as that uid with no supplementary groups; it cannot

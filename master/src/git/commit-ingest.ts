@@ -20,6 +20,7 @@ import type { Db } from '../db/database.js';
 import type { Clock } from '../queue/clock.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { normalizeProjectName } from '../subscriptions/name-glob.js';
+import { BacklogPolicy } from '../subscriptions/backlog-policy.js';
 import { ReleaseLedger } from '../subscriptions/release-ledger.js';
 import type { SubscriptionRow } from '../subscriptions/subscription-store.js';
 import { planCommits, type CommitPlan } from './commit-plan.js';
@@ -69,15 +70,16 @@ interface Prepared {
 /** Polls one git subscription at a time (see the module comment). */
 export class CommitIngest {
   private readonly ledger: ReleaseLedger;
+  private readonly backlog: BacklogPolicy;
   private readonly st;
 
   constructor(private readonly opts: CommitIngestOptions) {
     this.ledger = new ReleaseLedger(opts.db);
+    this.backlog = new BacklogPolicy(opts.db, this.ledger, opts.queue);
     this.st = {
       byId: opts.db.prepare('SELECT * FROM subscriptions WHERE id = ?'),
       bump: opts.db.prepare(`UPDATE subscriptions SET matched = matched + @matched, submitted = submitted + @submitted,
         dropped = dropped + @dropped, skipped = skipped + @skipped WHERE id = @id`),
-      pause: opts.db.prepare('UPDATE subscriptions SET paused = 1, paused_reason = ?, paused_at = ?, updated_at = ? WHERE id = ?'),
     };
   }
 
@@ -162,10 +164,7 @@ export class CommitIngest {
         notes.push(`commit ${p.commit.slice(0, 12)} was audited before; not again`);
         continue;
       }
-      const limit = row.backlog_limit;
-      if (limit !== null && row.backlog_policy === 'pause' && queued >= limit) {
-        this.st.pause.run(`backlog limit reached: ${queued} audits queued, limit ${limit}`, now, now, id);
-        row.paused = 1;
+      if (this.backlog.pauseIfFull(row, queued, now)) {
         paused = true;
         c.matched--;
         c.skipped++;
@@ -180,14 +179,7 @@ export class CommitIngest {
       c.submitted++;
       queued++;
     }
-    const limit = row.backlog_limit;
-    if (limit !== null && row.backlog_policy === 'drop-oldest' && queued > limit) {
-      for (const l of this.ledger.oldestQueued(id, queued - limit)) {
-        this.opts.queue.cancel(l.job_id);
-        this.ledger.dropped(l.job_id, `dropped: more than ${limit} audits queued (backlog limit, drop-oldest)`);
-        c.dropped++;
-      }
-    }
+    c.dropped += this.backlog.dropOldest(row, queued);
     this.st.bump.run({ id, ...c });
     if (plan.next) this.opts.cursors.advance(id, plan.next, c.submitted, plan.forcePush);
     if (notes.length) this.opts.cursors.note(id, notes.join('; '));

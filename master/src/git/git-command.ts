@@ -19,6 +19,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { killProcessGroup } from '@pyti/slave';
 import type { GitProtocol } from './git-repo.js';
 
 /** How to run one git command. */
@@ -87,13 +88,7 @@ export function spawnGit(args: string[], opts: Omit<GitRunOptions, 'maxOutputByt
   const child = spawn('git', gitArgv(args, opts), { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   let timedOut = false;
-  const kill = (): void => {
-    try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      /* gone already */
-    }
-  };
+  const kill = (): void => killProcessGroup(child.pid);
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString('utf8')).slice(-65536);
   });

@@ -25,6 +25,7 @@ import type { ChangeEvent, ReleaseFile, ReleaseFiles } from '../feeds/feed-types
 import type { Db } from '../db/database.js';
 import type { Clock } from '../queue/clock.js';
 import type { JobQueue } from '../queue/job-queue.js';
+import { BacklogPolicy } from './backlog-policy.js';
 import { FeedCursor } from './feed-cursor.js';
 import { ReleaseLedger, type QueuedLink } from './release-ledger.js';
 import { subscriptionKind, type IndexMatcher } from './subscription-kinds.js';
@@ -78,10 +79,12 @@ const RELEASE_KINDS = new Set(['new-release', 'add-file']);
 
 export class ChangeIngest {
   private readonly ledger: ReleaseLedger;
+  private readonly backlog: BacklogPolicy;
   private readonly subsStmt;
 
   constructor(private readonly opts: ChangeIngestOptions) {
     this.ledger = new ReleaseLedger(opts.db);
+    this.backlog = new BacklogPolicy(opts.db, this.ledger, opts.queue);
     this.subsStmt = opts.db.prepare('SELECT * FROM subscriptions ORDER BY id');
   }
 
@@ -149,7 +152,6 @@ export class ChangeIngest {
     const r: IngestResult = { events: events.length, ignored: 0, submitted: 0, cancelled: 0, dropped: 0, paused: [], gone: 0, cursor: 0 };
     const bump = this.opts.db.prepare(`UPDATE subscriptions SET matched = matched + @matched, submitted = submitted + @submitted,
       dropped = dropped + @dropped, cancelled = cancelled + @cancelled, skipped = skipped + @skipped WHERE id = @id`);
-    const pause = this.opts.db.prepare('UPDATE subscriptions SET paused = 1, paused_reason = ?, paused_at = ?, updated_at = ? WHERE id = ?');
     const counts = new Map<number, { matched: number; submitted: number; dropped: number; cancelled: number; skipped: number }>();
     const count = (id: number) => {
       let c = counts.get(id);
@@ -202,11 +204,7 @@ export class ChangeIngest {
             const chosen = this.opts.select(rel.files);
             for (const f of e.kind === 'add-file' ? chosen.filter((c) => c.filename === e.filename) : chosen) {
               if (this.ledger.hasLink(s.row.id, e.normalized, v, f.filename)) continue;
-              const limit = s.row.backlog_limit;
-              if (limit !== null && s.row.backlog_policy === 'pause' && queuedOf(s) >= limit) {
-                const reason = `backlog limit reached: ${queuedOf(s)} audits queued, limit ${limit}`;
-                pause.run(reason, now, now, s.row.id);
-                s.row.paused = 1;
+              if (this.backlog.pauseIfFull(s.row, queuedOf(s), now)) {
                 r.paused.push(s.row.name);
                 count(s.row.id).skipped++;
                 break;
@@ -251,16 +249,11 @@ export class ChangeIngest {
     }
 
     for (const s of subs) {
-      const limit = s.row.backlog_limit;
-      if (limit === null || s.row.backlog_policy !== 'drop-oldest' || s.queued === undefined || s.queued <= limit) continue;
-      const excess = this.ledger.oldestQueued(s.row.id, s.queued - limit);
-      for (const l of excess) {
-        this.opts.queue.cancel(l.job_id);
-        this.ledger.dropped(l.job_id, `dropped: more than ${limit} audits queued (backlog limit, drop-oldest)`);
-      }
-      count(s.row.id).dropped += excess.length;
-      s.queued -= excess.length;
-      r.dropped += excess.length;
+      if (s.queued === undefined) continue;
+      const dropped = this.backlog.dropOldest(s.row, s.queued);
+      count(s.row.id).dropped += dropped;
+      s.queued -= dropped;
+      r.dropped += dropped;
     }
     for (const [id, c] of counts) bump.run({ id, ...c });
     const last = events.length ? events[events.length - 1]!.serial : 0;
