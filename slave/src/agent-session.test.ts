@@ -20,6 +20,7 @@ type Send = (line: string) => void;
 interface Script {
   initialize?: (id: number, send: Send) => void;
   run?: (id: number, send: Send) => void;
+  wake?: (send: Send) => void;
 }
 
 /** A fake guest: answers requests by the script; `send` writes raw lines onto the channel. */
@@ -32,6 +33,7 @@ function hostileGuest(script: Script, readerMax?: number): { instance: SandboxIn
     if (msg.method === 'initialize') (script.initialize ?? ((id) => reply(id, HELLO)))(msg.id, send);
     else if (msg.method === 'run') script.run?.(msg.id, send);
     else if (msg.method === 'shutdown') reply(msg.id, { ok: true });
+    else if (msg.method === 'host/wake') script.wake?.(send);
   }, () => undefined, () => undefined);
   let disposed = false;
   let exit!: (v: { code: number | null; signal: string | null }) => void;
@@ -84,6 +86,25 @@ describe('agent session against a hostile guest', () => {
     expect(o.infraError?.message).toMatch(message);
     if (evidence) expect(o.infraError?.evidence).toContain(evidence);
     expect(g.disposed()).toBe(true);
+  });
+
+  it('a quiet channel gets host/wake while the plan runs: a guest stuck writing until data arrives resumes', async () => {
+    let runId = -1;
+    let wakes = 0;
+    const g = hostileGuest({
+      run: (id) => {
+        runId = id; // says nothing: as a guest writer waiting for an interrupt it missed
+      },
+      wake: (send) => {
+        if (wakes++) return;
+        send(notify('task/finished', { result: RESULT }));
+        send(JSON.stringify({ jsonrpc: '2.0', id: runId, result: { verdict: 'pass', tasks: [RESULT], durationMs: 5 } }));
+      },
+    });
+    const o = await runAgentSession(g.instance, PLAN);
+    expect(o.infraError).toBeUndefined();
+    expect(o.run?.verdict).toBe('pass');
+    expect(wakes).toBe(1);
   });
 
   it('raw data beyond the per-file cap is a protocol violation', async () => {

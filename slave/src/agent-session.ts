@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   RpcPeer, MessageTooLargeError,
-  type AgentHello, type AgentNotifications, type AgentRequests, type Plan, type RunResult, type TaskResult,
+  type AgentHello, type AgentNotifications, type HostNotifications, type AgentRequests, type Plan, type RunResult, type TaskResult,
 } from '@pyti/vm-agent';
 import type { SandboxInstance } from './backends/backend.js';
 import { checkFinished, checkHello, checkOutput, checkRaw, checkRunResult, checkStarted, ShapeError } from './guest-messages.js';
@@ -64,7 +64,10 @@ export interface SessionOutcome {
   runMs?: number;
 }
 
-type HostPeer = RpcPeer<Record<string, never>, AgentRequests, AgentNotifications, Record<string, never>>;
+type HostPeer = RpcPeer<Record<string, never>, AgentRequests, AgentNotifications, HostNotifications>;
+
+/** While a plan runs, the host sends `host/wake` after this long without a message from the guest. */
+export const WAKE_AFTER_QUIET_MS = 2000;
 
 /** Drives one plan through a started sandbox and disposes of the sandbox before resolving. */
 export async function runAgentSession(
@@ -91,9 +94,11 @@ export async function runAgentSession(
     onProtocolError: (err, raw) => violation(err instanceof MessageTooLargeError ? err.message : `malformed message: ${err.message}`, raw),
     onClose: () => undefined,
   });
+  let lastHeard = Date.now();
   const guard = <T>(method: string, check: (v: unknown) => T, use: (v: T) => void) => (params: unknown): void => {
     if (failed) return;
     messages++;
+    lastHeard = Date.now();
     const elapsed = (Date.now() - t0) / 1000;
     if (messages > 10000 && messages / Math.max(elapsed, 1) > limits.maxMessagesPerSecond) {
       violation(`message rate above ${limits.maxMessagesPerSecond}/s`, { method });
@@ -141,6 +146,7 @@ export async function runAgentSession(
   const jobTimer = timer(limits.jobSeconds * 1000, { kind: 'error:job-timeout', message: `the job ran past ${limits.jobSeconds} s` });
   const bootTimer = timer(limits.bootSeconds * 1000, { kind: 'error:boot-timeout', message: `no hello from the agent within ${limits.bootSeconds} s` });
   const stop = Promise.race([failure, sandboxEnded, jobTimer.p]);
+  let waker: NodeJS.Timeout | undefined;
   try {
     const hello = await Promise.race([peer.request('initialize', { hostVersion: '0.1.0', clockMs: Date.now(), entropy: randomBytes(256).toString('base64') }), stop, bootTimer.p]);
     bootTimer.clear();
@@ -149,6 +155,15 @@ export async function runAgentSession(
     outcome.bootMs = Date.now() - t0;
     events.hello?.(outcome.hello);
     const t1 = Date.now();
+    // A quiet channel gets a wake-up now and then: a guest writer that missed its interrupt resumes.
+    waker = setInterval(() => {
+      if (Date.now() - lastHeard < WAKE_AFTER_QUIET_MS) return;
+      try {
+        peer.notify('host/wake', {});
+      } catch {
+        /* the channel is gone: the session ends on its own */
+      }
+    }, WAKE_AFTER_QUIET_MS);
     const run = await Promise.race([peer.request('run', { plan }), stop]);
     if (isInfra(run)) throw run;
     if (failed) throw failed;
@@ -160,6 +175,7 @@ export async function runAgentSession(
     else if (err instanceof ShapeError) outcome.infraError = { kind: 'error:sandbox-protocol', message: err.message };
     else outcome.infraError = failed ?? { kind: 'error:sandbox', message: `agent request failed: ${(err as Error).message ?? String(err)}` };
   } finally {
+    clearInterval(waker);
     jobTimer.clear();
     bootTimer.clear();
     peer.rejectPending('job ended');

@@ -27,9 +27,10 @@ def main():
     code = run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv])
     if code != 0:
         return code
+    # The venv's own interpreter runs the image's pip (visible through the system site packages) and
+    # installs into the venv. (`pip --python VENV` would start pip twice: it re-runs itself there.)
     cmd = STRACE + ["-o", os.path.join(raw, "install.strace"),
-                    sys.executable, "-m", "pip", "--python", os.path.join(venv, "bin", "python"),
-                    "install", "--no-index", "--find-links", wheelhouse, "--find-links", wheel_dir,
+                    os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--no-index", "--find-links", wheelhouse, "--find-links", wheel_dir,
                     "--report", os.path.join(raw, "pip-report.json"),
                     os.path.join(wheel_dir, wheels[0])]
     code, output = capture(cmd)

@@ -10,7 +10,7 @@ import { runPlan } from './execution-manager.js';
 import { GuestTaskExecutor, type GuestLayout } from './task-executor.js';
 import {
   AgentErrorCodes, PROTOCOL_VERSION,
-  type AgentHello, type AgentNotifications, type AgentRequests, type InitializeParams,
+  type AgentHello, type AgentNotifications, type AgentRequests, type HostNotifications, type InitializeParams,
 } from './protocol.js';
 import { RpcPeer } from './rpc-peer.js';
 import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
@@ -41,7 +41,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
   return new Promise((resolve) => {
     const layout = opts.layout;
     let busy = false;
-    const peer: RpcPeer<AgentRequests, Record<string, never>, Record<string, never>, AgentNotifications> = new RpcPeer(reader, writer, {
+    const peer: RpcPeer<AgentRequests, Record<string, never>, HostNotifications, AgentNotifications> = new RpcPeer(reader, writer, {
       onClose: () => resolve(),
     });
     let attached = false;
@@ -60,6 +60,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       }
       return cgroups ?? undefined;
     };
+    peer.onNotification('host/wake', () => undefined); // its effect is the guest kernel's (see HostNotifications)
     peer.onRequest('initialize', (params): AgentHello => {
       if (opts.vm && !params.warmup) {
         prepareVmGuest(params);

@@ -86,6 +86,20 @@ export interface AgentNotifications {
   log: LogParams;
 }
 
+/**
+ * Notifications the host sends to the agent: method name → params.
+ *
+ * `host/wake` carries nothing and the agent ignores it. The host sends it while a plan runs and the
+ * channel has been quiet for a while. Its effect is the guest kernel's: data arriving on a
+ * virtio-serial port wakes whoever waits on that port, a writer included (virtio_console's
+ * `in_intr` wakes the port's wait queue, and a woken writer reclaims the buffers the host has
+ * consumed). Without it, a writer whose output interrupt was missed (seen with 6.1 guests on 2
+ * vCPUs under emulation, lmb/vimto#29) waits for ever, and so does the task whose output it carries.
+ */
+export interface HostNotifications {
+  'host/wake': Record<string, never>;
+}
+
 export type AgentRequestName = keyof AgentRequests;
 export type AgentNotificationName = keyof AgentNotifications;
 

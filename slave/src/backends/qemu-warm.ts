@@ -8,7 +8,8 @@
  * second; the agent then attaches the job's input disk, takes the host's clock and fresh entropy.
  *
  * A template is cached under the image cache keyed by everything the saved guest depends on: the
- * boot image, the agent bundle, the accelerator, the VM options and QEMU's version. Building it is
+ * boot image, the agent bundle, the accelerator, the VM options, the input disk's size (the guest
+ * keeps the size it saw at boot) and QEMU's version. Building it is
  * serialised between processes by a lock directory.
  */
 import { spawnSync } from 'node:child_process';
@@ -25,7 +26,7 @@ import { connectAgentSocket } from './qemu.js';
 import { QmpClient } from './qmp.js';
 import { pidAlive } from './host-tools.js';
 import { startQemu } from './vm-process.js';
-import { prepareVmDisks } from './vm-disks.js';
+import { INPUT_DISK_BYTES, prepareVmDisks } from './vm-disks.js';
 
 /** A saved, booted guest: restore `state` over a copy of `overlay`. */
 export interface WarmTemplate {
@@ -51,7 +52,7 @@ function qemuVersion(): string {
 export function warmKey(image: BootImageInfo, agentBundle: Buffer, accel: Accelerator, opts: VmOptions): string {
   const norm = { cpus: opts.cpus, memoryMiB: opts.memoryMiB, tmpBytes: opts.tmpBytes, workBytes: opts.workBytes, machine: opts.machine ?? 'microvm' };
   return createHash('sha256')
-    .update(JSON.stringify({ image: image.hash, agent: createHash('sha256').update(agentBundle).digest('hex'), accel, norm, qemu: qemuVersion(), v: 1 }))
+    .update(JSON.stringify({ image: image.hash, agent: createHash('sha256').update(agentBundle).digest('hex'), accel, norm, inputDisk: INPUT_DISK_BYTES, qemu: qemuVersion(), v: 2 }))
     .digest('hex');
 }
 

@@ -119,7 +119,7 @@ export class QemuBackend implements Backend {
         notes.push(`[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`);
       }
     }
-    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, template?.overlay);
+    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay });
     const stateFd = template ? openSync(template.state, 'r') : undefined;
     const args = [...qemuArgs(image, files, accel, this.opts), ...(template ? ['-incoming', 'fd:3'] : [])];
     const vm = startQemu(args, stateFd);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareVmDisks, removeVmDisks } from './vm-disks.js';
+import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks } from './vm-disks.js';
 
 let dir: string;
 beforeAll(() => {
@@ -32,9 +32,26 @@ describe('VM job disks', () => {
     for (const top of ['input', 'wheelhouse', 'agent', 'tasks']) expect(ls('/').split(/\s+/)).toContain(top);
     expect(ls('/input')).toContain('pkg-1.0.tar.gz');
     expect(ls('/wheelhouse')).toContain('dep-1.0-py3-none-any.whl');
+    // Always the same size, whatever it holds (a warm guest keeps the size it saw at boot); sparse.
+    expect(statSync(files.inputDisk).size).toBe(INPUT_DISK_BYTES);
+    expect(statSync(files.inputDisk).blocks * 512).toBeLessThan(64 * 1024 * 1024);
     expect(execFileSync('debugfs', ['-R', 'cat /agent/agent.mjs', files.inputDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toBe('agent');
     removeVmDisks(files);
     expect(existsSync(files.dir)).toBe(false);
     expect(existsSync(base)).toBe(true); // the cached disk is untouched
+  });
+
+  it('refuse inputs that do not fit the input disk, with PYTI_INPUT_TOO_LARGE, and leave no files', async () => {
+    const base = join(dir, 'base2.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', base, '64M']);
+    const d = (name: string): string => {
+      mkdirSync(join(dir, name), { recursive: true });
+      return join(dir, name);
+    };
+    writeFileSync(join(d('in2'), 'big.whl'), Buffer.alloc(8 * 1024 * 1024));
+    const jobDir = d('job2');
+    await expect(prepareVmDisks({ inputDir: join(dir, 'in2'), wheelhouse: d('wh2'), agentDir: d('agent2'), tasksDir: d('tasks2'), rootfs: '/nonexistent', jobDir },
+      base, { inputDiskBytes: 70 * 1024 * 1024 })).rejects.toMatchObject({ code: 'PYTI_INPUT_TOO_LARGE', message: expect.stringContaining('do not fit the VM\'s input disk') });
+    expect(existsSync(join(jobDir, 'vm'))).toBe(false);
   });
 });

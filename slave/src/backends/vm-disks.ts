@@ -7,7 +7,15 @@
 import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTool } from '@pyti/images';
+import { PytiError } from '@pyti/vm-agent';
 import type { SandboxInputs } from './backend.js';
+
+/**
+ * The input disk's size as the guest sees it, the same for every job (a sparse file: only what it
+ * holds takes space). It must not vary: a warm guest restored from a template keeps the disk size
+ * its kernel read at boot, and a larger disk would not mount.
+ */
+export const INPUT_DISK_BYTES = 32 * 1024 ** 3;
 
 /** The disks and sockets of one VM job, all under `dir` (inside the job directory). */
 export interface VmJobFiles {
@@ -20,18 +28,34 @@ export interface VmJobFiles {
   consoleLog: string;
 }
 
-function treeBytes(path: string): number {
+/** Bytes and entries (files and directories) of a tree. */
+function treeSize(path: string): { bytes: number; entries: number } {
   const st = statSync(path);
-  if (!st.isDirectory()) return st.size;
-  return readdirSync(path).reduce((n, name) => n + treeBytes(join(path, name)), 4096);
+  if (!st.isDirectory()) return { bytes: st.size, entries: 1 };
+  return readdirSync(path).reduce((n, name) => {
+    const t = treeSize(join(path, name));
+    return { bytes: n.bytes + t.bytes, entries: n.entries + t.entries };
+  }, { bytes: 4096, entries: 1 });
+}
+
+/** How a job's disks are made. */
+export interface VmDiskOptions {
+  /** Copy this overlay (a warm template's, itself over the root disk) instead of making an empty one. */
+  overlayFrom?: string;
+  /** The input disk's size (default INPUT_DISK_BYTES); it must equal the warm template's. */
+  inputDiskBytes?: number;
 }
 
 /**
  * Makes the job's overlay and input disk under `<jobDir>/vm` (the overlay copied from
- * `overlayFrom` when given: a warm template's). The input disk's top-level
- * directories are `input`, `wheelhouse`, `agent` and `tasks`, as the guest init expects.
+ * `opts.overlayFrom` when given: a warm template's). The input disk's top-level directories are
+ * `input`, `wheelhouse`, `agent` and `tasks`, as the guest init expects; it is a sparse ext4 of a
+ * fixed size without a journal (the guest mounts it read-only). Throws PYTI_INPUT_TOO_LARGE when the
+ * inputs do not fit it.
  */
-export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, overlayFrom?: string): Promise<VmJobFiles> {
+export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, opts: VmDiskOptions = {}): Promise<VmJobFiles> {
+  const overlayFrom = opts.overlayFrom;
+  const diskBytes = opts.inputDiskBytes ?? INPUT_DISK_BYTES;
   const dir = join(inputs.jobDir, 'vm');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files: VmJobFiles = {
@@ -44,13 +68,21 @@ export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, ov
   const stage = join(dir, 'input-stage');
   const parts: [string, string][] = [['input', inputs.inputDir], ['wheelhouse', inputs.wheelhouse], ['agent', inputs.agentDir], ['tasks', inputs.tasksDir]];
   let bytes = 0;
+  let entries = 0;
   for (const [name, from] of parts) {
     cpSync(from, join(stage, name), { recursive: true, dereference: true });
-    bytes += treeBytes(join(stage, name));
+    const t = treeSize(join(stage, name));
+    bytes += t.bytes;
+    entries += t.entries;
   }
-  const sizeMiB = Math.ceil((bytes * 1.1) / 1024 ** 2) + 16;
-  await runTool('truncate', ['-s', `${sizeMiB}M`, files.inputDisk]);
-  await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-E', 'root_owner=0:0', '-d', stage, files.inputDisk]);
+  // Room for ext4's own blocks (group descriptors, bitmaps, inode tables): a few per cent.
+  if (bytes * 1.1 + 64 * 1024 ** 2 > diskBytes) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new PytiError('PYTI_INPUT_TOO_LARGE', `the job's inputs (${(bytes / 1024 ** 3).toFixed(2)} GiB: distribution and wheelhouse) do not fit the VM's input disk (${(diskBytes / 1024 ** 3).toFixed(0)} GiB)`);
+  }
+  await runTool('truncate', ['-s', String(diskBytes), files.inputDisk]);
+  await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-O', '^has_journal', '-m', '0', '-N', String(Math.max(1024, entries + 256)),
+    '-E', 'root_owner=0:0', '-d', stage, files.inputDisk]);
   rmSync(stage, { recursive: true, force: true });
   return files;
 }

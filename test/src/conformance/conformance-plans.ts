@@ -19,6 +19,12 @@ export interface PlanScale {
 export const NET_PROBE_NAME = 'pyti-conformance.invalid';
 /** Size of the raw file the protocol task sends: more than one raw chunk. */
 export const BLOB_BYTES = 300_000;
+/**
+ * The large input file of the protocol session: bigger than everything a warm VM template's input
+ * disk held when its kernel read that disk's size, so a backend that restores warm guests shows
+ * whether a job's larger input disk still mounts and reads back intact.
+ */
+export const LARGE_INPUT = { name: 'large-input.bin', bytes: 40 * 1024 * 1024 } as const;
 /** The tight limits the limit and hostile tasks run under. */
 export const TIGHT = { wallSeconds: 2, noOutputSeconds: 2, cpuSeconds: 1, memoryBytes: 128 * MiB, processes: 32, outputBytes: MiB } as const;
 /** The victim task exits with this code; forged messages claim it passed. */
@@ -54,6 +60,7 @@ export function protocolPlan(nonce: string, s: PlanScale): Plan {
     parallel: s.parallel,
     tasks: [
       t('protocol-echo', ['sh', '-c', `echo to-stdout; echo to-stderr >&2; head -c ${BLOB_BYTES} /dev/urandom > {raw}/blob.bin; sha256sum {raw}/blob.bin`]),
+      t('input-large', ['sha256sum', `{input}/${LARGE_INPUT.name}`]),
       t('rollback-write', ['python3', '{input}/write_markers.py', markerName(nonce)], { produces: ['junk'] }),
       t('net-probe', [...STRACE, '-o', '{raw}/net.strace', 'python3', '{input}/net_probe.py', NET_PROBE_NAME]),
       t('linger', ['sh', '-c',

@@ -4,7 +4,7 @@
  * session (through the audit's own session driver, which must not be fooled) and one real audit.
  * The hostile session runs after the protocol session, on the same backend, to check rollback.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import {
 } from '@pyti/slave';
 import type { Plan, TaskOutputParams } from '@pyti/vm-agent';
 import { buildFixture, makeWheelhouse } from '../fixture-dists.js';
-import { hostilePlan, markerName, protocolPlan, type PlanScale } from './conformance-plans.js';
+import { hostilePlan, LARGE_INPUT, markerName, protocolPlan, type PlanScale } from './conformance-plans.js';
 import { guestReport } from './guest-report.js';
 import { leftoverProcesses, sessionProcesses, type HostProcess } from './host-processes.js';
 import { orAfter, outputOf, recordSession, type RecordedSession } from './protocol-recorder.js';
@@ -46,6 +46,8 @@ export interface SessionProcesses {
 export interface ProtocolSession extends SessionProcesses {
   plan: Plan;
   nonce: string;
+  /** The sha256 of the large input file given to the guest. */
+  largeInputSha256: string;
   rec: RecordedSession;
 }
 
@@ -132,14 +134,16 @@ export class ConformanceSessions {
   private async runProtocol(): Promise<ProtocolSession> {
     const nonce = randomBytes(6).toString('hex');
     const plan = protocolPlan(nonce, this.scale);
-    const job = await makeSandboxJob();
+    const large = randomBytes(LARGE_INPUT.bytes);
+    const largeInputSha256 = createHash('sha256').update(large).digest('hex');
+    const job = await makeSandboxJob({ [LARGE_INPUT.name]: large });
     try {
       const instance = await this.backend.start(job.inputs);
       const w = this.watch(instance, [job.inputs.jobDir, nonce]);
       const rec = await recordSession(instance, plan, { bootMs: this.sf(60), runMs: this.sf(90), endMs: this.sf(15) }, (n) => {
         if (n.method === 'task/output' && (n.params as TaskOutputParams).id === 'linger') w.see();
       });
-      return { plan, nonce, rec, ...(await w.finish()) };
+      return { plan, nonce, largeInputSha256, rec, ...(await w.finish()) };
     } finally {
       job.remove();
     }

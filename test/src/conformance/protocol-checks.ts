@@ -1,7 +1,7 @@
 /** Conformance, protocol: the hello, a plan's streamed notifications, shutdown, and a clean end. */
 import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION, type TaskFinishedParams, type TaskRawParams } from '@pyti/vm-agent';
-import { BLOB_BYTES } from './conformance-plans.js';
+import { BLOB_BYTES, LARGE_INPUT } from './conformance-plans.js';
 import type { ConformanceSessions } from './conformance-sessions.js';
 import { notificationsOf, outputOf } from './protocol-recorder.js';
 
@@ -55,6 +55,12 @@ export function protocolChecks(s: ConformanceSessions): void {
     expect(offset).toBe(BLOB_BYTES);
     const sha = createHash('sha256').update(Buffer.concat(parts)).digest('hex');
     expect(outputOf(rec, 'protocol-echo')).toContain(`${sha}  `);
+  }, timeout);
+
+  it('gives the guest a large input intact (40 MiB: more than a warm template\'s input disk held at its boot)', async () => {
+    const { rec, largeInputSha256 } = await s.protocol();
+    expect(outputOf(rec, 'input-large')).toContain(`${largeInputSha256}  `);
+    expect(outputOf(rec, 'input-large')).toContain(`/${LARGE_INPUT.name}`);
   }, timeout);
 
   it('answers shutdown, then the sandbox ends on its own with status 0 and dispose() leaves no process behind', async () => {

@@ -22,7 +22,7 @@ export interface SandboxJob {
 }
 
 /** Makes a job directory whose input holds the conformance scripts plus `extra` (name → content). */
-export async function makeSandboxJob(extra: Record<string, string> = {}): Promise<SandboxJob> {
+export async function makeSandboxJob(extra: Record<string, string | Buffer> = {}): Promise<SandboxJob> {
   const jobDir = mkdtempSync(join(tmpdir(), 'pyti-conformance-'));
   const inputDir = join(jobDir, 'input');
   const wheelhouse = join(jobDir, 'wheelhouse');
