@@ -174,11 +174,20 @@ export class ConformanceSessions {
     }
   }
 
-  /** Prints each task's end (and, for a slow session, the guest console's tail): evidence in CI logs. */
+  /**
+   * Prints each task's end: when it started (seconds after the first task), how long it took, the
+   * output, CPU and processes the agent counted; and, for a slow session or a task that ran into its
+   * wall-clock limit unexpectedly, the guest console's tail. Evidence in CI logs.
+   */
   private logHostile(outcome: SessionOutcome, ms: number): void {
-    const rows = (outcome.run?.tasks ?? []).map((t) => `  ${t.id}: ${t.status}${t.limit ? ` (${t.limit})` : ''} ${t.durationMs ?? '?'} ms`);
+    const tasks = outcome.run?.tasks ?? [];
+    const first = Math.min(...tasks.map((t) => t.startedAt ?? Infinity));
+    const rows = tasks.map((t) => `  ${t.id}: ${t.status}${t.limit ? ` (${t.limit})` : ''} ${t.durationMs ?? '?'} ms`
+      + ` at +${t.startedAt !== undefined ? ((t.startedAt - first) / 1000).toFixed(1) : '?'} s, out ${t.outputBytes ?? '?'} B, cpu ${t.cpuMs ?? '?'} ms, procs ${t.peakProcesses ?? '?'}`);
     process.stderr.write(`conformance ${this.label}: hostile tasks\n${rows.join('\n')}${outcome.infraError ? `\n  infra: ${outcome.infraError.kind} ${outcome.infraError.message}` : ''}\n`);
-    if (ms > 0.4 * SESSION_BUDGET_SECONDS.hostile * 1000 * this.scale.slowFactor) {
+    const stuck = tasks.filter((t) => t.limit === 'wall-clock' && t.id !== 'limit-wall');
+    for (const t of stuck) process.stderr.write(`conformance ${this.label}: ${t.id} ran into its wall-clock limit; its output's end: ${JSON.stringify((t.outputTail ?? '').slice(-300))}\n`);
+    if (stuck.length || ms > 0.4 * SESSION_BUDGET_SECONDS.hostile * 1000 * this.scale.slowFactor) {
       process.stderr.write(`conformance ${this.label}: slow hostile session; the guest console's end:\n${outcome.console.slice(-6000)}\n`);
     }
   }
