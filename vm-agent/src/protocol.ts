@@ -93,8 +93,9 @@ export interface AgentNotifications {
  * channel has been quiet for a while. Its effect is the guest kernel's: data arriving on a
  * virtio-serial port wakes whoever waits on that port, a writer included (virtio_console's
  * `in_intr` wakes the port's wait queue, and a woken writer reclaims the buffers the host has
- * consumed). Without it, a writer whose output interrupt was missed (seen with 6.1 guests on 2
- * vCPUs under emulation, lmb/vimto#29) waits for ever, and so does the task whose output it carries.
+ * consumed). Without it, a writer whose output interrupt was missed (reported for 6.1 guests on 2
+ * vCPUs under emulation, lmb/vimto#29) would wait for ever. A safeguard: no failure here is known to
+ * have been that one.
  */
 export interface HostNotifications {
   'host/wake': Record<string, never>;
