@@ -84,6 +84,14 @@ describe('runPlan', () => {
     expect(t.slow!.durationMs!).toBeLessThan(5000);
   });
 
+  it('ends a task whose output first lands exactly on the limit at its next byte, as output-size', async () => {
+    const r = await runPlan({ parallel: 1, tasks: [
+      sh('exact', 'head -c 4096 /dev/zero; sleep 0.5; yes pyti', { limits: { ...limits, outputBytes: 4096, wallSeconds: 20 } }),
+    ] }, executor);
+    expect(r.tasks[0]).toMatchObject({ status: 'limit', limit: 'output-size' });
+    expect(r.tasks[0]!.durationMs!).toBeLessThan(10000);
+  });
+
   it('reports memory exhaustion as oom and measures peak memory', async () => {
     const r = await runPlan({ parallel: 1, tasks: [
       sh('hog', 'python3 -c "import time; b = bytearray(400 * 2**20); time.sleep(5)"', { limits: { ...limits, memoryBytes: 200 * 2 ** 20 } }),

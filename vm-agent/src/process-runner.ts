@@ -174,10 +174,13 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       lastOutput = Date.now();
       const room = limits.outputBytes - outputBytes;
       outputBytes += chunk.length;
-      if (room <= 0) return;
-      const text = decoder.write(room < chunk.length ? chunk.subarray(0, room) : chunk);
-      tail = (tail + text).slice(-tailBytes);
-      req.onOutput?.(stream, text);
+      if (room > 0) {
+        const text = decoder.write(room < chunk.length ? chunk.subarray(0, room) : chunk);
+        tail = (tail + text).slice(-tailBytes);
+        req.onOutput?.(stream, text);
+      }
+      // Checked for every chunk, also those past the limit: output that first lands exactly on the
+      // limit must still end the task at its next byte (it once flooded on for its whole wall limit).
       if (outputBytes > limits.outputBytes) hit('output-size');
     };
     child.stdout!.on('data', onData('stdout', new StringDecoder('utf8')));
