@@ -56,30 +56,31 @@ export interface VmDiskOptions {
 export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, opts: VmDiskOptions = {}): Promise<VmJobFiles> {
   const overlayFrom = opts.overlayFrom;
   const diskBytes = opts.inputDiskBytes ?? INPUT_DISK_BYTES;
+  const parts: [string, string][] = [['input', inputs.inputDir], ['wheelhouse', inputs.wheelhouse], ['agent', inputs.agentDir], ['tasks', inputs.tasksDir]];
+  // Measured at the sources (statSync follows links, as the copy does), so that inputs too large are
+  // refused before anything is made or copied.
+  let bytes = 0;
+  let entries = 0;
+  for (const [, from] of parts) {
+    const t = treeSize(from);
+    bytes += t.bytes;
+    entries += t.entries;
+  }
+  // Room for ext4's own blocks (group descriptors, bitmaps, inode tables): a few per cent.
+  if (bytes * 1.1 + 64 * 1024 ** 2 > diskBytes) {
+    throw new PytiError('PYTI_INPUT_TOO_LARGE', `the job's inputs (${(bytes / 1024 ** 3).toFixed(2)} GiB: distribution and wheelhouse) do not fit the VM's input disk (${(diskBytes / 1024 ** 3).toFixed(0)} GiB)`);
+  }
   const dir = join(inputs.jobDir, 'vm');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files: VmJobFiles = {
     dir, overlay: join(dir, 'overlay.qcow2'), inputDisk: join(dir, 'input.ext4'), agentSocket: join(dir, 'agent.sock'),
     consoleLog: join(dir, 'console.log'),
   };
+  const stage = join(dir, 'input-stage');
   // A warm template's overlay (itself over rootDisk) is copied; else a fresh, empty overlay.
   if (overlayFrom) copyFileSync(overlayFrom, files.overlay);
   else await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', rootDisk, '-F', 'qcow2', files.overlay]);
-  const stage = join(dir, 'input-stage');
-  const parts: [string, string][] = [['input', inputs.inputDir], ['wheelhouse', inputs.wheelhouse], ['agent', inputs.agentDir], ['tasks', inputs.tasksDir]];
-  let bytes = 0;
-  let entries = 0;
-  for (const [name, from] of parts) {
-    cpSync(from, join(stage, name), { recursive: true, dereference: true });
-    const t = treeSize(join(stage, name));
-    bytes += t.bytes;
-    entries += t.entries;
-  }
-  // Room for ext4's own blocks (group descriptors, bitmaps, inode tables): a few per cent.
-  if (bytes * 1.1 + 64 * 1024 ** 2 > diskBytes) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new PytiError('PYTI_INPUT_TOO_LARGE', `the job's inputs (${(bytes / 1024 ** 3).toFixed(2)} GiB: distribution and wheelhouse) do not fit the VM's input disk (${(diskBytes / 1024 ** 3).toFixed(0)} GiB)`);
-  }
+  for (const [name, from] of parts) cpSync(from, join(stage, name), { recursive: true, dereference: true });
   await runTool('truncate', ['-s', String(diskBytes), files.inputDisk]);
   await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-O', '^has_journal', '-m', '0', '-N', String(Math.max(1024, entries + 256)),
     '-E', 'root_owner=0:0', '-d', stage, files.inputDisk]);

@@ -89,7 +89,7 @@ export function hostilePlan(markers: string, s: PlanScale): Plan {
       t('limit-processes', ['python3', '{input}/fork_bomb.py'], { limits: { processes: TIGHT.processes } }),
       t('limit-output', ['yes', 'pyti-conformance'], { limits: { outputBytes: TIGHT.outputBytes } }),
       t('hostile-fork-bomb', ['sh', '-c', 'bomb() { bomb | bomb; }; bomb'], { limits: { processes: TIGHT.processes } }),
-      // A wall limit well above its few seconds, well below the roomy one: a guest that hangs costs CI less.
+      // A wall limit well above its few seconds, well below the roomy one: a flood the output limit misses costs CI less.
       t('hostile-flood', ['sh', '-c', "yes x | tr -d '\\n'"], { limits: { outputBytes: TIGHT.outputBytes, wallSeconds: 30 * s.slowFactor } }),
       t('hostile-kill', ['python3', '{input}/kill_agent.py']),
       t('hostile-agent-files', ['python3', '{input}/agent_files.py', '/opt/pyti/agent', '{tasks}']),
