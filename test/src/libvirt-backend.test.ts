@@ -5,9 +5,11 @@
  * socket, no log. Under TCG an audit takes minutes, so the VM tests are few.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RpcPeer, type AgentNotifications, type AgentRequests, type TaskSpec } from '@pyti/vm-agent';
 import {
   auditDistribution, BwrapBackend, ensureLibvirtd, LibvirtBackend, severityAtLeast,
   type AuditReport, type Backend, type LibvirtInstance, type SandboxInputs,
@@ -59,10 +61,10 @@ afterAll(() => {
   else rmSync(dir, { recursive: true, force: true });
 });
 
-function smallJob(name: string): SandboxInputs {
+function smallJob(name: string, input: string | Buffer = 'not used'): SandboxInputs {
   const jobDir = join(dir, name);
   for (const d of ['input', 'wheelhouse']) mkdirSync(join(jobDir, d), { recursive: true });
-  writeFileSync(join(jobDir, 'input', 'x-1.0.tar.gz'), 'not used');
+  writeFileSync(join(jobDir, 'input', 'x-1.0.tar.gz'), input);
   return {
     inputDir: join(jobDir, 'input'), wheelhouse: join(jobDir, 'wheelhouse'), jobDir, rootfs: '',
     agentDir: new URL('../../vm-agent/bundle/', import.meta.url).pathname, tasksDir: new URL('../../tasks/guest/', import.meta.url).pathname,
@@ -121,6 +123,38 @@ describe('the libvirt backend', () => {
 
     expectNothingLeft(started[0]!);
   }, 20 * 60 * 1000);
+
+  it('restores later jobs from one warm template, each with its own name, input disk and fresh root', async () => {
+    expect(probe).toBeNull();
+    const seen: { domain: string; console: string; out: string }[] = [];
+    const nonce = randomBytes(4).toString('hex');
+    for (const [i, input] of [randomBytes(20 * 1024 * 1024), randomBytes(1000)].entries()) {
+      const inst = await backend.start(smallJob(`warm-${i}`, input));
+      const peer = new RpcPeer<Record<string, never>, AgentRequests, AgentNotifications, Record<string, never>>(inst.reader, inst.writer, {});
+      let out = '';
+      peer.onNotification('task/output', (p) => void (out += p.text));
+      await peer.request('initialize', { hostVersion: '0.1.0', clockMs: Date.now(), entropy: randomBytes(32).toString('base64') });
+      // The first job leaves a mark on the root disk (/var/tmp is on it, writable by the task's user); the second must not see it.
+      const task: TaskSpec = {
+        id: 'look', title: 'look', dependsOn: [], needs: [], produces: [], failurePolicy: 'flunk', env: {},
+        command: ['sh', '-c', `sha256sum /input/x-1.0.tar.gz; ls /var/tmp/mark-${nonce} 2>&1; touch /var/tmp/mark-${nonce} 2>&1; true`],
+        limits: { wallSeconds: 120, noOutputSeconds: 120, cpuSeconds: 120, memoryBytes: 256 * 2 ** 20, processes: 32, outputBytes: 2 ** 20 },
+      };
+      await peer.request('run', { plan: { parallel: 1, tasks: [task] } });
+      seen.push({ domain: inst.domain, console: inst.console(), out });
+      expect(out).toContain(`${createHash('sha256').update(input).digest('hex')}  /input/x-1.0.tar.gz`);
+      await inst.dispose();
+      expectNothingLeft(inst);
+    }
+    expect(seen[0]!.domain).not.toBe(seen[1]!.domain);
+    const key = (c: string): string | undefined => /\[pyti\] restored from warm template ([0-9a-f]{16})/.exec(c)?.[1];
+    expect(key(seen[0]!.console)).toBeDefined();
+    expect(key(seen[1]!.console)).toBe(key(seen[0]!.console));
+    expect(seen[1]!.out).toMatch(/No such file or directory/); // the first job's write went with its overlay
+    // The template is root's alone: QEMU never opens it, the slave streams it.
+    const templates = readdirSync(backend.stateDir).filter((d) => d.startsWith('warm-') && !d.includes('.'));
+    expect(templates).toContain(`warm-${key(seen[0]!.console)}`);
+  }, 10 * 60 * 1000);
 
   it('a slave that dies takes its domain with it, and a sweep ends domains whose job is gone', async () => {
     expect(probe).toBeNull();

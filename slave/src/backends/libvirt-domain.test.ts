@@ -20,9 +20,11 @@ describe('libvirt domain XML', () => {
     expect(xml).not.toMatch(/<graphics|<video|<sound/);
   });
 
-  it('runs the virtio devices without ioeventfd (a guest can miss a completion with it and hang)', () => {
-    expect(xml.match(/<driver name='qemu' [^>]*ioeventfd='off'\/>/g)).toHaveLength(2);
-    expect(xml).toContain("<qemu:arg value='-global'/>\n    <qemu:arg value='virtio-serial-pci.ioeventfd=off'/>");
+  it('keeps ioeventfd, and passes QEMU arguments only when asked, escaped', () => {
+    expect(xml).not.toMatch(/ioeventfd/);
+    expect(xml).not.toMatch(/<qemu:commandline>/);
+    const restore = domainXml({ ...spec, extraQemuArgs: ['-incoming', "unix:/s/jobs/j/in'x.sock"] });
+    expect(restore).toContain("  <qemu:commandline>\n    <qemu:arg value='-incoming'/>\n    <qemu:arg value='unix:/s/jobs/j/in&apos;x.sock'/>\n  </qemu:commandline>\n</domain>");
   });
 
   it('boots the kernel directly on machine pc, with TCG as domain type qemu', () => {

@@ -17,6 +17,11 @@
  * Before each start, a sweep destroys (and undefines, if someone defined them) `pyti-*` domains
  * whose job directory is gone or whose slave process is dead, and deletes leftover job files.
  *
+ * **Warm starts** (libvirt-warm.ts, on unless `warm: false` or PYTI_VM_WARM=0): the first job
+ * cold-boots a template domain and migrates it into a state file; every later job's domain is
+ * created (still `--autodestroy`) with `-incoming unix:<socket>`, and once the slave is on the agent's
+ * channel it streams the state into QEMU.
+ *
  * **Files and permissions.** libvirtd runs QEMU as an unprivileged user (`libvirt-qemu` on Debian),
  * and by default chowns every file a domain uses to that user (dynamic_ownership) and back. That is
  * not what PyTI wants: the base image is shared by every job, and a QEMU that owned it could
@@ -46,12 +51,13 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync,
-  readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync,
+  chmodSync, chownSync, closeSync, constants, copyFileSync, createReadStream, existsSync, fstatSync, linkSync, mkdirSync, openSync,
+  readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { cpus, hostname } from 'node:os';
-import { join } from 'node:path';
-import type net from 'node:net';
+import { dirname, join } from 'node:path';
+import { connect as netConnect, type Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { requireBootImage, type BootImageInfo } from '@pyti/images';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
@@ -61,7 +67,8 @@ import { dacBaseLabel, domainXml, readPytiMeta, type PytiDomainMeta } from './li
 import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError } from './libvirtd.js';
 import { connectAgentSocket, vmInstance } from './qemu.js';
 import { kernelCmdline, type VmOptions } from './qemu-command.js';
-import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
+import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
+import { libvirtWarmTemplate, pruneLibvirtTemplates, type LibvirtWarmTemplate } from './libvirt-warm.js';
 
 /** Where staged boot images and per-job files go by default (libvirt's own image directory). */
 export const DEFAULT_LIBVIRT_STATE_DIR = '/var/lib/libvirt/images/pyti';
@@ -72,6 +79,17 @@ export interface LibvirtBackendOptions extends Omit<VmOptions, 'machine'> {
   /** Staged boot images and per-job files (default /var/lib/libvirt/images/pyti). */
   stateDir?: string;
   image?: BootImageInfo;
+  /** Restore each job from a saved booted guest (default true; PYTI_VM_WARM=0 turns it off). */
+  warm?: boolean;
+}
+
+/** The boot image's files as QEMU sees them (staged under stateDir when QEMU is not the slave's user). */
+interface BootFiles {
+  kernel: string;
+  initrd: string;
+  rootDisk: string;
+  /** The staging directory, when staged. */
+  dir: string | undefined;
 }
 
 /** A started job: the SandboxInstance, plus the domain's name and the virsh shell holding it. */
@@ -123,6 +141,32 @@ function ensureDir(path: string, mode: number): void {
   chmodSync(path, mode);
 }
 
+/**
+ * Streams a warm template's state into the socket a restoring QEMU listens on (`-incoming unix:…`),
+ * waiting for QEMU to make it; rejects when the domain ends first or QEMU does not take it all.
+ */
+async function feedIncoming(socketPath: string, statePath: string, ended: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (ended()) throw new Error('the domain ended before it took its saved state');
+    if (existsSync(socketPath)) {
+      try {
+        const sock = await new Promise<Socket>((resolve, reject) => {
+          const c = netConnect(socketPath);
+          c.once('connect', () => resolve(c));
+          c.once('error', reject);
+        });
+        await pipeline(createReadStream(statePath), sock);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw err;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`QEMU made no incoming socket at ${socketPath} within ${timeoutMs / 1000} s`);
+    await sleep(20);
+  }
+}
+
 /** The job's exit as SandboxInstance reports it, from libvirt's reason for stopping. */
 function exitFor(reason: string | undefined): { code: number | null; signal: string | null } {
   if (reason === 'Shutdown') return { code: 0, signal: null };
@@ -138,6 +182,8 @@ export class LibvirtBackend implements Backend {
   private accel?: Accelerator;
   /** The uid:gid QEMU runs as when it is not ours (then files are staged and chowned), else null. */
   private runAs?: { uid: number; gid: number } | null;
+  /** `virsh version` (libvirt's and QEMU's), asked once: part of the warm template key. */
+  private versions?: string;
 
   constructor(private readonly opts: LibvirtBackendOptions = {}) {
     this.uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? DEFAULT_LIBVIRT_URI;
@@ -276,7 +322,68 @@ export class LibvirtBackend implements Backend {
     const runAs = await this.qemuIdentity();
     const { inUse } = await this.sweepStale();
     const boot = runAs ? this.stageImage(image, inUse) : { kernel: image.kernel, initrd: image.initrd, rootDisk: image.rootDisk, dir: undefined };
+    let restore: { template: LibvirtWarmTemplate; note: string } | undefined;
+    let note = '';
+    if (this.opts.warm ?? process.env.PYTI_VM_WARM !== '0') {
+      try {
+        const key = await this.warmKey(image, boot, accel, runAs, inputs.agentDir);
+        const dir = join(this.stateDir, `warm-${key.slice(0, 16)}`);
+        ensureDir(this.stateDir, 0o711);
+        pruneLibvirtTemplates(this.stateDir, dir);
+        const template = await libvirtWarmTemplate(dir, key, boot.dir ?? dirname(boot.rootDisk), inputs.agentDir, inputs.tasksDir, {
+          launch: (i) => this.launch(i, boot, accel, runAs),
+          monitor: (domain, command, args) => this.monitor(domain, command, args),
+          destroy: async (domain) => void (await virsh(this.uri, ['destroy', domain])),
+          runAs,
+        });
+        restore = { template, note: `[pyti] restored from warm template ${key.slice(0, 16)} (built ${template.builtAt}); the boot that made it:\n${template.bootConsole}\n[pyti] restored\n` };
+      } catch (err) {
+        note = `[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`;
+      }
+    }
+    return this.launch(inputs, boot, accel, runAs, restore?.template, restore?.note ?? note);
+  }
 
+  /**
+   * The warm template key: the domain XML of a neutral job (placeholder name and paths) with the
+   * boot image's files, the agent bundle, the input disk's size and libvirt's and QEMU's versions.
+   */
+  private async warmKey(image: BootImageInfo, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, agentDir: string): Promise<string> {
+    this.versions ??= await virsh(this.uri, ['version']).then((r) => (r.ok ? r.stdout.trim() : Promise.reject(new Error(`virsh version: ${virshError(r)}`))));
+    const xml = this.jobXml('pyti-000000000000', { dir: '/j', overlay: '/j/o', inputDisk: '/j/i', agentSocket: '/j/a', consoleLog: '/j/c' }, boot, accel, runAs,
+      { jobDir: '/j', vmRoot: '/j', pid: 0, host: '' }, ['-incoming', 'unix:/j/s']);
+    return createHash('sha256').update(JSON.stringify({
+      xml, image: image.hash, builtAt: image.builtAt, rootDisk: boot.rootDisk, versions: this.versions, inputDisk: INPUT_DISK_BYTES,
+      agent: createHash('sha256').update(readFileSync(join(agentDir, 'agent.mjs'))).digest('hex'), v: 1,
+    })).digest('hex');
+  }
+
+  /** The domain XML of one job. */
+  private jobXml(name: string, files: VmJobFiles, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, meta: PytiDomainMeta, extraQemuArgs?: string[]): string {
+    return domainXml({
+      name, type: accel === 'kvm' ? 'kvm' : 'qemu',
+      cpus: this.opts.cpus ?? Math.min(2, cpus().length), memoryMiB: this.opts.memoryMiB ?? 1536,
+      kernel: boot.kernel, initrd: boot.initrd, cmdline: kernelCmdline({ ...this.opts, machine: 'pc' }),
+      overlay: files.overlay, inputDisk: files.inputDisk, agentSocket: files.agentSocket,
+      serialLog: join(files.dir, 'serial.log'), consoleLog: join(files.dir, 'console.log'),
+      runAs: runAs ?? undefined, meta, extraQemuArgs,
+    });
+  }
+
+  /** Runs a QMP command on a domain's QEMU through libvirt; resolves to its `return`. */
+  private async monitor(domain: string, command: string, args?: Record<string, unknown>): Promise<unknown> {
+    const r = await virsh(this.uri, ['qemu-monitor-command', domain, JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) })]);
+    if (!r.ok) throw new Error(`virsh qemu-monitor-command ${command}: ${virshError(r)}`);
+    const msg = JSON.parse(r.stdout) as { return?: unknown; error?: unknown };
+    if (msg.error) throw new Error(`QMP ${command}: ${JSON.stringify(msg.error)}`);
+    return msg.return;
+  }
+
+  /**
+   * Starts one job's transient domain: cold-booted, or restored from `template` (its overlay copied,
+   * QEMU started with `-incoming` and fed the template's state). `note` opens the console.
+   */
+  private async launch(inputs: SandboxInputs, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, template?: LibvirtWarmTemplate, note = ''): Promise<LibvirtInstance> {
     const name = `pyti-${randomBytes(6).toString('hex')}`;
     const vmRoot = join(this.stateDir, 'jobs', name);
     ensureDir(this.stateDir, 0o711);
@@ -285,7 +392,7 @@ export class LibvirtBackend implements Backend {
     const meta: PytiDomainMeta = { jobDir: inputs.jobDir, vmRoot, bootDir: boot.dir, pid: process.pid, host: hostname() };
     let files: VmJobFiles;
     try {
-      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk);
+      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk, { overlayFrom: template?.overlay });
     } catch (err) {
       this.removeJobFiles(name, meta);
       throw err;
@@ -299,17 +406,18 @@ export class LibvirtBackend implements Backend {
       chownSync(files.inputDisk, 0, runAs.gid);
       chmodSync(files.inputDisk, 0o640);
     }
+    // A restore: QEMU listens for the saved guest in a directory only it may write.
+    const incoming = template ? join(vmRoot, 'incoming', 'state.sock') : undefined;
+    if (incoming) {
+      mkdirSync(dirname(incoming), { mode: 0o700 });
+      if (runAs) chownSync(dirname(incoming), runAs.uid, runAs.gid);
+    }
     const xmlPath = join(vmRoot, 'domain.xml');
-    writeFileSync(xmlPath, domainXml({
-      name, type: accel === 'kvm' ? 'kvm' : 'qemu',
-      cpus: this.opts.cpus ?? Math.min(2, cpus().length), memoryMiB: this.opts.memoryMiB ?? 1536,
-      kernel: boot.kernel, initrd: boot.initrd, cmdline: kernelCmdline({ ...this.opts, machine: 'pc' }),
-      overlay: files.overlay, inputDisk: files.inputDisk, agentSocket: files.agentSocket, serialLog, consoleLog,
-      runAs: runAs ?? undefined, meta,
-    }), { mode: 0o600 });
+    writeFileSync(xmlPath, this.jobXml(name, files, boot, accel, runAs, meta, incoming ? ['-incoming', `unix:${incoming}`] : undefined), { mode: 0o600 });
 
     const consoleNow = (): string => {
       const log = new BoundedLog();
+      log.append(note);
       log.append(fileTail(serialLog));
       log.append(fileTail(consoleLog));
       return log.toString();
@@ -400,21 +508,47 @@ export class LibvirtBackend implements Backend {
       this.removeJobFiles(name, meta);
       throw new Error(`libvirt: ${what}: ${(err as Error).message}${detail ? `\n${detail}` : ''}`);
     };
+    // The channel and, for a restore, the saved guest go in while libvirt is still finishing the
+    // start (libvirt makes the channel's socket before QEMU runs; QEMU listens for the state from its
+    // first moments). The channel first: the guest must find the host on it when it resumes (a port
+    // with no host gives the agent end-of-file, and it ends).
+    let abandoned = false;
+    const gone = (): boolean => ended || abandoned;
+    let channelSocket: Socket | undefined;
+    const channel = (async (): Promise<Socket> => {
+      try {
+        channelSocket = await connectAgentSocket(files.agentSocket, gone, 130000);
+      } catch (err) {
+        throw new Error(`its agent channel did not open: ${(err as Error).message}`);
+      }
+      if (template && incoming) {
+        try {
+          await feedIncoming(incoming, template.state, gone, 130000);
+        } catch (err) {
+          throw new Error(`restoring it from the warm template failed: ${(err as Error).message}`);
+        }
+      }
+      return channelSocket;
+    })();
+    channel.catch(() => undefined); // awaited below, unless the creation failed first
     let createTimer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([creation, new Promise<never>((_r, reject) => {
         createTimer = setTimeout(() => reject(new Error('no answer from virsh create within 120 s')), 120000);
       })]);
     } catch (err) {
+      abandoned = true;
+      channelSocket?.destroy();
       return fail(`creating domain ${name} failed`, err);
     } finally {
       clearTimeout(createTimer);
     }
-    let socket: net.Socket;
+    let socket: Socket;
     try {
-      socket = await connectAgentSocket(files.agentSocket, () => ended);
+      socket = await channel;
     } catch (err) {
-      return fail(`domain ${name} started but its agent channel did not open`, err);
+      channelSocket?.destroy();
+      return fail(`domain ${name} started but`, err);
     }
     socket.on('close', () => onStop('channel closed'));
 

@@ -38,7 +38,9 @@ export function hostTscKhz(): number {
 export function kernelCmdline(opts: VmOptions, extra: string[] = []): string {
   // ttyS0 carries the early boot; once the virtio console (hvc0) is up, it is the console.
   const a = ['console=ttyS0', 'console=hvc0', 'panic=-1', 'quiet', 'loglevel=3', 'rootwait'];
-  if ((opts.machine ?? 'microvm') === 'microvm') a.push(`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable');
+  // The TSC as clocksource on every machine type: microvm guests hang without it, and a `pc` guest
+  // (libvirt's) otherwise picks the HPET, whose every read is an emulated MMIO access (slow under TCG).
+  a.push(`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable');
   a.push(`pyti.tmp=${opts.tmpBytes ?? 1024 ** 3}`, `pyti.work=${opts.workBytes ?? 4 * 1024 ** 3}`, ...extra);
   return a.join(' ');
 }

@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { cacheRoot, type BootImageInfo } from '@pyti/images';
@@ -24,7 +24,9 @@ import type { SandboxInputs } from './backend.js';
 import { qemuArgs, type VmOptions } from './qemu-command.js';
 import { connectAgentSocket } from './qemu.js';
 import { QmpClient } from './qmp.js';
-import { pidAlive } from './host-tools.js';
+import { lockCacheEntry } from './cache-lock.js';
+import { pruneWarmTemplates, touchWarmTemplate } from './warm-cache.js';
+import { migrationSink, waitMigrated, type MigrationSink, type MigrationStatus } from './vm-migration.js';
 import { startQemu } from './vm-process.js';
 import { INPUT_DISK_BYTES, prepareVmDisks } from './vm-disks.js';
 
@@ -56,31 +58,16 @@ export function warmKey(image: BootImageInfo, agentBundle: Buffer, accel: Accele
     .digest('hex');
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** A timeout that does not keep the process alive. */
 const deadline = (ms: number): Promise<null> => new Promise((r) => setTimeout(() => r(null), ms).unref());
 
-/** Takes the build lock of `dir` (waits while another live process holds it). */
-async function lock(dir: string, timeoutMs: number): Promise<() => void> {
-  const lockDir = `${dir}.lock`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      writeFileSync(join(lockDir, 'pid'), String(process.pid));
-      return () => rmSync(lockDir, { recursive: true, force: true });
-    } catch {
-      const owner = Number(readFileSync(join(lockDir, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
-      if (owner && !pidAlive(owner)) rmSync(lockDir, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`timed out waiting for ${lockDir}`);
-      else await sleep(500);
-    }
-  }
-}
-
 function readTemplate(dir: string): WarmTemplate | null {
-  const meta = join(dir, 'warm.json');
-  return existsSync(meta) ? (JSON.parse(readFileSync(meta, 'utf8')) as WarmTemplate) : null;
+  try {
+    const t = JSON.parse(readFileSync(join(dir, 'warm.json'), 'utf8')) as WarmTemplate;
+    return existsSync(t.overlay) && existsSync(t.state) ? t : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -92,9 +79,11 @@ export async function warmTemplate(image: BootImageInfo, inputs: SandboxInputs, 
   const key = warmKey(image, agent, accel, opts);
   const dir = join(cacheRoot(env), 'images', `warm-${key.slice(0, 16)}`);
   const cached = readTemplate(dir);
+  touchWarmTemplate(dir);
+  pruneWarmTemplates(join(cacheRoot(env), 'images'), dir, (d) => readTemplate(d) !== null);
   if (cached) return cached;
   mkdirSync(join(cacheRoot(env), 'images'), { recursive: true });
-  const unlock = await lock(dir, 10 * 60 * 1000);
+  const unlock = await lockCacheEntry(dir, 10 * 60 * 1000);
   try {
     return readTemplate(dir) ?? (await buildTemplate(image, inputs, accel, opts, key, dir));
   } finally {
@@ -113,7 +102,7 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
   const vm = startQemu([...qemuArgs(image, files, accel, opts), '-qmp', `unix:${qmpPath},server=on,wait=off`]);
   let sock: net.Socket | undefined;
   let qmp: QmpClient | undefined;
-  let server: net.Server | undefined;
+  let sink: MigrationSink | undefined;
   try {
     sock = await connectAgentSocket(files.agentSocket, vm.ended, 30000);
     sock.on('error', () => undefined);
@@ -125,27 +114,11 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
     const bootMs = Date.now() - t0;
     // The guest keeps running while QEMU streams it into the state file through a UNIX socket.
     const state = join(partial, 'state');
-    const migSock = join(files.dir, 'mig.sock');
-    const written = new Promise<void>((resolve, reject) => {
-      server = net.createServer((c) => {
-        const out = createWriteStream(state);
-        c.pipe(out);
-        out.on('finish', resolve);
-        out.on('error', reject);
-      });
-      server.listen(migSock);
-    });
-    await new Promise<void>((r) => server!.once('listening', () => r()));
+    sink = await migrationSink(join(files.dir, 'mig.sock'), state);
     qmp = await QmpClient.connect(qmpPath);
-    await qmp.execute('migrate', { uri: `unix:${migSock}` });
-    for (let i = 0; ; i++) {
-      const st = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
-      if (st.status === 'completed') break;
-      if (st.status === 'failed' || st.status === 'cancelled') throw new Error(`migration ${st.status}: ${st['error-desc'] ?? ''}`);
-      if (i > 1200) throw new Error('migration did not complete within 120 s');
-      await sleep(100);
-    }
-    await written;
+    await qmp.execute('migrate', { uri: `unix:${join(files.dir, 'mig.sock')}` });
+    await waitMigrated(() => qmp!.execute('query-migrate') as Promise<MigrationStatus>);
+    await sink.written;
     await qmp.execute('quit').catch(() => undefined);
     await vm.exited;
     const overlay = join(partial, 'root.qcow2');
@@ -165,7 +138,7 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
     throw new Error(`building the warm VM template failed: ${(err as Error).message}\n${vm.log.toString().slice(-1500)}`);
   } finally {
     qmp?.close();
-    server?.close();
+    sink?.close();
     sock?.destroy();
     vm.kill();
     await vm.exited;

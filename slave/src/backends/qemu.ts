@@ -10,6 +10,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { requireBootImage, type BootImageInfo } from '@pyti/images';
 import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
@@ -20,6 +21,7 @@ import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
 import { commandWorks } from './host-tools.js';
 import { startQemu } from './vm-process.js';
 import { warmTemplate, type WarmTemplate } from './qemu-warm.js';
+import { QmpClient } from './qmp.js';
 
 /** QEMU backend settings: the VM's, and whether to restore jobs from a warm template. */
 export interface QemuBackendOptions extends VmOptions {
@@ -120,14 +122,26 @@ export class QemuBackend implements Backend {
       }
     }
     const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay });
+    // A restore waits (`-incoming defer`) until the host is on the agent's channel: a guest that
+    // resumed with no host there would read end-of-file on its port, and its agent would end.
+    const qmpPath = join(files.dir, 'qmp.sock');
     const stateFd = template ? openSync(template.state, 'r') : undefined;
-    const args = [...qemuArgs(image, files, accel, this.opts), ...(template ? ['-incoming', 'fd:3'] : [])];
+    const args = [...qemuArgs(image, files, accel, this.opts), ...(template ? ['-incoming', 'defer', '-qmp', `unix:${qmpPath},server=on,wait=off`] : [])];
     const vm = startQemu(args, stateFd);
     if (stateFd !== undefined) closeSync(stateFd);
-    let socket: net.Socket;
+    let socket: net.Socket | undefined;
     try {
       socket = await connectAgentSocket(files.agentSocket, vm.ended);
+      if (template) {
+        const qmp = await QmpClient.connect(qmpPath);
+        try {
+          await qmp.execute('migrate-incoming', { uri: 'fd:3' }); // the state file, QEMU's fd 3
+        } finally {
+          qmp.close();
+        }
+      }
     } catch (err) {
+      socket?.destroy();
       vm.kill();
       await vm.exited;
       removeVmDisks(files);

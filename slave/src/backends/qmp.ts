@@ -7,6 +7,7 @@ import net from 'node:net';
 export class QmpClient {
   private buf = '';
   private waiting: ((msg: Record<string, unknown>) => void)[] = [];
+  private closed = false;
 
   private constructor(private readonly sock: net.Socket) {
     sock.setEncoding('utf8');
@@ -21,6 +22,12 @@ export class QmpClient {
         this.waiting.shift()?.(msg);
       }
     });
+    // QEMU gone (or the socket closed): whatever waits gets an error, and so does every later command.
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiting.splice(0)) w({ error: { class: 'GenericError', desc: 'the QMP connection closed' } });
+    });
   }
 
   /** Connects, reads the greeting and negotiates capabilities. */
@@ -31,13 +38,15 @@ export class QmpClient {
       s.once('error', reject);
     });
     const c = new QmpClient(sock);
-    await new Promise<Record<string, unknown>>((r) => c.waiting.push(r)); // greeting
+    const greeting = await new Promise<Record<string, unknown>>((r) => c.waiting.push(r));
+    if ('error' in greeting) throw new Error(`QMP: ${JSON.stringify(greeting.error)}`);
     await c.execute('qmp_capabilities');
     return c;
   }
 
   /** Runs a command; resolves to its `return` value, rejects with its `error`. */
   execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error(`QMP ${command}: the QMP connection closed`));
     return new Promise((resolve, reject) => {
       this.waiting.push((msg) => ('error' in msg ? reject(new Error(`QMP ${command}: ${JSON.stringify(msg.error)}`)) : resolve(msg.return)));
       this.sock.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) })}\n`);
