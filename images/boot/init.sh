@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # PID 1 of a PyTI guest VM (runs from the initramfs; no systemd). It loads the virtio and ext4
-# modules, mounts the job's root disk (a throwaway overlay, serial pyti-root) and its read-only input
-# disk (serial pyti-input), lays out the same mounts as the sandbox backend, starts the vm-agent on
-# the virtio-serial port named org.pyti.agent, and powers off when the agent exits.
+# modules, mounts the job's root disk (a throwaway overlay, serial pyti-root), leaves its read-only
+# input disk (serial pyti-input) and its scratch disk (serial pyti-scratch) to the attach script the
+# agent runs when the host initializes it, lays out the same mounts as the sandbox backend, starts
+# the vm-agent on the virtio-serial port named org.pyti.agent, and powers off when the agent exits.
 /bin/busybox mkdir -p /proc /sys /dev /newroot
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -21,17 +22,20 @@ tmp_size=1073741824; work_size=4294967296
 for a in $(cat /proc/cmdline); do
   case "$a" in pyti.tmp=*) tmp_size=${a#pyti.tmp=} ;; pyti.work=*) work_size=${a#pyti.work=} ;; esac
 done
-root=; input=; i=0
+root=; input=; scratch=; i=0
 while [ $i -lt 50 ]; do
   for b in /sys/block/vd*; do
     [ -e "$b/serial" ] || continue
-    case "$(cat "$b/serial")" in pyti-root) root=/dev/${b##*/} ;; pyti-input) input=/dev/${b##*/} ;; esac
+    case "$(cat "$b/serial")" in
+      pyti-root) root=/dev/${b##*/} ;; pyti-input) input=/dev/${b##*/} ;; pyti-scratch) scratch=/dev/${b##*/} ;;
+    esac
   done
-  [ -n "$root" ] && [ -n "$input" ] && break
+  [ -n "$root" ] && [ -n "$input" ] && [ -n "$scratch" ] && break
   i=$((i + 1)); sleep 0.1
 done
 [ -n "$root" ] || fail "no root disk (serial pyti-root)"
 [ -n "$input" ] || fail "no input disk (serial pyti-input)"
+[ -n "$scratch" ] || fail "no scratch disk (serial pyti-scratch)"
 mount -t ext4 -o noatime "$root" /newroot || fail "cannot mount the root disk $root"
 r=/newroot
 # The console is a virtio console (hvc0): it works across snapshot and restore, a UART does not.
@@ -46,14 +50,26 @@ umount /in
 blockdev --flushbufs "$input" 2>/dev/null
 cat > $r/run/pyti/attach-input <<ATTACH
 #!/bin/sh
-# Written by the PyTI init: mounts the job's input disk read-only and binds its parts in place.
+# Written by the PyTI init: mounts the job's input disk read-only and binds its parts in place, and
+# puts /tmp, /work and the home directory on the job's scratch disk (until then they are small tmpfs).
+# Buffers first: a restored guest may still cache blocks of the disks its template was booted with.
 set -e
 blockdev --flushbufs $input 2>/dev/null || true
+blockdev --flushbufs $scratch 2>/dev/null || true
 mkdir -p /opt/pyti/in
 mount -t ext4 -o ro,noexec,nodev,nosuid $input /opt/pyti/in
 for p in input:/input wheelhouse:/wheelhouse agent:/opt/pyti/agent tasks:/opt/pyti/tasks; do
   mount --bind /opt/pyti/in/\${p%%:*} \${p#*:}
   mount -o remount,bind,ro \${p#*:}
+done
+mkdir -p /opt/pyti/scratch
+mount -t ext4 -o noatime,nodev,nosuid $scratch /opt/pyti/scratch
+mkdir -p /opt/pyti/scratch/tmp /opt/pyti/scratch/work /opt/pyti/scratch/home
+chmod 1777 /opt/pyti/scratch/tmp
+chmod 755 /opt/pyti/scratch/work /opt/pyti/scratch/home
+for p in tmp:/tmp work:/work home:/home/pyti; do
+  umount \${p#*:} 2>/dev/null || umount -l \${p#*:}
+  mount --bind /opt/pyti/scratch/\${p%%:*} \${p#*:}
 done
 ATTACH
 chmod 700 $r/run/pyti/attach-input

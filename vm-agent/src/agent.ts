@@ -66,7 +66,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
         prepareVmGuest(params);
         if (opts.vm.attachScript && !attached) {
           const r = spawnSync(opts.vm.attachScript, [], { encoding: 'utf8', timeout: 60000 });
-          if (r.status !== 0) throw new JSONRPCErrorException(`cannot attach the input disk: ${(r.stderr || r.error?.message || '').trim()}`, AgentErrorCodes.internal);
+          if (r.status !== 0) throw new JSONRPCErrorException(`cannot attach the job's input and scratch disks: ${(r.stderr || r.error?.message || '').trim()}`, AgentErrorCodes.internal);
           attached = true;
         }
       }

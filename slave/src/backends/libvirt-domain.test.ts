@@ -4,7 +4,7 @@ import { isLocalUri } from './libvirtd.js';
 const spec: DomainSpec = {
   name: 'pyti-0123456789ab', type: 'qemu', cpus: 2, memoryMiB: 1536,
   kernel: '/s/boot/vmlinux', initrd: '/s/boot/initrd.cpio', cmdline: 'console=ttyS0 pyti.tmp=1 a<b',
-  overlay: '/s/jobs/j/vm/overlay.qcow2', inputDisk: '/s/jobs/j/vm/input.ext4', agentSocket: '/s/jobs/j/vm/agent.sock',
+  overlay: '/s/jobs/j/vm/overlay.qcow2', inputDisk: '/s/jobs/j/vm/input.ext4', scratchDisk: '/s/jobs/j/vm/scratch.ext4', agentSocket: '/s/jobs/j/vm/agent.sock',
   serialLog: '/s/jobs/j/vm/serial.log', consoleLog: '/s/jobs/j/vm/console.log',
   runAs: { uid: 64055, gid: 108 },
   meta: { jobDir: "/tmp/pyti-job-'x'&y", vmRoot: '/s/jobs/j', bootDir: '/s/boot', pid: 42, host: 'h' },
@@ -39,9 +39,10 @@ describe('libvirt domain XML', () => {
     expect(xml).toContain('<acpi/>'); // the guest powers off through ACPI
   });
 
-  it('has the root and input disks by serial, the input read-only, and the agent channel', () => {
+  it('has the root, input and scratch disks by serial, the input read-only, and the agent channel', () => {
     expect(xml).toMatch(/<source file='\/s\/jobs\/j\/vm\/overlay.qcow2'\/>\s*<target dev='vda' bus='virtio'\/>\s*<serial>pyti-root<\/serial>/);
     expect(xml).toMatch(/<serial>pyti-input<\/serial>\s*<readonly\/>/);
+    expect(xml).toMatch(/<driver name='qemu' type='raw' cache='unsafe' discard='unmap'\/>\s*<source file='\/s\/jobs\/j\/vm\/scratch.ext4'\/>\s*<target dev='vdc' bus='virtio'\/>\s*<serial>pyti-scratch<\/serial>\s*<\/disk>/);
     expect(xml).toMatch(/<channel type='unix'>\s*<source mode='bind' path='\/s\/jobs\/j\/vm\/agent.sock'\/>\s*<target type='virtio' name='org.pyti.agent'\/>/);
     expect(xml).toMatch(/<serial type='null'>\s*<log file='\/s\/jobs\/j\/vm\/serial.log' append='off'\/>/);
     expect(xml).toMatch(/<console type='null'>\s*<log file='\/s\/jobs\/j\/vm\/console.log' append='off'\/>\s*<target type='virtio' port='0'\/>/);

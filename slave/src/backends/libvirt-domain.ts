@@ -24,6 +24,7 @@ export interface DomainSpec {
   cmdline: string;
   overlay: string;
   inputDisk: string;
+  scratchDisk: string;
   agentSocket: string;
   /** The UART (ttyS0): the kernel's and init's early messages. */
   serialLog: string;
@@ -112,6 +113,12 @@ export function domainXml(d: DomainSpec): string {
       <target dev='vdb' bus='virtio'/>
       <serial>pyti-input</serial>
       <readonly/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw' cache='unsafe' discard='unmap'/>
+      <source file='${e(d.scratchDisk)}'/>
+      <target dev='vdc' bus='virtio'/>
+      <serial>pyti-scratch</serial>
     </disk>
     <controller type='usb' model='none'/>
     <controller type='virtio-serial' index='0'/>

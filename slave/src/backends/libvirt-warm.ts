@@ -7,12 +7,12 @@
  * same name and UUID ("Target domain uuid/name … does not match source"), and a restored domain
  * cannot be `--autodestroy`. Jobs need their own names (several run at once) and autodestroy (a
  * slave that dies takes its domains with it). So PyTI saves and restores at QEMU's level, through
- * libvirt: the template domain is migrated (QMP `migrate`, sent with `virsh qemu-monitor-command`)
- * into a socket the slave listens on; each job's transient domain is the template's XML with its own
- * name and paths plus `-incoming unix:<socket>` (`<qemu:commandline>`), and the slave streams the
- * state file into that socket once libvirt has started QEMU. libvirt's own `cont` while QEMU waits
- * for the stream just marks the guest to run when the stream is in. The devices on both sides come
- * from the same XML, so the guest's state fits them.
+ * libvirt: the template domain is paused and migrated (QMP `stop` and `migrate`, sent with
+ * `virsh qemu-monitor-command`) into a socket the slave listens on; each job's transient domain is
+ * the template's XML with its own name and paths plus `-incoming unix:<socket>`
+ * (`<qemu:commandline>`), the slave streams the state file into that socket once it is on the
+ * agent's channel, and resumes the guest (`cont`) once QEMU has loaded it. The devices on both sides
+ * come from the same XML, so the guest's state fits them.
  *
  * A template is keyed by the domain's XML with paths and name made neutral (so any change to the
  * domain changes the key), the boot image's build, the agent bundle, libvirt's and QEMU's versions
@@ -105,6 +105,7 @@ async function buildTemplate(dir: string, key: string, bootDir: string, agentDir
     if (b.runAs) chownSync(migDir, 0, b.runAs.gid);
     const state = join(partial, 'state');
     sink = await migrationSink(join(migDir, 'mig.sock'), state, b.runAs ?? undefined);
+    await b.monitor(inst.domain, 'stop'); // see vm-migration.ts: paused, not live
     await b.monitor(inst.domain, 'migrate', { uri: `unix:${join(migDir, 'mig.sock')}` });
     await waitMigrated(() => b.monitor(inst!.domain, 'query-migrate') as Promise<MigrationStatus>);
     await sink.written;

@@ -66,8 +66,9 @@ import { commandWorks, killProcessGroup, pidAlive } from './host-tools.js';
 import { dacBaseLabel, domainXml, readPytiMeta, type PytiDomainMeta } from './libvirt-domain.js';
 import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError } from './libvirtd.js';
 import { connectAgentSocket, vmInstance } from './qemu.js';
-import { kernelCmdline, type VmOptions } from './qemu-command.js';
+import { kernelCmdline, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
+import { resumeWhenLoaded } from './vm-migration.js';
 import { libvirtWarmTemplate, pruneLibvirtTemplates, type LibvirtWarmTemplate } from './libvirt-warm.js';
 
 /** Where staged boot images and per-job files go by default (libvirt's own image directory). */
@@ -350,11 +351,11 @@ export class LibvirtBackend implements Backend {
    */
   private async warmKey(image: BootImageInfo, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, agentDir: string): Promise<string> {
     this.versions ??= await virsh(this.uri, ['version']).then((r) => (r.ok ? r.stdout.trim() : Promise.reject(new Error(`virsh version: ${virshError(r)}`))));
-    const xml = this.jobXml('pyti-000000000000', { dir: '/j', overlay: '/j/o', inputDisk: '/j/i', agentSocket: '/j/a', consoleLog: '/j/c' }, boot, accel, runAs,
+    const xml = this.jobXml('pyti-000000000000', { dir: '/j', overlay: '/j/o', inputDisk: '/j/i', scratchDisk: '/j/s', agentSocket: '/j/a', consoleLog: '/j/c' }, boot, accel, runAs,
       { jobDir: '/j', vmRoot: '/j', pid: 0, host: '' }, ['-incoming', 'unix:/j/s']);
     return createHash('sha256').update(JSON.stringify({
       xml, image: image.hash, builtAt: image.builtAt, rootDisk: boot.rootDisk, versions: this.versions, inputDisk: INPUT_DISK_BYTES,
-      agent: createHash('sha256').update(readFileSync(join(agentDir, 'agent.mjs'))).digest('hex'), v: 1,
+      agent: createHash('sha256').update(readFileSync(join(agentDir, 'agent.mjs'))).digest('hex'), v: 2,
     })).digest('hex');
   }
 
@@ -364,7 +365,7 @@ export class LibvirtBackend implements Backend {
       name, type: accel === 'kvm' ? 'kvm' : 'qemu',
       cpus: this.opts.cpus ?? Math.min(2, cpus().length), memoryMiB: this.opts.memoryMiB ?? 1536,
       kernel: boot.kernel, initrd: boot.initrd, cmdline: kernelCmdline({ ...this.opts, machine: 'pc' }),
-      overlay: files.overlay, inputDisk: files.inputDisk, agentSocket: files.agentSocket,
+      overlay: files.overlay, inputDisk: files.inputDisk, scratchDisk: files.scratchDisk, agentSocket: files.agentSocket,
       serialLog: join(files.dir, 'serial.log'), consoleLog: join(files.dir, 'console.log'),
       runAs: runAs ?? undefined, meta, extraQemuArgs,
     });
@@ -392,7 +393,7 @@ export class LibvirtBackend implements Backend {
     const meta: PytiDomainMeta = { jobDir: inputs.jobDir, vmRoot, bootDir: boot.dir, pid: process.pid, host: hostname() };
     let files: VmJobFiles;
     try {
-      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk, { overlayFrom: template?.overlay });
+      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(this.opts) });
     } catch (err) {
       this.removeJobFiles(name, meta);
       throw err;
@@ -401,8 +402,10 @@ export class LibvirtBackend implements Backend {
     const consoleLog = join(files.dir, 'console.log');
     if (runAs) {
       chmodSync(files.dir, 0o711);
-      chownSync(files.overlay, runAs.uid, runAs.gid);
-      chmodSync(files.overlay, 0o600);
+      for (const f of [files.overlay, files.scratchDisk]) {
+        chownSync(f, runAs.uid, runAs.gid);
+        chmodSync(f, 0o600);
+      }
       chownSync(files.inputDisk, 0, runAs.gid);
       chmodSync(files.inputDisk, 0o640);
     }
@@ -546,6 +549,8 @@ export class LibvirtBackend implements Backend {
     let socket: Socket;
     try {
       socket = await channel;
+      // Saved paused: resumed once QEMU has loaded it (and libvirt has finished the start).
+      if (template) await resumeWhenLoaded((c) => this.monitor(name, c)).catch((err: Error) => Promise.reject(new Error(`resuming it failed: ${err.message}`)));
     } catch (err) {
       channelSocket?.destroy();
       return fail(`domain ${name} started but`, err);

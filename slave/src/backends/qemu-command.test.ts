@@ -1,11 +1,16 @@
 import type { BootImageInfo } from '@pyti/images';
-import { kernelCmdline, qemuArgs } from './qemu-command.js';
+import { kernelCmdline, qemuArgs, scratchDiskBytes } from './qemu-command.js';
 
 const image = { kernel: '/c/vmlinux', initrd: '/c/initrd.cpio', rootDisk: '/c/root.qcow2' } as BootImageInfo;
-const files = { dir: '/j/vm', overlay: '/j/vm/overlay.qcow2', inputDisk: '/j/vm/input.ext4', agentSocket: '/j/vm/agent.sock', consoleLog: '/j/vm/console.log' };
+const files = { dir: '/j/vm', overlay: '/j/vm/overlay.qcow2', inputDisk: '/j/vm/input.ext4', scratchDisk: '/j/vm/scratch.ext4', agentSocket: '/j/vm/agent.sock', consoleLog: '/j/vm/console.log' };
 const pairs = (a: string[]): string[] => a.flatMap((x, i) => (x.startsWith('-') ? [`${x} ${a[i + 1] ?? ''}`] : []));
 
 describe('QEMU command line', () => {
+  it('sizes the scratch disk for /work, /tmp and the home together', () => {
+    expect(scratchDiskBytes({})).toBe(6 * 1024 ** 3);
+    expect(scratchDiskBytes({ tmpBytes: 1, workBytes: 10 })).toBe(12);
+  });
+
   it('has no network device at all', () => {
     const a = qemuArgs(image, files, 'tcg');
     expect(pairs(a)).toContain('-nic none');
@@ -20,6 +25,9 @@ describe('QEMU command line', () => {
     expect(a).toContain('file=/j/vm/overlay.qcow2,format=qcow2');
     expect(a).toContain('virtio-blk-device,drive=root,serial=pyti-root');
     expect(a).toContain('file=/j/vm/input.ext4,format=raw,if=none,id=input,readonly=on');
+    expect(a).toContain('file=/j/vm/scratch.ext4,format=raw,if=none,id=scratch,cache=unsafe');
+    expect(a).toContain('virtio-blk-device,drive=scratch,serial=pyti-scratch');
+    expect(a).not.toMatch(/id=scratch,[^ ]*readonly/);
     expect(a).toContain('socket,path=/j/vm/agent.sock,server=on,wait=off');
     expect(a).toContain('virtserialport,chardev=agent,name=org.pyti.agent');
     expect(a).toContain('-sandbox on,');

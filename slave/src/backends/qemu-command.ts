@@ -16,7 +16,10 @@ export interface VmOptions {
   cpus?: number;
   /** Guest memory in MiB (default 1536). */
   memoryMiB?: number;
-  /** Size of the guest's /tmp and home tmpfs (default 1 GiB), and of /work (default 4 GiB). */
+  /**
+   * Room for the guest's /tmp and home (default 1 GiB each) and /work (default 4 GiB): together the
+   * size of the job's scratch disk, which the three share.
+   */
   tmpBytes?: number;
   workBytes?: number;
   /** `microvm` (default, fastest) or `pc` (what libvirt can define). */
@@ -32,6 +35,11 @@ export function hostTscKhz(): number {
     /* not Linux: fall through */
   }
   return 2_000_000;
+}
+
+/** The scratch disk's size: room for /work, /tmp and the home directory. */
+export function scratchDiskBytes(opts: VmOptions): number {
+  return (opts.workBytes ?? 4 * 1024 ** 3) + 2 * (opts.tmpBytes ?? 1024 ** 3);
 }
 
 /** The guest kernel's command line. */
@@ -73,6 +81,8 @@ export function qemuArgs(image: BootImageInfo, files: VmJobFiles, accel: 'kvm' |
     '-device', `${dev(machine, 'blk')},drive=root,serial=pyti-root`,
     '-drive', `file=${files.inputDisk},format=raw,if=none,id=input,readonly=on`,
     '-device', `${dev(machine, 'blk')},drive=input,serial=pyti-input`,
+    '-drive', `file=${files.scratchDisk},format=raw,if=none,id=scratch,cache=unsafe,discard=unmap`,
+    '-device', `${dev(machine, 'blk')},drive=scratch,serial=pyti-scratch`,
     '-device', dev(machine, 'serial'),
     '-chardev', `file,path=${files.consoleLog},id=hvc`,
     '-device', 'virtconsole,chardev=hvc,name=org.pyti.console',

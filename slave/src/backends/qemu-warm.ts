@@ -1,11 +1,13 @@
 /**
  * Warm starts for the QEMU backend: boot-to-hello is on the critical path of every audit, and a
  * cold boot under TCG costs seconds (the kernel, then Node starting the agent). So the first job
- * boots a guest once, up to an idle agent that has answered a warm-up `initialize` (its input disk
- * not yet attached), and saves it: QEMU migrates the running guest into a state file and its root
- * overlay is kept beside it. Every later job copies that small overlay, restores the state
- * (`-incoming fd:3`) with its own input disk and sockets, and is at the agent's hello in well under a
- * second; the agent then attaches the job's input disk, takes the host's clock and fresh entropy.
+ * boots a guest once, up to an idle agent that has answered a warm-up `initialize` (its input and
+ * scratch disks not yet attached), and saves it: QEMU migrates the paused guest into a state file
+ * (vm-migration.ts) and its root overlay is kept beside it. Every later job copies that small
+ * overlay, restores the state (qemu.ts: `-incoming defer`, then `migrate-incoming fd:3` once the host
+ * is on the agent's channel, then `cont`) with its own disks and sockets, and is at the agent's hello
+ * in about a second and a half; the agent then attaches the job's disks, takes the host's clock and
+ * fresh entropy.
  *
  * A template is cached under the image cache keyed by everything the saved guest depends on: the
  * boot image, the agent bundle, the accelerator, the VM options, the input disk's size (the guest
@@ -21,7 +23,7 @@ import { cacheRoot, type BootImageInfo } from '@pyti/images';
 import { RpcPeer, StreamMessageReader, StreamMessageWriter, type AgentNotifications, type AgentRequests } from '@pyti/vm-agent';
 import type { Accelerator } from './accelerator.js';
 import type { SandboxInputs } from './backend.js';
-import { qemuArgs, type VmOptions } from './qemu-command.js';
+import { qemuArgs, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { connectAgentSocket } from './qemu.js';
 import { QmpClient } from './qmp.js';
 import { lockCacheEntry } from './cache-lock.js';
@@ -54,7 +56,7 @@ function qemuVersion(): string {
 export function warmKey(image: BootImageInfo, agentBundle: Buffer, accel: Accelerator, opts: VmOptions): string {
   const norm = { cpus: opts.cpus, memoryMiB: opts.memoryMiB, tmpBytes: opts.tmpBytes, workBytes: opts.workBytes, machine: opts.machine ?? 'microvm' };
   return createHash('sha256')
-    .update(JSON.stringify({ image: image.hash, agent: createHash('sha256').update(agentBundle).digest('hex'), accel, norm, inputDisk: INPUT_DISK_BYTES, qemu: qemuVersion(), v: 2 }))
+    .update(JSON.stringify({ image: image.hash, agent: createHash('sha256').update(agentBundle).digest('hex'), accel, norm, inputDisk: INPUT_DISK_BYTES, qemu: qemuVersion(), v: 3 }))
     .digest('hex');
 }
 
@@ -97,7 +99,7 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
   mkdirSync(join(partial, 'empty'), { recursive: true });
   const empty = join(partial, 'empty');
   const t0 = Date.now();
-  const files = await prepareVmDisks({ ...inputs, inputDir: empty, wheelhouse: empty, tasksDir: empty, jobDir: partial }, image.rootDisk);
+  const files = await prepareVmDisks({ ...inputs, inputDir: empty, wheelhouse: empty, tasksDir: empty, jobDir: partial }, image.rootDisk, { scratchBytes: scratchDiskBytes(opts) });
   const qmpPath = join(files.dir, 'qmp.sock');
   const vm = startQemu([...qemuArgs(image, files, accel, opts), '-qmp', `unix:${qmpPath},server=on,wait=off`]);
   let sock: net.Socket | undefined;
@@ -116,6 +118,7 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
     const state = join(partial, 'state');
     sink = await migrationSink(join(files.dir, 'mig.sock'), state);
     qmp = await QmpClient.connect(qmpPath);
+    await qmp.execute('stop'); // see vm-migration.ts: paused, not live
     await qmp.execute('migrate', { uri: `unix:${join(files.dir, 'mig.sock')}` });
     await waitMigrated(() => qmp!.execute('query-migrate') as Promise<MigrationStatus>);
     await sink.written;

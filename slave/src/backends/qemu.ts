@@ -16,12 +16,13 @@ import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
 import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
-import { qemuArgs, type VmOptions } from './qemu-command.js';
+import { qemuArgs, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
 import { commandWorks } from './host-tools.js';
 import { startQemu } from './vm-process.js';
 import { warmTemplate, type WarmTemplate } from './qemu-warm.js';
 import { QmpClient } from './qmp.js';
+import { resumeWhenLoaded } from './vm-migration.js';
 
 /** QEMU backend settings: the VM's, and whether to restore jobs from a warm template. */
 export interface QemuBackendOptions extends VmOptions {
@@ -121,7 +122,7 @@ export class QemuBackend implements Backend {
         notes.push(`[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`);
       }
     }
-    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay });
+    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(this.opts) });
     // A restore waits (`-incoming defer`) until the host is on the agent's channel: a guest that
     // resumed with no host there would read end-of-file on its port, and its agent would end.
     const qmpPath = join(files.dir, 'qmp.sock');
@@ -136,6 +137,7 @@ export class QemuBackend implements Backend {
         const qmp = await QmpClient.connect(qmpPath);
         try {
           await qmp.execute('migrate-incoming', { uri: 'fd:3' }); // the state file, QEMU's fd 3
+          await resumeWhenLoaded((c) => qmp.execute(c)); // it was saved paused
         } finally {
           qmp.close();
         }

@@ -36,6 +36,11 @@ describe('VM job disks', () => {
     expect(statSync(files.inputDisk).size).toBe(INPUT_DISK_BYTES);
     expect(statSync(files.inputDisk).blocks * 512).toBeLessThan(64 * 1024 * 1024);
     expect(execFileSync('debugfs', ['-R', 'cat /agent/agent.mjs', files.inputDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toBe('agent');
+    // The scratch disk: an empty ext4 of the default 6 GiB, sparse (a few MB on the host), labelled.
+    expect(statSync(files.scratchDisk).size).toBe(6 * 1024 ** 3);
+    expect(statSync(files.scratchDisk).blocks * 512).toBeLessThan(16 * 1024 * 1024);
+    expect(execFileSync('e2label', [files.scratchDisk], { encoding: 'utf8' }).trim()).toBe('pyti-scratch');
+    expect(execFileSync('debugfs', ['-R', 'ls /', files.scratchDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(/\s+/).filter((n) => /^[a-z]/.test(n))).toEqual(['lost+found']);
     removeVmDisks(files);
     expect(existsSync(files.dir)).toBe(false);
     expect(existsSync(base)).toBe(true); // the cached disk is untouched

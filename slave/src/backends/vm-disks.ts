@@ -1,8 +1,10 @@
 /**
  * The per-job disks of the VM backends: a copy-on-write qcow2 overlay over the cached root disk
- * (the job's writes land there and are deleted with it: the design's rollback), and a read-only
- * ext4 input disk holding the distribution, the wheelhouse, the agent and the task helpers, built
- * with `mkfs.ext4 -d` (no mounting on the host).
+ * (the job's writes land there and are deleted with it: the design's rollback), a read-only ext4
+ * input disk holding the distribution, the wheelhouse, the agent and the task helpers, built with
+ * `mkfs.ext4 -d` (no mounting on the host), and an empty ext4 scratch disk for the guest's `/tmp`,
+ * `/work` and home (on a disk rather than in guest memory: a package that fills them fills a disk,
+ * not the guest's RAM).
  */
 import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,8 @@ export interface VmJobFiles {
   dir: string;
   overlay: string;
   inputDisk: string;
+  /** The empty scratch disk (raw, sparse ext4) for the guest's /tmp, /work and home. */
+  scratchDisk: string;
   /** The UNIX socket QEMU listens on for the agent's virtio-serial port. */
   agentSocket: string;
   /** Where QEMU writes the guest's virtio console (hvc0): init and agent messages. */
@@ -44,6 +48,8 @@ export interface VmDiskOptions {
   overlayFrom?: string;
   /** The input disk's size (default INPUT_DISK_BYTES); it must equal the warm template's. */
   inputDiskBytes?: number;
+  /** The scratch disk's size (default 6 GiB); it must equal the warm template's. */
+  scratchBytes?: number;
 }
 
 /**
@@ -73,7 +79,7 @@ export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, op
   const dir = join(inputs.jobDir, 'vm');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files: VmJobFiles = {
-    dir, overlay: join(dir, 'overlay.qcow2'), inputDisk: join(dir, 'input.ext4'), agentSocket: join(dir, 'agent.sock'),
+    dir, overlay: join(dir, 'overlay.qcow2'), inputDisk: join(dir, 'input.ext4'), scratchDisk: join(dir, 'scratch.ext4'), agentSocket: join(dir, 'agent.sock'),
     consoleLog: join(dir, 'console.log'),
   };
   const stage = join(dir, 'input-stage');
@@ -85,6 +91,11 @@ export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, op
   await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-O', '^has_journal', '-m', '0', '-N', String(Math.max(1024, entries + 256)),
     '-E', 'root_owner=0:0', '-d', stage, files.inputDisk]);
   rmSync(stage, { recursive: true, force: true });
+  // Sparse and without a journal (it dies with the job): 3 MB on the host until the guest writes.
+  // 1 % is reserved for root, i.e. the agent: a package that fills the disk (tasks run as other
+  // users) must not keep the agent from making the next tasks' directories.
+  await runTool('truncate', ['-s', String(opts.scratchBytes ?? 6 * 1024 ** 3), files.scratchDisk]);
+  await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-scratch', '-O', '^has_journal', '-m', '1', '-E', 'root_owner=0:0,lazy_itable_init=1,nodiscard', files.scratchDisk]);
   return files;
 }
 

@@ -1,8 +1,13 @@
 /**
- * Saving a running guest into a state file for warm starts, the same way for both VM backends:
- * QEMU migrates the guest (QMP `migrate` to `unix:<socket>`) into a socket the slave listens on, and
- * the slave writes what arrives into the file. A restore runs the reverse: QEMU started with
- * `-incoming`, fed the file.
+ * Saving a booted guest into a state file for warm starts, the same way for both VM backends: the
+ * guest is paused (QMP `stop`), QEMU migrates it (QMP `migrate` to `unix:<socket>`) into a socket the
+ * slave listens on, and the slave writes what arrives into the file. A restore runs the reverse:
+ * QEMU started with `-incoming`, fed the file, and resumed (`cont`) once it has loaded it.
+ *
+ * Paused, not live: a live migration of a 2-vCPU guest under TCG on a loaded host once gave a
+ * template whose every restore panicked at once (timer list corruption in `__run_timers`: a page
+ * the guest wrote during the migration was not sent again). A paused guest's memory cannot change
+ * while it is copied.
  */
 import { chmodSync, chownSync, createWriteStream } from 'node:fs';
 import net from 'node:net';
@@ -49,6 +54,23 @@ export async function migrationSink(socketPath: string, statePath: string, peer?
     chmodSync(socketPath, 0o660);
   }
   return { written, close: () => server.close() };
+}
+
+/**
+ * After an incoming migration of a guest saved paused: waits until QEMU has loaded it (`query-status`
+ * leaves `inmigrate`), then resumes it (`cont`). Throws if QEMU ends up anywhere but paused or running.
+ */
+export async function resumeWhenLoaded(qmp: (command: string) => Promise<unknown>, timeoutMs = 120000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status } = (await qmp('query-status')) as { status?: string };
+    if (status === 'paused' || status === 'postmigrate') break;
+    if (status === 'running') return;
+    if (status !== 'inmigrate') throw new Error(`the restored guest is ${status}, not paused`);
+    if (Date.now() > deadline) throw new Error(`QEMU had not loaded the saved guest after ${Math.round(timeoutMs / 1000)} s`);
+    await sleep(20);
+  }
+  await qmp('cont');
 }
 
 /** What QMP `query-migrate` returns, in the part read here. */
