@@ -51,13 +51,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, constants, copyFileSync, createReadStream, existsSync, fstatSync, linkSync, mkdirSync, openSync,
+  chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync,
   readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { connect as netConnect, type Socket } from 'node:net';
-import { pipeline } from 'node:stream/promises';
+import type { Socket } from 'node:net';
 import { requireBootImage, type BootImageInfo } from '@pyti/images';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
@@ -68,7 +67,7 @@ import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError 
 import { connectAgentSocket, vmInstance } from './qemu.js';
 import { kernelCmdline, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
-import { resumeWhenLoaded } from './vm-migration.js';
+import { feedIncoming, resumeWhenLoaded } from './vm-migration.js';
 import { libvirtWarmTemplate, pruneLibvirtTemplates, type LibvirtWarmTemplate } from './libvirt-warm.js';
 
 /** Where staged boot images and per-job files go by default (libvirt's own image directory). */
@@ -140,32 +139,6 @@ function qemuLogPath(uri: string, name: string): string | undefined {
 function ensureDir(path: string, mode: number): void {
   mkdirSync(path, { recursive: true, mode });
   chmodSync(path, mode);
-}
-
-/**
- * Streams a warm template's state into the socket a restoring QEMU listens on (`-incoming unix:…`),
- * waiting for QEMU to make it; rejects when the domain ends first or QEMU does not take it all.
- */
-async function feedIncoming(socketPath: string, statePath: string, ended: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (ended()) throw new Error('the domain ended before it took its saved state');
-    if (existsSync(socketPath)) {
-      try {
-        const sock = await new Promise<Socket>((resolve, reject) => {
-          const c = netConnect(socketPath);
-          c.once('connect', () => resolve(c));
-          c.once('error', reject);
-        });
-        await pipeline(createReadStream(statePath), sock);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw err;
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`QEMU made no incoming socket at ${socketPath} within ${timeoutMs / 1000} s`);
-    await sleep(20);
-  }
 }
 
 /** The job's exit as SandboxInstance reports it, from libvirt's reason for stopping. */

@@ -9,8 +9,9 @@
  * the guest wrote during the migration was not sent again). A paused guest's memory cannot change
  * while it is copied.
  */
-import { chmodSync, chownSync, createWriteStream } from 'node:fs';
+import { chmodSync, chownSync, createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { pipeline } from 'node:stream/promises';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -88,5 +89,46 @@ export async function waitMigrated(query: () => Promise<MigrationStatus>, timeou
     if (st.status === 'failed' || st.status === 'cancelled') throw new Error(`migration ${st.status}: ${st['error-desc'] ?? ''}`);
     if (Date.now() > deadline) throw new Error(`migration did not complete within ${Math.round(timeoutMs / 1000)} s (status ${st.status})`);
     await sleep(100);
+  }
+}
+
+/**
+ * Streams a saved guest from `statePath` into the socket a restoring QEMU listens on
+ * (`-incoming unix:…`), waiting (up to `timeoutMs`) for QEMU to make it; rejects when `ended()` says
+ * QEMU is gone first, or when the connection breaks before the whole file was read. QEMU closes the
+ * connection as soon as it has read the stream's end, which can come before the last write's own
+ * completion: a close once everything was read is success (whether QEMU could load it shows next,
+ * in its state).
+ */
+export async function feedIncoming(socketPath: string, statePath: string, ended: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let sock: net.Socket | undefined;
+  while (!sock) {
+    if (ended()) throw new Error('QEMU ended before it took the saved guest');
+    if (existsSync(socketPath)) {
+      try {
+        sock = await new Promise<net.Socket>((resolve, reject) => {
+          const c = net.connect(socketPath);
+          c.once('connect', () => resolve(c));
+          c.once('error', reject);
+        });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED') throw err; // bound, not yet listening: again
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`QEMU made no incoming socket at ${socketPath} within ${timeoutMs / 1000} s`);
+    await sleep(20);
+  }
+  const file = createReadStream(statePath);
+  const size = statSync(statePath).size;
+  try {
+    await pipeline(file, sock);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const closedAtEnd = file.bytesRead === size && (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE' || code === 'ECONNRESET');
+    if (!closedAtEnd) throw err;
+  } finally {
+    sock.destroy();
   }
 }
