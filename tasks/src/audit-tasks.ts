@@ -32,6 +32,14 @@ export interface AuditPlanOptions {
   skip?: string[];
 }
 
+/**
+ * The lock of the tasks that run the installed package's code (import, test): they run one after the
+ * other, as one user, like someone importing a package and then running its tests. Without it they
+ * ran as different slot uids, often together: a file the first left in the shared home (a dropped
+ * script, ~/.bashrc) was not writable by the second, and coverage depended on which ran first.
+ */
+const PACKAGE_HOME = 'package-home';
+
 /** The task definitions of an audit of `{input}/<distFile>`. */
 export function auditTasks(distFile: string): TaskSpec[] {
   const dist = `{input}/${distFile}`;
@@ -58,14 +66,14 @@ export function auditTasks(distFile: string): TaskSpec[] {
     }),
     t({
       id: 'import', title: 'Import every top-level module (traced)',
-      dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'flunk',
+      dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
       limits: { wallSeconds: 300 },
       command: ['strace', '-f', '-ttt', '-yy', '-s', '512', '-e', 'trace=%file,%network,%process,chmod,fchmod,fchmodat',
         '-o', '{raw}/import.strace', '{data:venv}/bin/python', helper('import_all.py'), '{data:meta}', '{raw}'],
     }),
     t({
       id: 'test', title: 'Run the test suite with pytest under coverage',
-      dependsOn: [], needs: ['venv', 'source', 'meta'], produces: ['coverage-data'], failurePolicy: 'flunk',
+      dependsOn: [], needs: ['venv', 'source', 'meta'], produces: ['coverage-data'], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
       command: ['{data:venv}/bin/python', helper('run_tests.py'), '{data:source}', '{data:meta}', '{data:coverage-data}', '{raw}', '{scratch}'],
     }),
     t({

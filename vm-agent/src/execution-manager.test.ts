@@ -71,6 +71,38 @@ describe('runPlan', () => {
     expect(wall).toBeGreaterThanOrEqual(1100);
   });
 
+  it('never runs two tasks sharing a lock at once, without making either wait for the other to pass', async () => {
+    // a and b share the package's home: b must not start while a is in it, and still runs when a fails.
+    const r = await runPlan({ parallel: 3, tasks: [
+      sh('a', 'touch {home}/busy; sleep 0.6; rm {home}/busy; exit 1', { locks: ['home'] }),
+      sh('b', 'test ! -e {home}/busy', { locks: ['home', 'other'] }),
+      sh('c', 'sleep 0.3'),
+    ] }, executor);
+    const t = byId(r.tasks);
+    expect(t.a!.status).toBe('fail');
+    expect(t.b!.status).toBe('pass');
+    expect(t.b!.startedAt!).toBeGreaterThanOrEqual(t.a!.startedAt! + t.a!.durationMs! - 20); // two clocks: ms slack
+    // An unlocked task is not held back by the lock.
+    expect(t.c!.startedAt! - t.a!.startedAt!).toBeLessThan(400);
+  });
+
+  it('runs the tasks sharing a lock in one slot (one uid), waiting for it rather than taking another', async () => {
+    const slots: Record<string, number> = {};
+    const recording = { execute: (task: TaskSpec, slot: number, ev: object) => ((slots[task.id] = slot), executor.execute(task, slot, ev)) };
+    // a takes slot 0 and the lock; y takes slot 0 once a is done; when c frees slot 1, b is ready
+    // but waits for slot 0, where a ran.
+    const r = await runPlan({ parallel: 2, tasks: [
+      sh('a', 'sleep 0.2', { locks: ['home'] }),
+      sh('c', 'sleep 0.5', { produces: ['d'] }),
+      sh('b', 'true', { locks: ['home'], needs: ['d'] }),
+      sh('y', 'sleep 0.9'),
+    ] }, recording);
+    const t = byId(r.tasks);
+    expect(r.verdict).toBe('pass');
+    expect(slots).toEqual({ a: 0, c: 1, y: 0, b: 0 });
+    expect(t.b!.startedAt!).toBeGreaterThanOrEqual(t.y!.startedAt! + t.y!.durationMs! - 20); // two clocks: ms slack
+  });
+
   it('reports limits as such: wall clock, no output, output size', async () => {
     const r = await runPlan({ parallel: 3, tasks: [
       sh('slow', 'sleep 30', { limits: { ...limits, wallSeconds: 1 } }),

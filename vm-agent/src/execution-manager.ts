@@ -1,7 +1,7 @@
 /**
  * The execution manager: runs a validated plan's tasks in dependency order, independent tasks in
- * parallel up to `plan.parallel`, applying failure policies and skipping every task downstream of
- * one that did not pass.
+ * parallel up to `plan.parallel` (tasks sharing a lock one at a time and in one slot), applying
+ * failure policies and skipping every task downstream of one that did not pass.
  */
 import type { Plan, RunResult, TaskResult, TaskSpec } from './plan.js';
 import { orderPlan } from './plan-graph.js';
@@ -26,6 +26,8 @@ export async function runPlan(plan: Plan, executor: TaskExecutor, events: Execut
   const results = new Map<string, TaskResult>();
   const running = new Map<string, Promise<{ id: string; slot: number }>>();
   const freeSlots = Array.from({ length: plan.parallel }, (_, i) => i);
+  const heldLocks = new Set<string>();
+  const lockSlots = new Map<string, number>();
   let haltedBy: string | undefined;
   let pending = [...order];
 
@@ -56,9 +58,17 @@ export async function runPlan(plan: Plan, executor: TaskExecutor, events: Execut
     for (const task of [...pending]) {
       if (!freeSlots.length) break;
       const ready = prerequisites.get(task.id)!.every((p) => results.get(p)?.status === 'pass');
-      if (!ready) continue;
+      const locks = task.locks ?? [];
+      if (!ready || locks.some((l) => heldLocks.has(l))) continue;
+      // A lock keeps the slot (the uid) its first task ran in: the next task sharing it is the same user.
+      const slot = locks.map((l) => lockSlots.get(l)).find((s) => s !== undefined) ?? freeSlots[0]!;
+      if (!freeSlots.includes(slot)) continue;
+      freeSlots.splice(freeSlots.indexOf(slot), 1);
       pending = pending.filter((t) => t !== task);
-      const slot = freeSlots.shift()!;
+      for (const l of locks) {
+        heldLocks.add(l);
+        if (!lockSlots.has(l)) lockSlots.set(l, slot);
+      }
       const p = executor.execute(task, slot, events).then(
         (r) => {
           results.set(task.id, r);
@@ -82,6 +92,7 @@ export async function runPlan(plan: Plan, executor: TaskExecutor, events: Execut
     const r = results.get(done.id)!;
     events.finished?.(r);
     const spec = order.find((t) => t.id === done.id)!;
+    for (const l of spec.locks ?? []) heldLocks.delete(l);
     if (r.status !== 'pass' && spec.failurePolicy === 'halt' && !haltedBy) haltedBy = done.id;
   }
 

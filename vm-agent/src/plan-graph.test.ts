@@ -57,4 +57,10 @@ describe('orderPlan', () => {
     expect(p).toEqual(expect.arrayContaining(['task a depends on itself', 'task id a appears twice', 'task z: limit wallSeconds must be a positive number']));
     expect(p.some((s) => s.includes('"Bad Id"'))).toBe(true);
   });
+
+  it('accepts lock names and rejects malformed ones', () => {
+    expect(() => orderPlan(plan([task('a', { locks: ['home'] }), task('b', { locks: ['home', 'x-1'] })]))).not.toThrow();
+    const p = problems(plan([task('a', { locks: ['Home'] }), task('b', { locks: 'home' as unknown as string[] }), task('c', { locks: Array(9).fill('l') })]));
+    expect(p).toEqual(expect.arrayContaining(['task a: lock "Home" is not of the form [a-z][a-z0-9-]*', 'task b: locks must be a list of at most 8 names', 'task c: locks must be a list of at most 8 names']));
+  });
 });

@@ -27,8 +27,8 @@ const ID = /^[a-z][a-z0-9-]{0,63}$/;
 const DATA_KEY = /^[a-z][a-z0-9-]{0,63}$/;
 
 /**
- * Checks a plan before anything runs: ids, limits, unknown dependencies, data that no task (or two
- * tasks) produce, and cycles through dependencies or data. Throws PlanError listing all problems.
+ * Checks a plan before anything runs: ids, limits, lock names, unknown dependencies, data that no
+ * task (or two tasks) produce, and cycles through dependencies or data. Throws PlanError listing all problems.
  */
 export function orderPlan(plan: Plan): OrderedPlan {
   const problems: string[] = [];
@@ -47,6 +47,10 @@ export function orderPlan(plan: Plan): OrderedPlan {
       if (t.limits?.[k] === undefined) problems.push(`task ${t.id}: limit ${k} is missing`);
     }
     if (!['halt', 'flunk', 'warn'].includes(t.failurePolicy)) problems.push(`task ${t.id}: unknown failure policy ${t.failurePolicy}`);
+    if (t.locks !== undefined) {
+      if (!Array.isArray(t.locks) || t.locks.length > 8) problems.push(`task ${t.id}: locks must be a list of at most 8 names`);
+      else for (const l of t.locks) if (typeof l !== 'string' || !ID.test(l)) problems.push(`task ${t.id}: lock ${JSON.stringify(l)} is not of the form [a-z][a-z0-9-]*`);
+    }
   }
   const producers = new Map<string, string>();
   for (const t of plan.tasks) {

@@ -41,6 +41,15 @@ export interface TaskSpec {
   /** Data keys this task writes (each becomes a directory under the data store). */
   produces: string[];
   failurePolicy: FailurePolicy;
+  /**
+   * Exclusive locks held for the task's whole run (Buildbot's exclusive locks): tasks naming the same
+   * lock never run at the same time, whatever `parallel` allows, and they all run in the slot the
+   * first of them ran in, i.e. as the same unprivileged user, so each can change what the previous
+   * one left in the shared home. Unlike `dependsOn`, neither waits for the other to pass. When two
+   * are ready together, the one earlier in the plan's order goes first. Each name is of the form
+   * `[a-z][a-z0-9-]*`; at most 8 per task.
+   */
+  locks?: string[];
   limits: TaskLimits;
   /**
    * argv. Placeholders: `{input}` (read-only inputs), `{wheelhouse}`, `{tasks}` (helper scripts),
