@@ -48,28 +48,33 @@ mount -t ext4 -o ro "$input" /in || fail "cannot mount the input disk $input"
 cp /in/agent/agent.mjs $r/run/pyti/agent.mjs || fail "no agent on the input disk"
 umount /in
 blockdev --flushbufs "$input" 2>/dev/null
+# The attach script runs on the critical path of every job (before the agent's hello): it uses this
+# static busybox, whose applets start in about 8 ms under TCG, where the root's dynamically linked
+# mount, mkdir and chmod take 60–85 ms each (23 of them cost about 1.5 s per job).
+bb=/run/pyti/busybox
+cp /bin/busybox $r$bb && chmod 755 $r$bb || fail "cannot copy busybox into the root"
 cat > $r/run/pyti/attach-input <<ATTACH
 #!/bin/sh
 # Written by the PyTI init: mounts the job's input disk read-only and binds its parts in place, and
 # puts /tmp, /work and the home directory on the job's scratch disk (until then they are small tmpfs).
 # Buffers first: a restored guest may still cache blocks of the disks its template was booted with.
 set -e
-blockdev --flushbufs $input 2>/dev/null || true
-blockdev --flushbufs $scratch 2>/dev/null || true
-mkdir -p /opt/pyti/in
-mount -t ext4 -o ro,noexec,nodev,nosuid $input /opt/pyti/in
+$bb blockdev --flushbufs $input 2>/dev/null || true
+$bb blockdev --flushbufs $scratch 2>/dev/null || true
+$bb mkdir -p /opt/pyti/in
+$bb mount -t ext4 -o ro,noexec,nodev,nosuid $input /opt/pyti/in
 for p in input:/input wheelhouse:/wheelhouse agent:/opt/pyti/agent tasks:/opt/pyti/tasks; do
-  mount --bind /opt/pyti/in/\${p%%:*} \${p#*:}
-  mount -o remount,bind,ro \${p#*:}
+  $bb mount --bind /opt/pyti/in/\${p%%:*} \${p#*:}
+  $bb mount -o remount,bind,ro \${p#*:}
 done
-mkdir -p /opt/pyti/scratch
-mount -t ext4 -o noatime,nodev,nosuid $scratch /opt/pyti/scratch
-mkdir -p /opt/pyti/scratch/tmp /opt/pyti/scratch/work /opt/pyti/scratch/home
-chmod 1777 /opt/pyti/scratch/tmp
-chmod 755 /opt/pyti/scratch/work /opt/pyti/scratch/home
+$bb mkdir -p /opt/pyti/scratch
+$bb mount -t ext4 -o noatime,nodev,nosuid $scratch /opt/pyti/scratch
+$bb mkdir -p /opt/pyti/scratch/tmp /opt/pyti/scratch/work /opt/pyti/scratch/home
+$bb chmod 1777 /opt/pyti/scratch/tmp
+$bb chmod 755 /opt/pyti/scratch/work /opt/pyti/scratch/home
 for p in tmp:/tmp work:/work home:/home/pyti; do
-  umount \${p#*:} 2>/dev/null || umount -l \${p#*:}
-  mount --bind /opt/pyti/scratch/\${p%%:*} \${p#*:}
+  $bb umount \${p#*:} 2>/dev/null || $bb umount -l \${p#*:}
+  $bb mount --bind /opt/pyti/scratch/\${p%%:*} \${p#*:}
 done
 ATTACH
 chmod 700 $r/run/pyti/attach-input
