@@ -21,6 +21,7 @@ interface Script {
   initialize?: (id: number, send: Send) => void;
   run?: (id: number, send: Send) => void;
   wake?: (send: Send) => void;
+  ping?: (id: number, send: Send) => void;
 }
 
 /** A fake guest: answers requests by the script; `send` writes raw lines onto the channel. */
@@ -34,6 +35,7 @@ function hostileGuest(script: Script, readerMax?: number): { instance: SandboxIn
     else if (msg.method === 'run') script.run?.(msg.id, send);
     else if (msg.method === 'shutdown') reply(msg.id, { ok: true });
     else if (msg.method === 'host/wake') script.wake?.(send);
+    else if (msg.method === 'ping') script.ping?.(msg.id, send);
   }, () => undefined, () => undefined);
   let disposed = false;
   let exit!: (v: { code: number | null; signal: string | null }) => void;
@@ -138,6 +140,60 @@ describe('agent session against a hostile guest', () => {
     const stuck = hostileGuest({ run: () => undefined });
     expect((await runAgentSession(stuck.instance, PLAN, limits({ jobSeconds: 1 }))).infraError?.kind).toBe('error:job-timeout');
     expect(silent.disposed() && stuck.disposed()).toBe(true);
+  });
+
+  it('a quiet guest that answers pings runs on; one that stops answering is unresponsive, with what it last said was running', async () => {
+    const runResult = (id: number): string => JSON.stringify({ jsonrpc: '2.0', id, result: { verdict: 'pass', tasks: [RESULT], durationMs: 5 } });
+    let pings = 0;
+    const alive = hostileGuest({
+      run: (id, send) => {
+        send(notify('task/started', { id: 'a', startedAt: 1 }));
+        setTimeout(() => {
+          send(notify('task/finished', { result: RESULT }));
+          send(runResult(id));
+        }, 3000); // 3 s of silence but for pings, against 1 s without an answer
+      },
+      ping: (id, send) => {
+        pings++;
+        send(JSON.stringify({ jsonrpc: '2.0', id, result: { running: ['a'] } }));
+      },
+    });
+    const ok = await runAgentSession(alive.instance, PLAN, limits({ unresponsiveSeconds: 1, jobSeconds: 30 }));
+    expect(ok.infraError).toBeUndefined();
+    expect(ok.run?.verdict).toBe('pass');
+    expect(pings).toBeGreaterThan(3);
+
+    let answered = 0;
+    const hung = hostileGuest({
+      run: (_id, send) => send(notify('task/started', { id: 'a', startedAt: 1 })),
+      ping: (id, send) => {
+        if (answered++ < 2) send(JSON.stringify({ jsonrpc: '2.0', id, result: { running: ['a'] } }));
+      },
+    });
+    const t0 = Date.now();
+    const o = await runAgentSession(hung.instance, PLAN, limits({ unresponsiveSeconds: 1, jobSeconds: 30 }));
+    expect(o.infraError).toMatchObject({ kind: 'error:guest-unresponsive', message: expect.stringContaining('a running') });
+    expect(Date.now() - t0).toBeLessThan(10000);
+    expect(hung.disposed()).toBe(true);
+  });
+
+  it('a forged ping answer is a protocol violation', async () => {
+    const g = hostileGuest({
+      run: () => undefined,
+      ping: (id, send) => send(JSON.stringify({ jsonrpc: '2.0', id, result: { running: ['../../x'] } })),
+    });
+    const o = await runAgentSession(g.instance, PLAN, limits({ unresponsiveSeconds: 1, jobSeconds: 30 }));
+    expect(o.infraError).toMatchObject({ kind: 'error:sandbox-protocol', message: expect.stringContaining('ping') });
+  });
+
+  it('a task the guest does not end at its wall-clock limit is an overrun, though the guest still answers pings', async () => {
+    const short: Plan = { ...PLAN, tasks: [{ ...PLAN.tasks[0]!, limits: { ...LIMITS, wallSeconds: 1 } }] };
+    const g = hostileGuest({
+      run: (_id, send) => send(notify('task/started', { id: 'a', startedAt: 1 })),
+      ping: (id, send) => send(JSON.stringify({ jsonrpc: '2.0', id, result: { running: ['a'] } })),
+    });
+    const o = await runAgentSession(g.instance, short, limits({ unresponsiveSeconds: 1, overrunGraceSeconds: 1, jobSeconds: 30 }));
+    expect(o.infraError).toMatchObject({ kind: 'error:task-overrun', message: expect.stringMatching(/task a has run \d+ s .* limit of 1 s/) });
   });
 
   it('a flood of messages above the rate limit is a protocol violation', async () => {

@@ -11,13 +11,24 @@ import {
   type AgentHello, type AgentNotifications, type HostNotifications, type AgentRequests, type Plan, type RunResult, type TaskResult,
 } from '@pyti/vm-agent';
 import type { SandboxInstance } from './backends/backend.js';
-import { checkFinished, checkHello, checkOutput, checkRaw, checkRunResult, checkStarted, ShapeError } from './guest-messages.js';
+import { checkFinished, checkHello, checkOutput, checkPing, checkRaw, checkRunResult, checkStarted, ShapeError } from './guest-messages.js';
 
 export interface SessionLimits {
   /** From start to the agent's hello. */
   bootSeconds: number;
   /** The whole job, hello included. */
   jobSeconds: number;
+  /**
+   * While a plan runs: seconds without any message from the guest, pings included (the host pings a
+   * channel quiet for PING_AFTER_QUIET_MS), before the job ends as `error:guest-unresponsive`.
+   */
+  unresponsiveSeconds: number;
+  /**
+   * Seconds a task may run past its wall-clock limit, by the host's clock and with nothing heard of it
+   * for 30 s, before the job ends as `error:task-overrun`: the guest enforces the limits, and the host
+   * does not trust it to.
+   */
+  overrunGraceSeconds: number;
   maxRawBytesPerFile: number;
   maxRawBytesTotal: number;
   /** Task output kept per task on the host. */
@@ -29,13 +40,16 @@ export interface SessionLimits {
 export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
   bootSeconds: 60,
   jobSeconds: 3600,
+  unresponsiveSeconds: 120,
+  overrunGraceSeconds: 120,
   maxRawBytesPerFile: 64 * 1024 * 1024,
   maxRawBytesTotal: 256 * 1024 * 1024,
   maxOutputBytesPerTask: 16 * 1024 * 1024,
   maxMessagesPerSecond: 20000,
 });
 
-export type InfraErrorKind = 'error:sandbox-protocol' | 'error:boot-timeout' | 'error:job-timeout' | 'error:sandbox';
+export type InfraErrorKind =
+  | 'error:sandbox-protocol' | 'error:boot-timeout' | 'error:job-timeout' | 'error:sandbox' | 'error:guest-unresponsive' | 'error:task-overrun';
 
 export interface InfraError {
   kind: InfraErrorKind;
@@ -68,6 +82,13 @@ type HostPeer = RpcPeer<Record<string, never>, AgentRequests, AgentNotifications
 
 /** While a plan runs, the host sends `host/wake` after this long without a message from the guest. */
 export const WAKE_AFTER_QUIET_MS = 2000;
+/**
+ * While a plan runs, the host sends `ping` (one at a time) after this long without a message from the
+ * guest, or after a quarter of `unresponsiveSeconds` if that is shorter.
+ */
+export const PING_AFTER_QUIET_MS = 10000;
+/** A task past its wall-clock limit and grace counts as overrun only after this long (at most the grace) without a message of its own. */
+const OVERRUN_QUIET_MS = 30000;
 
 /** Drives one plan through a started sandbox and disposes of the sandbox before resolving. */
 export async function runAgentSession(
@@ -114,13 +135,24 @@ export async function runAgentSession(
     use(v);
   };
   const expectedOffset = new Map<string, number>();
-  peer.onNotification('task/started', guard('task/started', (v) => checkStarted(v, known), (p) => events.taskStarted?.(p.id)));
+  // Tasks the guest said it started and has not finished: when (host clock), and when last heard of.
+  const taskClock = new Map<string, { started: number; heard: number }>();
+  const heardOf = (id: string): void => {
+    const c = taskClock.get(id);
+    if (c) c.heard = Date.now();
+  };
+  peer.onNotification('task/started', guard('task/started', (v) => checkStarted(v, known), (p) => {
+    taskClock.set(p.id, { started: Date.now(), heard: Date.now() });
+    events.taskStarted?.(p.id);
+  }));
   peer.onNotification('task/output', guard('task/output', (v) => checkOutput(v, known), (p) => {
+    heardOf(p.id);
     const prev = outcome.output.get(p.id) ?? '';
     if (prev.length < limits.maxOutputBytesPerTask) outcome.output.set(p.id, prev + p.text.slice(0, limits.maxOutputBytesPerTask - prev.length));
     events.taskOutput?.(p.id, p.stream, p.text);
   }));
   peer.onNotification('task/raw', guard('task/raw', (v) => checkRaw(v, known), (p) => {
+    heardOf(p.id);
     const key = `${p.id}/${p.name}`;
     if ((expectedOffset.get(key) ?? 0) !== p.offset) return violation(`raw chunk of ${key} out of order`, { ...p, data: '…' });
     const bytes = Buffer.from(p.data, 'base64');
@@ -132,7 +164,10 @@ export async function runAgentSession(
     files.set(p.name, Buffer.concat([files.get(p.name) ?? Buffer.alloc(0), bytes]));
     outcome.raw.set(p.id, files);
   }));
-  peer.onNotification('task/finished', guard('task/finished', (v) => checkFinished(v, known), (p) => events.taskFinished?.(p.result)));
+  peer.onNotification('task/finished', guard('task/finished', (v) => checkFinished(v, known), (p) => {
+    taskClock.delete(p.result.id);
+    events.taskFinished?.(p.result);
+  }));
   peer.onNotification('log', () => undefined);
 
   const sandboxEnded = instance.exited.then((e): InfraError => ({
@@ -146,7 +181,61 @@ export async function runAgentSession(
   const jobTimer = timer(limits.jobSeconds * 1000, { kind: 'error:job-timeout', message: `the job ran past ${limits.jobSeconds} s` });
   const bootTimer = timer(limits.bootSeconds * 1000, { kind: 'error:boot-timeout', message: `no hello from the agent within ${limits.bootSeconds} s` });
   const stop = Promise.race([failure, sandboxEnded, jobTimer.p]);
-  let waker: NodeJS.Timeout | undefined;
+  const wallLimit = new Map(plan.tasks.map((t) => [t.id, t.limits.wallSeconds]));
+  /**
+   * While the plan runs, once a second: a quiet channel gets a wake-up (a guest writer that missed
+   * its interrupt resumes) and a ping; a guest silent past `unresponsiveSeconds`, or a task left
+   * running past its wall-clock limit, ends the job. Both are infrastructure failures: the guest, not
+   * the package, failed to do its part.
+   */
+  const watchGuest = (): NodeJS.Timeout => {
+    let lastWake = 0;
+    let pinging = false;
+    let lastPing: string[] | undefined;
+    const pingAfterMs = Math.min(PING_AFTER_QUIET_MS, (limits.unresponsiveSeconds * 1000) / 4);
+    const overrunQuietMs = Math.min(OVERRUN_QUIET_MS, limits.overrunGraceSeconds * 1000);
+    return setInterval(() => {
+      if (failed) return;
+      const now = Date.now();
+      const quiet = now - lastHeard;
+      if (quiet >= limits.unresponsiveSeconds * 1000) {
+        const was = lastPing ? `; its last answer had ${lastPing.length ? lastPing.join(', ') : 'no task'} running` : '';
+        return failNow({ kind: 'error:guest-unresponsive', message: `the guest sent nothing and answered no ping for ${Math.round(quiet / 1000)} s${was}` });
+      }
+      for (const [id, c] of taskClock) {
+        const wall = wallLimit.get(id) ?? 0;
+        if (now - c.started > (wall + limits.overrunGraceSeconds) * 1000 && now - c.heard > overrunQuietMs) {
+          return failNow({
+            kind: 'error:task-overrun',
+            message: `task ${id} has run ${Math.round((now - c.started) / 1000)} s by the host's clock, past its wall-clock limit of ${wall} s, and the guest has not ended it`,
+          });
+        }
+      }
+      try {
+        if (quiet >= WAKE_AFTER_QUIET_MS && now - lastWake >= WAKE_AFTER_QUIET_MS) {
+          lastWake = now;
+          peer.notify('host/wake', {});
+        }
+        if (quiet >= pingAfterMs && !pinging) {
+          pinging = true;
+          peer.request('ping', {}).then(
+            (v) => {
+              try {
+                lastPing = checkPing(v, known).running;
+                lastHeard = Date.now();
+              } catch (err) {
+                violation(`ping: ${(err as Error).message}`, v);
+              }
+            },
+            () => undefined, // an error answer, or the job ended: the next tick decides
+          ).finally(() => (pinging = false));
+        }
+      } catch {
+        /* the channel is gone: the session ends on its own */
+      }
+    }, Math.min(1000, pingAfterMs));
+  };
+  let watchdog: NodeJS.Timeout | undefined;
   try {
     const hello = await Promise.race([peer.request('initialize', { hostVersion: '0.1.0', clockMs: Date.now(), entropy: randomBytes(256).toString('base64') }), stop, bootTimer.p]);
     bootTimer.clear();
@@ -155,15 +244,8 @@ export async function runAgentSession(
     outcome.bootMs = Date.now() - t0;
     events.hello?.(outcome.hello);
     const t1 = Date.now();
-    // A quiet channel gets a wake-up now and then: a guest writer that missed its interrupt resumes.
-    waker = setInterval(() => {
-      if (Date.now() - lastHeard < WAKE_AFTER_QUIET_MS) return;
-      try {
-        peer.notify('host/wake', {});
-      } catch {
-        /* the channel is gone: the session ends on its own */
-      }
-    }, WAKE_AFTER_QUIET_MS);
+    lastHeard = Date.now(); // the hello was heard
+    watchdog = watchGuest();
     const run = await Promise.race([peer.request('run', { plan }), stop]);
     if (isInfra(run)) throw run;
     if (failed) throw failed;
@@ -175,7 +257,7 @@ export async function runAgentSession(
     else if (err instanceof ShapeError) outcome.infraError = { kind: 'error:sandbox-protocol', message: err.message };
     else outcome.infraError = failed ?? { kind: 'error:sandbox', message: `agent request failed: ${(err as Error).message ?? String(err)}` };
   } finally {
-    clearInterval(waker);
+    clearInterval(watchdog);
     jobTimer.clear();
     bootTimer.clear();
     peer.rejectPending('job ended');

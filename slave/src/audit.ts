@@ -5,15 +5,15 @@
  */
 import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PytiError, type TaskLimits } from '@pyti/vm-agent';
+import { PytiError, type Plan, type TaskLimits } from '@pyti/vm-agent';
 import { auditPlan, tasksDir } from '@pyti/tasks';
 import { ensureAgentBundle, requireRootfs } from '@pyti/images';
 import type { Backend } from './backends/backend.js';
 import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
-import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionLimits } from './agent-session.js';
+import { DEFAULT_SESSION_LIMITS, runAgentSession, type InfraError, type InfraErrorKind, type SessionLimits, type SessionOutcome } from './agent-session.js';
 import { validateDist, type ValidatedDist } from './input/validate-dist.js';
 import { buildReport } from './report/build-report.js';
-import type { AuditReport } from './report/audit-report.js';
+import type { AuditReport, RetriedAttempt } from './report/audit-report.js';
 import { renderHtml } from './report/render-html.js';
 import { RAW_NAME } from './guest-messages.js';
 
@@ -24,6 +24,7 @@ export type AuditProgress =
   | { kind: 'task-started'; id: string }
   | { kind: 'task-output'; id: string; text: string }
   | { kind: 'task-finished'; id: string; status: string; durationMs?: number; reason?: string }
+  | { kind: 'retrying'; infraError: InfraError; attempt: number }
   | { kind: 'report-written'; dir: string };
 
 export interface AuditOptions {
@@ -39,6 +40,11 @@ export interface AuditOptions {
   /** The guest root filesystem (default: the cached image of the current recipe). */
   rootfs?: string;
   onProgress?: (p: AuditProgress) => void;
+  /**
+   * How many times an attempt that ended in a retried infrastructure failure (RETRIED_INFRA) is run
+   * again from the start on a fresh sandbox (default 1). The report lists the failed attempts.
+   */
+  infraRetries?: number;
   /** Aborting stops the audit: the sandbox is ended (disposed of) and the promise rejects with the signal's reason; no report is written. */
   signal?: AbortSignal;
 }
@@ -54,6 +60,13 @@ export interface AuditOutcome {
 export function exitCodeFor(report: AuditReport): 0 | 1 | 2 {
   return report.verdict === 'clean' ? 0 : report.verdict === 'error' ? 2 : 1;
 }
+
+/**
+ * Infrastructure failures that say the sandbox, not the package, failed: the guest never said hello,
+ * died, stopped answering, or did not end a task at its limit. Protocol violations (possibly a
+ * compromised guest) and job timeouts are not retried.
+ */
+export const RETRIED_INFRA: ReadonlySet<InfraErrorKind> = new Set<InfraErrorKind>(['error:boot-timeout', 'error:sandbox', 'error:guest-unresponsive', 'error:task-overrun']);
 
 export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcome> {
   const startedAt = new Date();
@@ -76,6 +89,27 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   const rootfs = opts.rootfs ?? requireRootfs().path;
   const agentDir = await ensureAgentBundle();
   sweepStaleJobDirs();
+  const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits });
+  const retried: RetriedAttempt[] = [];
+  let session: SessionOutcome;
+  for (let attempt = 0; ; attempt++) {
+    const t1 = Date.now();
+    session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0);
+    const infra = session.infraError;
+    if (!infra || !RETRIED_INFRA.has(infra.kind) || attempt >= (opts.infraRetries ?? 1)) break;
+    retried.push({ infraError: infra, console: session.console.slice(-16384), totalMs: Date.now() - t1 });
+    progress({ kind: 'retrying', infraError: infra, attempt: attempt + 1 });
+  }
+  const report = buildReport({ dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0 });
+  if (retried.length) report.retried = retried;
+  writeReport(opts.outDir, report, session.raw);
+  progress({ kind: 'report-written', dir: opts.outDir });
+  return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };
+}
+
+/** One attempt: a fresh job directory and sandbox, the plan run through it, everything removed after. */
+async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number): Promise<SessionOutcome> {
+  const progress = opts.onProgress ?? (() => undefined);
   const jobDir = createJobDir();
   try {
     const inputDir = join(jobDir, 'input');
@@ -83,12 +117,11 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
     copyFileSync(dist.path, join(inputDir, dist.filename));
     const wheelhouse = opts.wheelhouse ?? join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
-    const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits });
     opts.signal?.throwIfAborted();
     const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir });
     const stop = (): void => void instance.dispose().catch(() => undefined);
     opts.signal?.addEventListener('abort', stop, { once: true });
-    let session;
+    let session: SessionOutcome;
     try {
       if (opts.signal?.aborted) stop();
       progress({ kind: 'sandbox-started', backend: opts.backend.name });
@@ -102,10 +135,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
       opts.signal?.removeEventListener('abort', stop);
     }
     opts.signal?.throwIfAborted();
-    const report = buildReport({ dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0 });
-    writeReport(opts.outDir, report, session.raw);
-    progress({ kind: 'report-written', dir: opts.outDir });
-    return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };
+    return session;
   } finally {
     removeJobDir(jobDir);
   }

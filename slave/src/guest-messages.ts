@@ -4,7 +4,7 @@
  * protocol violation, never something to coerce.
  */
 import type {
-  AgentHello, RunResult, TaskFinishedParams, TaskOutputParams, TaskRawParams, TaskResult, TaskStartedParams,
+  AgentHello, PingResult, RunResult, TaskFinishedParams, TaskOutputParams, TaskRawParams, TaskResult, TaskStartedParams,
 } from '@pyti/vm-agent';
 
 export class ShapeError extends Error {}
@@ -40,6 +40,14 @@ function taskId(o: Obj, known: ReadonlySet<string>): string {
   const id = str(o, 'id', 64)!;
   if (!TASK_ID.test(id) || !known.has(id)) throw new ShapeError(`unknown task id ${JSON.stringify(id.slice(0, 64))}`);
   return id;
+}
+
+/** The answer to `ping`: the ids of the tasks the agent says are running (each a task of the plan). */
+export function checkPing(v: unknown, known: ReadonlySet<string>): PingResult {
+  const o = obj(v, 'ping result');
+  if (!Array.isArray(o.running) || o.running.length > known.size) throw new ShapeError('ping result: running is not a list of tasks');
+  for (const id of o.running) if (typeof id !== 'string' || !known.has(id)) throw new ShapeError(`ping result: unknown task id ${JSON.stringify(String(id).slice(0, 64))}`);
+  return { running: [...(o.running as string[])] };
 }
 
 export function checkHello(v: unknown): AgentHello {

@@ -77,6 +77,10 @@ for (const label of wanted) {
       const { report } = await auditDistribution({
         distPath: buildFixture(name, 'sdist'), wheelhouse: makeWheelhouse(join(dir, `wh-${label}-${name}`), wheels), outDir: join(dir, `${label}-${name}`), backend: backend!,
       });
+      // A retried attempt is the infrastructure's failure, not a difference: print it, for the record.
+      for (const r of report.retried ?? []) {
+        process.stderr.write(`parity ${label} ${name}: retried after ${r.infraError.kind} (${r.infraError.message}); its console ended:\n${r.console.slice(-3000)}\n`);
+      }
       expect(report.backend).toMatchObject({ name: label, isolation: 'vm', network: 'none' });
       expect(essence(report)).toEqual(reference.get(name));
     }, 15 * 60 * 1000);

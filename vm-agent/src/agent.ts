@@ -45,6 +45,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       onClose: () => resolve(),
     });
     let attached = false;
+    const running = new Set<string>();
     // VM guests: tasks run in cgroups of their own, set up at the first run (after any warm restore).
     let cgroups: TaskCgroups | undefined | null = opts.vm ? undefined : null;
     const taskCgroups = (): TaskCgroups | undefined => {
@@ -105,8 +106,14 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
         const stallWatch = opts.vm ? watchEventLoop((line) => process.stderr.write(`pyti-agent: ${line}\n`)) : undefined;
         try {
           return await runPlan(plan, executor, {
-            started: (id, startedAt) => peer.notify('task/started', { id, startedAt }),
-            finished: (result) => peer.notify('task/finished', { result }),
+            started: (id, startedAt) => {
+              running.add(id);
+              peer.notify('task/started', { id, startedAt });
+            },
+            finished: (result) => {
+              running.delete(result.id);
+              peer.notify('task/finished', { result });
+            },
           });
         } finally {
           if (stallWatch) clearInterval(stallWatch);
@@ -116,8 +123,10 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
         throw new JSONRPCErrorException(String((err as Error).message ?? err), AgentErrorCodes.internal);
       } finally {
         busy = false;
+        running.clear();
       }
     });
+    peer.onRequest('ping', () => ({ running: [...running] }));
     peer.onRequest('shutdown', () => {
       setImmediate(() => {
         writer.end();

@@ -1,7 +1,7 @@
 /**
  * The agent protocol: one typed method table, imported by both ends (host and guest).
  *
- * The host sends requests (`initialize`, `run`, `shutdown`); the agent answers them and streams
+ * The host sends requests (`initialize`, `run`, `ping`, `shutdown`); the agent answers them and streams
  * notifications (`task/started`, `task/output`, `task/raw`, `task/finished`, `log`) while a plan runs.
  * Framing is one JSON-RPC 2.0 message a line (see transport.ts).
  *
@@ -44,6 +44,11 @@ export interface RunParams {
   plan: Plan;
 }
 
+/** The answer to `ping`: the agent is alive, and these tasks are running. */
+export interface PingResult {
+  running: string[];
+}
+
 export interface TaskStartedParams {
   id: string;
   startedAt: number;
@@ -74,6 +79,8 @@ export interface LogParams {
 export interface AgentRequests {
   initialize: [InitializeParams, AgentHello];
   run: [RunParams, RunResult];
+  /** Answered at once, also while a plan runs: the host's liveness check on a quiet channel. */
+  ping: [Record<string, never>, PingResult];
   shutdown: [Record<string, never>, { ok: true }];
 }
 

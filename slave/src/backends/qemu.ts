@@ -76,7 +76,8 @@ export function vmInstance(
         // A guest told to shut down powers itself off; give it a moment, then pull the plug.
         const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref())]);
         if (!graceful) kill();
-        await exited;
+        // A killed VM is gone at once, unless stuck in the kernel: then its files go all the same, and the job ends.
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 30000).unref())]);
         socket.destroy();
         cleanup();
       })();

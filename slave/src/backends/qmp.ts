@@ -1,8 +1,13 @@
 /**
  * A minimal QMP (QEMU Machine Protocol) client over a UNIX socket: the greeting, capability
  * negotiation, then one command at a time. Used to snapshot a warm guest (migrate to a socket).
+ * Nothing waits for ever: a command (or the greeting) unanswered within its timeout closes the
+ * connection, and it and every command after it fail.
  */
 import net from 'node:net';
+
+/** How long a QMP command may go unanswered by default. */
+export const QMP_TIMEOUT_MS = 30000;
 
 export class QmpClient {
   private buf = '';
@@ -30,27 +35,45 @@ export class QmpClient {
     });
   }
 
-  /** Connects, reads the greeting and negotiates capabilities. */
-  static async connect(path: string): Promise<QmpClient> {
+  /** Connects, reads the greeting (within `timeoutMs`) and negotiates capabilities. */
+  static async connect(path: string, timeoutMs = QMP_TIMEOUT_MS): Promise<QmpClient> {
     const sock = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect(path);
       s.once('connect', () => resolve(s));
       s.once('error', reject);
     });
     const c = new QmpClient(sock);
-    const greeting = await new Promise<Record<string, unknown>>((r) => c.waiting.push(r));
+    const greeting = await c.answer(new Promise<Record<string, unknown>>((r) => c.waiting.push(r)), 'greeting', timeoutMs);
     if ('error' in greeting) throw new Error(`QMP: ${JSON.stringify(greeting.error)}`);
     await c.execute('qmp_capabilities');
     return c;
   }
 
-  /** Runs a command; resolves to its `return` value, rejects with its `error`. */
-  execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
-    if (this.closed) return Promise.reject(new Error(`QMP ${command}: the QMP connection closed`));
-    return new Promise((resolve, reject) => {
-      this.waiting.push((msg) => ('error' in msg ? reject(new Error(`QMP ${command}: ${JSON.stringify(msg.error)}`)) : resolve(msg.return)));
+  /** Runs a command; resolves to its `return` value, rejects with its `error` or when unanswered within `timeoutMs`. */
+  async execute(command: string, args?: Record<string, unknown>, timeoutMs = QMP_TIMEOUT_MS): Promise<unknown> {
+    if (this.closed) throw new Error(`QMP ${command}: the QMP connection closed`);
+    const msg = await this.answer(new Promise<Record<string, unknown>>((resolve) => {
+      this.waiting.push(resolve);
       this.sock.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) })}\n`);
+    }), command, timeoutMs);
+    if ('error' in msg) throw new Error(`QMP ${command}: ${JSON.stringify(msg.error)}`);
+    return msg.return;
+  }
+
+  /** `reply`, or a rejection after `timeoutMs`: the connection is then closed (answers are matched in order). */
+  private async answer(reply: Promise<Record<string, unknown>>, what: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.sock.destroy();
+        reject(new Error(`QMP ${what}: no answer from QEMU within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
     });
+    try {
+      return await Promise.race([reply, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): void {

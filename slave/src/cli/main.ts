@@ -122,6 +122,7 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
       case 'guest-ready': say(`guest ready: Python ${p.python}`); break;
       case 'task-started': say(`${p.id} started`); break;
       case 'task-finished': say(`${p.id} ${p.status}${p.durationMs !== undefined ? ` in ${(p.durationMs / 1000).toFixed(1)}s` : ''}${p.reason ? ` (${p.reason})` : ''}`); break;
+      case 'retrying': say(`infrastructure failure, ${p.infraError.kind}: ${p.infraError.message.split('\n')[0]}; retrying on a fresh sandbox (attempt ${p.attempt + 1})`); break;
       case 'report-written': say(`report written to ${p.dir}/report.html`); break;
       default: break;
     }

@@ -145,6 +145,7 @@ export async function runJob(ctx: JobContext): Promise<JobResult> {
       if (p.kind === 'task-started') ctx.progress({ at: at(), kind: 'task-started', task: p.id });
       else if (p.kind === 'task-finished') ctx.progress({ at: at(), kind: 'task-finished', task: p.id, status: p.status, durationMs: p.durationMs });
       else if (p.kind === 'guest-ready') note(`guest ready: Python ${p.python}`);
+      else if (p.kind === 'retrying') note(`infrastructure failure, ${p.infraError.kind}: ${p.infraError.message.split('\n')[0]}; retrying on a fresh sandbox (attempt ${p.attempt + 1})`);
       if (p.kind === 'task-started' || p.kind === 'task-finished') ctx.log(`job ${ctx.job.jobId} ${p.id} ${p.kind === 'task-started' ? 'started' : p.status}`);
     };
     const outcome = await auditDistribution({

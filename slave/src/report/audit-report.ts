@@ -50,6 +50,13 @@ export interface ReportSource {
   buildMs: number;
 }
 
+/** An attempt that ended in a retried infrastructure failure: what failed, and the sandbox's console then (capped). */
+export interface RetriedAttempt {
+  infraError: InfraError;
+  console: string;
+  totalMs: number;
+}
+
 export interface AuditReport {
   schemaVersion: typeof REPORT_SCHEMA_VERSION;
   tool: { name: 'pyti'; version: string };
@@ -78,6 +85,8 @@ export interface AuditReport {
   traces: Partial<Record<'build' | 'install' | 'import', TraceSummary & { stats: { lines: number; bytes: number; unparsed: number } }>>;
   findings: Finding[];
   infraError?: InfraError;
+  /** Earlier attempts that ended in an infrastructure failure and were run again on a fresh sandbox. */
+  retried?: RetriedAttempt[];
   timings: { startedAt: string; totalMs: number; bootMs?: number; runMs?: number };
   /** Raw-data files kept beside the report, relative to it. */
   rawFiles: string[];

@@ -49,6 +49,10 @@ export function renderHtml(r: AuditReport): string {
   if (r.infraError) {
     parts.push(`<section><h2>Could not audit: ${esc(r.infraError.kind)}</h2><p>${esc(r.infraError.message)}</p>${r.infraError.evidence ? `<pre>${esc(r.infraError.evidence)}</pre>` : ''}</section>`);
   }
+  if (r.retried?.length) {
+    parts.push(`<section><h2>Retried after ${r.retried.length === 1 ? 'an infrastructure failure' : `${r.retried.length} infrastructure failures`}</h2>${r.retried.map((a, i) =>
+      `<p>attempt ${i + 1}: <b>${esc(a.infraError.kind)}</b> after ${ms(a.totalMs)}: ${esc(a.infraError.message)}</p><details><summary>its console</summary><pre>${esc(a.console)}</pre></details>`).join('')}</section>`);
+  }
   parts.push(`<section><h2>Findings (${r.findings.length})</h2>${r.findings.length ? `<table><tr><th>severity</th><th>phase</th><th>finding</th><th>evidence</th></tr>${r.findings.map((f) =>
     `<tr><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td>${esc(f.phase)}</td><td>${esc(f.title)}<br><span class="muted">${esc(f.rule)}</span></td><td>${f.evidence.map((e) => `<code>${esc(e.summary)}</code> <span class="muted">pid ${esc(e.pid)}, ${esc(e.phase)}.strace:${esc(e.line)}</span>`).join('<br>')}</td></tr>`).join('')}</table>` : '<p>No findings.</p>'}</section>`);
   parts.push(`<section><h2>Tasks</h2><table><tr><th>task</th><th>status</th><th>reason</th><th class="num">time</th><th class="num">CPU</th><th class="num">peak memory</th><th>policy</th></tr>${r.tasks.map((t) =>

@@ -142,7 +142,7 @@ export class ConformanceSessions {
       const w = this.watch(instance, [job.inputs.jobDir, nonce]);
       const rec = await recordSession(instance, plan, { bootMs: this.sf(60), runMs: this.sf(90), endMs: this.sf(15) }, (n) => {
         if (n.method === 'task/output' && (n.params as TaskOutputParams).id === 'linger') w.see();
-      });
+      }, 'linger');
       return { plan, nonce, largeInputSha256, rec, ...(await w.finish()) };
     } finally {
       job.remove();

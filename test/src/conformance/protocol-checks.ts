@@ -39,6 +39,11 @@ export function protocolChecks(s: ConformanceSessions): void {
     expect((echo.at(-1)!.params as TaskFinishedParams).result).toMatchObject({ status: 'pass', exitCode: 0, rawFiles: ['blob.bin'] });
   }, timeout);
 
+  it('answers a ping at once while a plan runs, naming the task that is running', async () => {
+    const { rec } = await s.protocol();
+    expect(rec.ping).toEqual({ running: expect.arrayContaining(['linger']) });
+  }, timeout);
+
   it('carries a raw file larger than one chunk intact: chunks in order, one final, the guest\'s sha256', async () => {
     const { rec } = await s.protocol();
     const chunks = notificationsOf(rec, 'protocol-echo').filter((n) => n.method === 'task/raw').map((n) => n.params as TaskRawParams);

@@ -5,7 +5,7 @@
  * and, unlike the audit's session driver, never kills a sandbox that would end by itself.
  */
 import {
-  RpcPeer, type AgentHello, type AgentNotifications, type AgentRequests, type Plan, type RunResult, type TaskFinishedParams, type TaskOutputParams,
+  RpcPeer, type AgentHello, type AgentNotifications, type AgentRequests, type PingResult, type Plan, type RunResult, type TaskFinishedParams, type TaskOutputParams,
 } from '@pyti/vm-agent';
 import type { SandboxInstance } from '@pyti/slave';
 
@@ -19,6 +19,8 @@ export interface RecordedSession {
   hello?: AgentHello;
   run?: RunResult;
   shutdown?: { ok: true };
+  /** The answer to the `ping` sent at the first output of the task named by `pingAtOutputOf` (or its error). */
+  ping?: PingResult | { error: string };
   notifications: RecordedNotification[];
   /** Malformed or unexpected messages from the guest. */
   protocolErrors: string[];
@@ -73,11 +75,16 @@ const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     throw new Error(`${what}: no answer within ${ms} ms`);
   });
 
-/** Runs `plan` through `instance`; `onNotification` sees each notification as it arrives. */
+/**
+ * Runs `plan` through `instance`; `onNotification` sees each notification as it arrives. With
+ * `pingAtOutputOf`, a `ping` goes to the agent mid-plan, at that task's first output.
+ */
 export async function recordSession(
   instance: SandboxInstance, plan: Plan, t: RecorderTimeouts, onNotification: (n: RecordedNotification) => void = () => undefined,
+  pingAtOutputOf?: string,
 ): Promise<RecordedSession> {
   const rec: RecordedSession = { notifications: [], protocolErrors: [], exitedAfterDispose: false, console: '' };
+  let pinged: Promise<void> | undefined;
   const peer: HostPeer = new RpcPeer(instance.reader, instance.writer, {
     onProtocolError: (err, raw) => rec.protocolErrors.push(`${err.message}: ${raw.slice(0, 200)}`),
   });
@@ -86,6 +93,9 @@ export async function recordSession(
       const n = { method, params } as RecordedNotification;
       rec.notifications.push(n);
       onNotification(n);
+      if (pingAtOutputOf && !pinged && method === 'task/output' && (params as TaskOutputParams).id === pingAtOutputOf) {
+        pinged = peer.request('ping', {}).then((r) => void (rec.ping = r), (err: Error) => void (rec.ping = { error: err.message }));
+      }
     });
   }
   const ended = instance.exited.then((e) => e);
@@ -94,6 +104,7 @@ export async function recordSession(
   try {
     rec.hello = await within(Promise.race([peer.request('initialize', { hostVersion: 'conformance' }), died]), t.bootMs, 'initialize');
     rec.run = await within(Promise.race([peer.request('run', { plan }), died]), t.runMs, 'run');
+    if (pinged) await within(pinged, t.bootMs, 'ping');
     rec.shutdown = await within(Promise.race([peer.request('shutdown', {}), died]), t.bootMs, 'shutdown');
     rec.endedOnItsOwn = await orAfter(ended, t.endMs, () => undefined);
   } catch (err) {
