@@ -34,6 +34,21 @@ mkdir -p "$target/opt/pyti/agent" "$target/opt/pyti/tasks" "$target/input" "$tar
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$target/etc/resolv.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$target/etc/hosts"
 printf 'pyti-guest\n' > "$target/etc/hostname"
+# Modules malware assumes without declaring them (requests, colorama, dnspython,
+# psutil and their dependencies) move out of dist-packages into /opt/pyti/fallback-modules, without
+# their metadata: pip and importlib.metadata do not see them, so a declared dependency still resolves
+# to what the wheelhouse has, and the traced phases append the directory to the end of sys.path.
+fallback="$target/opt/pyti/fallback-modules"
+mkdir -p "$fallback"
+for m in requests urllib3 idna certifi chardet charset_normalizer colorama dns psutil; do
+  src="$target/usr/lib/python3/dist-packages/$m"
+  [ -e "$src" ] && mv "$src" "$fallback/"
+  rm -rf "$target/usr/lib/python3/dist-packages/$m"-*.dist-info "$target/usr/lib/python3/dist-packages/$m"-*.egg-info
+done
+for f in "$target"/usr/lib/python3/dist-packages/_cffi_backend*.so; do [ -e "$f" ] && mv "$f" "$fallback/"; done
+rm -rf "$target"/usr/lib/python3/dist-packages/dnspython-* "$target"/usr/lib/python3/dist-packages/cffi-*.egg-info \
+       "$target"/usr/lib/python3/dist-packages/charset_normalizer-* "$target"/usr/lib/python3/dist-packages/psutil-*
+ls "$fallback" > "$target/opt/pyti/fallback-modules.txt"
 # Keep the image small: apt lists, caches and docs are not needed at run time.
 rm -rf "$target/var/cache/apt/archives/"*.deb "$target/var/lib/apt/lists/"* \
        "$target/usr/share/doc/"* "$target/usr/share/man/"* "$target/usr/share/info/"*

@@ -45,6 +45,8 @@ export interface AuditOptions {
    * again from the start on a fresh sandbox (default 1). The report lists the failed attempts.
    */
   infraRetries?: number;
+  /** Task ids to leave out, with what depends on them (e.g. `['test', 'lint', 'style']` for a security-only audit). */
+  skip?: string[];
   /** Aborting stops the audit: the sandbox is ended (disposed of) and the promise rejects with the signal's reason; no report is written. */
   signal?: AbortSignal;
 }
@@ -89,7 +91,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   const rootfs = opts.rootfs ?? requireRootfs().path;
   const agentDir = await ensureAgentBundle();
   sweepStaleJobDirs();
-  const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits });
+  const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits, skip: opts.skip });
   const retried: RetriedAttempt[] = [];
   let session: SessionOutcome;
   for (let attempt = 0; ; attempt++) {

@@ -8,7 +8,7 @@
  * `failed` (a package failure), `error` (PyTI could not audit).
  */
 import type { AgentHello, TaskResult } from '@pyti/vm-agent';
-import type { Finding, Severity } from '../findings/finding.js';
+import type { Finding, Phase, Severity } from '../findings/finding.js';
 import type { CoverageSummary } from '../results/coverage.js';
 import type { LintSummary } from '../results/pylint.js';
 import type { StyleSummary } from '../results/pycodestyle.js';
@@ -82,7 +82,7 @@ export interface AuditReport {
   build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[] };
   install?: { wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[] };
   /** The traced phases: process tree, files, network. */
-  traces: Partial<Record<'build' | 'install' | 'import', TraceSummary & { stats: { lines: number; bytes: number; unparsed: number } }>>;
+  traces: Partial<Record<Phase, TraceSummary & { stats: { lines: number; bytes: number; unparsed: number } }>>;
   findings: Finding[];
   infraError?: InfraError;
   /** Earlier attempts that ended in an infrastructure failure and were run again on a fresh sandbox. */

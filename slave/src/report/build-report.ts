@@ -9,7 +9,7 @@ import type { ValidatedDist } from '../input/validate-dist.js';
 import { parseStrace } from '../trace/strace-parser.js';
 import { summarizeTrace } from '../trace/process-tree.js';
 import { findingsFor } from '../findings/rules.js';
-import { SEVERITY_ORDER, severityAtLeast, type Finding, type Phase } from '../findings/finding.js';
+import { PHASES, SEVERITY_ORDER, severityAtLeast, type Finding, type Phase } from '../findings/finding.js';
 import { parseJunit } from '../results/junit.js';
 import { parsePylint } from '../results/pylint.js';
 import { parsePycodestyle } from '../results/pycodestyle.js';
@@ -22,6 +22,7 @@ const PHASE_TRACES: Record<Phase, [string, string]> = {
   build: ['build', 'build.strace'],
   install: ['install', 'install.strace'],
   import: ['import', 'import.strace'],
+  execute: ['execute', 'execute.strace'],
 };
 
 function jsonOf(buf: Buffer | undefined): Record<string, unknown> | undefined {
@@ -67,7 +68,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs }
   const paths = session.hello?.paths ?? { home: '/home/pyti', work: '/work', tmp: '/tmp', input: '/input', wheelhouse: '/wheelhouse' };
   const traces: AuditReport['traces'] = {};
   const findings: Finding[] = [];
-  for (const phase of ['build', 'install', 'import'] as Phase[]) {
+  for (const phase of PHASES) {
     const [task, file] = PHASE_TRACES[phase];
     const buf = raw(task, file);
     if (!buf) continue;
