@@ -16,6 +16,10 @@ import { buildReport } from './report/build-report.js';
 import type { AuditReport, RetriedAttempt } from './report/audit-report.js';
 import { renderHtml } from './report/render-html.js';
 import { RAW_NAME } from './guest-messages.js';
+import { loadStaticScanner, type StaticScanSummary } from './report/static-scan.js';
+
+/** A distribution file name that may become a host path: one path element, not hidden, no NUL. */
+export const SAFE_DIST_NAME = /^(?!\.)[^/\\\0]{1,255}$/;
 
 export type AuditProgress =
   | { kind: 'validated'; dist: ValidatedDist }
@@ -54,13 +58,26 @@ export interface AuditOptions {
 export interface AuditOutcome {
   report: AuditReport;
   outDir: string;
-  /** 0 audited and clean, 1 audited with failures or findings, 2 could not audit. */
-  exitCode: 0 | 1 | 2;
+  /** See exitCodeFor. */
+  exitCode: AuditExitCode;
 }
 
-/** Exit code of a finished report. */
-export function exitCodeFor(report: AuditReport): 0 | 1 | 2 {
-  return report.verdict === 'clean' ? 0 : report.verdict === 'error' ? 2 : 1;
+/** 0 clean and passed, 1 a package failure with nothing found, 2 could not audit, 3 suspicious, 4 malicious. */
+export type AuditExitCode = 0 | 1 | 2 | 3 | 4;
+
+/**
+ * Exit code of a finished report: 4 malicious, 3 suspicious, 2 error (could not audit), 1 failed
+ * (or clean with a failing import or tests), 0 clean with every task passed. Reports of older
+ * slaves that say `flagged` count as suspicious.
+ */
+export function exitCodeFor(report: Pick<AuditReport, 'verdict' | 'result'>): AuditExitCode {
+  switch (report.verdict as string) {
+    case 'malicious': return 4;
+    case 'suspicious': case 'flagged': return 3;
+    case 'error': return 2;
+    case 'clean': return report.result === 'pass' ? 0 : 1;
+    default: return 1;
+  }
 }
 
 /**
@@ -77,6 +94,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   opts.signal?.throwIfAborted();
   const dist = await validateDist(opts.distPath);
   progress({ kind: 'validated', dist });
+  const staticScan = await scanStatically(dist);
   if (opts.wheelhouse !== undefined) {
     let ok = false;
     try {
@@ -102,9 +120,9 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
     retried.push({ infraError: infra, console: session.console.slice(-16384), totalMs: Date.now() - t1 });
     progress({ kind: 'retrying', infraError: infra, attempt: attempt + 1 });
   }
-  const report = buildReport({ dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0 });
+  const report = buildReport({ dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0, staticScan });
   if (retried.length) report.retried = retried;
-  writeReport(opts.outDir, report, session.raw);
+  writeReport(opts.outDir, report, session.raw, dist.path);
   progress({ kind: 'report-written', dir: opts.outDir });
   return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };
 }
@@ -143,9 +161,30 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
   }
 }
 
-/** Writes report.json, report.html and raw/<task>/<file> into `dir`. */
-export function writeReport(dir: string, report: AuditReport, raw: Map<string, Map<string, Buffer>>): void {
+/**
+ * The static scan of the validated distribution (host side, the archive read as data). A scanner
+ * that fails leaves no static findings rather than no report; a build without one scans nothing.
+ */
+async function scanStatically(dist: ValidatedDist): Promise<StaticScanSummary | undefined> {
+  const scan = await loadStaticScanner();
+  if (!scan) return undefined;
+  try {
+    return await scan(dist.path);
+  } catch (err) {
+    return { files: 0, bytes: 0, truncated: true, findings: [{ rule: 'static-scan-failed', severity: 'info', phase: 'static', title: `the static scan failed: ${(err as Error).message.slice(0, 300)}`, evidence: [] }] };
+  }
+}
+
+/**
+ * Writes report.json, report.html and raw/<task>/<file> into `dir`, and a copy of the distribution
+ * as dist/<filename> (when `distPath` is given) so that `pyti rescore` can re-run the static rules.
+ */
+export function writeReport(dir: string, report: AuditReport, raw: Map<string, Map<string, Buffer>>, distPath?: string): void {
   mkdirSync(dir, { recursive: true });
+  if (distPath && SAFE_DIST_NAME.test(report.distribution.filename)) {
+    mkdirSync(join(dir, 'dist'), { recursive: true });
+    copyFileSync(distPath, join(dir, 'dist', report.distribution.filename));
+  }
   for (const [task, files] of raw) {
     // Names were checked against RAW_NAME on arrival; check again before they become host paths.
     if (!/^[a-z][a-z0-9-]*$/.test(task)) continue;

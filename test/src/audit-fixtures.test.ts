@@ -55,7 +55,7 @@ describe('auditing fixture packages in the sandbox', () => {
 
   it('failing tests: test-fail with each failure\'s traceback', async () => {
     const { report: r, exitCode } = await auditFixture('failing-tests');
-    expect(r).toMatchObject({ result: 'test-fail', verdict: 'failed' });
+    expect(r).toMatchObject({ result: 'test-fail', verdict: 'clean' }); // observed, nothing found; the result says the tests failed
     expect(exitCode).toBe(1);
     expect(r.tests).toMatchObject({ passed: 1, failed: 2 });
     const mul = r.tests!.cases.find((c) => c.name === 'test_mul')!;
@@ -96,7 +96,7 @@ describe('auditing fixture packages in the sandbox', () => {
   it('a setup.py that tries the network: DNS lookup and connection attempts are findings with evidence', async () => {
     const { report: r } = await auditFixture('net-setup');
     expect(r.result).toBe('pass');
-    expect(r.verdict).toBe('flagged');
+    expect(['suspicious', 'malicious']).toContain(r.verdict);
     const dns = r.findings.find((f) => f.rule === 'dns-lookup')!;
     expect(dns).toMatchObject({ phase: 'build', severity: 'high', title: 'build looks up pyti-exfil.invalid' });
     expect(dns.evidence[0]!.line).toBeGreaterThan(0);
@@ -108,7 +108,9 @@ describe('auditing fixture packages in the sandbox', () => {
 
   it('a setup.py that writes ~/.ssh: critical findings', async () => {
     const { report: r, exitCode } = await auditFixture('ssh-writer');
-    expect(exitCode).toBe(1);
+    expect(r).toMatchObject({ verdict: 'malicious', observation: { kind: 'is_malware' } });
+    expect(r.score).toBeGreaterThanOrEqual(100);
+    expect(exitCode).toBe(4);
     expect(rules(r)).toEqual(expect.arrayContaining(['build:sensitive-write:critical', 'build:persistence:critical', 'build:sensitive-read:high']));
     expect(r.maxSeverity).toBe('critical');
   });

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   PYTI_PREFETCH_FAILED: 'pip could not resolve or download the dependencies',
   PYTI_SLAVE_FAILED: 'the slave failed to run a job for a reason of its own (a full disk, a bug); the job is retried',
   PYTI_REPORT_NOT_READY: 'the audit has no report yet (queued or running) or was cancelled',
+  PYTI_REPORT_INVALID: 'a stored report directory has no readable audit report (pyti rescore)',
   PYTI_FEED_MALFORMED: 'a feed (RSS) or XML-RPC answer is not well-formed, is truncated or oversize, or is not the expected shape',
   PYTI_FEED_FAULT: 'the index answered an XML-RPC call with a fault',
   PYTI_FEED_RATE_LIMITED: 'the index refused a feed call as too many requests (HTTP 429 or an HTTPTooManyRequests fault)',

@@ -1,9 +1,10 @@
 /**
  * The `pyti` command line.
  *   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N]
+ *   pyti rescore <report-dir>…
  *   pyti image build [--force]
  *   pyti image info
- * Exit codes: 0 audited and clean; 1 audited, with failures or findings; 2 could not audit; 64 usage.
+ * Exit codes: 0 clean; 1 a package failure, nothing found; 2 could not audit; 3 suspicious; 4 malicious; 64 usage.
  */
 import { parseArgs } from 'node:util';
 import { basename, resolve } from 'node:path';
@@ -16,9 +17,11 @@ import { LibvirtBackend } from '../backends/libvirt.js';
 import type { Backend } from '../backends/backend.js';
 import { renderTerminal } from '../report/render-terminal.js';
 import { slaveCommand } from '../daemon/slave-command.js';
+import { rescoreCommand } from './rescore-command.js';
 
 export const USAGE = `usage:
   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N] [--quiet]
+  pyti rescore <report-dir>...                re-judge stored reports with the current rules (raw traces, kept dist/)
   pyti image build [--force]
   pyti image info
   pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N] [--index-url URL] [--data DIR]
@@ -29,7 +32,7 @@ export const USAGE = `usage:
   pyti report ID [--json | --html] [--out DIR]
   (submit, status, report: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
 
-exit codes: 0 audited, clean · 1 audited, failures or findings · 2 could not audit · 64 usage error`;
+exit codes: 0 clean · 1 a package failure, nothing found · 2 could not audit · 3 suspicious · 4 malicious · 64 usage error`;
 
 const BACKENDS: Record<string, () => Backend> = {
   bwrap: () => new BwrapBackend(),
@@ -69,6 +72,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     }
     if (cmd === 'audit') return await auditCommand(rest, io);
     if (cmd === 'image') return await imageCommand(rest, io);
+    if (cmd === 'rescore') return await rescoreCommand(rest, io.out, io.err);
     if (cmd === 'slave') return await slaveCommand(rest, io.err);
     throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   } catch (err) {

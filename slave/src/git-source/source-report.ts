@@ -53,6 +53,8 @@ export function writeBuildFailReport(outDir: string, s: GitJobSource, failure: S
     backend: { name: 'sdist-build', isolation: 'namespaces', network: 'none' },
     result: failure.result,
     verdict: 'failed',
+    score: 0,
+    scoreReasons: [],
     tasks: [task],
     traces: {},
     findings: [],

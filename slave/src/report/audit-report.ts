@@ -4,8 +4,10 @@
  * Result taxonomy (crater-style): `pass`, `test-fail[:timeout|:oom]`, `import-fail`,
  * `install-fail[:deps|:timeout|:oom]`, `build-fail[:deps|:timeout|:oom]`, `inspect-fail`, and infrastructure
  * errors `error:sandbox-protocol`, `error:boot-timeout`, `error:job-timeout`, `error:sandbox`, kept apart
- * from package failures. The verdict adds the findings: `clean`, `flagged` (findings above info),
- * `failed` (a package failure), `error` (PyTI could not audit).
+ * from package failures. The verdict and score come from the findings, whatever the result
+ * (`judge` in findings/judge.ts): `malicious` (score ≥ 100), `suspicious` (a finding of medium or
+ * above), and with nothing above low `failed` (inspect, build or install failed: not fully
+ * observed), `error` (PyTI could not audit) or `clean`. Reports of older slaves may say `flagged`.
  */
 import type { AgentHello, TaskResult } from '@pyti/vm-agent';
 import type { Finding, Phase, Severity } from '../findings/finding.js';
@@ -15,10 +17,13 @@ import type { StyleSummary } from '../results/pycodestyle.js';
 import type { TestSummary } from '../results/junit.js';
 import type { TraceSummary } from '../trace/process-tree.js';
 import type { InfraError } from '../agent-session.js';
+import type { ScoreReason } from '../findings/judge.js';
+import type { IndexObservation } from './observation.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
-export type Verdict = 'clean' | 'flagged' | 'failed' | 'error';
+/** The verdict of an audit (see `judge`). */
+export type Verdict = 'malicious' | 'suspicious' | 'clean' | 'failed' | 'error';
 
 export interface ReportTask extends TaskResult {
   title: string;
@@ -67,10 +72,19 @@ export interface AuditReport {
     summary?: string; requiresPython?: string; requiresDist: string[];
   };
   backend: { name: string; isolation: string; network: string; accelerator?: string };
-  guest?: Pick<AgentHello, 'python' | 'platform' | 'machine' | 'tools' | 'agentVersion'>;
+  /** The guest; `paths` (absent in older reports) are what the rules judged paths against. */
+  guest?: Pick<AgentHello, 'python' | 'platform' | 'machine' | 'tools' | 'agentVersion'> & { paths?: AgentHello['paths'] };
   /** e.g. `pass`, `test-fail`, `build-fail:deps`, `error:sandbox-protocol`. */
   result: string;
   verdict: Verdict;
+  /** Points earned by the findings (see `judge`): ≥ 100 is malicious. */
+  score: number;
+  /** The rules that earned the score, most points first. */
+  scoreReasons: ScoreReason[];
+  /** What the static scan of the distribution read (its findings are in `findings`, phase `static`). */
+  static?: { files: number; bytes: number; truncated: boolean };
+  /** For a malicious verdict: the observation PyPI's observations API takes (sent by the master when configured). */
+  observation?: IndexObservation;
   /** Highest severity among findings, if any. */
   maxSeverity?: Severity;
   tasks: ReportTask[];

@@ -6,24 +6,17 @@ import type { Plan } from '@pyti/vm-agent';
 import type { Backend } from '../backends/backend.js';
 import type { SessionOutcome } from '../agent-session.js';
 import type { ValidatedDist } from '../input/validate-dist.js';
-import { parseStrace } from '../trace/strace-parser.js';
-import { summarizeTrace } from '../trace/process-tree.js';
-import { findingsFor } from '../findings/rules.js';
-import { PHASES, SEVERITY_ORDER, severityAtLeast, type Finding, type Phase } from '../findings/finding.js';
+import type { Finding } from '../findings/finding.js';
 import { parseJunit } from '../results/junit.js';
 import { parsePylint } from '../results/pylint.js';
 import { parsePycodestyle } from '../results/pycodestyle.js';
 import { parseCoverage } from '../results/coverage.js';
-import { REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask, type Verdict } from './audit-report.js';
+import { REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask } from './audit-report.js';
+import { analyzeTraces, sortFindings } from './trace-findings.js';
+import { applyJudgement } from './apply-judgement.js';
+import type { StaticScanSummary } from './static-scan.js';
 
 export const PYTI_VERSION = '0.1.0';
-
-const PHASE_TRACES: Record<Phase, [string, string]> = {
-  build: ['build', 'build.strace'],
-  install: ['install', 'install.strace'],
-  import: ['import', 'import.strace'],
-  execute: ['execute', 'execute.strace'],
-};
 
 function jsonOf(buf: Buffer | undefined): Record<string, unknown> | undefined {
   if (!buf) return undefined;
@@ -45,9 +38,11 @@ export interface ReportInput {
   session: SessionOutcome;
   startedAt: Date;
   totalMs: number;
+  /** The static scan of the distribution (host side): its findings join the dynamic ones. */
+  staticScan?: StaticScanSummary;
 }
 
-export function buildReport({ dist, backend, plan, session, startedAt, totalMs }: ReportInput): AuditReport {
+export function buildReport({ dist, backend, plan, session, startedAt, totalMs, staticScan }: ReportInput): AuditReport {
   const raw = (task: string, name: string): Buffer | undefined => session.raw.get(task)?.get(name);
   const notes: string[] = [];
   const tryParse = <T>(what: string, f: () => T): T | undefined => {
@@ -66,17 +61,9 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs }
   }));
 
   const paths = session.hello?.paths ?? { home: '/home/pyti', work: '/work', tmp: '/tmp', input: '/input', wheelhouse: '/wheelhouse' };
-  const traces: AuditReport['traces'] = {};
-  const findings: Finding[] = [];
-  for (const phase of PHASES) {
-    const [task, file] = PHASE_TRACES[phase];
-    const buf = raw(task, file);
-    if (!buf) continue;
-    const { events, stats } = parseStrace(buf);
-    traces[phase] = { ...summarizeTrace(events), stats: { lines: stats.lines, bytes: stats.bytes, unparsed: stats.unparsed } };
-    findings.push(...findingsFor(events, phase, { home: paths.home, work: paths.work, tmp: paths.tmp }));
-  }
-  findings.sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity));
+  const analysis = analyzeTraces(raw, paths);
+  const traces = analysis.traces;
+  const findings: Finding[] = sortFindings([...analysis.findings, ...(staticScan?.findings ?? [])]);
 
   const junit = raw('test', 'junit.xml');
   const tests = junit ? tryParse('junit.xml', () => parseJunit(junit.toString('utf8'))) : undefined;
@@ -105,8 +92,6 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs }
     : undefined;
 
   const result = classify(tasks, session, bj, ij, tests);
-  const serious = findings.filter((f) => severityAtLeast(f.severity, 'low'));
-  const verdict: Verdict = result.startsWith('error:') ? 'error' : result !== 'pass' ? 'failed' : serious.length ? 'flagged' : 'clean';
   const rawFiles = [...session.raw].flatMap(([t, files]) => [...files.keys()].map((n) => `raw/${t}/${n}`));
   const report: AuditReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -116,9 +101,9 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs }
       summary: dist.summary, requiresPython: dist.requiresPython, requiresDist: dist.requiresDist,
     },
     backend: { name: backend.name, isolation: backend.capabilities.isolation, network: backend.capabilities.network, accelerator: backend.capabilities.accelerator },
-    guest: session.hello && { python: session.hello.python, platform: session.hello.platform, machine: session.hello.machine, tools: session.hello.tools, agentVersion: session.hello.agentVersion },
-    result, verdict,
-    maxSeverity: findings[0]?.severity,
+    guest: session.hello && { python: session.hello.python, platform: session.hello.platform, machine: session.hello.machine, tools: session.hello.tools, agentVersion: session.hello.agentVersion, paths: session.hello.paths },
+    result, verdict: 'clean', score: 0, scoreReasons: [],
+    static: staticScan && { files: staticScan.files, bytes: staticScan.bytes, truncated: staticScan.truncated },
     tasks, tests, coverage, lint, style, imports,
     build: bj && { mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements) },
     install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
@@ -129,7 +114,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs }
     console: session.console ? session.console.slice(-65536) : undefined,
   };
   if (notes.length) (report as AuditReport & { notes?: string[] }).notes = notes;
-  return report;
+  return applyJudgement(report);
 }
 
 /** The result category: the first phase that did not pass decides it. */

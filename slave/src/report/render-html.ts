@@ -1,16 +1,18 @@
 /**
  * Renders an audit report as one self-contained HTML page (no scripts, no external resources):
- * verdict, tasks with status and timings, tests with tracebacks, lint, the install trace (process
+ * verdict banner (verdict, score, top reasons), tasks with status and timings, tests with tracebacks, lint, the install trace (process
  * tree, file table, network) and findings with their evidence. All report text is escaped.
  */
 import type { AuditReport } from './audit-report.js';
 import type { TracedProcess } from '../trace/process-tree.js';
+import type { Finding } from '../findings/finding.js';
 import { esc } from './html-escape.js';
 
 const CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1f21;background:#f6f7f9}
 header{padding:18px 28px;color:#fff}header h1{margin:0;font-size:22px}header p{margin:4px 0 0}
-.clean{background:#1e7a3c}.flagged{background:#b35c00}.failed{background:#b3261e}.error{background:#5b5f66}
+.clean{background:#1e7a3c}.flagged,.suspicious{background:#c2410c}.malicious{background:#8b0f0f}.failed{background:#7a5b1e}.error{background:#5b5f66}
+.banner{margin:10px 0 0;padding:8px 12px;background:rgba(0,0,0,.18);border-radius:4px}.banner ol{margin:4px 0 0;padding-left:20px}
 main{padding:8px 28px 40px;max-width:1200px}section{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:16px 0;padding:12px 16px}
 h2{font-size:17px;margin:4px 0 10px}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eceff3;padding:4px 8px;text-align:left;vertical-align:top}
 th{font-weight:600;background:#fafbfc}code,pre{font:12px/1.4 ui-monospace,monospace}pre{background:#f3f4f6;padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap}
@@ -34,11 +36,25 @@ function processTree(procs: TracedProcess[]): string {
   return `<div class="tree"><ul>${roots.map((r) => node(r, 0)).join('')}</ul></div>`;
 }
 
+/** The verdict banner: verdict, score and the rules that earned it. */
+function banner(r: AuditReport): string {
+  const reasons = Array.isArray(r.scoreReasons) ? r.scoreReasons.slice(0, 5) : [];
+  return `<div class="banner"><b>${esc(String(r.verdict).toUpperCase())}</b> · score <b>${esc(r.score ?? 0)}</b>${reasons.length ? ` (≥ 100 is malicious)<ol>${reasons.map((x) =>
+    `<li><b>${esc(x.severity)}</b> +${esc(x.points)} ${esc(x.title)} <code>${esc(x.rule)}</code></li>`).join('')}</ol>` : ' · no finding earned points'}</div>`;
+}
+
+/** A finding's evidence: trace events (pid, phase.strace:line) and source lines (file:line and the excerpt). */
+function evidenceCell(f: Finding): string {
+  const dyn = f.evidence.map((e) => `<code>${esc(e.summary)}</code> <span class="muted">pid ${esc(e.pid)}, ${esc(e.phase)}.strace:${esc(e.line)}</span>`);
+  const src = (f.sources ?? []).map((s) => `<span class="muted">${esc(s.file)}:${esc(s.line)}</span><pre>${esc(s.excerpt)}</pre>`);
+  return [...dyn, ...src].join('<br>');
+}
+
 export function renderHtml(r: AuditReport): string {
   const d = r.distribution;
   const parts: string[] = [];
   parts.push(`<header class="${esc(r.verdict)}"><h1>${esc(d.name)} ${esc(d.version)} — ${esc(r.verdict.toUpperCase())}</h1>
-<p>result <b>${esc(r.result)}</b>${r.maxSeverity ? ` · highest finding: <b>${esc(r.maxSeverity)}</b>` : ''} · ${esc(d.filename)} · sha256 <code>${esc(d.sha256.slice(0, 16))}…</code> · backend ${esc(r.backend.name)} (${esc(r.backend.isolation)}, network ${esc(r.backend.network)}) · ${ms(r.timings.totalMs)}</p></header><main>`);
+<p>result <b>${esc(r.result)}</b>${r.maxSeverity ? ` · highest finding: <b>${esc(r.maxSeverity)}</b>` : ''} · ${esc(d.filename)} · sha256 <code>${esc(d.sha256.slice(0, 16))}…</code> · backend ${esc(r.backend.name)} (${esc(r.backend.isolation)}, network ${esc(r.backend.network)}) · ${ms(r.timings.totalMs)}</p>${banner(r)}</header><main>`);
   if (r.source?.kind === 'git') {
     const g = r.source;
     parts.push(`<section><h2>Source: git commit <code>${esc(g.commit.slice(0, 12))}</code></h2><table>`
@@ -54,7 +70,7 @@ export function renderHtml(r: AuditReport): string {
       `<p>attempt ${i + 1}: <b>${esc(a.infraError.kind)}</b> after ${ms(a.totalMs)}: ${esc(a.infraError.message)}</p><details><summary>its console</summary><pre>${esc(a.console)}</pre></details>`).join('')}</section>`);
   }
   parts.push(`<section><h2>Findings (${r.findings.length})</h2>${r.findings.length ? `<table><tr><th>severity</th><th>phase</th><th>finding</th><th>evidence</th></tr>${r.findings.map((f) =>
-    `<tr><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td>${esc(f.phase)}</td><td>${esc(f.title)}<br><span class="muted">${esc(f.rule)}</span></td><td>${f.evidence.map((e) => `<code>${esc(e.summary)}</code> <span class="muted">pid ${esc(e.pid)}, ${esc(e.phase)}.strace:${esc(e.line)}</span>`).join('<br>')}</td></tr>`).join('')}</table>` : '<p>No findings.</p>'}</section>`);
+    `<tr><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td>${esc(f.phase)}</td><td>${esc(f.title)}<br><span class="muted">${esc(f.rule)}</span></td><td>${evidenceCell(f)}</td></tr>`).join('')}</table>` : '<p>No findings.</p>'}</section>`);
   parts.push(`<section><h2>Tasks</h2><table><tr><th>task</th><th>status</th><th>reason</th><th class="num">time</th><th class="num">CPU</th><th class="num">peak memory</th><th>policy</th></tr>${r.tasks.map((t) =>
     `<tr><td><b>${esc(t.id)}</b><br><span class="muted">${esc(t.title)}</span></td><td class="s-${esc(t.status)}">${esc(t.status)}</td><td>${esc(t.reason ?? '')}</td><td class="num">${ms(t.durationMs)}</td><td class="num">${ms(t.cpuMs)}</td><td class="num">${mb(t.peakMemoryBytes)}</td><td>${esc(t.failurePolicy)}</td></tr>`).join('')}</table>
 ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outputTail).map((t) => `<details><summary>output of ${esc(t.id)}</summary><pre>${esc(t.outputTail)}</pre></details>`).join('')}</section>`);
@@ -74,6 +90,7 @@ ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outpu
 <h3>Network</h3>${tr.network.length ? `<table><tr><th>op</th><th>target</th><th>result</th><th>DNS</th></tr>${tr.network.slice(0, 300).map((n) => `<tr><td>${esc(n.op)}</td><td><code>${esc(n.family)} ${esc(n.address)}${n.port !== undefined ? `:${esc(n.port)}` : ''}</code></td><td>${n.ok ? 'ok' : esc(n.errno ?? 'failed')}</td><td>${n.dns ? `<code>${esc(n.dns.type)} ${esc(n.dns.name)}</code>` : ''}</td></tr>`).join('')}</table>` : '<p>No network operations.</p>'}
 <h3>Files (writes, deletes, and reads outside system locations)</h3><table><tr><th>path</th><th>operations</th><th class="num">count</th></tr>${tr.files.filter((f) => f.ops.some((o) => o !== 'read')).concat(tr.files.filter((f) => f.ops.every((o) => o === 'read'))).slice(0, 600).map((f) => `<tr><td><code>${esc(f.path)}</code></td><td>${esc(f.ops.join(', '))}${f.failed ? ' <span class="muted">(some failed)</span>' : ''}</td><td class="num">${esc(f.count)}</td></tr>`).join('')}</table></section>`);
   }
+  if (r.static) parts.push(`<section><h2>Static scan</h2><p>${esc(r.static.files)} files, ${mb(r.static.bytes)} read${r.static.truncated ? ' · <b>stopped at its limits</b> (not every file was read)' : ''} · ${r.findings.filter((f) => f.phase === 'static').length} static findings</p></section>`);
   if (r.guest) parts.push(`<section><h2>Guest</h2><p>Python ${esc(r.guest.python)} on ${esc(r.guest.platform)}/${esc(r.guest.machine)} · ${Object.entries(r.guest.tools).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(' · ')}</p></section>`);
   parts.push(`<p class="muted">PyTI ${esc(r.tool.version)} · report schema ${esc(r.schemaVersion)} · started ${esc(r.timings.startedAt)}</p></main>`);
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>PyTI: ${esc(d.name)} ${esc(d.version)} — ${esc(r.verdict)}</title><style>${CSS}</style></head><body>${parts.join('\n')}</body></html>`;

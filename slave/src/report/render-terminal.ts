@@ -1,12 +1,13 @@
 /** A short terminal summary of an audit report. */
 import type { AuditReport } from './audit-report.js';
 
-const COLORS: Record<string, string> = { clean: '32', flagged: '33', failed: '31', error: '35', pass: '32', skipped: '90', critical: '31', high: '31', medium: '33', low: '36', info: '90' };
+const COLORS: Record<string, string> = { clean: '32', flagged: '33', suspicious: '33', malicious: '1;31', failed: '31', error: '35', pass: '32', skipped: '90', critical: '31', high: '31', medium: '33', low: '36', info: '90' };
 
 export function renderTerminal(r: AuditReport, color = false): string {
   const c = (key: string, s: string): string => (color && COLORS[key] ? `\x1b[${COLORS[key]}m${s}\x1b[0m` : s);
   const out: string[] = [];
-  out.push(`${c(r.verdict, r.verdict.toUpperCase())}  ${r.distribution.name} ${r.distribution.version} (${r.distribution.filename})  result: ${r.result}`);
+  out.push(`${c(r.verdict, r.verdict.toUpperCase())}  ${r.distribution.name} ${r.distribution.version} (${r.distribution.filename})  result: ${r.result}  score: ${r.score ?? 0}`);
+  for (const x of (r.scoreReasons ?? []).slice(0, 3)) out.push(`  +${String(x.points).padEnd(3)} ${x.title}  [${x.rule}]`);
   if (r.source?.kind === 'git') {
     out.push(`  source: git ${r.source.repo}  branch ${r.source.branch}  commit ${r.source.commit}`);
     out.push(`  sdist:  ${r.source.sdist ? `${r.source.sdist}, built offline in ${(r.source.buildMs / 1000).toFixed(1)}s` : 'the build from the commit failed'}`);
@@ -24,7 +25,10 @@ export function renderTerminal(r: AuditReport, color = false): string {
   const tr = r.traces.install;
   if (tr) out.push(`  install trace: ${tr.counts.processes} processes, ${tr.counts.fileWrites} writes, ${tr.counts.network} network operations`);
   out.push(`  findings: ${r.findings.length ? '' : 'none'}`);
-  for (const f of r.findings.slice(0, 20)) out.push(`    ${c(f.severity, f.severity.toUpperCase().padEnd(8))} ${f.title}  [${f.rule}] ${f.evidence[0]?.summary ?? ''}`);
+  for (const f of r.findings.slice(0, 20)) {
+    const where = f.evidence[0]?.summary ?? (f.sources?.[0] ? `${f.sources[0].file}:${f.sources[0].line}` : '');
+    out.push(`    ${c(f.severity, f.severity.toUpperCase().padEnd(8))} ${f.title}  [${f.rule}] ${where}`);
+  }
   if (r.findings.length > 20) out.push(`    … ${r.findings.length - 20} more in the report`);
   return out.join('\n');
 }
