@@ -13,6 +13,7 @@ import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
 import { DEFAULT_SESSION_LIMITS, runAgentSession, type InfraError, type InfraErrorKind, type SessionLimits, type SessionOutcome } from './agent-session.js';
 import { validateDist, type ValidatedDist } from './input/validate-dist.js';
 import { buildReport } from './report/build-report.js';
+import { generateBait } from './bait/index.js';
 import type { AuditReport, RetriedAttempt } from './report/audit-report.js';
 import { renderHtml } from './report/render-html.js';
 import { RAW_NAME } from './guest-messages.js';
@@ -51,6 +52,8 @@ export interface AuditOptions {
   infraRetries?: number;
   /** Task ids to leave out, with what depends on them (e.g. `['test', 'lint', 'style']` for a security-only audit). */
   skip?: string[];
+  /** Plant canary credentials and look for their leaks (default true; false leaves the bait tasks out). */
+  bait?: boolean;
   /** Aborting stops the audit: the sandbox is ended (disposed of) and the promise rejects with the signal's reason; no report is written. */
   signal?: AbortSignal;
 }
@@ -109,7 +112,9 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   const rootfs = opts.rootfs ?? requireRootfs().path;
   const agentDir = await ensureAgentBundle();
   sweepStaleJobDirs();
-  const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits, skip: opts.skip });
+  // Fresh canary credentials for this audit, planted before the build (see slave/src/bait).
+  const bait = opts.bait === false ? undefined : generateBait();
+  const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits, skip: opts.skip, bait });
   const retried: RetriedAttempt[] = [];
   let session: SessionOutcome;
   for (let attempt = 0; ; attempt++) {
@@ -120,7 +125,10 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
     retried.push({ infraError: infra, console: session.console.slice(-16384), totalMs: Date.now() - t1 });
     progress({ kind: 'retrying', infraError: infra, attempt: attempt + 1 });
   }
-  const report = buildReport({ dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0, staticScan });
+  const report = buildReport({
+    dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0, staticScan,
+    bait: bait && { files: bait.files.map((f) => f.path), canaries: bait.canaries },
+  });
   if (retried.length) report.retried = retried;
   writeReport(opts.outDir, report, session.raw, dist.path);
   progress({ kind: 'report-written', dir: opts.outDir });

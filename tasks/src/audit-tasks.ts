@@ -3,6 +3,8 @@
  * Commands run inside the guest; `{…}` placeholders are expanded there (see vm-agent's TaskSpec).
  */
 import type { Plan, TaskLimits, TaskSpec } from '@pyti/vm-agent';
+import { withBait, type PlanBait } from './bait-tasks.js';
+import { STRACE_ARGS } from './traced-calls.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -30,6 +32,8 @@ export interface AuditPlanOptions {
   limits?: Record<string, Partial<TaskLimits>>;
   /** Task ids to leave out (their dependents are left out too). */
   skip?: string[];
+  /** Canary credentials to plant before the build and look for afterwards (see bait-tasks.ts). */
+  bait?: PlanBait;
 }
 
 /**
@@ -68,7 +72,7 @@ export function auditTasks(distFile: string): TaskSpec[] {
       id: 'import', title: 'Import every top-level module (traced)',
       dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
       limits: { wallSeconds: 300 },
-      command: ['strace', '-f', '-ttt', '-yy', '-s', '512', '-e', 'trace=%file,%network,%process,chmod,fchmod,fchmodat',
+      command: [...STRACE_ARGS,
         '-o', '{raw}/import.strace', '{data:venv}/bin/python', helper('import_all.py'), '{data:meta}', '{raw}'],
     }),
     t({
@@ -113,7 +117,9 @@ export function auditPlan(opts: AuditPlanOptions): Plan {
       }
     }
   }
-  tasks = tasks.filter((t) => !skip.has(t.id)).map((t) => ({ ...t, limits: { ...t.limits, ...opts.limits?.[t.id] } }));
+  tasks = tasks.filter((t) => !skip.has(t.id));
+  if (opts.bait && !skip.has('bait')) tasks = withBait(tasks, opts.bait).filter((t) => !skip.has(t.id));
+  tasks = tasks.map((t) => ({ ...t, limits: { ...t.limits, ...opts.limits?.[t.id] } }));
   return { tasks, parallel: opts.parallel ?? 2 };
 }
 

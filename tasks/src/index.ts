@@ -1,1 +1,3 @@
 export * from './audit-tasks.js';
+export * from './bait-tasks.js';
+export * from './traced-calls.js';

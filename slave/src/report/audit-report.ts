@@ -98,6 +98,8 @@ export interface AuditReport {
   /** The traced phases: process tree, files, network. */
   traces: Partial<Record<Phase, TraceSummary & { stats: { lines: number; bytes: number; unparsed: number } }>>;
   findings: Finding[];
+  /** The canary credentials planted for this audit (fake, random per audit; kept to rescore). */
+  bait?: { files: string[]; canaries: { id: string; value: string }[] };
   infraError?: InfraError;
   /** Earlier attempts that ended in an infrastructure failure and were run again on a fresh sandbox. */
   retried?: RetriedAttempt[];

@@ -15,6 +15,7 @@ import { REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type Report
 import { analyzeTraces, sortFindings } from './trace-findings.js';
 import { applyJudgement } from './apply-judgement.js';
 import type { StaticScanSummary } from './static-scan.js';
+import type { ReportBait } from '../bait/index.js';
 
 export const PYTI_VERSION = '0.1.0';
 
@@ -40,9 +41,11 @@ export interface ReportInput {
   totalMs: number;
   /** The static scan of the distribution (host side): its findings join the dynamic ones. */
   staticScan?: StaticScanSummary;
+  /** The audit's bait (planted paths and canaries), when bait was planted: the canary rules use it and the report keeps it. */
+  bait?: ReportBait;
 }
 
-export function buildReport({ dist, backend, plan, session, startedAt, totalMs, staticScan }: ReportInput): AuditReport {
+export function buildReport({ dist, backend, plan, session, startedAt, totalMs, staticScan, bait }: ReportInput): AuditReport {
   const raw = (task: string, name: string): Buffer | undefined => session.raw.get(task)?.get(name);
   const notes: string[] = [];
   const tryParse = <T>(what: string, f: () => T): T | undefined => {
@@ -61,7 +64,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   }));
 
   const paths = session.hello?.paths ?? { home: '/home/pyti', work: '/work', tmp: '/tmp', input: '/input', wheelhouse: '/wheelhouse' };
-  const analysis = analyzeTraces(raw, paths);
+  const analysis = analyzeTraces(raw, paths, { bait });
   const traces = analysis.traces;
   const findings: Finding[] = sortFindings([...analysis.findings, ...(staticScan?.findings ?? [])]);
 
@@ -107,7 +110,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     tasks, tests, coverage, lint, style, imports,
     build: bj && { mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements) },
     install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
-    traces, findings,
+    traces, findings, bait: analysis.bait,
     infraError: session.infraError,
     timings: { startedAt: startedAt.toISOString(), totalMs, bootMs: session.bootMs, runMs: session.runMs },
     rawFiles,

@@ -5,7 +5,11 @@
  */
 import { parseStrace } from '../trace/strace-parser.js';
 import { summarizeTrace } from '../trace/process-tree.js';
-import { findingsFor, type RuleContext } from '../findings/rules.js';
+import type { RuleContext } from '../findings/rules.js';
+import { dynamicFindings } from '../findings/index.js';
+import type { TraceEvent } from '../trace/trace-events.js';
+import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
+import { parseBaitHits, parsePlanted, type ReportBait } from '../bait/index.js';
 import { PHASES, SEVERITY_ORDER, type Finding, type Phase } from '../findings/finding.js';
 import type { AuditReport } from './audit-report.js';
 
@@ -27,21 +31,44 @@ export interface TraceAnalysis {
   traces: AuditReport['traces'];
   /** Dynamic findings, most severe first. */
   findings: Finding[];
+  /** The bait with its files as planted (absolute guest paths), when there was bait. */
+  bait?: ReportBait;
 }
 
-/** Parses every phase trace present in `raw` and runs the rules over each. */
-export function analyzeTraces(raw: RawLookup, paths: RuleContext = DEFAULT_GUEST_PATHS): TraceAnalysis {
+/** What the dynamic rules read besides the traces (all optional). */
+export interface TraceExtras {
+  /** The audit's bait (the report's `bait`): its canaries are searched for where data leaves. */
+  bait?: ReportBait;
+  /** What the sinkhole recorded (host-parsed). */
+  sinkhole?: SinkholeRecord[];
+  /** Other names of the guest home (the hello's `paths.homeAliases`). */
+  homeAliases?: string[];
+}
+
+/**
+ * Parses every phase trace present in `raw` and runs the dynamic rules (findings/index.ts) over
+ * them, with the bait task's planted files (raw bait/bait.json) and bait-check's hits
+ * (raw bait-check/bait-hits.json) when there are any.
+ */
+export function analyzeTraces(raw: RawLookup, paths: RuleContext = DEFAULT_GUEST_PATHS, extra: TraceExtras = {}): TraceAnalysis {
   const traces: AuditReport['traces'] = {};
-  const findings: Finding[] = [];
+  const phaseEvents = new Map<Phase, TraceEvent[]>();
   for (const phase of PHASES) {
     const [task, file] = PHASE_TRACES[phase];
     const buf = raw(task, file);
     if (!buf) continue;
     const { events, stats } = parseStrace(buf);
     traces[phase] = { ...summarizeTrace(events), stats: { lines: stats.lines, bytes: stats.bytes, unparsed: stats.unparsed } };
-    findings.push(...findingsFor(events, phase, { home: paths.home, work: paths.work, tmp: paths.tmp }));
+    phaseEvents.set(phase, events);
   }
-  return { traces, findings: sortFindings(findings) };
+  const homeAliases = [...(paths.homeAliases ?? []), ...(extra.homeAliases ?? [])];
+  const planted = parsePlanted(raw('bait', 'bait.json'));
+  const bait = extra.bait && { ...extra.bait, files: planted.length ? planted : extra.bait.files.map((f) => (f.startsWith('~/') ? `${paths.home}/${f.slice(2)}` : f)) };
+  const findings: Finding[] = dynamicFindings(
+    { traces: phaseEvents, sinkhole: extra.sinkhole, bait, baitHits: bait ? parseBaitHits(raw('bait-check', 'bait-hits.json')) : undefined },
+    { home: paths.home, work: paths.work, tmp: paths.tmp, ...(homeAliases.length ? { homeAliases } : {}) },
+  );
+  return { traces, findings: sortFindings(findings), ...(bait ? { bait } : {}) };
 }
 
 /** Most severe first (stable among equals). */

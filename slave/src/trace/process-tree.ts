@@ -43,7 +43,8 @@ export interface TraceSummary {
   files: FileEntry[];
   network: NetEntry[];
   dnsNames: string[];
-  counts: { events: number; processes: number; fileReads: number; fileWrites: number; deletes: number; network: number };
+  /** `probes`: stat-like looks at paths (counted, not listed in `files`). */
+  counts: { events: number; processes: number; fileReads: number; fileWrites: number; deletes: number; network: number; probes: number };
 }
 
 /** System locations whose reads are not listed one by one (they are counted). */
@@ -56,7 +57,7 @@ export function summarizeTrace(events: TraceEvent[], routineRead: (path: string)
   const procs = new Map<number, TracedProcess>();
   const files = new Map<string, FileEntry>();
   const network: NetEntry[] = [];
-  const counts = { events: events.length, processes: 0, fileReads: 0, fileWrites: 0, deletes: 0, network: 0 };
+  const counts = { events: events.length, processes: 0, fileReads: 0, fileWrites: 0, deletes: 0, network: 0, probes: 0 };
   const proc = (pid: number, time: number, ppid?: number): TracedProcess => {
     let p = procs.get(pid);
     if (!p) {
@@ -85,7 +86,11 @@ export function summarizeTrace(events: TraceEvent[], routineRead: (path: string)
         p.signal = e.signal;
         break;
       case 'file': {
-        if (e.op === 'read') counts.fileReads++;
+        if (e.op === 'probe') {
+          // Python stats every sys.path entry: counted, not listed (the probe rules report the telling ones).
+          counts.probes++;
+          break;
+        } else if (e.op === 'read') counts.fileReads++;
         else if (e.op === 'delete') counts.deletes++;
         else counts.fileWrites++;
         if (e.op === 'read' && e.ok && routineRead(e.path)) break;

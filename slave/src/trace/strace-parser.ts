@@ -72,7 +72,21 @@ const PATH_CALLS: Record<string, { op: FileOp; path: number; dir?: number; to?: 
   symlinkat: { op: 'create', path: 2, dir: 1 },
   linkat: { op: 'create', path: 3, dir: 2 },
   truncate: { op: 'write', path: 0 },
+  stat: { op: 'probe', path: 0 },
+  lstat: { op: 'probe', path: 0 },
+  stat64: { op: 'probe', path: 0 },
+  lstat64: { op: 'probe', path: 0 },
+  newfstatat: { op: 'probe', path: 1, dir: 0 },
+  fstatat64: { op: 'probe', path: 1, dir: 0 },
+  statx: { op: 'probe', path: 1, dir: 0 },
+  access: { op: 'probe', path: 0 },
+  faccessat: { op: 'probe', path: 1, dir: 0 },
+  faccessat2: { op: 'probe', path: 1, dir: 0 },
+  readlink: { op: 'probe', path: 0 },
+  readlinkat: { op: 'probe', path: 1, dir: 0 },
 };
+/** Calls whose `create` makes a link, not a file with content. */
+const LINK_CALLS = new Set(['symlink', 'link', 'symlinkat', 'linkat']);
 const FILE_CALLS = new Set(['open', 'openat', 'openat2', 'creat', 'fchmod', 'chdir', 'fchdir', ...Object.keys(PATH_CALLS)]);
 const NET_CALLS = new Set(['socket', 'connect', 'bind', 'listen', 'sendto', 'sendmsg', 'sendmmsg']);
 const EXEC_CALLS = new Set(['execve', 'execveat']);
@@ -347,7 +361,7 @@ export class StraceParser {
     return normalize(p ? `${base}/${p}` : base);
   }
 
-  private fileEvent(pid: number, time: number, op: FileOp, p: string, ret: ReturnValue, extra: { to?: string; mode?: number } = {}): void {
+  private fileEvent(pid: number, time: number, op: FileOp, p: string, ret: ReturnValue, extra: { to?: string; mode?: number; link?: boolean } = {}): void {
     const ok = ret.value !== undefined && ret.value >= 0;
     this.emit(pid, time, { kind: 'file', op, path: p, ...extra, ok, ...(ret.errno ? { errno: ret.errno } : {}) });
   }
@@ -357,13 +371,15 @@ export class StraceParser {
     if (shape) {
       const p = stringArg(a[shape.path]);
       if (p === undefined) return;
-      const extra: { to?: string; mode?: number } = {};
+      const extra: { to?: string; mode?: number; link?: boolean } = {};
       if (shape.to !== undefined) {
         const to = stringArg(a[shape.to]);
         if (to === undefined) return;
         extra.to = this.resolve(pid, shape.toDir === undefined ? undefined : a[shape.toDir], to);
       }
       if (shape.mode !== undefined) Object.assign(extra, optMode(modeArg(a[shape.mode])));
+      if (shape.op === 'probe' && p === '' && /AT_EMPTY_PATH/.test(a.join(','))) return; // an fstat of an open fd
+      if (LINK_CALLS.has(name)) extra.link = true;
       this.fileEvent(pid, time, shape.op, this.resolve(pid, shape.dir === undefined ? undefined : a[shape.dir], p), ret, extra);
       return;
     }
@@ -376,7 +392,8 @@ export class StraceParser {
         const p = stringArg(a[at ? 1 : 0]);
         if (p === undefined) return;
         const flags = name === 'creat' ? 'O_CREAT' : name === 'openat2' ? (/flags=([A-Z_|0-9x]+)/.exec(a[2] ?? '')?.[1] ?? '') : (a[at ? 2 : 1] ?? '');
-        const op: FileOp = /O_CREAT|O_TMPFILE/.test(flags) ? 'create' : /O_WRONLY|O_RDWR|O_TRUNC|O_APPEND/.test(flags) ? 'write' : 'read';
+        const op: FileOp = /O_CREAT|O_TMPFILE/.test(flags) ? 'create' : /O_WRONLY|O_RDWR|O_TRUNC|O_APPEND/.test(flags) ? 'write'
+          : /O_DIRECTORY/.test(flags) ? 'probe' : 'read';
         this.fileEvent(pid, time, op, this.resolve(pid, at ? a[0] : undefined, p), ret);
         return;
       }
@@ -387,7 +404,10 @@ export class StraceParser {
       }
       case 'chdir': {
         const p = stringArg(a[0]);
-        if (p !== undefined && ret.value === 0) this.cwd.set(pid, this.resolve(pid, undefined, p));
+        if (p === undefined) return;
+        const to = this.resolve(pid, undefined, p);
+        this.fileEvent(pid, time, 'probe', to, ret);
+        if (ret.value === 0) this.cwd.set(pid, to);
         return;
       }
       case 'fchdir': {

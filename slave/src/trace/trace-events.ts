@@ -17,7 +17,11 @@ export interface TraceEventBase {
   line: number;
 }
 
-export type FileOp = 'read' | 'write' | 'create' | 'delete' | 'rename' | 'chmod' | 'mkdir';
+/**
+ * What a file call did. `probe`: looked at a path without reading it (the stat family, access,
+ * chdir, an open of a directory): what a stealer's sweep for credential places is made of.
+ */
+export type FileOp = 'read' | 'write' | 'create' | 'delete' | 'rename' | 'chmod' | 'mkdir' | 'probe';
 
 export type TraceEvent =
   /** execve/execveat; `ok` false for a failed attempt (e.g. ENOENT while searching PATH). */
@@ -30,9 +34,10 @@ export type TraceEvent =
   | (TraceEventBase & { kind: 'signal'; signal: string })
   /**
    * A file operation. `path` is absolute when it could be resolved (from a -yy fd decoration or the
-   * dirfd's path), else as written. For rename, `to` is the new path; for chmod and mkdir, `mode`.
+   * dirfd's path), else as written. For rename, `to` is the new path; for chmod and mkdir, `mode`;
+   * `link` marks a `create` that made a (sym)link rather than a file with content.
    */
-  | (TraceEventBase & { kind: 'file'; op: FileOp; path: string; to?: string; mode?: number; ok: boolean; errno?: string })
+  | (TraceEventBase & { kind: 'file'; op: FileOp; path: string; to?: string; mode?: number; link?: boolean; ok: boolean; errno?: string })
   /**
    * A network operation. For inet/inet6, `address` and `port`; for unix, `address` is the socket
    * path (`@name` for abstract). `dns` is set when the payload decodes as a DNS query.

@@ -1,0 +1,59 @@
+/**
+ * The dynamic findings of an audit: the per-phase rules (rules.ts, one file each in rules/) and the
+ * cross-phase ones (chains/): secret reads followed by network activity, and canary leaks into
+ * argv, DNS names, the sinkhole and written files. The one entry point the report builder calls.
+ */
+import type { TraceEvent } from '../trace/trace-events.js';
+import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
+import type { Finding, Phase, RuleInfo } from './finding.js';
+import { findingsFor, RULES } from './rules.js';
+import type { RuleContext } from './rule-kit.js';
+import { secretExfilChain, secretExfilChainInfo } from './chains/secret-exfil.js';
+import { canaryLeakInfo, canaryLeaksInFiles, canaryLeaksInSinkhole, canaryLeaksInTrace } from './chains/canary-leak.js';
+import { indexCanaries, type BaitHit, type ReportBait } from '../bait/index.js';
+import { cloudMetadataRule, METADATA_ADDRESSES, METADATA_NAMES } from './rules/cloud-metadata.js';
+import { sinkholeRef } from './chains/secret-exfil.js';
+
+export { findingsFor, RULES } from './rules.js';
+export type { Rule, RuleContext } from './rule-kit.js';
+
+/** What dynamicFindings reads. */
+export interface DynamicInput {
+  /** Each traced phase's events. */
+  traces: Map<Phase, TraceEvent[]>;
+  /** What the sinkhole recorded, all phases (host-parsed, shape-checked). */
+  sinkhole?: SinkholeRecord[];
+  /** The audit's bait (planted paths and canaries), when bait was planted. */
+  bait?: ReportBait;
+  /** Canaries bait-check found in files written during the audit. */
+  baitHits?: BaitHit[];
+}
+
+/** Every dynamic rule's declaration: the per-phase rules and the cross-phase ones. */
+export const DYNAMIC_RULES: readonly RuleInfo[] = [
+  ...RULES.map(({ id, description, severity, technique }) => ({ id, description, severity, technique })),
+  secretExfilChainInfo, canaryLeakInfo,
+];
+
+/** Runs every dynamic rule. `ctx.baitFiles` defaults to the bait's planted files. */
+export function dynamicFindings(input: DynamicInput, ctx: RuleContext): Finding[] {
+  const c: RuleContext = { ...ctx, baitFiles: ctx.baitFiles ?? input.bait?.files ?? [] };
+  const sinkhole = input.sinkhole ?? [];
+  const idx = indexCanaries(input.bait?.canaries ?? []);
+  const out: Finding[] = [];
+  for (const [phase, events] of input.traces) {
+    out.push(...findingsFor(events, phase, c));
+    out.push(...secretExfilChain(events, phase, c, sinkhole));
+    if (idx.grams.size) out.push(...canaryLeaksInTrace(events, phase, idx));
+  }
+  if (idx.grams.size) {
+    out.push(...canaryLeaksInSinkhole(sinkhole, idx));
+    out.push(...canaryLeaksInFiles(input.baitHits ?? [], input.traces));
+  }
+  // The sinkhole sees metadata lookups the trace may show only as a DNS send to the resolver.
+  const meta = sinkhole.filter((s) => METADATA_ADDRESSES.has(s.address) || (s.dnsName && METADATA_NAMES.test(s.dnsName)));
+  if (meta.length && !out.some((f) => f.rule === cloudMetadataRule.id)) {
+    out.push({ rule: cloudMetadataRule.id, severity: 'high', phase: meta[0]!.phase, title: `${meta[0]!.phase} reaches the cloud metadata service (seen by the sinkhole)`, evidence: meta.slice(0, 10).map((s) => sinkholeRef(s)) });
+  }
+  return out;
+}
