@@ -61,6 +61,10 @@ export function checkHello(v: unknown): AgentHello {
   const tools = obj(o.tools, 'tools');
   if (Object.keys(tools).length > 64) throw new ShapeError('too many tools');
   for (const [k, t] of Object.entries(tools)) if (t !== null && (typeof t !== 'string' || t.length > 64 || k.length > 64)) throw new ShapeError(`tool ${k} is malformed`);
+  if (o.capabilities !== undefined) {
+    const net = obj(o.capabilities, 'capabilities').network;
+    if (!Array.isArray(net) || net.length > 8 || !net.every((n) => n === 'none' || n === 'sinkhole')) throw new ShapeError('capabilities.network is not a list of known networks');
+  }
   const paths = obj(o.paths, 'paths');
   for (const k of ['home', 'work', 'input', 'wheelhouse', 'tmp']) {
     const p = str(paths, k, 256)!;

@@ -41,7 +41,7 @@ function end(code: number): void {
 const uidArg = process.env.PYTI_AGENT_UID_BASE;
 const layout = { ...DEFAULT_LAYOUT, uidBase: uidArg === 'self' ? undefined : DEFAULT_LAYOUT.uidBase };
 const vm = process.env.PYTI_GUEST === 'vm' ? { attachScript: process.env.PYTI_ATTACH || undefined } : undefined;
-serveAgent(reader, writer, { layout, vm }).then(
+serveAgent(reader, writer, { layout, vm, sinkhole: layout.uidBase !== undefined }).then(
   () => end(0),
   (err: unknown) => {
     process.stderr.write(`pyti-agent: ${String(err)}\n`);

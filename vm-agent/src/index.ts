@@ -8,3 +8,4 @@ export * from './task-executor.js';
 export * from './rpc-peer.js';
 export * from './agent.js';
 export * from './errors.js';
+export * from './sinkhole.js';

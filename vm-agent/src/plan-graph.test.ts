@@ -63,4 +63,9 @@ describe('orderPlan', () => {
     const p = problems(plan([task('a', { locks: ['Home'] }), task('b', { locks: 'home' as unknown as string[] }), task('c', { locks: Array(9).fill('l') })]));
     expect(p).toEqual(expect.arrayContaining(['task a: lock "Home" is not of the form [a-z][a-z0-9-]*', 'task b: locks must be a list of at most 8 names', 'task c: locks must be a list of at most 8 names']));
   });
+
+  it('accepts the known networks and rejects others', () => {
+    expect(() => orderPlan(plan([task('a', { network: 'sinkhole' }), task('b', { network: 'none' })]))).not.toThrow();
+    expect(problems(plan([task('a', { network: 'internet' as 'none' })]))).toContain('task a: unknown network "internet"');
+  });
 });

@@ -47,6 +47,7 @@ export function orderPlan(plan: Plan): OrderedPlan {
       if (t.limits?.[k] === undefined) problems.push(`task ${t.id}: limit ${k} is missing`);
     }
     if (!['halt', 'flunk', 'warn'].includes(t.failurePolicy)) problems.push(`task ${t.id}: unknown failure policy ${t.failurePolicy}`);
+    if (t.network !== undefined && t.network !== 'none' && t.network !== 'sinkhole') problems.push(`task ${t.id}: unknown network ${JSON.stringify(t.network)}`);
     if (t.locks !== undefined) {
       if (!Array.isArray(t.locks) || t.locks.length > 8) problems.push(`task ${t.id}: locks must be a list of at most 8 names`);
       else for (const l of t.locks) if (typeof l !== 'string' || !ID.test(l)) problems.push(`task ${t.id}: lock ${JSON.stringify(l)} is not of the form [a-z][a-z0-9-]*`);

@@ -61,7 +61,18 @@ export interface TaskSpec {
   env?: Record<string, string>;
   /** Exit codes that count as pass (default `[0]`). */
   passCodes?: number[];
+  /**
+   * The network the task sees (default `none`). `none`: only loopback; connections elsewhere are
+   * refused. `sinkhole`: every name resolves to a documentation address and every connection or
+   * datagram to a non-loopback address reaches the in-guest sinkhole, which answers plausibly and
+   * records it (sinkhole.ts); nothing leaves the guest either way. Its records arrive as the raw file
+   * `sinkhole.jsonl`.
+   */
+  network?: TaskNetwork;
 }
+
+/** The networks a task may ask for (TaskSpec.network). */
+export type TaskNetwork = 'none' | 'sinkhole';
 
 /** A whole plan as the host sends it. */
 export interface Plan {

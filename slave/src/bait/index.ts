@@ -2,4 +2,4 @@
 export * from './bait-types.js';
 export { generateBait, randomString, BUILD_PARENT } from './generate-bait.js';
 export { indexCanaries, findCanaries, dnsTexts, GRAM, type CanaryIndex } from './canary-match.js';
-export { parseBaitHits, parsePlanted } from './shape-check.js';
+export { parseBaitHits, parsePlanted, parseReportBait } from './shape-check.js';

@@ -1,5 +1,5 @@
 /** Shape checks of bait data that came out of a sandbox (bait.json, bait-hits.json): untrusted, capped. */
-import type { BaitHit } from './bait-types.js';
+import type { BaitHit, ReportBait } from './bait-types.js';
 
 const MAX_ITEMS = 200;
 const str = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v.length > 0 ? v.slice(0, max) : undefined);
@@ -32,4 +32,19 @@ function parseJson(buf: Buffer | undefined): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** A stored report's `bait` (rescore reads reports from disk), or undefined when malformed. */
+export function parseReportBait(v: unknown): ReportBait | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const { files, canaries } = v as { files?: unknown; canaries?: unknown };
+  if (!Array.isArray(files) || !Array.isArray(canaries)) return undefined;
+  return {
+    files: files.slice(0, MAX_ITEMS).flatMap((f) => (str(f, 1000) ? [f as string] : [])),
+    canaries: canaries.slice(0, MAX_ITEMS).flatMap((c) => {
+      const id = str((c as Record<string, unknown>)?.id, 100);
+      const value = str((c as Record<string, unknown>)?.value, 1000);
+      return id && value ? [{ id, value }] : [];
+    }),
+  };
 }

@@ -6,6 +6,8 @@
  */
 import type { AuditReport } from './audit-report.js';
 import { analyzeTraces, DEFAULT_GUEST_PATHS, sortFindings } from './trace-findings.js';
+import { parseReportBait } from '../bait/index.js';
+import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
 import { applyJudgement } from './apply-judgement.js';
 import type { StaticScanSummary } from './static-scan.js';
 
@@ -21,7 +23,10 @@ export function rescoreReport(report: AuditReport, raw: RawData, staticScan?: St
   const out = structuredClone(report);
   const stored = Array.isArray(out.findings) ? out.findings : [];
   const paths = out.guest?.paths ?? DEFAULT_GUEST_PATHS;
-  const analysis = analyzeTraces((task, name) => raw.get(task)?.get(name), paths);
+  // The stored bait and sinkhole records let the canary and chain rules run again.
+  const analysis = analyzeTraces((task, name) => raw.get(task)?.get(name), paths, {
+    bait: parseReportBait(out.bait), sinkhole: storedNetwork(out),
+  });
   const reparsed = new Set(Object.keys(analysis.traces));
   const keptDynamic = stored.filter((f) => f.phase !== 'static' && !reparsed.has(f.phase));
   const staticFindings = staticScan ? staticScan.findings : stored.filter((f) => f.phase === 'static');
@@ -29,4 +34,10 @@ export function rescoreReport(report: AuditReport, raw: RawData, staticScan?: St
   out.findings = sortFindings([...analysis.findings, ...keptDynamic, ...staticFindings]);
   if (staticScan) out.static = { files: staticScan.files, bytes: staticScan.bytes, truncated: staticScan.truncated };
   return applyJudgement(out);
+}
+
+/** The sinkhole records a stored report kept (`network`), if any (the canary rule reads them defensively). */
+function storedNetwork(report: AuditReport): SinkholeRecord[] | undefined {
+  const n = (report as { network?: unknown }).network;
+  return Array.isArray(n) ? (n as SinkholeRecord[]).slice(0, 5000) : undefined;
 }

@@ -41,16 +41,21 @@ export function canaryLeaksInTrace(events: TraceEvent[], phase: Phase, idx: Cana
 export function canaryLeaksInSinkhole(records: SinkholeRecord[], idx: CanaryIndex): Finding[] {
   const out: Finding[] = [];
   for (const s of records.slice(0, 5000)) {
+    if (!s || typeof s !== 'object') continue;
     if (out.length >= 20) break;
+    // Records may come back from a stored report (rescore): read every field defensively.
     const parts: [string, string][] = [];
-    if (s.dnsName) parts.push(...dnsTexts(s.dnsName).map((t): [string, string] => ['the DNS name', t]));
-    if (s.sni) parts.push(['the TLS server name', s.sni]);
-    if (s.http) {
-      parts.push(['the HTTP path', s.http.path]);
-      if (s.http.host) parts.push(['the HTTP host', s.http.host]);
-      for (const [k, v] of s.http.headers.slice(0, 100)) parts.push([`the HTTP header ${k}`, `${v}`]);
+    const str = (v: unknown): v is string => typeof v === 'string';
+    if (str(s.dnsName)) parts.push(...dnsTexts(s.dnsName).map((t): [string, string] => ['the DNS name', t]));
+    if (str(s.sni)) parts.push(['the TLS server name', s.sni]);
+    if (s.http && typeof s.http === 'object') {
+      if (str(s.http.path)) parts.push(['the HTTP path', s.http.path]);
+      if (str(s.http.host)) parts.push(['the HTTP host', s.http.host]);
+      for (const h of Array.isArray(s.http.headers) ? s.http.headers.slice(0, 100) : []) {
+        if (Array.isArray(h) && str(h[0]) && str(h[1])) parts.push([`the HTTP header ${h[0].slice(0, 60)}`, h[1]]);
+      }
     }
-    if (s.payloadBase64) parts.push(['the payload', Buffer.from(s.payloadBase64, 'base64').toString('latin1')]);
+    if (str(s.payloadBase64)) parts.push(['the payload', Buffer.from(s.payloadBase64, 'base64').toString('latin1')]);
     const found = new Map<string, string>();
     for (const [where, text] of parts) for (const id of findCanaries(text, idx)) if (!found.has(id)) found.set(id, where);
     if (!found.size) continue;
