@@ -60,18 +60,18 @@ export function auditTasks(distFile: string): TaskSpec[] {
     }),
     t({
       id: 'build', title: 'Build a wheel from the sdist (traced)',
-      dependsOn: [], needs: ['source', 'meta'], produces: ['wheel'], failurePolicy: 'halt',
+      dependsOn: [], needs: ['source', 'meta'], produces: ['wheel'], failurePolicy: 'halt', network: 'sinkhole',
       command: [PY, helper('build_wheel.py'), dist, '{data:source}', '{data:meta}', '{data:wheel}', '{raw}', '{scratch}', '{wheelhouse}'],
     }),
     t({
       id: 'install', title: 'pip install into a fresh venv, offline (traced)',
-      dependsOn: [], needs: ['wheel'], produces: ['venv'], failurePolicy: 'halt',
+      dependsOn: [], needs: ['wheel'], produces: ['venv'], failurePolicy: 'halt', network: 'sinkhole',
       command: [PY, helper('install_wheel.py'), '{data:wheel}', '{data:venv}', '{raw}', '{wheelhouse}'],
     }),
     t({
       id: 'import', title: 'Import every top-level module (traced)',
       dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
-      limits: { wallSeconds: 300 },
+      limits: { wallSeconds: 300 }, network: 'sinkhole',
       command: [...STRACE_ARGS,
         '-o', '{raw}/import.strace', '{data:venv}/bin/python', helper('import_all.py'), '{data:meta}', '{raw}'],
     }),

@@ -14,6 +14,7 @@ import {
 } from './protocol.js';
 import { RpcPeer } from './rpc-peer.js';
 import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
+import { SinkholeNetwork } from './sinkhole.js';
 import type { MessageReader, MessageWriter } from './transport.js';
 import { JSONRPCErrorException } from 'json-rpc-2.0';
 
@@ -34,6 +35,12 @@ export interface AgentOptions {
    * that is not a warm-up), and whether the agent may set the clock and feed the entropy pool.
    */
   vm?: { attachScript?: string };
+  /**
+   * Run tasks that ask for it on the sinkhole network (sinkhole.ts): needs root with CAP_NET_ADMIN,
+   * nftables and iproute2 in the guest, and task uids (`layout.uidBase`). Set up in the background
+   * from the first `initialize` on.
+   */
+  sinkhole?: boolean;
 }
 
 /** Starts serving on reader/writer; resolves when the host shuts the agent down or the stream ends. */
@@ -45,6 +52,9 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       onClose: () => resolve(),
     });
     let attached = false;
+    const sinkhole = opts.sinkhole && layout.uidBase !== undefined
+      ? new SinkholeNetwork(`${layout.tasks}/guest/sinkhole.py`, (line) => process.stderr.write(`pyti-agent: ${line}\n`))
+      : undefined;
     const running = new Set<string>();
     // VM guests: tasks run in cgroups of their own, set up at the first run (after any warm restore).
     let cgroups: TaskCgroups | undefined | null = opts.vm ? undefined : null;
@@ -63,6 +73,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
     };
     peer.onNotification('host/wake', () => undefined); // its effect is the guest kernel's (see HostNotifications)
     peer.onRequest('initialize', (params): AgentHello => {
+      void sinkhole?.start(); // in the background: the first sinkhole task waits for it
       if (opts.vm && !params.warmup) {
         prepareVmGuest(params);
         if (opts.vm.attachScript && !attached) {
@@ -88,6 +99,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       return {
         protocolVersion: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, python, platform, machine, tools,
         maxParallel: opts.maxParallel ?? 8,
+        capabilities: { network: sinkhole ? ['none', 'sinkhole'] : ['none'] },
         paths: { home: layout.home, work: layout.work, input: layout.input, wheelhouse: layout.wheelhouse, tmp: layout.tmp },
       };
     });
@@ -99,7 +111,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
         const executor = new GuestTaskExecutor(layout, {
           output: (id, stream, text) => peer.notify('task/output', { id, stream, text }),
           raw: (id, name, offset, data, final) => peer.notify('task/raw', { id, name, offset, data: data.toString('base64'), final }),
-        }, taskCgroups());
+        }, taskCgroups(), sinkhole);
         // VM guests log a stalled event loop to the console (captured in the report): evidence when a
         // guest misbehaves under emulation. Only then: console writes are synchronous and go through
         // the same virtio driver as the channel.

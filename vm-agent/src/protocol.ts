@@ -8,7 +8,7 @@
  * Security: the host must treat every message from the agent as untrusted input: a package
  * running in the guest may have compromised it. Size caps and shape checks live on the host side.
  */
-import type { Plan, RunResult, TaskResult } from './plan.js';
+import type { Plan, RunResult, TaskNetwork, TaskResult } from './plan.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -23,6 +23,8 @@ export interface AgentHello {
   tools: Record<string, string | null>;
   /** Highest `plan.parallel` the agent accepts. */
   maxParallel: number;
+  /** What the agent can give tasks: the `TaskSpec.network` values it knows (absent: `none` only). */
+  capabilities?: { network: TaskNetwork[] };
   /** Paths inside the guest the host needs to interpret traces. */
   paths: { home: string; work: string; input: string; wheelhouse: string; tmp: string };
 }

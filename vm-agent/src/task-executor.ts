@@ -6,13 +6,14 @@
  * raw files with O_NOFOLLOW and only regular files, so a task cannot make the agent read other files
  * through symlinks; sizes are capped before anything is sent.
  */
-import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
+import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskResult, TaskSpec, TaskStatus } from './plan.js';
 import { runLimited, type RunOutcome } from './process-runner.js';
 import type { ExecutionEvents, TaskExecutor } from './execution-manager.js';
 import { RAW_CHUNK_BYTES } from './protocol.js';
 import type { TaskCgroup, TaskCgroups } from './task-cgroup.js';
+import { SINKHOLE_GID, type SinkholeNetwork } from './sinkhole.js';
 
 /** Where things are inside the guest. */
 export interface GuestLayout {
@@ -44,8 +45,12 @@ export function expandPlaceholders(arg: string, dirs: Record<string, string>): s
 }
 
 export class GuestTaskExecutor implements TaskExecutor {
-  /** @param cgroups when given, each task runs in a cgroup of its own (kernel-enforced memory and processes). */
-  constructor(private readonly layout: GuestLayout, private readonly io: TaskIO = {}, private readonly cgroups?: TaskCgroups) {}
+  /**
+   * @param cgroups when given, each task runs in a cgroup of its own (kernel-enforced memory and processes).
+   * @param sinkhole when given, tasks with `network: 'sinkhole'` run on it (with gid SINKHOLE_GID).
+   */
+  constructor(private readonly layout: GuestLayout, private readonly io: TaskIO = {}, private readonly cgroups?: TaskCgroups,
+    private readonly sinkhole?: SinkholeNetwork) {}
 
   dataDir(key: string): string {
     return join(this.layout.work, 'data', key);
@@ -94,11 +99,15 @@ export class GuestTaskExecutor implements TaskExecutor {
     } catch (err) {
       return { id: task.id, status: 'error', reason: `could not create the task's cgroup: ${(err as Error).message}`, rawFiles: [] };
     }
+    const sinkhole = task.network === 'sinkhole' ? this.sinkhole : undefined;
+    const sinkFailure = sinkhole ? await sinkhole.begin() : null;
+    const gid = uid !== undefined && sinkhole && sinkFailure === null ? SINKHOLE_GID : uid;
     const outcome = await runLimited({
-      argv, cwd: scratch, env, limits: task.limits, uid, gid: uid, cgroup,
+      argv, cwd: scratch, env, limits: task.limits, uid, gid, cgroup,
       onOutput: (stream, text) => this.io.output?.(task.id, stream, text),
     });
     await cgroup?.remove();
+    if (sinkhole) writeAgentFile(join(rawDir, 'sinkhole.jsonl'), (await sinkhole.end()).data);
     const rawFiles = this.sendRaw(task.id, rawDir);
     return toResult(task, outcome, rawFiles);
   }
@@ -137,6 +146,25 @@ export class GuestTaskExecutor implements TaskExecutor {
       }
     }
     return sent;
+  }
+}
+
+/**
+ * Writes a file of the agent's into a task's raw directory once the task's processes are gone:
+ * whatever the task left under that name is removed first and the file is created afresh without
+ * following links, so the task cannot point the agent's write elsewhere.
+ */
+function writeAgentFile(path: string, data: Buffer): void {
+  try {
+    rmSync(path, { force: true, recursive: true });
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    try {
+      writeSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* the raw file is missing: the host reports the task's sinkhole log as absent */
   }
 }
 

@@ -12,7 +12,9 @@ import { existsSync } from 'node:fs';
 import type { Backend, SandboxInputs, SandboxInstance } from './backend.js';
 import { spawnProcessSandbox } from './process-sandbox.js';
 
-const AGENT_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_KILL'];
+const AGENT_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_KILL',
+  // the sinkhole's routes and nftables rules in the sandbox's own network namespace (vm-agent/src/sinkhole.ts)
+  'CAP_NET_ADMIN'];
 /**
  * Descriptors the host process inherited without close-on-exec (from a CI runner or a shell) pass
  * through bwrap to the agent and on to package code, which could write to them: the guest's first

@@ -19,6 +19,7 @@ import type { TraceSummary } from '../trace/process-tree.js';
 import type { InfraError } from '../agent-session.js';
 import type { ScoreReason } from '../findings/judge.js';
 import type { IndexObservation } from './observation.js';
+import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -98,6 +99,8 @@ export interface AuditReport {
   /** The traced phases: process tree, files, network. */
   traces: Partial<Record<Phase, TraceSummary & { stats: { lines: number; bytes: number; unparsed: number } }>>;
   findings: Finding[];
+  /** What the traced phases on the sinkhole network looked up, connected to and sent (absent: no phase was on it). */
+  network?: SinkholeRecord[];
   /** The canary credentials planted for this audit (fake, random per audit; kept to rescore). */
   bait?: { files: string[]; canaries: { id: string; value: string }[] };
   infraError?: InfraError;

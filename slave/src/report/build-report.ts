@@ -16,6 +16,7 @@ import { analyzeTraces, sortFindings } from './trace-findings.js';
 import { applyJudgement } from './apply-judgement.js';
 import type { StaticScanSummary } from './static-scan.js';
 import type { ReportBait } from '../bait/index.js';
+import { collectNetwork } from '../sinkhole/collect-network.js';
 
 export const PYTI_VERSION = '0.1.0';
 
@@ -64,6 +65,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   }));
 
   const paths = session.hello?.paths ?? { home: '/home/pyti', work: '/work', tmp: '/tmp', input: '/input', wheelhouse: '/wheelhouse' };
+  const network = collectNetwork(plan, raw, notes);
   const analysis = analyzeTraces(raw, paths, { bait });
   const traces = analysis.traces;
   const findings: Finding[] = sortFindings([...analysis.findings, ...(staticScan?.findings ?? [])]);
@@ -110,7 +112,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     tasks, tests, coverage, lint, style, imports,
     build: bj && { mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements) },
     install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
-    traces, findings, bait: analysis.bait,
+    traces, findings, network, bait: analysis.bait,
     infraError: session.infraError,
     timings: { startedAt: startedAt.toISOString(), totalMs, bootMs: session.bootMs, runMs: session.runMs },
     rawFiles,
