@@ -40,6 +40,11 @@ export interface MasterConfig {
   readonly rssPollMs: number;
   /** Between polls of the git subscriptions' repositories. */
   readonly gitPollMs: number;
+  /**
+   * The index API token for reporting malicious verdicts (PyPI's observations API on `indexUrl`);
+   * null: nothing is reported.
+   */
+  readonly observationsToken: string | null;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
@@ -63,6 +68,7 @@ export interface MasterFlags {
   pollMs?: string | number;
   rssPollMs?: string | number;
   gitPollMs?: string | number;
+  observationsToken?: string;
 }
 
 export const MASTER_DEFAULTS = {
@@ -150,7 +156,12 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   const rssPollMs = int('--rss-poll-ms', flags.rssPollMs, MASTER_DEFAULTS.rssPollMs, 0, 24 * 3600_000);
   if (rssPollMs > 0 && rssPollMs < 100) invalid('--rss-poll-ms', `${rssPollMs} is below 100 (0 turns RSS off)`);
   const gitPollMs = int('--git-poll-ms', flags.gitPollMs, MASTER_DEFAULTS.gitPollMs, 100, 24 * 3600_000);
+  const observationsToken = flags.observationsToken ?? (env.PYTI_OBSERVATIONS_TOKEN || null);
+  if (observationsToken !== null && !TOKEN.test(observationsToken)) {
+    invalid(flags.observationsToken !== undefined ? '--observations-token' : 'PYTI_OBSERVATIONS_TOKEN', 'must be 8-256 printable characters without spaces');
+  }
   return Object.freeze({
+    observationsToken,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
     indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs,
     publicRead: flags.publicRead ?? false,

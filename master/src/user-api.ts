@@ -32,8 +32,11 @@
 /** Where an audit is in its life. `done` has a report; `error` ended without one (see `error`). */
 export type AuditState = 'queued' | 'running' | 'done' | 'error' | 'cancelled';
 
-/** The report's verdict once done (see slave's AuditReport.verdict); `error` when state is `error`. */
-export type AuditVerdict = 'clean' | 'flagged' | 'failed' | 'error';
+/**
+ * The verdict once done, recomputed by the master from the report's findings (see the slave's
+ * `judge`); `error` when state is `error`. `flagged` only in audits stored before verdicts had scores.
+ */
+export type AuditVerdict = 'malicious' | 'suspicious' | 'clean' | 'failed' | 'error' | 'flagged';
 
 export interface SubmitByNameRequest {
   project: string;
@@ -50,6 +53,8 @@ export interface AuditSummary {
   id: string;
   state: AuditState;
   verdict: AuditVerdict | null;
+  /** The master's score of the findings (≥ 100 is malicious), once done. */
+  score: number | null;
   /** The report's result taxonomy string (`pass`, `test-fail`, `error:job-timeout`, …), once done. */
   result: string | null;
   /** `git`: a commit of a repository a git subscription follows (see `git`). */
@@ -94,6 +99,19 @@ export interface AuditDetail extends AuditSummary {
   attemptLog: { attempt: number; slave: string; state: string; reason: string | null; leasedAt: string; endedAt: string | null }[];
   /** Recent progress events (newest last, at most 200). */
   events: { at: string; kind: string; text: string }[];
+  /** The observation reported to the index for this audited file (malicious verdicts, when configured). */
+  observation: AuditObservation | null;
+}
+
+/** The state of one observation sent to the index (PyPI's observations API). */
+export interface AuditObservation {
+  state: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  /** Why the last attempt failed. */
+  error: string | null;
+  sentAt: string | null;
+  /** The audit whose verdict caused it (another audit of the same file may have). */
+  jobId: string;
 }
 
 export interface ApiErrorBody {

@@ -46,7 +46,8 @@ function flaggedReport(): AuditReport {
   return {
     schemaVersion: 1, tool: { name: 'pyti', version: '0.1.0' },
     distribution: { filename: 'curl_spawner-1.0.tar.gz', name: 'curl-spawner', version: '1.0', kind: 'sdist', sha256: 'ab'.repeat(32), sizeBytes: 1000, requiresDist: [] },
-    backend: { name: 'bwrap', isolation: 'namespaces', network: 'none' }, result: 'pass', verdict: 'flagged', maxSeverity: 'high',
+    backend: { name: 'bwrap', isolation: 'namespaces', network: 'none' }, result: 'pass',
+    verdict: 'flagged' as AuditReport['verdict'], score: 0, scoreReasons: [], maxSeverity: 'high', // an older slave's verdict: the master re-judges it
     tasks: [{ id: 'import', status: 'pass', durationMs: 1200, title: 'import the package', failurePolicy: 'flunk' } as AuditReport['tasks'][number]],
     traces: {},
     findings: [{ rule: 'suspicious-spawn', severity: 'high', phase: 'import', title: 'import spawns curl', evidence: [{ phase: 'import', seq: 3, line: 42, pid: 7, summary: 'execve curl http://example.invalid' }] }],
@@ -102,22 +103,22 @@ describe('pyti submit|status|report against a master', () => {
     const waiting = main(['submit', sdist, '--wait', ...conn()], w);
     await runOneJob();
     await runOneJob();
-    expect(await waiting).toBe(1);
+    expect(await waiting).toBe(3); // the master re-judges: one high finding is suspicious
     expect(w.stderr).toMatch(/\[\s+\d+\.\ds\] running on slave-a: install/);
-    expect(w.stdout).toContain('FLAGGED  curl-spawner 1.0');
+    expect(w.stdout).toContain('SUSPICIOUS  curl-spawner 1.0');
     expect(w.stdout).toContain('import spawns curl');
 
     const out = join(dir, 'report-out');
     const r = io();
-    expect(await main(['report', id, '--out', out, ...conn()], r)).toBe(1);
-    expect(r.stdout).toContain('FLAGGED');
-    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).verdict).toBe('flagged');
+    expect(await main(['report', id, '--out', out, ...conn()], r)).toBe(3);
+    expect(r.stdout).toContain('SUSPICIOUS');
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({ verdict: 'suspicious', score: 40 });
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('import spawns curl');
     expect(readFileSync(join(out, 'raw/import/strace.log'), 'utf8')).toContain('curl');
 
     const d = io();
     expect(await main(['status', id, '--json', ...conn()], d)).toBe(0);
-    expect(JSON.parse(d.stdout)).toMatchObject({ id, state: 'done', verdict: 'flagged', source: 'upload', priority: 5, slave: 'slave-a', findings: 1 });
+    expect(JSON.parse(d.stdout)).toMatchObject({ id, state: 'done', verdict: 'suspicious', score: 40, source: 'upload', priority: 5, slave: 'slave-a', findings: 1 });
 
     // The pages the master serves from the renderers.
     const client = new UserClient({ url, token: USER_TOKEN });

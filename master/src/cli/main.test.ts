@@ -130,14 +130,14 @@ describe('pyti submit|status|report (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pyti-report-'));
     try {
       const o = io();
-      expect(await main(['report', 'a1', '--out', join(dir, 'out'), ...conn()], o)).toBe(1);
+      expect(await main(['report', 'a1', '--out', join(dir, 'out'), ...conn()], o)).toBe(3);
       expect(o.stdout).toContain('FLAGGED  demo 1.0');
       expect(o.stdout).not.toContain('\x1b');
       expect(readFileSync(join(dir, 'out', 'raw/install/strace.log'), 'utf8')).toBe('trace');
       expect(JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8'))).toEqual(report);
       expect(readFileSync(join(dir, 'out', 'report.html'), 'utf8')).toContain('<p>report</p>');
       const j = io();
-      expect(await main(['report', 'a1', '--json', ...conn()], j)).toBe(1);
+      expect(await main(['report', 'a1', '--json', ...conn()], j)).toBe(3);
       expect(JSON.parse(j.stdout)).toEqual(report);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
  * `pyti report ID [--json | --html] [--out DIR]`: the audit's report as the terminal summary, JSON or
  * HTML; `--out DIR` also saves report.json, report.html and every raw artifact (see save-report.ts).
- * Exit code like `pyti audit`: 0 clean, 1 failed or flagged, 2 no report (or an error verdict).
+ * Exit code like `pyti audit`: 0 clean, 1 failed, 2 no report (or an error verdict), 3 suspicious, 4 malicious.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

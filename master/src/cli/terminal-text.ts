@@ -20,7 +20,7 @@ export function cleanDeep<T>(v: T): T {
   return v;
 }
 
-const TONE_COLOUR = { red: '31', green: '32', neutral: '' } as const;
+const TONE_COLOUR = { red: '31', orange: '33', green: '32', neutral: '' } as const;
 
 /** Colours `s` by the audit's tone when `color`. */
 export function toned(a: AuditSummary, s: string, color: boolean): string {
@@ -36,8 +36,17 @@ export function progressLine(a: AuditSummary): string {
   return clean(`${a.state}${where}: ${what}${a.state === 'running' && p?.tasksDone ? ` (${p.tasksDone} tasks done)` : ''}`);
 }
 
-/** `pyti audit`'s exit code for a finished audit: 0 clean, 1 failed or flagged, 2 anything else. */
+/**
+ * `pyti audit`'s exit code for a finished audit: 0 clean, 1 failed, 2 not done or error,
+ * 3 suspicious (or an older report's flagged), 4 malicious.
+ */
 export function exitCodeOf(a: { state: AuditState; verdict: AuditSummary['verdict'] }): number {
   if (a.state !== 'done') return 2;
-  return a.verdict === 'clean' ? 0 : a.verdict === 'failed' || a.verdict === 'flagged' ? 1 : 2;
+  switch (a.verdict) {
+    case 'clean': return 0;
+    case 'failed': return 1;
+    case 'suspicious': case 'flagged': return 3;
+    case 'malicious': return 4;
+    default: return 2;
+  }
 }

@@ -246,6 +246,28 @@ export const MIGRATIONS: readonly string[] = [
     last_note_at INTEGER
   );
   `,
+  // 4: the master's score of each audit (recomputed from the report's findings), and the observations
+  //    reported to the index for malicious verdicts: one per audited file (project, version,
+  //    filename), with its body, state (pending → sent, or failed after its retries) and last error.
+  `
+  ALTER TABLE jobs ADD COLUMN score INTEGER;
+  CREATE TABLE observations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_seq INTEGER NOT NULL REFERENCES jobs (seq) ON DELETE CASCADE,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    sent_at INTEGER,
+    UNIQUE (project, version, filename)
+  );
+  CREATE INDEX observations_due ON observations (state, next_at);
+  `,
 ];
 
 /** The schema version this code writes. */

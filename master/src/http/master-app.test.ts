@@ -75,7 +75,7 @@ describe('master app (in-process)', () => {
     return inject({ method: 'PUT', url: `/rpc/v1/blobs/${name}`, payload: data, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } });
   }
   const reportOutcome = (name: string, verdict: 'clean' | 'failed' = 'clean', artifacts: unknown[] = []) =>
-    ({ kind: 'report', report: tinyReport(name, '1.0', verdict, verdict === 'clean' ? 'pass' : 'test-fail'), artifacts });
+    ({ kind: 'report', report: tinyReport(name, '1.0', verdict, verdict === 'clean' ? 'pass' : 'build-fail'), artifacts });
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pyti-master-'));
@@ -313,7 +313,7 @@ describe('master app (in-process)', () => {
     await ok(S1, 'jobs.complete', { leaseId: lease, outcome: reportOutcome('done-pkg', 'failed') });
     await m.close();
     m = await start();
-    expect((await api('GET', `/api/v1/audits/${done.id}/report.json`)).json()).toMatchObject({ verdict: 'failed', result: 'test-fail' });
+    expect((await api('GET', `/api/v1/audits/${done.id}/report.json`)).json()).toMatchObject({ verdict: 'failed', result: 'build-fail' });
     expect((await api('GET', `/api/v1/audits/${queued.id}`)).json().state).toBe('queued');
     // The slave's registration survived too.
     expect((await ok(S1, 'jobs.lease', { max: 1, waitMs: 0 })).jobs[0].jobId).toBe(queued.id);

@@ -22,6 +22,10 @@ import { GitPoller, type GitPollerOptions } from '../git/git-poller.js';
 import { SubscriptionService, type SubscriptionServiceOptions } from '../subscriptions/subscription-service.js';
 import { subscriptionRoutes } from './subscription-routes.js';
 import { uploadRoute } from './upload-route.js';
+import { ObservationStore } from '../observations/observation-store.js';
+import { ObservationSender, type ObservationSenderOptions } from '../observations/observation-sender.js';
+import { queueObservation } from '../observations/observation-hook.js';
+import type { AuditObservation } from '../user-api.js';
 import { requireUser, type Access } from './user-auth.js';
 
 export interface MasterApp {
@@ -31,6 +35,8 @@ export interface MasterApp {
   tokens: { user: string; slaves: Record<string, string> };
   /** Subscriptions to the index's uploads and to git repositories: the feed follower and the git poller. */
   subscriptions: SubscriptionService;
+  /** The observations reported to the index, and their sender (null without an observations token). */
+  observations: { store: ObservationStore; sender: ObservationSender | null };
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers waiting long-polls, finishes in-flight requests, closes the database. */
@@ -50,6 +56,19 @@ export interface MasterAppOptions {
   feeds?: Pick<SubscriptionServiceOptions, 'log' | 'changelog' | 'rss' | 'resolve' | 'timers'>;
   /** The git poller's lines (default: stderr), timers, commits per poll and git time limits. */
   git?: Pick<GitPollerOptions, 'log' | 'timers' | 'maxCommitsPerPoll' | 'fetchTimeoutMs' | 'gitTimeoutMs'>;
+  /** The observation sender's retries, timer, lines and fetch. */
+  observations?: Pick<ObservationSenderOptions, 'maxAttempts' | 'retryMs' | 'everyMs' | 'timeoutMs' | 'log' | 'fetch'>;
+}
+
+/** The distribution file a stored report names (for jobs by name, whose file the slave picked). */
+function reportFilename(json: string | null): string | null {
+  if (json === null) return null;
+  try {
+    const f = (JSON.parse(json) as { distribution?: { filename?: unknown } }).distribution?.filename;
+    return typeof f === 'string' ? f : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Database file inside the data directory. */
@@ -64,10 +83,20 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   // Temp files of blobs being written when a previous run died are garbage.
   rmSync(join(config.dataDir, 'tmp'), { recursive: true, force: true });
   const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));
+  const observations = new ObservationStore(db);
+  let sender: ObservationSender | null = null;
   const queue = new JobQueue(db, {
     leaseMs: config.leaseMs, maxWaitMs: config.maxWaitMs, maxAttempts: config.maxAttempts, defaultBackend: config.defaultBackend,
     clock: options.clock, sweepIntervalMs: options.sweepIntervalMs,
+    onReportStored: (job, outcome) => {
+      if (sender && queueObservation(observations, job, outcome, queue.clock.now())) sender.wake();
+    },
+    observationOf: (job): AuditObservation | null => observations.ofFile(job.seq, job.project, job.version, job.filename ?? reportFilename(queue.reportJson(job.id))),
   });
+  const log = (line: string): void => void process.stderr.write(`pyti master: ${line}\n`);
+  if (config.observationsToken) {
+    sender = new ObservationSender({ store: observations, indexUrl: config.indexUrl, token: config.observationsToken, clock: queue.clock, log, ...options.observations });
+  }
   const server = createCommandServer(queue, blobs, { leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs, maxWaitMs: config.maxWaitMs, onError });
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
@@ -80,7 +109,6 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     return sendApiError(reply, 500, 'PYTI_USAGE', 'internal error');
   });
   app.setNotFoundHandler((req, reply) => sendApiError(reply, 404, 'PYTI_USAGE', `no route ${req.method} ${req.url.split('?')[0]}`));
-  const log = (line: string): void => void process.stderr.write(`pyti master: ${line}\n`);
   const git = new GitPoller({
     db, queue, blobs, clock: queue.clock, mirrorsDir: join(config.dataDir, 'git'), everyMs: config.gitPollMs, maxArchiveBytes: config.maxUploadBytes,
     log, ...options.git,
@@ -91,6 +119,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   });
   app.addHook('preClose', async () => subscriptions.close());
   app.addHook('preClose', async () => queue.close());
+  app.addHook('preClose', async () => sender?.close());
   app.addHook('onClose', async () => db.close());
 
   const guard = (access: Access) => requireUser(auth, config.publicRead, access) as (req: never, reply: never) => Promise<void>;
@@ -106,12 +135,14 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   await app.ready();
   queue.start();
   subscriptions.start();
+  sender?.start();
 
   let closed: Promise<void> | null = null;
   const master: MasterApp = {
     app,
     tokens: { user: tokens.user, slaves: { ...tokens.slaves } },
     subscriptions,
+    observations: { store: observations, sender },
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       master.url = address;

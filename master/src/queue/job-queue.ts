@@ -20,7 +20,7 @@ import type {
 } from '@pyti/slave';
 import { COMMAND_LIMITS } from '@pyti/slave';
 import type { Db } from '../db/database.js';
-import type { AuditDetail, AuditState, AuditSummary, SlaveSummary } from '../user-api.js';
+import type { AuditDetail, AuditObservation, AuditState, AuditSummary, SlaveSummary } from '../user-api.js';
 import { systemClock, type Clock } from './clock.js';
 import { JobNotFoundError, LeaseLostError, NotRegisteredError } from './errors.js';
 import { FINISHED_STATES, toDetail, toSummary, type ArtifactRow, type AttemptRow, type EventRow, type JobRow } from './job-rows.js';
@@ -34,6 +34,10 @@ export interface QueueOptions {
   clock?: Clock;
   /** How often the expiry sweep runs on its own (default: leaseMs / 10, within 100..5000 ms); 0: never. */
   sweepIntervalMs?: number;
+  /** Called inside the transaction that stores a report (e.g. to queue an observation for the index). */
+  onReportStored?: (job: JobRow, outcome: ReportOutcome) => void;
+  /** The observation of a job's file, for its detail (see AuditDetail.observation). */
+  observationOf?: (job: JobRow) => AuditObservation | null;
 }
 
 /**
@@ -57,7 +61,9 @@ export interface ReportOutcome {
   kind: 'report';
   /** The report JSON text as stored. */
   reportJson: string;
+  /** The master's verdict and score (recomputed from the findings by validate.ts). */
   verdict: string;
+  score: number;
   result: string;
   findings: number;
   artifacts: { name: string; sha256: string; sizeBytes: number }[];
@@ -92,7 +98,7 @@ export class JobQueue {
         current_lease = @lease, progress_phase = NULL, progress_task = NULL, progress_tasks_done = 0, progress_log = NULL WHERE seq = @seq`),
       requeueJob: db.prepare(`UPDATE jobs SET state = 'queued', current_lease = NULL WHERE seq = ?`),
       failJob: db.prepare(`UPDATE jobs SET state = 'error', verdict = 'error', current_lease = NULL, finished_at = @now, error_code = @code, error_message = @message WHERE seq = @seq`),
-      finishJob: db.prepare(`UPDATE jobs SET state = 'done', verdict = @verdict, result = @result, findings = @findings, current_lease = NULL,
+      finishJob: db.prepare(`UPDATE jobs SET state = 'done', verdict = @verdict, score = @score, result = @result, findings = @findings, current_lease = NULL,
         finished_at = @now, slave = @slave WHERE seq = @seq`),
       cancelJob: db.prepare(`UPDATE jobs SET state = 'cancelled', cancel_requested = 1, current_lease = NULL, finished_at = @now WHERE seq = @seq`),
       insertAttempt: db.prepare(`INSERT INTO attempts (id, job_seq, slave, attempt, leased_at, lease_expires_at, state)
@@ -192,7 +198,7 @@ export class JobQueue {
     if (!j) return null;
     const rep = this.st.report.get(j.seq) as { prefetch: string | null } | undefined;
     return toDetail(j, this.st.attemptsOf.all(j.seq) as AttemptRow[], this.st.artifactsOf.all(j.seq) as ArtifactRow[],
-      rep?.prefetch ?? null, this.st.eventsOf.all(j.seq) as EventRow[]);
+      rep?.prefetch ?? null, this.st.eventsOf.all(j.seq) as EventRow[], this.opts.observationOf?.(j) ?? null);
   }
 
   /**
@@ -390,7 +396,8 @@ export class JobQueue {
       if (outcome.kind === 'report') {
         this.st.insertReport.run(j.seq, outcome.reportJson, outcome.prefetch === undefined ? null : JSON.stringify(outcome.prefetch), now);
         for (const art of outcome.artifacts) this.st.insertArtifact.run(j.seq, art.name, art.sha256, art.sizeBytes);
-        this.st.finishJob.run({ seq: j.seq, verdict: outcome.verdict, result: outcome.result, findings: outcome.findings, now, slave });
+        this.st.finishJob.run({ seq: j.seq, verdict: outcome.verdict, score: outcome.score, result: outcome.result, findings: outcome.findings, now, slave });
+        this.opts.onReportStored?.(j, outcome);
       } else {
         this.st.failJob.run({ seq: j.seq, code: outcome.code, message: outcome.message, now });
       }

@@ -1,5 +1,5 @@
 /** Database rows of the queue and their conversion to the user API's shapes. */
-import type { AuditDetail, AuditState, AuditSummary, AuditVerdict } from '../user-api.js';
+import type { AuditDetail, AuditObservation, AuditState, AuditSummary, AuditVerdict } from '../user-api.js';
 
 export interface JobRow {
   seq: number;
@@ -18,6 +18,8 @@ export interface JobRow {
   priority: number;
   state: AuditState;
   verdict: AuditVerdict | null;
+  /** The master's score (migration 4); null before it, or until done. */
+  score: number | null;
   result: string | null;
   findings: number | null;
   attempts: number;
@@ -76,6 +78,7 @@ export function toSummary(j: JobRow, attempts: AttemptRow[] = []): AuditSummary 
     id: j.id,
     state: j.state,
     verdict: j.verdict,
+    score: j.score ?? null,
     result: j.result,
     source: j.source_kind,
     project: j.project,
@@ -105,7 +108,7 @@ export function toSummary(j: JobRow, attempts: AttemptRow[] = []): AuditSummary 
 }
 
 /** A job row with its artifacts, prefetch summary and events as the user API's AuditDetail. */
-export function toDetail(j: JobRow, attempts: AttemptRow[], artifacts: ArtifactRow[], prefetch: string | null, events: EventRow[]): AuditDetail {
+export function toDetail(j: JobRow, attempts: AttemptRow[], artifacts: ArtifactRow[], prefetch: string | null, events: EventRow[], observation: AuditObservation | null = null): AuditDetail {
   let pf: AuditDetail['prefetch'] = null;
   if (prefetch) {
     try {
@@ -122,5 +125,6 @@ export function toDetail(j: JobRow, attempts: AttemptRow[], artifacts: ArtifactR
       attempt: a.attempt, slave: a.slave, state: a.state, reason: a.reason, leasedAt: iso(a.leased_at)!, endedAt: iso(a.ended_at),
     })),
     events: events.map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, text: e.text })),
+    observation,
   };
 }

@@ -4,7 +4,7 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import {
-  COMMAND_LIMITS, COMMAND_PROTOCOL_VERSION, JOB_PHASES,
+  COMMAND_LIMITS, COMMAND_PROTOCOL_VERSION, JOB_PHASES, VERDICTS as JUDGED_VERDICTS, applyJudgement, type AuditReport,
   type CompleteParams, type HeartbeatParams, type JobPhase, type JobProgressEvent, type LeaseParams, type PrefetchSummary, type ProgressParams, type RegisterParams,
 } from '@pyti/slave';
 
@@ -25,7 +25,8 @@ export class ProtocolVersionError extends PytiError {
 /** Largest stored report JSON. */
 export const MAX_REPORT_BYTES = 12 * 1024 * 1024;
 const MAX_MESSAGE = 4096;
-const VERDICTS = new Set(['clean', 'flagged', 'failed', 'error']);
+/** Verdicts a slave may send: today's, and `flagged` from older slaves (the master re-judges either way). */
+const VERDICTS: ReadonlySet<string> = new Set([...JUDGED_VERDICTS, 'flagged']);
 const PHASES: ReadonlySet<string> = new Set(JOB_PHASES);
 
 type Obj = Record<string, unknown>;
@@ -170,11 +171,35 @@ function checkPrefetch(v: unknown): PrefetchSummary {
 export interface CheckedReport {
   kind: 'report';
   reportJson: string;
+  /** The master's verdict, recomputed from the report's findings (the slave's is not trusted). */
   verdict: string;
+  /** The master's score (see the slave's `judge`). */
+  score: number;
   result: string;
   findings: number;
   artifacts: { name: string; sha256: string; sizeBytes: number }[];
   prefetch?: PrefetchSummary;
+}
+
+/**
+ * Re-judges a slave's report in place from its findings (findings of unknown shape earn nothing):
+ * verdict, score, score reasons, highest severity and observation are the master's, whatever the
+ * slave said. A distribution of the wrong shape is replaced by an empty one for the observation.
+ */
+export function rejudge(report: Obj, result: string): { verdict: string; score: number } {
+  if (!Array.isArray(report.findings)) report.findings = [];
+  report.findings = (report.findings as unknown[]).filter((f) => typeof f === 'object' && f !== null && !Array.isArray(f));
+  const d = (typeof report.distribution === 'object' && report.distribution !== null ? report.distribution : {}) as Obj;
+  const s = (k: string): string => (typeof d[k] === 'string' ? (d[k] as string).slice(0, 300) : '');
+  const view = { findings: report.findings as AuditReport['findings'], result, distribution: { ...d, name: s('name'), version: s('version'), filename: s('filename'), sha256: s('sha256') } } as Pick<AuditReport, 'findings' | 'result' | 'distribution'> & Partial<AuditReport>;
+  applyJudgement(view);
+  report.verdict = view.verdict;
+  report.score = view.score;
+  report.scoreReasons = view.scoreReasons;
+  report.maxSeverity = view.maxSeverity;
+  if (view.observation) report.observation = view.observation;
+  else delete report.observation;
+  return { verdict: view.verdict!, score: view.score! };
 }
 
 /** Checks `jobs.complete` params (the report's shape, size and artifact names; not the blobs). */
@@ -198,6 +223,7 @@ export function checkComplete(p: unknown): { leaseId: string; outcome: CheckedRe
   const verdict = str(report, 'verdict', 'outcome.report.', 20);
   if (!VERDICTS.has(verdict)) throw new InvalidParamsError('outcome.report.verdict', `must be one of ${[...VERDICTS].join(', ')}`);
   const result = str(report, 'result', 'outcome.report.', 100, /^[a-z][a-z0-9:-]*$/);
+  const judged = rejudge(report, result);
   const reportJson = JSON.stringify(report);
   if (Buffer.byteLength(reportJson) > MAX_REPORT_BYTES) throw new InvalidParamsError('outcome.report', `is larger than ${MAX_REPORT_BYTES} bytes`);
   const findings = Array.isArray(report.findings)
@@ -213,7 +239,7 @@ export function checkComplete(p: unknown): { leaseId: string; outcome: CheckedRe
     names.add(name);
     return { name, sha256: str(a, 'sha256', path, 64, /^[0-9a-f]{64}$/), sizeBytes: int(a, 'sizeBytes', path, 0, COMMAND_LIMITS.maxBlobBytes) };
   });
-  const checked: CheckedReport = { kind: 'report', reportJson, verdict, result, findings, artifacts };
+  const checked: CheckedReport = { kind: 'report', reportJson, verdict: judged.verdict, score: judged.score, result, findings, artifacts };
   if (out.prefetch !== undefined) checked.prefetch = checkPrefetch(out.prefetch);
   return { leaseId, outcome: checked };
 }

@@ -16,11 +16,16 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
+                   [--observations-token T]
+       pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
   --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off);
   --git-poll-ms between fetches of the git subscriptions' branches (default 60000)
-environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL`;
+reporting: --observations-token T reports each malicious verdict once per file to --index-url's
+  observations API (POST /danger-api/projects/NAME/observations, kind is_malware); without it nothing is sent
+environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
+  PYTI_OBSERVATIONS_TOKEN`;
 
 export interface MasterCommandIO {
   out(s: string): void;
@@ -39,7 +44,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'default-backend': { type: 'string' },
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
-        'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' },
+        'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -64,6 +69,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
+      observationsToken: values['observations-token'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
@@ -78,6 +84,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
+    io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {
     if (err instanceof PytiError) {
       io.err(`pyti: error ${err.code}: ${err.message}\n`);

@@ -59,8 +59,21 @@ export function tinyWheel(name: string, version: string): { filename: string; by
   };
 }
 
-/** An object shaped like the slave's AuditReport, enough for storing and rendering. */
-export function tinyReport(name: string, version: string, verdict: 'clean' | 'flagged' | 'failed' | 'error' = 'clean', result = 'pass'): Record<string, unknown> {
+/** Findings that make the master's judge give each verdict (it recomputes verdicts from findings). */
+const FINDINGS_FOR: Record<string, unknown[]> = {
+  malicious: [{ rule: 'sensitive-write', severity: 'critical', title: 'install writes ~/.ssh/authorized_keys', phase: 'install', evidence: [] }],
+  suspicious: [{ rule: 'dns-lookup', severity: 'high', title: 'DNS lookup', detail: 'x', phase: 'install', evidence: [] }],
+  flagged: [{ rule: 'dns-lookup', severity: 'high', title: 'DNS lookup', detail: 'x', phase: 'install', evidence: [] }],
+};
+
+/**
+ * An object shaped like the slave's AuditReport, enough for storing and rendering. Its findings and
+ * default result are ones the master's judge gives `verdict` for (`failed`: a build failure).
+ */
+export function tinyReport(
+  name: string, version: string, verdict: 'malicious' | 'suspicious' | 'clean' | 'flagged' | 'failed' | 'error' = 'clean',
+  result = verdict === 'failed' ? 'build-fail' : verdict === 'error' ? 'error:sandbox' : 'pass',
+): Record<string, unknown> {
   return {
     schemaVersion: 1,
     tool: { name: 'pyti', version: '0.1.0' },
@@ -70,7 +83,7 @@ export function tinyReport(name: string, version: string, verdict: 'clean' | 'fl
     verdict,
     tasks: [],
     traces: {},
-    findings: verdict === 'flagged' ? [{ rule: 'dns-lookup', severity: 'high', title: 'DNS lookup', detail: 'x', phase: 'install', evidence: [] }] : [],
+    findings: FINDINGS_FOR[verdict] ?? [],
     timings: { startedAt: new Date(0).toISOString(), totalMs: 1 },
     rawFiles: ['raw/install/strace.log'],
   };

@@ -1,5 +1,5 @@
 /**
- * The master's front page: every audit, newest first, its row red (failed, flagged, error), green
+ * The master's front page: every audit, newest first, its row red (malicious, failed, error), orange (suspicious), green
  * (clean) or neutral (queued, running, cancelled). While an audit is queued or running, a small inline
  * script polls `GET /api/v1/audits?limit=N` every 2 s and redraws the rows in place from the JSON
  * (cells assigned as text, never as HTML); without scripts the page is static (and refreshes itself).
@@ -60,7 +60,8 @@ export function renderAuditListPage(audits: AuditSummary[], opts: { title?: stri
   const now = Date.now();
   const live = sorted.some(isLive);
   const counts = (['queued', 'running'] as const).map((s) => `${sorted.filter((a) => a.state === s).length} ${s}`).join(' · ');
-  const red = sorted.filter((a) => auditTone(a) === 'red').length;
+  const red = sorted.filter((a) => a.verdict === 'malicious').length;
+  const orange = sorted.filter((a) => auditTone(a) === 'orange').length;
   const limit = Math.min(500, Math.max(50, opts.pollLimit ?? sorted.length));
   const table = sorted.length
     ? `<table><thead><tr>${AUDIT_COLUMNS.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody id="audits">${sorted.map((a) => auditRowHtml(a, now)).join('\n')}</tbody></table>`
@@ -68,7 +69,7 @@ export function renderAuditListPage(audits: AuditSummary[], opts: { title?: stri
   const script = live && sorted.length
     ? `<script id="pyti-live">${ROW_MODEL_JS}${LIVE_LIST_JS.replace('__LIMIT__', scriptJson(limit))}</script>`
     : '';
-  const body = `<header><h1>${esc(title)}</h1><p>${sorted.length} audits · ${counts} · ${red} failed, flagged or error`
+  const body = `<header><h1>${esc(title)}</h1><p>${sorted.length} audits · ${counts} · ${red} malicious · ${orange} suspicious`
     + ` · <span id="live-note">${live ? 'live' : 'nothing running'}</span></p></header><main><section>${table}</section></main>${script}`;
   return pageShell(title, body, live ? NOSCRIPT_REFRESH : '');
 }

@@ -27,12 +27,24 @@ function bytes(n: number): string {
   return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 }
 
+/** The observation sent to the index for this file: sent, pending (with tries so far) or failed (why). */
+function observationText(d: AuditDetail): string {
+  const o = d.observation;
+  if (!o) return '';
+  const by = o.jobId === d.id ? '' : ` <span class="muted">(after audit <a href="/audits/${esc(encodeURIComponent(o.jobId))}">${esc(o.jobId)}</a>)</span>`;
+  if (o.state === 'sent') return `<span class="obs-sent">sent</span> ${esc(o.sentAt ?? '')}${by}`;
+  if (o.state === 'pending') return `<span class="obs-pending">pending</span>${o.attempts ? `, ${esc(o.attempts)} failed tries: ${esc(o.error ?? '')}` : ''}${by}`;
+  return `<span class="obs-failed">failed</span> after ${esc(o.attempts)} tries: ${esc(o.error ?? '')}${by}`;
+}
+
 function facts(d: AuditDetail): string {
   const cells = auditCells(d);
   const row = (k: string, v: string): string => (v ? `<dt>${esc(k)}</dt><dd>${v}</dd>` : '');
   return `<dl class="facts">${[
     row('state', `<span class="state-${esc(d.state)}">${esc(d.state)}</span>`),
     row('verdict', d.verdict ? `<span class="verdict-${esc(d.verdict)}">${esc(d.verdict)}</span>` : ''),
+    row('score', d.score === null || d.score === undefined ? '' : `${esc(d.score)} <span class="muted">(≥ 100 is malicious)</span>`),
+    row('reported to the index', observationText(d)),
     row('result', esc(d.result ?? '')),
     row('findings above info', d.findings === null ? '' : esc(d.findings)),
     row('source', esc(cells[2]!.t)),

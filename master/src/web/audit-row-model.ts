@@ -16,8 +16,11 @@ export interface RowCell {
   title?: string;
 }
 
-/** `red` for failed, flagged or error; `green` for clean; `neutral` while queued or running, or cancelled. */
-export type RowTone = 'red' | 'green' | 'neutral';
+/**
+ * `red` for malicious, failed or error; `orange` for suspicious (and older reports' flagged); `green`
+ * for clean; `neutral` while queued or running, or cancelled.
+ */
+export type RowTone = 'red' | 'orange' | 'green' | 'neutral';
 
 /** The column headings, in the order of `auditCells`. */
 export const AUDIT_COLUMNS = ['project', 'version', 'source', 'backend', 'state', 'verdict', 'result', 'findings', 'slave', 'submitted', 'time', 'progress'] as const;
@@ -25,7 +28,8 @@ export const AUDIT_COLUMNS = ['project', 'version', 'source', 'backend', 'state'
 /** JavaScript source defining `pytiTone(a)`, `pytiCells(a, nowMs)`, `pytiTime(iso)` and `pytiDuration(ms)`. */
 export const ROW_MODEL_JS = String.raw`
 function pytiTone(a) {
-  if (a.state === 'error' || a.verdict === 'failed' || a.verdict === 'flagged' || a.verdict === 'error') return 'red';
+  if (a.state === 'done' && (a.verdict === 'suspicious' || a.verdict === 'flagged')) return 'orange';
+  if (a.state === 'error' || a.verdict === 'malicious' || a.verdict === 'failed' || a.verdict === 'error') return 'red';
   if (a.state === 'done' && a.verdict === 'clean') return 'green';
   return 'neutral';
 }
@@ -65,7 +69,7 @@ function pytiCells(a, nowMs) {
     { t: src },
     { t: a.backend },
     { t: state, c: 'state-' + a.state },
-    { t: a.verdict || '', c: a.verdict ? 'verdict-' + a.verdict : '' },
+    { t: (a.verdict || '') + ((a.verdict === 'malicious' || a.verdict === 'suspicious') && a.score ? ' · score ' + a.score : ''), c: a.verdict ? 'verdict-' + a.verdict : '' },
     { t: a.result || '' },
     { t: a.findings === null || a.findings === undefined ? '' : String(a.findings), c: 'num' },
     { t: a.slave || '' },
@@ -84,7 +88,7 @@ interface RowModel {
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a constant of this module, see above.
 const model = new Function(`${ROW_MODEL_JS}\nreturn { tone: pytiTone, cells: pytiCells };`)() as RowModel;
 
-/** The colour of an audit's row: red for failed, flagged or error; green for clean; neutral otherwise. */
+/** The colour of an audit's row (see RowTone). */
 export function auditTone(a: AuditSummary): RowTone {
   return model.tone(a);
 }

@@ -4,15 +4,18 @@ import { esc } from '@pyti/slave';
 const CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1f21;background:#f6f7f9}
 header{padding:16px 28px;background:#2f3640;color:#fff}header h1{margin:0;font-size:21px}header p{margin:4px 0 0}
-header a{color:#fff}header.tone-red{background:#b3261e}header.tone-green{background:#1e7a3c}header.tone-neutral{background:#4b5563}
+header a{color:#fff}header.tone-red{background:#b3261e}header.tone-orange{background:#c2410c}header.tone-green{background:#1e7a3c}header.tone-neutral{background:#4b5563}
 main{padding:8px 28px 40px}section{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:16px 0;padding:12px 16px}
 h2{font-size:17px;margin:4px 0 10px}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eceff3;padding:4px 8px;text-align:left;vertical-align:top}
 th{font-weight:600;background:#fafbfc}code,pre{font:12px/1.4 ui-monospace,monospace}pre{background:#f3f4f6;padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap}
 tr.tone-red{background:#fde8e6}tr.tone-red td:first-child{border-left:4px solid #b3261e}
+tr.tone-orange{background:#fff1e0}tr.tone-orange td:first-child{border-left:4px solid #c2410c}
 tr.tone-green{background:#e6f4ea}tr.tone-green td:first-child{border-left:4px solid #1e7a3c}
 tr.tone-neutral td:first-child{border-left:4px solid #c3c8cf}
 .state-running{color:#1d4ed8;font-weight:600}.state-queued{color:#6b7280}.state-error{color:#b3261e;font-weight:600}
-.verdict-clean{color:#1e7a3c;font-weight:600}.verdict-flagged,.verdict-failed,.verdict-error{color:#b3261e;font-weight:600}
+.verdict-clean{color:#1e7a3c;font-weight:600}.verdict-malicious{color:#fff;background:#8b0f0f;padding:0 4px;border-radius:3px;font-weight:700}
+.verdict-suspicious,.verdict-flagged{color:#c2410c;font-weight:700}.verdict-failed,.verdict-error{color:#b3261e;font-weight:600}
+.obs-sent{color:#1e7a3c;font-weight:600}.obs-pending{color:#6b7280}.obs-failed{color:#b3261e;font-weight:600}
 .num{text-align:right}.muted{color:#6b7280}.progress{color:#374151}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dl.facts dt{color:#6b7280}dl.facts dd{margin:0}
 ol.events{margin:0;padding-left:22px;max-height:360px;overflow:auto;font:12px/1.5 ui-monospace,monospace}

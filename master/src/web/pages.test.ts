@@ -37,9 +37,10 @@ describe('audit list page', () => {
     expect(html).not.toContain('<script');
   });
 
-  it('colours rows: red for failed, flagged and error, green for clean, neutral while moving or cancelled', () => {
+  it('colours rows: red for malicious, failed and error, orange for suspicious (and flagged), green for clean, neutral while moving or cancelled', () => {
     const cases: [Partial<AuditSummary>, string][] = [
-      [{ verdict: 'clean' }, 'green'], [{ verdict: 'flagged', findings: 2 }, 'red'], [{ verdict: 'failed', result: 'test-fail' }, 'red'],
+      [{ verdict: 'clean' }, 'green'], [{ verdict: 'flagged', findings: 2 }, 'orange'], [{ verdict: 'suspicious', score: 40, findings: 1 }, 'orange'],
+      [{ verdict: 'malicious', score: 140, findings: 3 }, 'red'], [{ verdict: 'failed', result: 'build-fail' }, 'red'],
       [{ verdict: 'error', result: 'error:job-timeout' }, 'red'],
       [{ state: 'error', verdict: 'error', result: null, error: { code: 'PYTI_ATTEMPTS_EXHAUSTED', message: 'x', attempts: [] } }, 'red'],
       [{ state: 'queued', verdict: null }, 'neutral'], [{ state: 'running', verdict: null }, 'neutral'], [{ state: 'cancelled', verdict: null }, 'neutral'],
@@ -49,6 +50,7 @@ describe('audit list page', () => {
       expect(auditTone(a)).toBe(tone);
       expect(renderAuditListPage([a], {})).toContain(`<tr id="audit-id-${tone}" class="tone-${tone}"`);
     }
+    expect(renderAuditListPage([summary({ verdict: 'malicious', score: 140 })], {})).toContain('<td class="verdict-malicious">malicious · score 140</td>');
   });
 
   it('lists newest first, with a link to each audit and progress for running ones', () => {

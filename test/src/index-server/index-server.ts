@@ -14,6 +14,8 @@
  * - The change log over XML-RPC (`POST /pypi`, `/pypi/`, `/RPC2`; xmlrpc-api.ts): every change gets
  *   a serial from `serialBase` up, with pypi.org's action texts (journal.ts).
  * - RSS: `/rss/updates.xml` and `/rss/packages.xml` (rss.ts).
+ * - Observations: `POST /danger-api/projects/<name>/observations` as PyPI's (danger-api.ts), checked
+ *   against `observationsToken` and recorded in `server.observations`.
  *
  * Changes while running (in-process methods below, or the test-only HTTP endpoints of admin-api.ts):
  * `publish(path)` (records `create` / `new release` as needed and `add <python_version> file
@@ -31,6 +33,7 @@ import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAdminPost, runAdmin, type AdminOperations } from './admin-api.js';
+import { answerObservation, isObservationsPath, type ReceivedObservation } from './danger-api.js';
 import { indexFile, type IndexedFile } from './catalog.js';
 import { FaultInjector, type FaultPlan, type PendingFaults } from './fault-injection.js';
 import { IndexState } from './index-state.js';
@@ -44,6 +47,7 @@ import { renderProjectList, renderProjectPage } from './simple-api.js';
 import { answerXmlRpc, PYPI_CHANGELOG_PAGE, rateLimitAnswer } from './xmlrpc-api.js';
 
 export type { FaultPlan, PendingFaults } from './fault-injection.js';
+export type { ReceivedObservation } from './danger-api.js';
 
 /** How to start a test index. */
 export interface IndexServerOptions {
@@ -67,6 +71,8 @@ export interface IndexServerOptions {
   rssItems?: number;
   /** The index's clock, ms since the epoch (change-log timestamps, upload times, RSS pubDates); default `Date.now`. */
   clock?: () => number;
+  /** The API token the observations endpoint (danger-api.ts) accepts; without it every observation is refused (403). */
+  observationsToken?: string;
 }
 
 /** One request the index answered. `path` is the request target as received (path and query). */
@@ -89,6 +95,8 @@ export interface IndexServer {
   xmlrpcUrl: string;
   /** Every request answered so far, in order (a live array). */
   requests: IndexRequest[];
+  /** Every observation the danger API accepted, in order (a live array). */
+  observations: ReceivedObservation[];
   /** Serves one more distribution file; serving the same file again is a no-op (kept for older tests; see `publish`). */
   addFile(path: string): Promise<void>;
   /** Publishes a distribution file; a filename used before (even if removed since) is refused, as pypi.org does. */
@@ -167,6 +175,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
   const corrupt = checkNames('corrupt', opts.corrupt, initial);
   const missing = checkNames('missing', opts.missing, initial);
   const requests: IndexRequest[] = [];
+  const observations: ReceivedObservation[] = [];
   const log = (r: IndexRequest): void => {
     requests.push(r);
     opts.onRequest?.(r);
@@ -239,6 +248,14 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       if (faults.take('rateLimit')) return xml(rateLimitAnswer(faults.rateLimitResetSeconds), undefined, faults.rateLimitHttpStatus);
       const answer = answerXmlRpc(body, { journal, state, pageSize });
       return xml(answer, faults.take('malformed') ? 'malformed' : faults.take('truncate') ? 'truncate' : undefined);
+    }
+    if (method === 'POST' && isObservationsPath(path)) {
+      const body = await readBody(req);
+      if (body === null) return text(413, 'Payload Too Large');
+      const [status, doc] = answerObservation(path, req.headers.authorization, body, {
+        token: opts.observationsToken, hasProject: (n) => state.project(n) !== undefined, now: clock(), record: (o) => observations.push(o),
+      });
+      return json(status, doc);
     }
     if (method === 'POST' && isAdminPost(path)) {
       const body = await readBody(req);
@@ -345,6 +362,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
     simpleUrl: `${selfUrl}/simple/`,
     xmlrpcUrl: `${selfUrl}/pypi`,
     requests,
+    observations,
     ...ops,
     pendingFaults: () => faults.pending(),
     lastSerial: () => journal.lastSerial(),
