@@ -58,7 +58,8 @@ def extract_sdist(path, dest, raw):
             os.chmod(target, 0o755 if m.mode & stat.S_IXUSR else 0o644)
 
 
-def extract_wheel(path, dest, raw):
+def extract_wheel(path, dest, raw, strip_top=False):
+    """Extracts a zip (a wheel, or with strip_top a legacy zip sdist without its top directory)."""
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
@@ -69,6 +70,8 @@ def extract_wheel(path, dest, raw):
             name = safe_name(i.filename)
             if name is None:
                 fail(2, "unsafe path in archive: %r" % i.filename, raw)
+            if strip_top:
+                name = name.split("/", 1)[1] if "/" in name else ""
             if i.is_dir() or not name:
                 continue
             target = os.path.join(dest, name)
@@ -78,16 +81,23 @@ def extract_wheel(path, dest, raw):
 
 
 def read_metadata(path):
+    """PKG-INFO/METADATA as str values. Parsed as text: the bytes parser turns a non-ASCII value
+    (an accented author) into an email.header.Header, which json cannot write; CRLF ends lines too."""
     with open(path, "rb") as f:
-        msg = email.parser.BytesParser().parse(f)
+        text = f.read().decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+    msg = email.parser.Parser().parsestr(text, headersonly=True)
+
+    def get(key):
+        v = msg.get(key)
+        return None if v is None else str(v)
     return {
-        "name": msg.get("Name"),
-        "version": msg.get("Version"),
-        "summary": msg.get("Summary"),
-        "requires_python": msg.get("Requires-Python"),
-        "requires_dist": msg.get_all("Requires-Dist") or [],
-        "license": msg.get("License"),
-        "metadata_version": msg.get("Metadata-Version"),
+        "name": get("Name"),
+        "version": get("Version"),
+        "summary": get("Summary"),
+        "requires_python": get("Requires-Python"),
+        "requires_dist": [str(v) for v in msg.get_all("Requires-Dist") or []],
+        "license": get("License"),
+        "metadata_version": get("Metadata-Version"),
     }
 
 
@@ -99,12 +109,15 @@ def main():
             info["kind"] = "wheel"
             extract_wheel(dist, source, raw)
             meta_files = [os.path.join(source, d, "METADATA") for d in os.listdir(source) if d.endswith(".dist-info")]
-        elif dist.endswith((".tar.gz", ".tgz")):
+        elif dist.endswith((".tar.gz", ".tgz", ".zip")):
             info["kind"] = "sdist"
-            extract_sdist(dist, source, raw)
+            if dist.endswith(".zip"):
+                extract_wheel(dist, source, raw, strip_top=True)
+            else:
+                extract_sdist(dist, source, raw)
             meta_files = [os.path.join(source, "PKG-INFO")]
         else:
-            fail(2, "not a wheel or .tar.gz sdist: %s" % info["filename"], raw)
+            fail(2, "not a wheel or an sdist (.tar.gz, .zip): %s" % info["filename"], raw)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
         fail(2, "malformed archive: %s" % e, raw)
     meta_files = [m for m in meta_files if os.path.isfile(m)]

@@ -46,10 +46,18 @@ describe('validateDist rejects bad input with a clear, coded error', () => {
     ['zip_no_metadata-1.0-py3-none-any.whl', 'PYTI_INPUT_NO_METADATA', /METADATA/],
     ['zip_bomb-1.0-py3-none-any.whl', 'PYTI_INPUT_TOO_LARGE', /bomb|beyond/],
     ['not_zip-1.0-py3-none-any.whl', 'PYTI_INPUT_NOT_ARCHIVE', /not a zip/],
+    ['zipsdist_no_pkginfo-1.0.zip', 'PYTI_INPUT_NO_METADATA', /no PKG-INFO/],
+    ['zipsdist_traversal-1.0.zip', 'PYTI_INPUT_UNSAFE_PATH', /unsafe member path|climbs out/],
+    ['zipsdist_not_zip-1.0.zip', 'PYTI_INPUT_NOT_ARCHIVE', /not a zip/],
   ])('%s → %s', async (name, code, message) => {
     const err = await rejection(name);
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
+  });
+
+  it('accepts a legacy zip sdist, reading its PKG-INFO', async () => {
+    const d = await validateDist(join(dir, 'zipsdist-1.0.zip'));
+    expect(d).toMatchObject({ kind: 'sdist', name: 'zipsdist', version: '1.0', members: 2 });
   });
 
   it('rejects gzip whose content is not tar (a corrupt header must not escape as an uncaught error)', async () => {

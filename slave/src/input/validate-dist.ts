@@ -1,6 +1,6 @@
 /**
  * Host-side validation of a distribution before it goes anywhere near a sandbox: it must be a
- * real .tar.gz sdist or wheel, with no member that escapes the tree (absolute paths, `..`, links
+ * real sdist (.tar.gz, or a legacy .zip) or wheel, with no member that escapes the tree (absolute paths, `..`, links
  * pointing outside, devices), within size, count and ratio limits (zip and gzip bombs), and with
  * core metadata. Nothing is extracted on the host; the archive is only read.
  */
@@ -69,10 +69,15 @@ export async function validateDist(path: string, limits: DistLimits = DEFAULT_DI
   } else if (filename.endsWith('.tar.gz') || filename.endsWith('.tgz')) {
     if (!(m[0] === 0x1f && m[1] === 0x8b)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: named .tar.gz but is not gzip data`);
     kind = 'sdist';
+  } else if (filename.endsWith('.zip')) {
+    // A legacy zip sdist (PyPI still serves them for old releases): PKG-INFO under the top directory.
+    if (!(m[0] === 0x50 && m[1] === 0x4b)) throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: named .zip but is not a zip archive`);
+    kind = 'sdist';
   } else {
-    throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: not a wheel (.whl) or an sdist (.tar.gz)`);
+    throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: not a wheel (.whl) or an sdist (.tar.gz, .zip)`);
   }
-  const scan = kind === 'sdist' ? await scanTarGz(path, filename, st.size, limits) : await scanZip(path, filename, st.size, limits);
+  const scan = filename.endsWith('.zip') ? await scanZip(path, filename, st.size, limits, ZIP_SDIST_METADATA)
+    : kind === 'sdist' ? await scanTarGz(path, filename, st.size, limits) : await scanZip(path, filename, st.size, limits, WHEEL_METADATA);
   const meta = scan.metadata ? parseCoreMetadata(scan.metadata) : null;
   if (!meta) {
     throw new PytiError('PYTI_INPUT_NO_METADATA', kind === 'sdist'
@@ -193,7 +198,12 @@ async function scanTarGz(path: string, filename: string, packed: number, limits:
   return scan;
 }
 
-function scanZip(path: string, filename: string, packed: number, limits: DistLimits): Promise<Scan> {
+/** Where a wheel keeps its core metadata. */
+const WHEEL_METADATA = /^[^/]+\.dist-info\/METADATA$/;
+/** Where a zip sdist keeps its core metadata. */
+const ZIP_SDIST_METADATA = /^[^/]+\/PKG-INFO$/;
+
+function scanZip(path: string, filename: string, packed: number, limits: DistLimits, metadataName: RegExp): Promise<Scan> {
   return new Promise((resolve, reject) => {
     const scan: Scan = { members: 0, unpacked: 0 };
     yauzl.open(path, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, decodeStrings: true }, (err, zip) => {
@@ -234,7 +244,7 @@ function scanZip(path: string, filename: string, packed: number, limits: DistLim
         } catch (e) {
           return done(e as Error);
         }
-        if (/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) metadataEntry = entry;
+        if (metadataName.test(entry.fileName) && metadataEntry === undefined) metadataEntry = entry;
         if (entry.fileName.endsWith('/')) return zip.readEntry();
         // Decompress to count real bytes: declared sizes can lie (validateEntrySizes catches it).
         zip.openReadStream(entry, (e2, stream) => {
