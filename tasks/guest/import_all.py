@@ -42,8 +42,12 @@ def main():
         except BaseException as e:  # SystemExit from hostile modules too
             entry.update(ok=False, error="%s: %s" % (type(e).__name__, e), traceback=traceback.format_exc()[-8000:])
         results.append(entry)
+    out = {"distribution": dist.metadata["Name"], "modules": results}
+    if not results:
+        out["error"] = "no top-level module found (no top_level.txt and no module among the installed files)"
+        print("import: " + out["error"])
     with open(raw + "/import.json", "w") as f:
-        json.dump({"distribution": dist.metadata["Name"], "modules": results}, f, indent=1)
+        json.dump(out, f, indent=1)
     for r in results:
         print("import %s: %s" % (r["module"], "ok" if r["ok"] else r["error"]))
     return 0 if results and all(r["ok"] for r in results) else 1

@@ -55,7 +55,7 @@ export function generateBait(): Bait {
 
   const ghp = canary('github-token', `ghp_${randomString(ALNUM, 36)}`);
   file('~/.git-credentials', `https://deploy-bot:${ghp}@github.com\n`);
-  file('~/.gitconfig', '[user]\n\tname = Deploy Bot\n\temail = deploy@build-01.invalid\n[credential]\n\thelper = store\n');
+  // No ~/.gitconfig: git reads it in benign builds (setuptools-scm), and a bait read must mean theft.
 
   const docker = canary('docker-password', randomString(ALNUM, 28));
   file('~/.docker/config.json', `${JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: Buffer.from(`deploybot:${docker}`).toString('base64') } } }, null, 2)}\n`);
