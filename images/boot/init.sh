@@ -56,7 +56,7 @@ cp /bin/busybox $r$bb && chmod 755 $r$bb || fail "cannot copy busybox into the r
 cat > $r/run/pyti/attach-input <<ATTACH
 #!/bin/sh
 # Written by the PyTI init: mounts the job's input disk read-only and binds its parts in place, and
-# puts /tmp, /work and the home directory on the job's scratch disk (until then they are small tmpfs).
+# puts /tmp and /work (with the home, /work/home) on the job's scratch disk (until then they are small tmpfs).
 # Buffers first: a restored guest may still cache blocks of the disks its template was booted with.
 set -e
 $bb blockdev --flushbufs $input 2>/dev/null || true
@@ -69,10 +69,10 @@ for p in input:/input wheelhouse:/wheelhouse agent:/opt/pyti/agent tasks:/opt/py
 done
 $bb mkdir -p /opt/pyti/scratch
 $bb mount -t ext4 -o noatime,nodev,nosuid $scratch /opt/pyti/scratch
-$bb mkdir -p /opt/pyti/scratch/tmp /opt/pyti/scratch/work /opt/pyti/scratch/home
+$bb mkdir -p /opt/pyti/scratch/tmp /opt/pyti/scratch/work
 $bb chmod 1777 /opt/pyti/scratch/tmp
-$bb chmod 755 /opt/pyti/scratch/work /opt/pyti/scratch/home
-for p in tmp:/tmp work:/work home:/home/pyti; do
+$bb chmod 755 /opt/pyti/scratch/work
+for p in tmp:/tmp work:/work; do
   $bb umount \${p#*:} 2>/dev/null || $bb umount -l \${p#*:}
   $bb mount --bind /opt/pyti/scratch/\${p%%:*} \${p#*:}
 done
@@ -80,7 +80,6 @@ ATTACH
 chmod 700 $r/run/pyti/attach-input
 mount -t tmpfs -o size=$tmp_size,mode=1777 tmpfs $r/tmp
 mount -t tmpfs -o size=$work_size,mode=755 tmpfs $r/work
-mount -t tmpfs -o size=$tmp_size,mode=755 tmpfs $r/home/pyti
 mount -t proc proc $r/proc
 mount -t devtmpfs devtmpfs $r/dev
 mount -t sysfs -o ro sysfs $r/sys
@@ -89,7 +88,7 @@ for p in /sys/class/virtio-ports/vport*; do
   [ "$(cat "$p/name" 2>/dev/null)" = org.pyti.agent ] && port=/dev/${p##*/}
 done
 [ -n "$port" ] || fail "no virtio-serial port named org.pyti.agent"
-hostname pyti-guest
+hostname alex-thinkpad
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 echo 3 > /proc/sys/vm/drop_caches
 say "ready: starting the agent on $port"

@@ -21,19 +21,26 @@ echo "step 1/3: debootstrap $suite (minbase) from the host's mirror"
 debootstrap --variant=minbase --include="$packages" "$suite" "$target" "$mirror"
 
 echo "step 2/3: configure the guest"
-# The unprivileged users that run package code: one per parallel task slot.
-for i in 0 1 2 3 4 5 6 7; do
-  uid=$((2000 + i))
-  echo "pyti$i:x:$uid:$uid:PyTI task slot $i:/work/home:/usr/sbin/nologin" >> "$target/etc/passwd"
-  echo "pyti$i:x:$uid:" >> "$target/etc/group"
+# The unprivileged users that run package code: one per parallel task slot (uid 2000+i). They look
+# like a laptop's developers, not a sandbox (payloads check for "sandbox" names), and each home
+# /home/<name> is a symlink to /work/home: the home is on the work tree's mount, so a rename(2) from
+# the work tree into ~ works (across mount points it is EXDEV). The agent creates /work/home.
+i=0
+for who in "alex:Alex Morgan" "sam:Sam Carter" "maria:Maria Lopez" "daniel:Daniel Novak" \
+           "emma:Emma Fischer" "lucas:Lucas Martin" "sofia:Sofia Rossi" "james:James Walker"; do
+  uid=$((2000 + i)); name=${who%%:*}
+  echo "$name:x:$uid:$uid:${who#*:},,,:/home/$name:/bin/bash" >> "$target/etc/passwd"
+  echo "$name:x:$uid:" >> "$target/etc/group"
+  ln -sfn /work/home "$target/home/$name"
+  i=$((i + 1))
 done
 # Mount points for the agent, the task helpers, inputs and the work areas.
 mkdir -p "$target/opt/pyti/agent" "$target/opt/pyti/tasks" "$target/input" "$target/wheelhouse" \
-         "$target/work" "$target/home/pyti"
+         "$target/work"
 # There is no network inside. Name lookups still happen (and are traced): they go to loopback.
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$target/etc/resolv.conf"
-printf '127.0.0.1 localhost\n::1 localhost\n' > "$target/etc/hosts"
-printf 'pyti-guest\n' > "$target/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 alex-thinkpad\n::1 localhost\n' > "$target/etc/hosts"
+printf 'alex-thinkpad\n' > "$target/etc/hostname"
 # Modules malware assumes without declaring them (requests, colorama, dnspython,
 # psutil and their dependencies) move out of dist-packages into /opt/pyti/fallback-modules, without
 # their metadata: pip and importlib.metadata do not see them, so a declared dependency still resolves

@@ -58,6 +58,8 @@ export * from './git-source/source-archive.js';
 export * from './git-source/sdist-build.js';
 export * from './git-source/source-report.js';
 export * from './git-source/git-job.js';
+export * from './report/reach.js';
+export * from './findings/windows-shim.js';
 export * from './sinkhole/sinkhole-record.js';
 export * from './sinkhole/parse-sinkhole.js';
 export * from './sinkhole/collect-network.js';

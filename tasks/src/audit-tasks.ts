@@ -44,6 +44,19 @@ export interface AuditPlanOptions {
  */
 const PACKAGE_HOME = 'package-home';
 
+/**
+ * The environment of the traced tasks (build, install, import, execute), not of `test` (tests must
+ * behave as natively): PyTI's sitecustomize (tasks/guest/site) appends the fallback modules to the
+ * end of sys.path and adds the Windows-only stdlib names; the Windows program shims come first on
+ * PATH and log to `{raw}/windows-shims.jsonl`.
+ */
+export const TRACED_ENV: Readonly<Record<string, string>> = Object.freeze({
+  PYTHONPATH: '{tasks}/guest/site',
+  PYTI_WINDOWS_SHIMS: '1',
+  PYTI_SHIM_LOG: '{raw}/windows-shims.jsonl',
+  PATH: '{tasks}/guest/winshims:/usr/local/bin:/usr/bin:/bin',
+});
+
 /** The task definitions of an audit of `{input}/<distFile>`. */
 export function auditTasks(distFile: string): TaskSpec[] {
   const dist = `{input}/${distFile}`;
@@ -60,18 +73,18 @@ export function auditTasks(distFile: string): TaskSpec[] {
     }),
     t({
       id: 'build', title: 'Build a wheel from the sdist (traced)',
-      dependsOn: [], needs: ['source', 'meta'], produces: ['wheel'], failurePolicy: 'halt', network: 'sinkhole',
+      dependsOn: [], needs: ['source', 'meta'], produces: ['wheel'], failurePolicy: 'halt', env: { ...TRACED_ENV }, network: 'sinkhole',
       command: [PY, helper('build_wheel.py'), dist, '{data:source}', '{data:meta}', '{data:wheel}', '{raw}', '{scratch}', '{wheelhouse}'],
     }),
     t({
       id: 'install', title: 'pip install into a fresh venv, offline (traced)',
-      dependsOn: [], needs: ['wheel'], produces: ['venv'], failurePolicy: 'halt', network: 'sinkhole',
+      dependsOn: [], needs: ['wheel'], produces: ['venv'], failurePolicy: 'halt', env: { ...TRACED_ENV }, network: 'sinkhole',
       command: [PY, helper('install_wheel.py'), '{data:wheel}', '{data:venv}', '{raw}', '{wheelhouse}'],
     }),
     t({
       id: 'import', title: 'Import every top-level module (traced)',
       dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
-      limits: { wallSeconds: 300 }, network: 'sinkhole',
+      limits: { wallSeconds: 300 }, env: { ...TRACED_ENV }, network: 'sinkhole',
       command: [...STRACE_ARGS,
         '-o', '{raw}/import.strace', '{data:venv}/bin/python', helper('import_all.py'), '{data:meta}', '{raw}'],
     }),
@@ -79,6 +92,14 @@ export function auditTasks(distFile: string): TaskSpec[] {
       id: 'test', title: 'Run the test suite with pytest under coverage',
       dependsOn: [], needs: ['venv', 'source', 'meta'], produces: ['coverage-data'], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
       command: ['{data:venv}/bin/python', helper('run_tests.py'), '{data:source}', '{data:meta}', '{data:coverage-data}', '{raw}', '{scratch}'],
+    }),
+    t({
+      id: 'execute', title: 'Run the scripts, entry points, functions and classes (traced)',
+      dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'warn', locks: [PACKAGE_HOME],
+      limits: { wallSeconds: 240 }, env: { ...TRACED_ENV }, network: 'sinkhole',
+      // After test in plan order (same lock, so one after the other): the tests see what import left,
+      // as before. execute_dist.py runs itself under pyti_common.STRACE, writing {raw}/execute.strace.
+      command: ['{data:venv}/bin/python', helper('execute_dist.py'), '{data:meta}', '{raw}'],
     }),
     t({
       id: 'coverage', title: 'Line coverage of the package during its tests',

@@ -13,6 +13,7 @@ import {
   type AgentHello, type AgentNotifications, type AgentRequests, type HostNotifications, type InitializeParams,
 } from './protocol.js';
 import { RpcPeer } from './rpc-peer.js';
+import { homeAliases } from './slot-users.js';
 import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
 import { SinkholeNetwork } from './sinkhole.js';
 import type { MessageReader, MessageWriter } from './transport.js';
@@ -22,7 +23,7 @@ export const AGENT_VERSION = '0.1.0';
 
 /** The layout the guest images use. */
 export const DEFAULT_LAYOUT: GuestLayout = {
-  work: '/work', input: '/input', wheelhouse: '/wheelhouse', tasks: '/opt/pyti/tasks', home: '/home/pyti', tmp: '/tmp', uidBase: 2000,
+  work: '/work', input: '/input', wheelhouse: '/wheelhouse', tasks: '/opt/pyti/tasks', home: '/work/home', tmp: '/tmp', uidBase: 2000,
 };
 
 export interface AgentOptions {
@@ -100,7 +101,10 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
         protocolVersion: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, python, platform, machine, tools,
         maxParallel: opts.maxParallel ?? 8,
         capabilities: { network: sinkhole ? ['none', 'sinkhole'] : ['none'] },
-        paths: { home: layout.home, work: layout.work, input: layout.input, wheelhouse: layout.wheelhouse, tmp: layout.tmp },
+        paths: {
+          home: layout.home, homeAliases: homeAliases(layout.home, layout.uidBase),
+          work: layout.work, input: layout.input, wheelhouse: layout.wheelhouse, tmp: layout.tmp,
+        },
       };
     });
     peer.onRequest('run', async ({ plan }) => {

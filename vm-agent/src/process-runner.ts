@@ -16,6 +16,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { LimitKind, TaskLimits } from './plan.js';
 import { sampleTask } from './proc-sampler.js';
 import type { TaskCgroup } from './task-cgroup.js';
+import { terminalWrapper } from './task-terminal.js';
 
 export interface RunRequest {
   argv: string[];
@@ -35,6 +36,11 @@ export interface RunRequest {
    * there, so nothing of the task runs outside it; the kernel then enforces memory and processes.
    */
   cgroup?: TaskCgroup;
+  /**
+   * With `uid`: a pty as stdin and controlling terminal, and the uid as login uid (task-terminal.ts),
+   * so `os.getlogin()` and `isatty(0)` answer as for a user at a terminal. Needs python3 in the guest.
+   */
+  terminal?: boolean;
 }
 
 export interface RunOutcome {
@@ -54,6 +60,7 @@ export interface RunOutcome {
 }
 
 const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
+const TERMINAL_PYTHON = '/usr/bin/python3';
 
 const OOM_MARKERS = /MemoryError|Cannot allocate memory|std::bad_alloc|out of memory/i;
 // A shell's own words for a refused fork: the process limit, however few processes a sample caught.
@@ -66,6 +73,9 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
   const { limits } = req;
   const tailBytes = req.tailBytes ?? 64 * 1024;
   const argv = [...req.argv];
+  // The terminal wrapper starts as root and takes the uid itself, after making the pty its terminal.
+  const wrapped = req.terminal === true && req.uid !== undefined && existsSync(TERMINAL_PYTHON);
+  if (wrapped) argv.unshift(...terminalWrapper(req.uid!, req.gid ?? req.uid!, TERMINAL_PYTHON));
   if (PRLIMIT) {
     // The soft CPU limit sends SIGXCPU (classified as cpu however late a sample comes), the hard one SIGKILL.
     const cpu = Math.ceil(limits.cpuSeconds) + 1;
@@ -85,8 +95,8 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: req.cwd,
         env: req.env,
-        uid: req.uid,
-        gid: req.gid,
+        uid: wrapped ? undefined : req.uid,
+        gid: wrapped ? undefined : req.gid,
         detached: true,
         stdio: req.cgroup ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       });

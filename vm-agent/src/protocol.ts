@@ -26,7 +26,11 @@ export interface AgentHello {
   /** What the agent can give tasks: the `TaskSpec.network` values it knows (absent: `none` only). */
   capabilities?: { network: TaskNetwork[] };
   /** Paths inside the guest the host needs to interpret traces. */
-  paths: { home: string; work: string; input: string; wheelhouse: string; tmp: string };
+  paths: {
+    home: string; work: string; input: string; wheelhouse: string; tmp: string;
+    /** Other paths of the home (the slot users' /home/<name>, symlinks to `home`): strace may show either. */
+    homeAliases?: string[];
+  };
 }
 
 export interface InitializeParams {

@@ -6,7 +6,7 @@
  * raw files with O_NOFOLLOW and only regular files, so a task cannot make the agent read other files
  * through symlinks; sizes are capped before anything is sent.
  */
-import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskResult, TaskSpec, TaskStatus } from './plan.js';
 import { runLimited, type RunOutcome } from './process-runner.js';
@@ -14,6 +14,7 @@ import type { ExecutionEvents, TaskExecutor } from './execution-manager.js';
 import { RAW_CHUNK_BYTES } from './protocol.js';
 import type { TaskCgroup, TaskCgroups } from './task-cgroup.js';
 import { SINKHOLE_GID, type SinkholeNetwork } from './sinkhole.js';
+import { slotUser } from './slot-users.js';
 
 /** Where things are inside the guest. */
 export interface GuestLayout {
@@ -73,9 +74,13 @@ export class GuestTaskExecutor implements TaskExecutor {
         if (uid !== undefined) chownSync(d, uid, uid);
       }
       argv = task.command.map((a) => expandPlaceholders(a, dirs));
+      // The slot's user as the image names it: HOME is its home path (a symlink to L.home) when present.
+      const user = uid === undefined ? undefined : slotUser(uid);
+      const home = user && user.home !== L.home && existsSync(user.home) ? user.home : L.home;
       env = {
         PATH: '/usr/local/bin:/usr/bin:/bin',
-        HOME: L.home,
+        HOME: home,
+        ...(user ? { USER: user.name, LOGNAME: user.name } : {}),
         TMPDIR: L.tmp,
         LANG: 'C.UTF-8',
         LC_ALL: 'C.UTF-8',
@@ -103,7 +108,7 @@ export class GuestTaskExecutor implements TaskExecutor {
     const sinkFailure = sinkhole ? await sinkhole.begin() : null;
     const gid = uid !== undefined && sinkhole && sinkFailure === null ? SINKHOLE_GID : uid;
     const outcome = await runLimited({
-      argv, cwd: scratch, env, limits: task.limits, uid, gid, cgroup,
+      argv, cwd: scratch, env, limits: task.limits, uid, gid, cgroup, terminal: uid !== undefined,
       onOutput: (stream, text) => this.io.output?.(task.id, stream, text),
     });
     await cgroup?.remove();

@@ -1,7 +1,7 @@
 /**
  * The bubblewrap backend: the agent runs in the guest root filesystem with its own mount, PID, IPC,
  * UTS, cgroup and network namespaces (no network at all: only a loopback device inside), a fresh
- * tmpfs for /tmp, /work and the home directory, and every input mounted read-only.
+ * tmpfs for /tmp and /work (the home, /work/home, is on /work: see images/guest/recipe.sh), and every input mounted read-only.
  *
  * It runs bwrap as root without a user namespace, because package code must run under uids other
  * than the agent's (a user namespace made by bwrap maps only one uid); the agent keeps only the
@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import type { Backend, SandboxInputs, SandboxInstance } from './backend.js';
 import { spawnProcessSandbox } from './process-sandbox.js';
 
-const AGENT_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_KILL',
+const AGENT_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_AUDIT_CONTROL',
   // the sinkhole's routes and nftables rules in the sandbox's own network namespace (vm-agent/src/sinkhole.ts)
   'CAP_NET_ADMIN'];
 /**
@@ -25,7 +25,7 @@ const CLOSE_INHERITED_FDS = 'for f in /proc/self/fd/*; do n=${f##*/}; if [ "$n" 
 export interface BwrapOptions {
   /** Size of the /work tmpfs in bytes. */
   workBytes?: number;
-  /** Size of the /tmp and home tmpfs in bytes. */
+  /** Size of the /tmp tmpfs in bytes. */
   tmpBytes?: number;
 }
 
@@ -51,12 +51,11 @@ export class BwrapBackend implements Backend {
     const a = [
       'bwrap',
       '--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup',
-      '--die-with-parent', '--new-session', '--hostname', 'pyti-guest',
+      '--die-with-parent', '--new-session', '--hostname', 'alex-thinkpad',
       '--ro-bind', inputs.rootfs, '/',
       '--proc', '/proc', '--dev', '/dev',
       '--size', tmp, '--tmpfs', '/tmp',
       '--size', work, '--tmpfs', '/work',
-      '--size', tmp, '--tmpfs', '/home/pyti',
       '--ro-bind', inputs.inputDir, '/input',
       '--ro-bind', inputs.wheelhouse, '/wheelhouse',
       '--ro-bind', inputs.agentDir, '/opt/pyti/agent',

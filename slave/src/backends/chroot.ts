@@ -29,7 +29,7 @@ export class ChrootBackend implements Backend {
       'mount --rbind /dev "$root/dev"',
       'mount -t tmpfs tmpfs "$root/tmp"',
       'mount -t tmpfs tmpfs "$root/work"',
-      'mount -t tmpfs tmpfs "$root/home/pyti"',
+      // The home is /work/home (the image's /home/<name> are symlinks to it): on /work's tmpfs.
       `mount --bind ${q(inputs.inputDir)} "$root/input"`,
       `mount --bind ${q(inputs.wheelhouse)} "$root/wheelhouse"`,
       `mount --bind ${q(inputs.agentDir)} "$root/opt/pyti/agent"`,

@@ -20,6 +20,7 @@ import type { InfraError } from '../agent-session.js';
 import type { ScoreReason } from '../findings/judge.js';
 import type { IndexObservation } from './observation.js';
 import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
+import type { ReachSummary } from './reach.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -96,6 +97,8 @@ export interface AuditReport {
   imports?: ImportResult[];
   build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[] };
   install?: { wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[] };
+  /** How far the audit reached into the payload: fallback modules used, Windows shims run, execute calls. */
+  reach?: ReachSummary;
   /** The traced phases: process tree, files, network. */
   traces: Partial<Record<Phase, TraceSummary & { stats: { lines: number; bytes: number; unparsed: number } }>>;
   findings: Finding[];

@@ -14,6 +14,7 @@ import { parseCoverage } from '../results/coverage.js';
 import { REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask } from './audit-report.js';
 import { analyzeTraces, sortFindings } from './trace-findings.js';
 import { applyJudgement } from './apply-judgement.js';
+import { buildReach } from './reach.js';
 import type { StaticScanSummary } from './static-scan.js';
 import type { ReportBait } from '../bait/index.js';
 import { collectNetwork } from '../sinkhole/collect-network.js';
@@ -80,6 +81,10 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   const style = pc ? parsePycodestyle(pc.toString('utf8'), `${paths.work}/data/source`) : undefined;
   const imp = jsonOf(raw('import', 'import.json'));
   const imports: ImportResult[] | undefined = Array.isArray(imp?.modules)
+  // import.json's own reason (e.g. no top-level module) says more than "exit code 1".
+  const importTask = tasks.find((t) => t.id === 'import');
+  if (importTask?.status === 'fail' && typeof imp?.error === 'string') importTask.reason = imp.error.slice(0, 500);
+  const reach = buildReach(raw, traces);
     ? (imp.modules as Record<string, unknown>[]).slice(0, 500).map((m) => ({
         module: String(m.module ?? '').slice(0, 200), ok: m.ok === true,
         error: typeof m.error === 'string' ? m.error.slice(0, 2000) : undefined,
@@ -112,7 +117,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     tasks, tests, coverage, lint, style, imports,
     build: bj && { mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements) },
     install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
-    traces, findings, network, bait: analysis.bait,
+    reach, traces, findings, network, bait: analysis.bait,
     infraError: session.infraError,
     timings: { startedAt: startedAt.toISOString(), totalMs, bootMs: session.bootMs, runMs: session.runMs },
     rawFiles,

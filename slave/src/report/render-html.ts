@@ -7,6 +7,7 @@ import type { AuditReport } from './audit-report.js';
 import type { TracedProcess } from '../trace/process-tree.js';
 import type { Finding } from '../findings/finding.js';
 import { esc } from './html-escape.js';
+import { reachSection } from './render-reach.js';
 import { networkSection } from '../sinkhole/render-network.js';
 
 const CSS = `
@@ -75,6 +76,7 @@ export function renderHtml(r: AuditReport): string {
   parts.push(`<section><h2>Tasks</h2><table><tr><th>task</th><th>status</th><th>reason</th><th class="num">time</th><th class="num">CPU</th><th class="num">peak memory</th><th>policy</th></tr>${r.tasks.map((t) =>
     `<tr><td><b>${esc(t.id)}</b><br><span class="muted">${esc(t.title)}</span></td><td class="s-${esc(t.status)}">${esc(t.status)}</td><td>${esc(t.reason ?? '')}</td><td class="num">${ms(t.durationMs)}</td><td class="num">${ms(t.cpuMs)}</td><td class="num">${mb(t.peakMemoryBytes)}</td><td>${esc(t.failurePolicy)}</td></tr>`).join('')}</table>
 ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outputTail).map((t) => `<details><summary>output of ${esc(t.id)}</summary><pre>${esc(t.outputTail)}</pre></details>`).join('')}</section>`);
+  parts.push(reachSection(r));
   parts.push(networkSection(r.network));
   if (r.tests) {
     const t = r.tests;
