@@ -13,12 +13,13 @@ describe('release documents', () => {
     const r = parseReleaseDocument(JSON.parse(fixture('release-yanked.json')), DOC_URL, 'requests_ng', '3.0.0', 23400010);
     expect(r.normalized).toBe('requests-ng');
     expect(r.lastSerial).toBe(23400010);
-    // The .zip sdist is left out (PyTI audits .tar.gz sdists and wheels, as the slave does).
+    // The legacy .zip sdist is listed too (PyTI audits it when a release has no .tar.gz sdist).
     expect(r.files.map((f) => f.filename)).toEqual([
       'requests_ng-3.0.0-cp312-cp312-manylinux_2_17_x86_64.whl',
       'requests_ng-3.0.0-py2.py3-none-any.whl',
       'requests_ng-3.0.0-py3-none-any.whl',
       'requests_ng-3.0.0.tar.gz',
+      'requests_ng-3.0.0.zip',
     ]);
     expect(r.files[3]).toEqual({
       filename: 'requests_ng-3.0.0.tar.gz',
@@ -36,6 +37,8 @@ describe('release documents', () => {
     const yanked = parseReleaseDocument(JSON.parse(fixture('release-yanked.json')), DOC_URL, 'requests-ng', '3.0.0', null).files;
     expect(selectFilesToAudit(yanked)).toEqual([]);
     expect(selectFilesToAudit(yanked, { includeYanked: true }).map((f) => f.filename)).toEqual(['requests_ng-3.0.0.tar.gz', 'requests_ng-3.0.0-py3-none-any.whl']);
+    const zipOnly = yanked.filter((f) => !f.filename.endsWith('.tar.gz'));
+    expect(selectFilesToAudit(zipOnly, { includeYanked: true, pureWheel: false }).map((f) => f.filename)).toEqual(['requests_ng-3.0.0.zip']);
     const ok = parseReleaseDocument(JSON.parse(fixture('release-ok.json')), DOC_URL, 'Flask-Widgets', '0.1.0', null).files;
     expect(selectFilesToAudit(ok).map((f) => f.filename)).toEqual(['flask_widgets-0.1.0.tar.gz', 'flask_widgets-0.1.0-py3-none-any.whl']);
     expect(selectFilesToAudit(ok, { sdist: false }).map((f) => f.filename)).toEqual(['flask_widgets-0.1.0-py3-none-any.whl']);

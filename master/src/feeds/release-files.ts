@@ -133,7 +133,9 @@ export function selectFilesToAudit(files: readonly ReleaseFile[], policy: AuditP
   const usable = files.filter((f) => policy.includeYanked || !f.yanked);
   const out: ReleaseFile[] = [];
   if (policy.sdist ?? true) {
-    const sdist = usable.find((f) => f.packagetype === 'sdist' && f.filename.endsWith('.tar.gz'));
+    // A .tar.gz sdist, else a legacy .zip one (old releases have only those).
+    const sdist = usable.find((f) => f.packagetype === 'sdist' && f.filename.endsWith('.tar.gz'))
+      ?? usable.find((f) => f.packagetype === 'sdist' && f.filename.endsWith('.zip'));
     if (sdist) out.push(sdist);
   }
   if (policy.pureWheel ?? true) {

@@ -12,7 +12,7 @@ export class BadRequestError extends PytiError {
 const PROJECT = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9.!+_-]{0,127}$/;
 /** A distribution's file name (the only kinds PyTI audits). */
-export const DIST_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,250}\.(whl|tar\.gz)$/;
+export const DIST_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,250}\.(whl|tar\.gz|zip)$/;
 const BACKEND = /^[a-z][a-z0-9-]{0,31}$/;
 const STATES: ReadonlySet<string> = new Set(['queued', 'running', 'done', 'error', 'cancelled']);
 

@@ -6,7 +6,7 @@
  * segment of a conservative character set, no `..`, ending in `.tar.gz` or `.whl`.
  */
 
-const SAFE = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,250}\.(tar\.gz|whl)$/;
+const SAFE = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,250}\.(tar\.gz|zip|whl)$/;
 
 /** Whether `name` may be used as a file name on the host for a distribution. */
 export function safeDistFilename(name: unknown): name is string {

@@ -44,7 +44,8 @@ export function pickFile(files: IndexFile[], project: string, version: string, f
     if (!f) throw new PytiError('PYTI_INDEX_NOT_FOUND', `${project} ${version} has no file ${filename}`);
     return f;
   }
-  const sdist = files.find((x) => x.filename.endsWith('.tar.gz') && (x.packagetype === undefined || x.packagetype === 'sdist'));
+  const isSdist = (x: { packagetype?: string }): boolean => x.packagetype === undefined || x.packagetype === 'sdist';
+  const sdist = files.find((x) => x.filename.endsWith('.tar.gz') && isSdist(x)) ?? files.find((x) => x.filename.endsWith('.zip') && isSdist(x));
   const pick = sdist ?? files.find((x) => isPureWheel(x.filename));
   if (!pick) throw new PytiError('PYTI_INDEX_NOT_FOUND', `${project} ${version} has no sdist and no pure-Python wheel`);
   return pick;

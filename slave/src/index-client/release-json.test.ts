@@ -47,7 +47,8 @@ describe('release JSON from an untrusted index', () => {
   it('checks names and URLs', () => {
     expect(safeDistFilename('idx_app-1.0.tar.gz')).toBe(true);
     expect(safeDistFilename('..tar.gz')).toBe(false);
-    expect(safeDistFilename('x-1.zip')).toBe(false);
+    expect(safeDistFilename('x-1.zip')).toBe(true);
+    expect(safeDistFilename('x-1.exe')).toBe(false);
     expect(isPureWheel('x-1-py3-none-any.whl')).toBe(true);
     expect(isPureWheel('x-1-cp311-abi3-any.whl')).toBe(false);
     expect(normalizeIndexUrl('https://pypi.org/')).toBe('https://pypi.org');
