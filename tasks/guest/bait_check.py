@@ -30,7 +30,13 @@ def main():
         if len(v) >= GRAM:
             for i in range(0, len(v) - GRAM + 1, GRAM):
                 firsts[v[i:i + GRAM]] = c.get("id", "?")
-    planted = set(os.path.realpath(p) for p in spec.get("planted", []))
+    planted = set(os.path.realpath(os.path.expanduser(p)) for p in spec.get("planted", []))
+    # What the bait task says it planted (its raw dir is a sibling of ours), whoever's home that was.
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(raw)), "bait", "bait.json"), encoding="utf-8") as f:
+            planted |= set(os.path.realpath(p) for p in json.load(f).get("planted", []) if isinstance(p, str))
+    except (OSError, ValueError, AttributeError):
+        pass
     exclude = [os.path.realpath(d) for d in spec.get("exclude", [])] + [os.path.realpath(raw)]
     hits, seen, scanned = [], set(), 0
     for root in spec.get("roots", []):

@@ -18,9 +18,6 @@ export function randomString(alphabet: string, n: number): string {
   return s;
 }
 
-/** Where the build tree's parent is in the guest (build's scratch dir; see vm-agent's task executor). */
-export const BUILD_PARENT = '/work/scratch/build';
-
 /** A fresh bait for one audit. */
 export function generateBait(): Bait {
   const canaries: Canary[] = [];
@@ -92,8 +89,8 @@ export function generateBait(): Bait {
 
   const envSecret = canary('dotenv-secret', randomString(ALNUM, 40));
   const dotenv = `DATABASE_URL=postgres://app:${hist}@db.internal.invalid:5432/app\nSECRET_KEY=${envSecret}\nAWS_ACCESS_KEY_ID=${akid}\nAWS_SECRET_ACCESS_KEY=${asecret}\n`;
+  // Only in the home: the build tree's parent (/work/scratch) is not writable by the bait task's uid.
   file('~/.env', dotenv);
-  file(`${BUILD_PARENT}/.env`, dotenv);
 
   return { files, canaries, env: { AWS_ACCESS_KEY_ID: akid, AWS_SECRET_ACCESS_KEY: asecret, AWS_DEFAULT_REGION: 'us-east-1' } };
 }

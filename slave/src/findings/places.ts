@@ -60,6 +60,7 @@ export function allowedWrite(path: string, ctx: RuleContext): boolean {
   // The home may live under the work area: under it, only pip's cache is a place to write.
   const rel = homeRelative(path, ctx);
   if (rel !== null) return under(rel, '.cache/pip');
-  if ([ctx.work, ctx.tmp, '/var/tmp', '/dev/shm', '/dev/null', '/dev/tty', '/dev/pts'].some((d) => under(path, d))) return true;
+  // /opt/pyti/tasks: PyTI's own read-only helpers (Python tries to cache their bytecode there).
+  if ([ctx.work, ctx.tmp, '/var/tmp', '/dev/shm', '/dev/null', '/dev/tty', '/dev/pts', '/opt/pyti/tasks'].some((d) => under(path, d))) return true;
   return /^\/proc\/(self|\d+)\/(fd|task)\//.test(path);
 }
