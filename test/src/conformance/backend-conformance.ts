@@ -14,7 +14,7 @@ import { auditChecks } from './audit-checks.js';
 import { ConformanceSessions, type ConformanceOptions } from './conformance-sessions.js';
 import { hostileChecks } from './hostile-checks.js';
 import { limitChecks } from './limit-checks.js';
-import { networkChecks } from './network-checks.js';
+import { networkChecks, sinkholeChecks } from './network-checks.js';
 import { protocolChecks } from './protocol-checks.js';
 import { rollbackChecks } from './rollback-checks.js';
 
@@ -36,6 +36,7 @@ export async function describeBackendConformance(
     afterAll(() => sessions.cleanup());
     describe('protocol', () => protocolChecks(sessions));
     describe('network isolation', () => networkChecks(sessions));
+    describe('the sinkhole network', () => sinkholeChecks(sessions));
     describe('rollback', () => rollbackChecks(sessions));
     describe('limits', () => limitChecks(sessions));
     describe('hostile package code', () => hostileChecks(sessions));

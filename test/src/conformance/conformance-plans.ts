@@ -17,6 +17,8 @@ export interface PlanScale {
 
 /** The name the network probe looks up (under `.invalid`: it can never resolve anywhere). */
 export const NET_PROBE_NAME = 'pyti-conformance.invalid';
+/** The name the sinkhole probe resolves and connects to (under `.invalid`: only the sinkhole answers it). */
+export const SINK_PROBE_NAME = 'pyti-sinkhole-conformance.invalid';
 /** Size of the raw file the protocol task sends: more than one raw chunk. */
 export const BLOB_BYTES = 300_000;
 /**
@@ -52,6 +54,7 @@ function taskMaker(s: PlanScale): (id: string, command: string[], over?: TaskOve
 /**
  * Protocol, network and the writing half of rollback: a task that streams stdout, stderr and a
  * multi-chunk raw file; one that writes markers wherever it can; the network probe under strace;
+ * the sinkhole probe (a task on the sinkhole network);
  * and one that lingers (with a daemon) so that the host can see the session's processes.
  */
 export function protocolPlan(nonce: string, s: PlanScale): Plan {
@@ -63,6 +66,7 @@ export function protocolPlan(nonce: string, s: PlanScale): Plan {
       t('input-large', ['sha256sum', `{input}/${LARGE_INPUT.name}`]),
       t('rollback-write', ['python3', '{input}/write_markers.py', markerName(nonce)], { produces: ['junk'] }),
       t('net-probe', [...STRACE, '-o', '{raw}/net.strace', 'python3', '{input}/net_probe.py', NET_PROBE_NAME]),
+      t('sink-probe', ['python3', '{input}/sink_probe.py', SINK_PROBE_NAME], { network: 'sinkhole' }),
       t('linger', ['sh', '-c',
         `setsid python3 -c "import time; time.sleep(600)" pyti-daemon-${nonce} & echo lingering; exec python3 -c "import time; time.sleep(${2 * s.slowFactor})" pyti-linger-${nonce}`]),
     ],
