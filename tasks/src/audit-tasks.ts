@@ -47,14 +47,15 @@ const PACKAGE_HOME = 'package-home';
 /**
  * The environment of the traced tasks (build, install, import, execute), not of `test` (tests must
  * behave as natively): PyTI's sitecustomize (tasks/guest/site) appends the fallback modules to the
- * end of sys.path and adds the Windows-only stdlib names; the Windows program shims come first on
- * PATH and log to `{raw}/windows-shims.jsonl`.
+ * end of sys.path and adds the Windows-only stdlib names; the Windows program shims (`{shims}`, the
+ * agent's exec-able copy of tasks/guest/winshims) come first on PATH and log to `{raw}/windows-shims.jsonl`.
  */
 export const TRACED_ENV: Readonly<Record<string, string>> = Object.freeze({
   PYTHONPATH: '{tasks}/guest/site',
   PYTI_WINDOWS_SHIMS: '1',
   PYTI_SHIM_LOG: '{raw}/windows-shims.jsonl',
-  PATH: '{tasks}/guest/winshims:/usr/local/bin:/usr/bin:/bin',
+  PYTI_EXE_SHIM: '{shims}/exe',
+  PATH: '{shims}:/usr/local/bin:/usr/bin:/bin',
 });
 
 /** The task definitions of an audit of `{input}/<distFile>`. */

@@ -14,6 +14,7 @@ import {
 } from './protocol.js';
 import { RpcPeer } from './rpc-peer.js';
 import { homeAliases } from './slot-users.js';
+import { installShims } from './shim-dir.js';
 import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
 import { SinkholeNetwork } from './sinkhole.js';
 import type { MessageReader, MessageWriter } from './transport.js';
@@ -176,6 +177,11 @@ function prepareLayout(L: GuestLayout): void {
     if (!existsSync(d)) mkdirSync(d, { recursive: true });
     // Shared by the task uids, like /tmp: sticky, so no task deletes another's files.
     chmodSync(d, 0o1777);
+  }
+  try {
+    installShims(L); // {shims}: exec-able in VMs too, where the tasks directory is mounted noexec
+  } catch {
+    /* tasks then use {tasks}/guest/winshims */
   }
 }
 

@@ -54,7 +54,7 @@ export interface TaskSpec {
   /**
    * argv. Placeholders: `{input}` (read-only inputs), `{wheelhouse}`, `{tasks}` (helper scripts),
    * `{raw}` (this task's raw-data directory, sent to the host), `{scratch}` (private scratch dir),
-   * `{data:KEY}` (a data-store directory), `{home}`.
+   * `{data:KEY}` (a data-store directory), `{home}`, `{tmp}`, `{shims}` (the Windows program shims).
    */
   command: string[];
   /** Extra environment (placeholders expanded too). */

@@ -15,6 +15,7 @@ import { RAW_CHUNK_BYTES } from './protocol.js';
 import type { TaskCgroup, TaskCgroups } from './task-cgroup.js';
 import { SINKHOLE_GID, type SinkholeNetwork } from './sinkhole.js';
 import { slotUser } from './slot-users.js';
+import { shimsDir } from './shim-dir.js';
 
 /** Where things are inside the guest. */
 export interface GuestLayout {
@@ -64,6 +65,7 @@ export class GuestTaskExecutor implements TaskExecutor {
     const scratch = join(L.work, 'scratch', task.id);
     const dirs: Record<string, string> = {
       input: L.input, wheelhouse: L.wheelhouse, tasks: L.tasks, raw: rawDir, scratch, home: L.home, tmp: L.tmp,
+      shims: existsSync(shimsDir(L)) ? shimsDir(L) : join(L.tasks, 'guest', 'winshims'),
     };
     for (const key of [...task.needs, ...task.produces]) dirs[`data:${key}`] = this.dataDir(key);
     let argv: string[];

@@ -19,7 +19,7 @@ if os.path.isdir(FALLBACK) and FALLBACK not in sys.path:
     sys.path.append(FALLBACK)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_EXE_SHIM = os.path.join(os.path.dirname(_HERE), "winshims", "exe")
+_EXE_SHIM = os.environ.get("PYTI_EXE_SHIM") or os.path.join(os.path.dirname(_HERE), "winshims", "exe")
 
 _CONSTANTS = {
     "CREATE_NO_WINDOW": 0x08000000, "DETACHED_PROCESS": 0x00000008, "CREATE_NEW_CONSOLE": 0x00000010,
