@@ -34,6 +34,17 @@ export interface MasterCommandIO {
 
 /** Runs `pyti master …` (args after `master`); resolves to the exit code once the master has stopped. */
 export async function runMasterCommand(args: string[], io: MasterCommandIO, opts: { stop?: AbortSignal } = {}): Promise<number> {
+  if (args[0] === 'rescore') {
+    try {
+      const { runRescoreCommand } = await import('../rescore/rescore-command.js');
+      return await runRescoreCommand(args.slice(1), io);
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? '');
+      const usage = code.startsWith('ERR_PARSE_ARGS_');
+      io.err(`pyti: error ${err instanceof PytiError ? err.code : usage ? 'PYTI_USAGE' : 'internal'}: ${(err as Error).message}\n`);
+      return usage || code === 'PYTI_CONFIG_INVALID' ? 64 : 2;
+    }
+  }
   let values;
   try {
     ({ values } = parseArgs({

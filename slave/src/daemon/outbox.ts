@@ -116,6 +116,13 @@ export class Outbox {
           const sha256 = await client.putBlob(p, { signal });
           artifacts.push({ name: `raw/${rel}`, sha256, sizeBytes: size });
         }
+        // The audited distribution (writeReport keeps it as dist/<filename>): the master's rescore re-runs the static rules on it.
+        for (const rel of listFiles(join(reportDir, 'dist')).slice(0, 1)) {
+          const p = join(reportDir, 'dist', rel);
+          const size = lstatSync(p).size;
+          if (size > COMMAND_LIMITS.maxBlobBytes || artifacts.length >= COMMAND_LIMITS.maxArtifacts) continue;
+          artifacts.push({ name: `dist/${rel}`, sha256: await client.putBlob(p, { signal }), sizeBytes: size });
+        }
         outcome = { kind: 'report', report, artifacts, ...(entry.outcome.prefetch ? { prefetch: entry.outcome.prefetch } : {}) };
       } else {
         outcome = entry.outcome;

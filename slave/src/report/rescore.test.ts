@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as tar from 'tar';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditReport } from './audit-report.js';
@@ -80,5 +82,24 @@ describe('pyti rescore on a report directory', () => {
     expect(lines[0]).toContain(`${o.after.verdict} (${o.after.score}) → ${o.after.verdict} (${o.after.score})`);
     expect(lines.at(-1)).toMatch(/^rescored 1 of 2 reports, 0 changed/);
     expect(errs.join('')).toContain('PYTI_REPORT_INVALID');
+  });
+
+  it('re-runs the static rules on the kept distribution when it hashes to the report\'s sha256', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pyti-rescore-static-'));
+    mkdirSync(join(dir, 'src', 'evil-1.0'), { recursive: true });
+    writeFileSync(join(dir, 'src', 'evil-1.0', 'setup.py'), 'import base64\nexec(base64.b64decode("cHJpbnQoMSk="))\n');
+    writeFileSync(join(dir, 'src', 'evil-1.0', 'PKG-INFO'), 'Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n');
+    const dist = join(dir, 'evil-1.0.tar.gz');
+    await tar.c({ gzip: true, file: dist, cwd: join(dir, 'src') }, ['evil-1.0']);
+    const r = storedReport();
+    r.distribution.sha256 = createHash('sha256').update(readFileSync(dist)).digest('hex');
+    const out = join(dir, 'report');
+    writeReport(out, r, raw(), dist);
+    const o = await rescoreDir(out);
+    expect(o.staticRerun).toBe(true);
+    expect(o.report.static).toMatchObject({ files: expect.any(Number), truncated: false });
+    expect(o.report.static!.files).toBeGreaterThanOrEqual(1);
+    expect(o.report.findings.some((f) => f.rule === 'static-thing')).toBe(false); // the stored static findings were replaced
+    expect(o.report.findings.filter((f) => f.phase === 'static').every((f) => (f.sources ?? []).every((x) => x.file.startsWith('evil-1.0/')))).toBe(true);
   });
 });

@@ -3,6 +3,7 @@
  * distribution archive, host side and as data, and its findings (phase `static`, with `sources`).
  */
 import type { Finding } from '../findings/finding.js';
+import { scanDistribution } from '../static/index.js';
 
 /** What a static scan returns: files and bytes read, whether it stopped at its caps, its findings. */
 export interface StaticScanSummary {
@@ -15,16 +16,7 @@ export interface StaticScanSummary {
 /** Scans one distribution archive (the static module's `scanDistribution`). */
 export type StaticScanner = (path: string) => Promise<StaticScanSummary>;
 
-/** The static module's entry, loaded when it is there (it is written beside this one). */
-const STATIC_MODULE = '../static/index.js';
-
-/** The static scanner, or undefined when this build has none. */
+/** The static scanner (slave/src/static/ `scanDistribution`); undefined would mean a build without one (callers allow for it). */
 export async function loadStaticScanner(): Promise<StaticScanner | undefined> {
-  try {
-    const mod = (await import(STATIC_MODULE)) as { scanDistribution?: StaticScanner };
-    return typeof mod.scanDistribution === 'function' ? mod.scanDistribution : undefined;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw err;
-  }
+  return scanDistribution;
 }
