@@ -33,7 +33,8 @@ BODY = b"#!/bin/sh\n# sinkhole\n"
 KEEP = 1024            # payload bytes kept per record
 READ_LIMIT = 1 << 20   # bytes read per connection at most
 IDLE = 1.5             # seconds without data before a connection is closed
-CONN_SECONDS = 5.0     # longest a connection is kept
+FIRST_BYTE = 5.0       # seconds the first bytes may take (a client under emulation may load its CA file first)
+CONN_SECONDS = 10.0    # longest a connection is kept
 MAX_CONNS = 64         # connections served at once; more are recorded and closed at once
 MAX_RECORDS = 5000     # records per flush window; more are counted only
 SO_ORIGINAL_DST = 80
@@ -209,8 +210,8 @@ def serve_dns_tcp(conn, peer):
 METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE")
 
 
-def recv(conn, deadline):
-    wait = min(IDLE, deadline - time.time())
+def recv(conn, deadline, idle=IDLE):
+    wait = min(idle, deadline - time.time())
     if wait <= 0:
         return b""
     conn.settimeout(wait)
@@ -245,7 +246,7 @@ def sni_of(hello):
 
 def serve_tcp(conn, peer, rec):
     deadline = time.time() + CONN_SECONDS
-    data = recv(conn, deadline)
+    data = recv(conn, deadline, FIRST_BYTE)
     rec["bytesSent"] = len(data)
     if data[:1] == b"\x16" and data[1:2] == b"\x03":
         while len(data) < 5 + struct.unpack("!H", data[3:5])[0] and len(data) < 16384:

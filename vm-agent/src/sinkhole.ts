@@ -103,9 +103,10 @@ export class SinkholeNetwork {
 
   /** Starts the set-up if it has not started; resolves with null when the sinkhole is up, else why not. */
   start(): Promise<string | null> {
+    const t0 = Date.now();
     this.starting ??= this.setUp().then((failure) => {
       this.failure = failure;
-      if (failure) this.log(`sinkhole unavailable: ${failure}`);
+      this.log(failure ? `sinkhole unavailable: ${failure}` : `sinkhole up in ${Date.now() - t0} ms`);
       return failure;
     });
     return this.starting;
