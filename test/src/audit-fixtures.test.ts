@@ -30,7 +30,7 @@ describe('auditing fixture packages in the sandbox', () => {
     expect(r.lint!.messages.map((m) => m.symbol)).not.toContain('import-error');
     expect(r.install!.installed!.map((i) => i.name).sort()).toEqual(['pyti-helper', 'pyti-sample']);
     // style and the bait tasks can end before the first memory sample.
-    for (const t of r.tasks.filter((x) => x.id !== 'style' && !x.id.startsWith('bait'))) expect(t.peakMemoryBytes).toBeGreaterThan(0);
+    expect(r.tasks.filter((x) => x.id !== 'style' && !x.id.startsWith('bait') && !((x.peakMemoryBytes ?? 0) > 0)).map((x) => x.id)).toEqual([]);
   });
 
   it('the benign install trace shows pip\'s process tree and the venv files, and no network', () => {
