@@ -1,0 +1,33 @@
+/** Helpers for the exec rules: which names a file assigns from a pattern, and what name an exec runs. */
+import type { SourceFile } from '../source-file.js';
+
+const ASSIGN = /^\s*([A-Za-z_]\w*)\s*(?:\+?=)(?!=)\s*(.*)$/;
+
+/** Names assigned (or augmented) somewhere in the file from an expression matching `re`, with the first such line. */
+export function assignedFrom(file: SourceFile, re: RegExp): Map<string, number> {
+  const out = new Map<string, number>();
+  let changed = true;
+  // two passes: a name assigned from a tainted name is tainted too (x = b64decode(s); y = x.decode())
+  for (let pass = 0; pass < 2 && changed; pass++) {
+    changed = false;
+    for (let i = 0; i < file.code.length; i++) {
+      const m = ASSIGN.exec(file.code[i]!);
+      if (!m || out.has(m[1]!)) continue;
+      const rhs = m[2]!;
+      let tainted = re.test(rhs);
+      if (!tainted && out.size) for (const n of out.keys()) if (new RegExp(`\\b${n}\\b`).test(rhs)) { tainted = true; break; }
+      if (tainted) {
+        out.set(m[1]!, i);
+        changed = true;
+      }
+    }
+  }
+  return out;
+}
+
+/** The bare name an exec/eval/compile call runs (`exec(code)`, `exec(compile(code, …))`, `exec(x.decode())`), or null. */
+export function execOf(callText: string): string | null {
+  const m = /^[^(]*\(\s*(?:compile\s*\(\s*)?([A-Za-z_]\w*)\s*(?:[,)]|\.\s*(?:decode|encode)\s*\()/.exec(callText);
+  if (!m || ['open', 'f', 'fh', 'fp', 'self', 'None', 'True', 'False'].includes(m[1]!)) return null;
+  return m[1]!;
+}
