@@ -126,7 +126,7 @@ describe('pyti submit|status|report against a master', () => {
     const page = await fetch(`${url}/?token=${USER_TOKEN}`, { redirect: 'manual' });
     const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
     const list = await (await fetch(`${url}/`, { headers: { cookie } })).text();
-    expect(list).toContain(`<tr id="audit-${id}" class="tone-red"`);
+    expect(list).toContain(`<tr id="audit-${id}" class="tone-orange"`);
     const one = await (await fetch(`${url}/audits/${id}`, { headers: { cookie } })).text();
     expect(one).toContain('<iframe id="report"');
   });
