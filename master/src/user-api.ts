@@ -14,7 +14,7 @@
  *   GET  /api/v1/audits/:id/report.html      → the HTML report
  *   GET  /api/v1/audits/:id/artifacts/*      → one raw artifact (text/plain or octet-stream)
  *   POST /api/v1/audits/:id/cancel           → AuditSummary
- *   GET  /                                   → HTML list of audits (red: failed/flagged/error, green: clean), live progress
+ *   GET  /                                   → HTML list of audits (red: malicious/failed/error, orange: suspicious, green: clean), live progress
  *   GET  /audits/:id                         → HTML page of one audit (its report when done, live progress before)
  *
  *   GET    /api/v1/subscriptions             → { subscriptions: SubscriptionSummary[] }

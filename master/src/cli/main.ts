@@ -6,7 +6,7 @@
  *   pyti report ID [--json | --html] [--out DIR]
  *   pyti subscribe add|list|show|pause|resume|set|remove …   (see subscribe-command.ts)
  * Each takes --master URL and --token T (or PYTI_MASTER_URL, PYTI_TOKEN; default URL http://127.0.0.1:8470).
- * Exit codes: 0 clean (or done); 1 failed or flagged; 2 could not submit, no report, error or cancelled; 64 usage.
+ * Exit codes: 0 clean (or done); 1 failed; 2 could not submit, no report, error or cancelled; 3 suspicious; 4 malicious; 64 usage.
  */
 import { PytiError } from '@pyti/vm-agent';
 import { UsageError, defaultIO, type CliIO } from './cli-io.js';
@@ -28,7 +28,7 @@ export const MASTER_USAGE = `usage:
   pyti subscribe set NAME [--priority N] [--backend B|default] [--backlog N|none] [--on-backlog drop-oldest|pause]
   common: --master URL (PYTI_MASTER_URL, default http://127.0.0.1:8470) --token T (PYTI_TOKEN)
 
-exit codes: 0 clean · 1 failed or flagged · 2 could not submit, no report, error or cancelled · 64 usage error`;
+exit codes: 0 clean · 1 failed · 2 could not submit, no report, error or cancelled · 3 suspicious · 4 malicious · 64 usage error`;
 
 /** The commands this module answers (bin/pyti.mjs sends them here). */
 export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report', 'subscribe'] as const;
