@@ -1,7 +1,7 @@
 /** Conformance, the real audit: every task kind passes on the bundled sample in this backend. */
 import type { ConformanceSessions } from './conformance-sessions.js';
 
-const TASK_KINDS = ['inspect', 'build', 'install', 'import', 'test', 'coverage', 'lint', 'style'];
+const TASK_KINDS = ['bait', 'inspect', 'build', 'install', 'import', 'test', 'execute', 'coverage', 'lint', 'style', 'bait-check'];
 
 export function auditChecks(s: ConformanceSessions): void {
   const timeout = s.budgetMs('audit');

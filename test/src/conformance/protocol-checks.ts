@@ -18,7 +18,7 @@ export function protocolChecks(s: ConformanceSessions): void {
     expect(hello.python).toMatch(/^3\.\d+\.\d+/);
     expect(hello.maxParallel).toBeGreaterThanOrEqual(s.scale.parallel);
     for (const tool of ['pip', 'build', 'pytest', 'coverage', 'pylint', 'pycodestyle']) expect(hello.tools[tool]).toMatch(/^\d/);
-    for (const p of Object.values(hello.paths)) expect(p).toMatch(/^\/./);
+    for (const p of Object.values(hello.paths).flat()) expect(p).toMatch(/^\/./);
   }, timeout);
 
   it('runs a plan: every task streams started, then output and raw chunks, then finished, matching the run result', async () => {
