@@ -64,6 +64,13 @@ describe('stealer rules stay quiet on benign real traces', () => {
     }
   });
 
+  it('a scan of /etc entry by entry (pip\'s vendored distro) is not a probe of /etc/shadow; a lone probe is', () => {
+    const names = ['motd', 'hosts', 'gshadow', 'shadow', 'passwd', 'group', 'fstab', 'hostname', 'issue', 'profile', 'bash.bashrc', 'mime.types', 'login.defs', 'timezone', 'protocols', 'services', 'inputrc'];
+    const scan: TraceEvent[] = names.map((n, i) => ({ seq: i, time: 1, pid: 35, line: i + 1, kind: 'file', op: 'probe', path: `/etc/${n}`, ok: true }));
+    expect(findingsFor(scan, 'build', ctx).filter((f) => f.rule === 'credential-probe')).toEqual([]);
+    expect(summary(findingsFor(scan.slice(3, 4), 'build', ctx))).toEqual(['credential-probe medium']);
+  });
+
   it('build-style python -c and sh -c of a compiler are not inline code or pipes to a shell', () => {
     const ex = (argv: string[]): TraceEvent => ({ seq: 0, time: 1, pid: 3, line: 1, kind: 'exec', path: `/usr/bin/${argv[0]}`, argv, argvTruncated: false, ok: true });
     const fs = findingsFor([
