@@ -56,12 +56,15 @@ test('sitecustomize with PYTI_WINDOWS_SHIMS=1: Windows stdlib names, Popen drops
     'r = subprocess.run(["true"], creationflags=subprocess.CREATE_NO_WINDOW | subprocess.DETACHED_PROCESS, startupinfo=si)',
     'subprocess.run(["C:\\\\Users\\\\a\\\\AppData\\\\upd.exe", "-silent"], creationflags=subprocess.CREATE_NEW_CONSOLE)',
     'os.startfile("payload.exe")',
+    'subprocess.Popen("C:\\\\Temp\\\\x.exe -WindowStyle Hidden \\"a b\\"").wait()',
     'print(r.returncode, subprocess.CREATE_NO_WINDOW)',
   ].join('\n');
   const out = py(code, { PYTHONPATH: join(GUEST, 'site'), PYTI_WINDOWS_SHIMS: '1', PYTI_SHIM_LOG: log });
   expect(out.trim()).toBe(`0 ${0x08000000}`);
   const entries = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { shim: string; argv: string[] });
-  expect(entries.map((e) => [e.shim, e.argv[0]])).toEqual([['C:\\Users\\a\\AppData\\upd.exe', '-silent'], ['os.startfile', 'payload.exe']]);
+  expect(entries.map((e) => [e.shim, e.argv[0]])).toEqual([['C:\\Users\\a\\AppData\\upd.exe', '-silent'], ['os.startfile', 'payload.exe'], ['C:\\Temp\\x.exe', '-WindowStyle']]);
+  // A command line given as one string without shell=True is split as Windows does
+  expect(entries[2]!.argv).toEqual(['-WindowStyle', 'Hidden', 'a b']);
 });
 
 test('import_all: a distribution with no importable module says so in import.json (not an empty failure)', () => {

@@ -66,6 +66,19 @@ def _missing_exe(prog):
         return True
 
 
+def _windows_split(line):
+    """Splits a command line as Windows programs do, near enough: spaces, "double quotes"."""
+    import shlex
+    lex = shlex.shlex(line, posix=False)
+    lex.whitespace_split = True
+    lex.commenters = ""
+    try:
+        words = list(lex)
+    except ValueError:
+        words = line.split()
+    return [w[1:-1] if len(w) >= 2 and w[0] == w[-1] == '"' else w for w in words]
+
+
 def _patch_subprocess(mod):
     if getattr(mod, "_pyti_shimmed", False):
         return
@@ -90,6 +103,9 @@ def _patch_subprocess(mod):
     def __init__(self, args, *a, **kw):
         kw.pop("startupinfo", None)
         kw.pop("creationflags", None)
+        if isinstance(args, str) and not kw.get("shell") and not (a and a[0]) and args.strip() \
+                and not os.path.exists(args) and any(c.isspace() for c in args):
+            args = _windows_split(args)  # a Windows command line (CreateProcess splits it), not a path
         if isinstance(args, (list, tuple)) and args and _missing_exe(args[0]) and os.path.isfile(_EXE_SHIM):
             args = [_EXE_SHIM] + list(args)
         elif _missing_exe(args) and not kw.get("shell") and os.path.isfile(_EXE_SHIM):
