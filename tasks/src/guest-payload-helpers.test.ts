@@ -18,7 +18,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const py = (code: string, env: Record<string, string> = {}): string =>
-  execFileSync('python3', ['-c', code], { cwd: GUEST, env: { PATH: '/usr/bin:/bin', ...env }, encoding: 'utf8' });
+  execFileSync('python3', ['-c', code], { cwd: GUEST, env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1', ...env }, encoding: 'utf8' });
 
 test('inspect_dist reads a CRLF PKG-INFO with an accented author and summary as JSON-able strings', () => {
   const pkgInfo = join(dir, 'PKG-INFO');
@@ -77,7 +77,7 @@ test('import_all: a distribution with no importable module says so in import.jso
   let code = 0;
   let out = '';
   try {
-    execFileSync('python3', [join(GUEST, 'import_all.py'), join(dir, 'meta'), join(dir, 'raw')], { env: { PATH: '/usr/bin:/bin', PYTHONPATH: site }, encoding: 'utf8' });
+    execFileSync('python3', [join(GUEST, 'import_all.py'), join(dir, 'meta'), join(dir, 'raw')], { env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: site }, encoding: 'utf8' });
   } catch (err) {
     code = (err as { status: number }).status;
     out = String((err as { stdout: string }).stdout);

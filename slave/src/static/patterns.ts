@@ -6,9 +6,9 @@
 
 /** A network call: HTTP clients, raw sockets, DNS, FTP/SMTP. */
 export const NET_CALL = new RegExp([
-  String.raw`\brequests\s*\.\s*(?:get|post|put|patch|request|head|Session)\s*\(`,
+  String.raw`\brequests\s*\.\s*(?:get|post|put|patch|request|head)\s*\(`,
   String.raw`\b(?:httpx|aiohttp|urllib3)\s*\.\s*\w+\s*\(`,
-  String.raw`\burlopen\s*\(`,
+  String.raw`urlopen\s*\(`,
   String.raw`\burlretrieve\s*\(`,
   String.raw`\bRequest\s*\(\s*(?:url\s*=\s*)?[fbr]?["']https?:`,
   String.raw`\bHTTPS?Connection\s*\(`,
@@ -17,7 +17,6 @@ export const NET_CALL = new RegExp([
   String.raw`\bdns\s*\.\s*resolver\s*\.\s*\w+\s*\(`,
   String.raw`\b(?:FTP|SMTP|SMTP_SSL)\s*\(`,
   String.raw`\bwebbrowser\s*\.\s*open`,
-  String.raw`\bPoolManager\s*\(`,
 ].join('|'));
 
 /** A network call that sends data (POST, DNS of a built name, socket send). */
@@ -37,7 +36,7 @@ export const NET_SEND = new RegExp([
 export const PROC_CALL = new RegExp([
   String.raw`\bos\s*\.\s*(?:system|popen|spawn\w*|exec[lv]p?e?|startfile)\s*\(`,
   String.raw`\bsubprocess\s*\.\s*(?:Popen|call|check_call|check_output|run|getoutput|getstatusoutput)\s*\(`,
-  String.raw`(?:^|[^\w.])(?:Popen|check_output|check_call|getoutput)\s*\(`,
+  String.raw`(?:^|[^\w.])(?<!(?:class|def)\s+)(?:Popen|check_output|check_call|getoutput)\s*\(`,
   String.raw`\bcommands\s*\.\s*getoutput\s*\(`,
   String.raw`\bpty\s*\.\s*spawn\s*\(`,
 ].join('|'));
@@ -56,6 +55,7 @@ export const SHELL_PAYLOAD = new RegExp([
   String.raw`\bchmod\s+\+?[0-7x]+`,
   String.raw`\bstart\s+/b\b`,
   String.raw`\bcmd(?:\.exe)?\s*/c\b`,
+  String.raw`\bstart\s+https?:`,
 ].join('|'), 'i');
 
 /** A decoder whose output may be code. */
@@ -79,6 +79,7 @@ export const DECODER = new RegExp([
   String.raw`(?:\bchr\s*\(\s*\d+\s*\)\s*\+\s*){4}`,
   String.raw`\bbytearray\s*\.\s*fromhex\s*\(`,
   String.raw`\bpickle\s*\.\s*loads\s*\(`,
+  String.raw`\bchr\s*\(\s*(?:ord\s*\()?[^()\n]{0,80}(?:\([^()\n]{0,80}\))?[^()\n]{0,40}\^`,
 ].join('|'));
 
 /** exec/eval/compile of something. */

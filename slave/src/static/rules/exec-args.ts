@@ -2,6 +2,36 @@
 import type { SourceFile } from '../source-file.js';
 
 const ASSIGN = /^\s*([A-Za-z_]\w*)\s*(?:\+?=)(?!=)\s*(.*)$/;
+const DEF = /^(\s*)def\s+([A-Za-z_]\w*)\s*\(/;
+
+/**
+ * Functions of the file whose body matches `re` and that return something (`def b64d(s): … return
+ * base64.b64decode(s)`): calls of them count as the pattern too.
+ */
+export function functionsMatching(file: SourceFile, re: RegExp): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < file.code.length; i++) {
+    const m = DEF.exec(file.code[i]!);
+    if (!m) continue;
+    const ind = file.indent[i]!;
+    let hit = false;
+    let ret = false;
+    for (let j = i + 1; j < file.code.length && j < i + 60; j++) {
+      const l = file.code[j]!;
+      if (l.trim() && file.indent[j]! <= ind) break;
+      if (re.test(l)) hit = true;
+      if (/^\s*return\b/.test(l)) ret = true;
+    }
+    if (hit && ret) out.push(m[2]!);
+  }
+  return out;
+}
+
+/** `re` widened with calls of the file's functions that wrap it. */
+export function withWrappers(file: SourceFile, re: RegExp): RegExp {
+  const fns = functionsMatching(file, re);
+  return fns.length ? new RegExp(`${re.source}|(?:^|[^\\w.])(?:${fns.slice(0, 50).join('|')})\\s*\\(`) : re;
+}
 
 /** Names assigned (or augmented) somewhere in the file from an expression matching `re`, with the first such line. */
 export function assignedFrom(file: SourceFile, re: RegExp): Map<string, number> {

@@ -2,6 +2,7 @@
 import type { RuleHit, StaticRule } from '../static-rule.js';
 import { around } from '../static-rule.js';
 import { FINGERPRINT, NET_CALL, NET_SEND } from '../patterns.js';
+import type { SourceFile } from '../source-file.js';
 
 export const fingerprintExfil: StaticRule = {
   id: 'fingerprint-exfil',
@@ -20,6 +21,10 @@ export const fingerprintExfil: StaticRule = {
         if (early || file.indent[i]! === 0) net.push(i);
       }
     }
+    if (!early && fp.length && /webhook|discord|telegram/i.test(file.codeText)) {
+      const inDef = sameFunction(file, fp);
+      if (inDef.length) return inDef.map((i) => ({ line: i, severity: 'high', what: 'fingerprint sent to a webhook', excerpt: around(file.lines[i]!, /\S/) }));
+    }
     if (!fp.length || !net.length) return [];
     if (!early && !fp.some((i) => file.indent[i]! === 0) && net.every((i) => !NET_SEND.test(file.code[i]!))) return [];
     const sev = early ? 'critical' : 'high';
@@ -29,3 +34,19 @@ export const fingerprintExfil: StaticRule = {
     return hits.sort((a, b) => a.line - b.line);
   },
 };
+
+/** Lines of one function that both fingerprints (a line of `fp`) and sends (NET_SEND): the fingerprint and send lines. */
+function sameFunction(file: SourceFile, fp: number[]): number[] {
+  for (const i of fp) {
+    let d = i;
+    while (d >= 0 && !(/^\s*def\s/.test(file.code[d]!) && file.indent[d]! < file.indent[i]!)) d--;
+    if (d < 0) continue;
+    const ind = file.indent[d]!;
+    for (let j = d + 1; j < file.code.length && j < d + 200; j++) {
+      const l = file.code[j]!;
+      if (l.trim() && file.indent[j]! <= ind) break;
+      if (NET_SEND.test(l) && /requests|urlopen|post|send/.test(l)) return [i, j];
+    }
+  }
+  return [];
+}

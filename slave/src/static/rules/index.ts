@@ -17,10 +17,11 @@ import { exfilEndpoint } from './exfil-endpoint.js';
 import { credentialPaths } from './credential-paths.js';
 import { typosquatShadow } from './typosquat-shadow.js';
 import { suspiciousVersion } from './suspicious-version.js';
+import { scriptDrop } from './script-drop.js';
 
 /** The static rules (GuardDog's source-code and metadata classes, and what the PyPI samples showed). */
 export const STATIC_RULES: readonly StaticRule[] = [
-  execRemote, execDecoded, execObfuscated, obfuscatedImport, hiddenWhitespace, encodedBlob, pyarmor, downloadExecute,
+  execRemote, execDecoded, execObfuscated, obfuscatedImport, hiddenWhitespace, encodedBlob, pyarmor, downloadExecute, scriptDrop,
   fingerprintExfil, installTimeNetwork, installTimeProcess, cmdclassIo, windowsDropper, exfilEndpoint, credentialPaths,
   typosquatShadow, suspiciousVersion,
 ];

@@ -6,11 +6,12 @@ const DYN = new RegExp([
   String.raw`__import__\s*\(\s*["'](?:os|subprocess|socket|requests|urllib\.request|urllib|http\.client|ctypes|pty|webbrowser|shutil)["']\s*\)\s*\.\s*(?:system|popen|Popen|call|run|check_output|socket|get|post|urlopen|request|spawn\w*|startfile|windll|remove|rmtree|open)\b`,
   String.raw`__import__\s*\(\s*["']builtins["']\s*\)\s*\.\s*(?:exec|eval|compile)`,
   String.raw`getattr\s*\(\s*__builtins__[^)\n]{0,40}["'](?:exec|eval)`,
+  String.raw`\b(?:oct|hex|bin|copyright|credits|license|str|int|type)\s*\.\s*__(?:str|doc|name)__(?:\s*\(\s*\))?\s*\[\s*-?[\d(]`,
   String.raw`__import__\s*\(\s*["'][^"']+["']\s*\[\s*::\s*-1\s*\]`,
   String.raw`__import__\s*\(\s*(?:bytes|chr|base64|codecs)`,
 ].join('|'));
 /** Dynamic look-ups that libraries use too (plugin loaders, dill): only weigh in files run at install/import. */
-const WEAK = /getattr\s*\(\s*__import__\s*\(|globals\s*\(\s*\)\s*\[\s*["']__builtins__["']\s*\]/;
+const WEAK = /getattr\s*\(\s*__builtins__\s*,\s*(?!["'])|getattr\s*\(\s*__import__\s*\(|globals\s*\(\s*\)\s*\[\s*["']__builtins__["']\s*\]/;
 
 export const obfuscatedImport: StaticRule = {
   id: 'obfuscated-import',
