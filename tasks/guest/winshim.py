@@ -4,7 +4,7 @@ Each shim records how it was called as one JSON line in $PYTI_SHIM_LOG and exits
 nothing: {"shim": name, "argv": [...], "decoded": text?, "pid": n}. PowerShell's -EncodedCommand
 (and its abbreviations -e, -ec, -enc, ...) is decoded from base64 UTF-16LE into `decoded`. The
 generic `exe` shim is what sitecustomize runs for a `*.exe` Linux cannot run: its first argument is
-the program. Lean: runs as `python3 -IS`, under strace, importing only json, base64, os, sys.
+the program. Lean: runs as `python3 -IBS` (no bytecode written), under strace, importing only json, base64, os, sys.
 """
 import base64
 import binascii
