@@ -66,8 +66,9 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   }));
 
   const paths = session.hello?.paths ?? { home: '/home/pyti', work: '/work', tmp: '/tmp', input: '/input', wheelhouse: '/wheelhouse' };
+  // The sinkhole's records feed the chain and canary-leak rules too.
   const network = collectNetwork(plan, raw, notes);
-  const analysis = analyzeTraces(raw, paths, { bait });
+  const analysis = analyzeTraces(raw, paths, { bait, sinkhole: network });
   const traces = analysis.traces;
   const findings: Finding[] = sortFindings([...analysis.findings, ...(staticScan?.findings ?? [])]);
 
@@ -80,11 +81,11 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   const pc = raw('style', 'pycodestyle.txt');
   const style = pc ? parsePycodestyle(pc.toString('utf8'), `${paths.work}/data/source`) : undefined;
   const imp = jsonOf(raw('import', 'import.json'));
-  const imports: ImportResult[] | undefined = Array.isArray(imp?.modules)
   // import.json's own reason (e.g. no top-level module) says more than "exit code 1".
   const importTask = tasks.find((t) => t.id === 'import');
   if (importTask?.status === 'fail' && typeof imp?.error === 'string') importTask.reason = imp.error.slice(0, 500);
   const reach = buildReach(raw, traces);
+  const imports: ImportResult[] | undefined = Array.isArray(imp?.modules)
     ? (imp.modules as Record<string, unknown>[]).slice(0, 500).map((m) => ({
         module: String(m.module ?? '').slice(0, 200), ok: m.ok === true,
         error: typeof m.error === 'string' ? m.error.slice(0, 2000) : undefined,
