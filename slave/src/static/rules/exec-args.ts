@@ -57,7 +57,7 @@ export function assignedFrom(file: SourceFile, re: RegExp): Map<string, number> 
 
 /** The bare name an exec/eval/compile call runs (`exec(code)`, `exec(compile(code, …))`, `exec(x.decode())`), or null. */
 export function execOf(callText: string): string | null {
-  const m = /^[^(]*\(\s*(?:compile\s*\(\s*)?([A-Za-z_]\w*)\s*(?:[,)]|\.\s*(?:decode|encode)\s*\()/.exec(callText);
+  const m = /^[^(]*\(\s*\(?\s*(?:compile\s*\(\s*)?([A-Za-z_]\w*)\s*\)?\s*(?:[,)(]|\.\s*(?:decode|encode)\s*\()/.exec(callText);
   if (!m || ['open', 'f', 'fh', 'fp', 'self', 'None', 'True', 'False'].includes(m[1]!)) return null;
   return m[1]!;
 }

@@ -5,7 +5,7 @@ import { NET_CALL } from '../patterns.js';
 
 const HOOK = /discord(?:app)?\.com\/api\/webhooks\/\d{5,}|api\.telegram\.org\/bot\d{6,}:[\w-]{20,}|\b\d{8,10}:AA[\w-]{30,}/i;
 const COLLECTOR = new RegExp([
-  String.raw`pastebin\.com\/raw`, String.raw`\bpaste\.[\w.-]+\/(?:[\w-]+\/){0,3}raw\b`, String.raw`\bpaste\.ee\/r\/`, String.raw`hastebin\.com\/raw`, String.raw`rentry\.(?:co|org)\/[\w-]+\/raw`,
+  String.raw`pastebin\.com\/(?:raw|api)`, String.raw`\bpaste\.[\w.-]+\/(?:[\w-]+\/){0,3}raw\b`, String.raw`\bpaste\.ee\/r\/`, String.raw`hastebin\.com\/raw`, String.raw`rentry\.(?:co|org)\/[\w-]+\/raw`,
   String.raw`\btransfer\.sh\b`, String.raw`\bngrok(?:-free)?\.(?:io|app|dev)\b`, String.raw`\bwebhook\.site\b`, String.raw`\bdnshook\.site\b`, String.raw`\bdnslog\.\w+`, String.raw`\bpipedream\.net\b`,
   String.raw`\binteract\.sh\b`, String.raw`\binteractsh\b`, String.raw`\boast\.(?:pro|live|site|online|fun|me)\b`, String.raw`\boastify\.com\b`,
   String.raw`\bburpcollaborator\.net\b`, String.raw`\brequestbin\.\w+`, String.raw`\bcanarytokens\.com\b`, String.raw`\bdnslog\.cn\b`, String.raw`\bceye\.io\b`,
@@ -15,7 +15,7 @@ const COLLECTOR = new RegExp([
   String.raw`\bdiscord\.gg\/`, String.raw`\bgrabify\.link\b`, String.raw`\biplogger\.\w+`, String.raw`\bipinfo\.io\b`, String.raw`\bip-api\.com\b`, String.raw`\bapi\.ipify\.org\b`, String.raw`\bifconfig\.me\b`, String.raw`\bcheckip\.amazonaws\.com\b`,
 ].join('|'), 'i');
 /** Free app hosts: fine in docs, a collector when a request goes there. */
-const APP_HOST = /\.(?:herokuapp\.com|cloudfunctions\.net|onrender\.com|workers\.dev|vercel\.app|netlify\.app|glitch\.me|repl\.co|replit\.dev|pythonanywhere\.com|000webhostapp\.com|firebaseio\.com|deno\.dev|railway\.app|fly\.dev)\b/i;
+const APP_HOST = /\.(?:herokuapp\.com|cloudfunctions\.net|onrender\.com|workers\.dev|vercel\.app|netlify\.app|glitch\.me|repl\.co|replit\.dev|pythonanywhere\.com|000webhostapp\.com|firebaseio\.com|deno\.dev|railway\.app|fly\.dev|mockapi\.io|requestrepo\.com)\b/i;
 const WEAK = /discord(?:app)?\.com\/api\/webhooks|api\.telegram\.org\/bot/i;
 const RAW_IP = /\b(?:https?|tcp|udp):\/\/(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}\b/;
 

@@ -18,10 +18,11 @@ import { credentialPaths } from './credential-paths.js';
 import { typosquatShadow } from './typosquat-shadow.js';
 import { suspiciousVersion } from './suspicious-version.js';
 import { scriptDrop } from './script-drop.js';
+import { remoteShell } from './remote-shell.js';
 
 /** The static rules (GuardDog's source-code and metadata classes, and what the PyPI samples showed). */
 export const STATIC_RULES: readonly StaticRule[] = [
-  execRemote, execDecoded, execObfuscated, obfuscatedImport, hiddenWhitespace, encodedBlob, pyarmor, downloadExecute, scriptDrop,
+  execRemote, execDecoded, execObfuscated, obfuscatedImport, hiddenWhitespace, encodedBlob, pyarmor, downloadExecute, scriptDrop, remoteShell,
   fingerprintExfil, installTimeNetwork, installTimeProcess, cmdclassIo, windowsDropper, exfilEndpoint, credentialPaths,
   typosquatShadow, suspiciousVersion,
 ];

@@ -25,6 +25,7 @@ export const installTimeProcess: StaticRule = {
       let sev: RuleHit['severity'];
       if (payload) sev = 'high';
       else if (plain) sev = 'medium';
+      else if (early && /\.(?:exe|bat|cmd|ps1|vbs|scr)\b/i.test(line)) sev = 'medium';
       else if (!early) sev = file.indent[i]! === 0 ? 'medium' : 'info';
       else sev = BUILD_TOOL.test(near) || /sys\.executable/.test(line) ? 'info' : 'low';
       if (sev === 'info') continue;

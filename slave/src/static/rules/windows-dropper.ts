@@ -31,6 +31,8 @@ export const windowsDropper: StaticRule = {
       const l = file.code[i]!;
       if (STRONG.test(l)) {
         hits.push({ line: i, severity: file.role === 'aux' ? 'low' : 'high', what: 'Windows living-off-the-land launcher or persistence', excerpt: around(file.lines[i]!, STRONG) });
+      } else if (PROC_CALL.test(l) && /shell\s*=\s*True/.test(l) && /creationflags\s*=\s*(?:[\w.]*CREATE_NO_WINDOW|0x0*8\d{6}|13421\d{4})/.test(l)) {
+        hits.push({ line: i, severity: file.role === 'aux' ? 'low' : 'medium', what: 'hidden-console shell command', excerpt: around(file.lines[i]!, PROC_CALL) });
       } else if (dropDir && LAUNCH.test(l) && (PROC_CALL.test(l) || /startfile|Popen|creationflags/.test(l))) {
         hits.push({ line: i, severity: file.role === 'aux' ? 'low' : 'medium', what: 'starts pythonw/.exe/cmd from a dropped location', excerpt: around(file.lines[i]!, LAUNCH) });
       }
