@@ -22,6 +22,7 @@ export * from './report/trace-findings.js';
 export * from './report/apply-judgement.js';
 export * from './report/observation.js';
 export * from './report/static-scan.js';
+export * from './static/index.js';
 export * from './report/rescore.js';
 export * from './report/rescore-dir.js';
 export * from './findings/judge.js';
