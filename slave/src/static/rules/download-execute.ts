@@ -22,8 +22,9 @@ export const downloadExecute: StaticRule = {
       if (k < 0) continue;
       const u = URL.exec(window.join('\n'));
       let sev: RuleHit['severity'];
+      const shellLine = /\b(?:curl|wget)\s[^\n]{0,300}(?:chmod\s+\+?[0-7x]+|\|\s*(?:ba)?sh\b)/i.test(file.code[i + k]!);
       if (runsEarly(file)) sev = u && ordinaryUrl(u[0]) ? 'medium' : 'critical';
-      else if (file.role === 'module') sev = exeInFile || (u && !ordinaryUrl(u[0])) ? 'high' : 'low';
+      else if (file.role === 'module') sev = shellLine || exeInFile || (u && !ordinaryUrl(u[0])) ? 'high' : 'low';
       else sev = 'low';
       hits.push({ line: i + k, severity: sev, what: `download on line ${i + 1}, then run`, excerpt: around(file.lines[i + k]!, RUN) });
       i += k;

@@ -30,6 +30,11 @@ export function functionsMatching(file: SourceFile, re: RegExp): string[] {
 /** `re` widened with calls of the file's functions that wrap it. */
 export function withWrappers(file: SourceFile, re: RegExp): RegExp {
   const fns = functionsMatching(file, re);
+  // decoders imported under another name: from base64 import b64decode as dec; import zlib as z
+  for (const m of file.codeText.matchAll(/\bfrom\s+(?:base64|zlib|marshal|codecs|binascii|lzma|bz2|gzip)\s+import\s+\w+\s+as\s+([A-Za-z_]\w*)|\bimport\s+(?:base64|zlib|marshal|codecs|binascii|lzma|bz2|gzip)\s+as\s+([A-Za-z_]\w*)/g)) {
+    if (m[1]) fns.push(m[1]);
+    if (m[2]) fns.push(`${m[2]}\\s*\\.\\s*\\w+`);
+  }
   return fns.length ? new RegExp(`${re.source}|(?:^|[^\\w.])(?:${fns.slice(0, 50).join('|')})\\s*\\(`) : re;
 }
 

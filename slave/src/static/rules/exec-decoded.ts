@@ -30,7 +30,7 @@ export const execDecoded: StaticRule = {
         const arg = line.slice(m.index);
         const v = kind === 'exec' ? execOf(arg) : argName(arg);
         const direct = dec.test(kind === 'marshal.loads' ? arg.slice(6) : arg) && (kind === 'exec' || !/^[^(]*\([^)]*\)\s*\.\s*(?:json|text|content)/.test(arg));
-        if (!direct && !(v && decoded.has(v))) continue;
+        if (!direct && !(v && decoded.has(v) && kind !== 'marshal.loads')) continue;
         const sev = kind === 'network call' ? (file.role === 'aux' ? 'low' : 'medium') : file.role === 'aux' ? 'medium' : 'high';
         hits.push({ line: i, severity: sev, what: `${kind} of decoded data${!direct && v ? ` (${v}, line ${decoded.get(v)! + 1})` : ''}`, excerpt: around(file.lines[i]!, re) });
         break;

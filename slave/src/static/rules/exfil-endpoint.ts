@@ -15,7 +15,7 @@ const COLLECTOR = new RegExp([
   String.raw`\bdiscord\.gg\/`, String.raw`\bgrabify\.link\b`, String.raw`\biplogger\.\w+`, String.raw`\bipinfo\.io\b`, String.raw`\bip-api\.com\b`, String.raw`\bapi\.ipify\.org\b`, String.raw`\bifconfig\.me\b`, String.raw`\bcheckip\.amazonaws\.com\b`,
 ].join('|'), 'i');
 /** Free app hosts: fine in docs, a collector when a request goes there. */
-const APP_HOST = /\.(?:herokuapp\.com|cloudfunctions\.net|onrender\.com|workers\.dev|vercel\.app|netlify\.app|glitch\.me|repl\.co|replit\.dev|pythonanywhere\.com|000webhostapp\.com|firebaseio\.com|deno\.dev|railway\.app|fly\.dev|mockapi\.io|requestrepo\.com)\b/i;
+const APP_HOST = /\.(?:herokuapp\.com|cloudfunctions\.net|onrender\.com|workers\.dev|vercel\.app|netlify\.app|glitch\.me|repl\.co|replit\.dev|pythonanywhere\.com|000webhostapp\.com|firebaseio\.com|deno\.dev|railway\.app|fly\.dev|mockapi\.io|requestrepo\.com|anondns\.net|duckdns\.org|ddns\.net|hopto\.org|zapto\.org|no-ip\.\w+|dynu\.\w+|afraid\.org|serveo\.net|r2\.dev)\b/i;
 const WEAK = /discord(?:app)?\.com\/api\/webhooks|api\.telegram\.org\/bot/i;
 const RAW_IP = /\b(?:https?|tcp|udp):\/\/(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}\b/;
 

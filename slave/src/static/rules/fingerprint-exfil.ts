@@ -18,7 +18,7 @@ export const fingerprintExfil: StaticRule = {
       const l = file.code[i]!;
       if (FINGERPRINT.test(l)) fp.push(i);
       if (NET_SEND.test(l) || NET_CALL.test(l)) {
-        if (early || file.indent[i]! === 0) net.push(i);
+        if (early || file.atImport[i]) net.push(i);
       }
     }
     if (!early && fp.length && /webhook|discord|telegram/i.test(file.codeText)) {
@@ -26,7 +26,7 @@ export const fingerprintExfil: StaticRule = {
       if (inDef.length) return inDef.map((i) => ({ line: i, severity: 'high', what: 'fingerprint sent to a webhook', excerpt: around(file.lines[i]!, /\S/) }));
     }
     if (!fp.length || !net.length) return [];
-    if (!early && !fp.some((i) => file.indent[i]! === 0) && net.every((i) => !NET_SEND.test(file.code[i]!))) return [];
+    if (!early && !fp.some((i) => file.atImport[i]) && net.every((i) => !NET_SEND.test(file.code[i]!))) return [];
     const sev = early ? 'critical' : 'high';
     const hits: RuleHit[] = [];
     for (const i of fp.slice(0, 8)) hits.push({ line: i, severity: sev, what: 'fingerprint', excerpt: around(file.lines[i]!, FINGERPRINT) });

@@ -15,7 +15,7 @@ export const installTimeNetwork: StaticRule = {
     for (let i = 0; i < file.code.length; i++) {
       const line = file.code[i]!;
       if (!NET_CALL.test(line)) continue;
-      if (!early && file.indent[i]! > 0) continue;
+      if (!early && !file.atImport[i]) continue;
       const u = URL.exec(line);
       // a download from the project's own forge in setup.py is a (poor) build practice, not an alarm
       const sev = u && ordinaryUrl(u[0]) ? 'low' : 'medium';

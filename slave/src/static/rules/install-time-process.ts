@@ -19,14 +19,14 @@ export const installTimeProcess: StaticRule = {
     for (let i = 0; i < file.code.length; i++) {
       const line = file.code[i]!;
       if (!PROC_CALL.test(line)) continue;
-      if (plain && (file.indent[i]! > 0 || !(SHELL_PAYLOAD.test(line) || URL.test(line)))) continue;
+      if (plain && (!file.atImport[i] || !(SHELL_PAYLOAD.test(line) || URL.test(line)))) continue;
       const near = file.code.slice(Math.max(0, i - 2), i + 4).join('\n');
       const payload = SHELL_PAYLOAD.test(line) || (SHELL_PAYLOAD.test(near) && !BUILD_TOOL.test(line));
       let sev: RuleHit['severity'];
       if (payload) sev = 'high';
       else if (plain) sev = 'medium';
       else if (early && /\.(?:exe|bat|cmd|ps1|vbs|scr)\b/i.test(line)) sev = 'medium';
-      else if (!early) sev = file.indent[i]! === 0 ? 'medium' : 'info';
+      else if (!early) sev = file.atImport[i] ? 'medium' : 'info';
       else sev = BUILD_TOOL.test(near) || /sys\.executable/.test(line) ? 'info' : 'low';
       if (sev === 'info') continue;
       hits.push({ line: i, severity: sev, what: payload ? 'process start with a fetch/hidden payload' : 'process start', excerpt: around(file.lines[i]!, PROC_CALL) });

@@ -3,7 +3,7 @@ import type { RuleHit, StaticRule } from '../static-rule.js';
 import { around } from '../static-rule.js';
 import { PROC_CALL } from '../patterns.js';
 
-const DUP = /\bos\s*\.\s*dup2\s*\(\s*[\w.]+\s*\.\s*fileno\s*\(/;
+const DUP = /\bos\s*\.\s*dup2\s*\(\s*[\w.]+\s*\.\s*fileno\s*\(\s*\)\s*,\s*[012]\s*\)/;
 const RECV = /\.recv\s*\(/;
 const WEB_INPUT = /\brequest\s*\.\s*(?:args|form|values|json|data|get_json)\b/;
 const SHELL = /["']\/bin\/(?:ba|z)?sh["']|["'](?:cmd|powershell)(?:\.exe)?["']/;
@@ -19,7 +19,7 @@ export const remoteShell: StaticRule = {
     const sev = file.role === 'aux' ? 'low' : 'high';
     for (let i = 0; i < file.code.length; i++) {
       const l = file.code[i]!;
-      if (DUP.test(l)) {
+      if (DUP.test(l) && /\bsocket\b/.test(file.codeText)) {
         hits.push({ line: i, severity: sev, what: 'socket wired to standard input/output', excerpt: around(file.lines[i]!, DUP) });
         continue;
       }

@@ -3,7 +3,7 @@ import type { RuleHit, StaticRule } from '../static-rule.js';
 import { around } from '../static-rule.js';
 
 const WRITE = /\.write\s*\(|\.write_text\s*\(|\bprint\s*\([^)\n]{0,40}file\s*=/;
-const STAGE = /\b(?:curl|wget)\s+[^\n]{0,120}(?:https?:|-O\b|-o\b|\|)|powershell|Invoke-WebRequest|DownloadString|urlopen\s*\([^\n]{0,200}\)\s*\.\s*read\s*\(\s*\)\s*\)|exec\s*\(\s*[\w.]*urlopen|\/dev\/tcp\/|\bnc\s+-e\b|crontab\b|\bsystemctl\s+enable\b/i;
+const STAGE = /\b(?:curl|wget)\s+[^\n]{0,120}(?:https?:|-O\b|-o\b|\|)|powershell|Invoke-WebRequest|DownloadString|urlopen\s*\([^\n]{0,200}\)\s*\.\s*read\s*\(\s*\)\s*\)|exec\s*\(\s*[\w.]*urlopen|urlopen[^\n]{0,300}\bexec\b|\bexec\b[^\n]{0,300}urlopen|\/dev\/tcp\/|\bnc\s+-e\b|crontab\b|\bsystemctl\s+enable\b/i;
 
 export const scriptDrop: StaticRule = {
   id: 'script-drop',
