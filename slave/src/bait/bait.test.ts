@@ -16,7 +16,7 @@ describe('bait', () => {
     expect(file('~/.pypirc')).toMatch(/password = pypi-AgEI/);
     expect(JSON.parse(file('~/.docker/config.json')).auths).toBeDefined();
     expect(bait.env.AWS_ACCESS_KEY_ID).toBe(bait.canaries.find((c) => c.id === 'aws-access-key-id')!.value);
-    for (const p of ['~/.netrc', '~/.bash_history', '~/.env', '~/.config/discord/Local Storage/leveldb/000005.ldb', '~/.local/share/TelegramDesktop/tdata/key_datas',
+    for (const p of ['~/.bash_history', '~/.env', '~/.config/discord/Local Storage/leveldb/000005.ldb', '~/.local/share/TelegramDesktop/tdata/key_datas',
       '~/.electrum/wallets/default_wallet', '~/.config/Exodus/exodus.wallet/seed.seco', '~/.config/google-chrome/Default/Login Data', '~/.mozilla/firefox/pyti.default-release/logins.json']) {
       expect(file(p).length).toBeGreaterThan(10);
     }

@@ -1,6 +1,6 @@
 /**
  * Generates an audit's bait: realistic-looking, crypto-random canary credentials (SSH key, AWS,
- * PyPI, netrc, Git, Docker, Chrome, Firefox, Discord, Telegram, Electrum, Exodus, shell history,
+ * PyPI, Git, Docker, Chrome, Firefox, Discord, Telegram, Electrum, Exodus, shell history,
  * .env), fresh per audit so a leak can be told from anything else in the sandbox.
  */
 import { randomBytes, randomInt } from 'node:crypto';
@@ -47,8 +47,8 @@ export function generateBait(): Bait {
   const pypi = canary('pypi-token', randomString(B64URL, 48));
   file('~/.pypirc', `[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\npassword = pypi-AgEIcHlwaS5vcmcCJD${pypi}\n`);
 
-  const netrc = canary('netrc-password', randomString(ALNUM, 32));
-  file('~/.netrc', `machine api.github.com\n  login deploy-bot\n  password ${netrc}\n`);
+  // No ~/.netrc: requests reads it before every request (get_netrc_auth), so benign HTTP clients
+  // would read the bait and then talk to the network.
 
   const ghp = canary('github-token', `ghp_${randomString(ALNUM, 36)}`);
   file('~/.git-credentials', `https://deploy-bot:${ghp}@github.com\n`);

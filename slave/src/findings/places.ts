@@ -31,11 +31,12 @@ export function sensitivePlace(path: string, ctx: RuleContext): string | null {
 
 /**
  * The credential place a probe of `path` looks for: the sensitive places, the stealer places, and
- * `.env` files anywhere (`weak`: frameworks look for `.env` too).
+ * `.env` files anywhere (`weak`: frameworks look for `.env` too, and requests for `~/.netrc`).
  */
 export function probedPlace(path: string, ctx: RuleContext): { place: string; weak: boolean } | null {
   const s = sensitivePlace(path, ctx);
-  if (s) return { place: s, weak: false };
+  // requests looks for ~/.netrc before every request: weak, like .env.
+  if (s) return { place: s, weak: s === '~/.netrc' };
   const rel = homeRelative(path, ctx);
   if (rel) for (const p of STEALER_HOME) if (under(rel, p)) return { place: `~/${p}`, weak: false };
   if (path.endsWith('/.env') || path === '.env') return { place: '.env', weak: true };

@@ -34,7 +34,11 @@ function ancestry(events: TraceEvent[]): (a: number, b: number) => boolean {
 export function secretExfilChain(events: TraceEvent[], phase: Phase, ctx: RuleContext, sinkhole: SinkholeRecord[] = []): Finding[] {
   const bait = new Set(ctx.baitFiles ?? []);
   const baitRel = new Set([...bait].map((b) => homeRelative(b, ctx)).filter((r): r is string => !!r));
-  const isSecret = (p: string): boolean => !!sensitivePlace(p, ctx) || bait.has(p) || baitRel.has(homeRelative(p, ctx) ?? '\0');
+  // Not ~/.netrc: requests reads it before every request, so any HTTP client would chain.
+  const isSecret = (p: string): boolean => {
+    const place = sensitivePlace(p, ctx);
+    return (!!place && place !== '~/.netrc') || bait.has(p) || baitRel.has(homeRelative(p, ctx) ?? '\0');
+  };
   const related = ancestry(events);
   const reads: Extract<TraceEvent, { kind: 'file' }>[] = [];
   const out: Finding[] = [];
