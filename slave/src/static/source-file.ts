@@ -28,7 +28,7 @@ export interface SourceFile {
   atImport: boolean[];
 }
 
-const AUX_DIR = /(^|\/)(tests?|testing|docs?|examples?|samples?|benchmarks?|demos?)\//i;
+const AUX_DIR = /(^|\/)(tests?|testing|docs?|examples?|samples?|benchmarks?|demos?|scripts|tools)\//i;
 
 /** The role of an archive path (`evil-1.0/setup.py` is `setup`; a wheel has none). */
 export function roleOf(path: string): FileRole {
@@ -59,8 +59,19 @@ function importTimeLines(code: string[], indent: number[]): boolean[] {
   const owner = new Array<string | null>(n).fill(null); // top-level def a line belongs to
   let blockIndent = -1;
   let blockName: string | null = null;
+  let depth = 0; // open brackets carried from earlier lines: continuation lines keep the state
   for (let i = 0; i < n; i++) {
     const l = code[i]!;
+    const cont = depth > 0;
+    for (const ch of l.replace(/(["'])(?:\\.|(?!\1).)*\1/g, '')) {
+      if (ch === '(' || ch === '[' || ch === '{') depth++;
+      else if ((ch === ')' || ch === ']' || ch === '}') && depth > 0) depth--;
+    }
+    if (cont && i > 0) {
+      out[i] = out[i - 1]!;
+      owner[i] = owner[i - 1]!;
+      continue;
+    }
     if (!l.trim()) {
       if (blockIndent >= 0) out[i] = false;
       continue;

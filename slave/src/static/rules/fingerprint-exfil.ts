@@ -4,6 +4,9 @@ import { around } from '../static-rule.js';
 import { FINGERPRINT, NET_CALL, NET_SEND } from '../patterns.js';
 import type { SourceFile } from '../source-file.js';
 
+/** Outside setup scripts, cwd and environment reads are everywhere: only user/host identity counts. */
+const STRONG_FP = /getuser|getlogin|gethostname|platform\s*\.\s*(?:node|uname)|os\s*\.\s*uname|getfqdn|getpwuid|whoami|ipconfig|ifconfig/;
+
 export const fingerprintExfil: StaticRule = {
   id: 'fingerprint-exfil',
   description: 'user or host fingerprint (getuser, getlogin, gethostname, platform.node, os.environ, cwd) and a network send in setup.py, a .pth, or at module level of a package module',
@@ -16,9 +19,9 @@ export const fingerprintExfil: StaticRule = {
     const net: number[] = [];
     for (let i = 0; i < file.code.length; i++) {
       const l = file.code[i]!;
-      if (FINGERPRINT.test(l)) fp.push(i);
+      if (FINGERPRINT.test(l) && (early || STRONG_FP.test(l))) fp.push(i);
       if (NET_SEND.test(l) || NET_CALL.test(l)) {
-        if (early || file.atImport[i]) net.push(i);
+        if (early || (file.role === 'init' ? file.atImport[i] : file.indent[i] === 0)) net.push(i);
       }
     }
     if (!early && fp.length && /webhook|discord|telegram/i.test(file.codeText)) {
@@ -26,7 +29,7 @@ export const fingerprintExfil: StaticRule = {
       if (inDef.length) return inDef.map((i) => ({ line: i, severity: 'high', what: 'fingerprint sent to a webhook', excerpt: around(file.lines[i]!, /\S/) }));
     }
     if (!fp.length || !net.length) return [];
-    if (!early && !fp.some((i) => file.atImport[i]) && net.every((i) => !NET_SEND.test(file.code[i]!))) return [];
+    if (!early && !fp.some((i) => (file.role === 'init' ? file.atImport[i] : file.indent[i] === 0)) && net.every((i) => !NET_SEND.test(file.code[i]!))) return [];
     const sev = early ? 'critical' : 'high';
     const hits: RuleHit[] = [];
     for (const i of fp.slice(0, 8)) hits.push({ line: i, severity: sev, what: 'fingerprint', excerpt: around(file.lines[i]!, FINGERPRINT) });
