@@ -65,3 +65,8 @@ export function allowedWrite(path: string, ctx: RuleContext): boolean {
   if ([ctx.work, ctx.tmp, '/var/tmp', '/dev/shm', '/dev/null', '/dev/tty', '/dev/pts', '/opt/pyti/tasks'].some((d) => under(path, d))) return true;
   return /^\/proc\/(self|\d+)\/(fd|task)\//.test(path);
 }
+
+/** Whether `path` is in the task user's home (under any of its names, or /root). */
+export function inHome(path: string, ctx: RuleContext): boolean {
+  return homeRelative(path, ctx) !== null;
+}

@@ -22,6 +22,19 @@ describe('findings rules', () => {
     ])).toEqual([]);
   });
 
+  it('keep a package\'s own caches in the home low at import and execute, and medium at install', () => {
+    const writes = [file('create', '/home/pyti/.cache/someapp/state.json'), file('create', '/home/pyti/notes.txt')];
+    for (const phase of ['import', 'execute'] as const) {
+      expect(findingsFor(writes, phase, ctx).map((f) => [f.rule, f.severity])).toEqual([['unexpected-write', 'low'], ['unexpected-write', 'low']]);
+    }
+    expect(rules(writes)).toEqual([['unexpected-write', 'medium'], ['unexpected-write', 'medium']]);
+  });
+
+  it('do not count a process reading its own environment, but do count another process\'s', () => {
+    expect(rules([file('read', '/proc/10/environ')])).toEqual([]);
+    expect(rules([file('read', '/proc/1/environ')])).toEqual([['sensitive-read', 'high']]);
+  });
+
   it('flag a dropped executable, persistence and credential access', () => {
     const found = rules([
       file('create', '/home/pyti/.local/bin/x'),

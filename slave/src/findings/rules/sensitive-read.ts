@@ -11,7 +11,8 @@ export const sensitiveReadRule: Rule = {
     return grouped(phase, this.id, events.flatMap((e) => {
       if (e.kind !== 'file' || e.op !== 'read') return [];
       const place = sensitivePlace(e.path, ctx);
-      if (!place) return [];
+      // A process reading its own environment (psutil's Process().environ()) reads nothing it did not have.
+      if (!place || e.path === `/proc/${e.pid}/environ`) return [];
       return [{ key: place, severity: 'high' as const, title: `${phase} reads ${place}`, ev: ref(e, phase, `read ${e.path}${e.ok ? '' : ` (${e.errno})`}`) }];
     }));
   },

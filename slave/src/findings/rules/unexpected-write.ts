@@ -1,6 +1,6 @@
 /** unexpected-write: writes outside the places a build or install may write. */
 import { grouped, ref, WRITE_OPS, type Rule } from '../rule-kit.js';
-import { allowedWrite, persistencePlace, sensitivePlace } from '../places.js';
+import { allowedWrite, inHome, persistencePlace, sensitivePlace } from '../places.js';
 
 export const unexpectedWriteRule: Rule = {
   id: 'unexpected-write',
@@ -14,7 +14,10 @@ export const unexpectedWriteRule: Rule = {
       const bad = targets.find((t) => t.startsWith('/') && !allowedWrite(t, ctx));
       if (!bad || persistencePlace(bad, ctx) || sensitivePlace(bad, ctx)) return []; // reported by their own rules
       const dir = bad.slice(0, bad.lastIndexOf('/')) || '/';
-      return [{ key: dir, severity: 'medium' as const, title: `${phase} writes outside the install locations: ${dir}`, ev: ref(e, phase, `${e.op} ${bad}${e.ok ? '' : ` (${e.errno})`}`) }];
+      // Package code run at import or by the execute phase keeps caches and settings in the user's home
+      // (~/.cache/<app>, ~/.config/<app>): shown, but low; what is dangerous there has rules of its own.
+      const severity = (phase === 'import' || phase === 'execute') && inHome(bad, ctx) ? 'low' as const : 'medium' as const;
+      return [{ key: dir, severity, title: `${phase} writes outside the install locations: ${dir}`, ev: ref(e, phase, `${e.op} ${bad}${e.ok ? '' : ` (${e.errno})`}`) }];
     }));
   },
 };
