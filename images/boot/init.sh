@@ -82,6 +82,8 @@ mount -t tmpfs -o size=$tmp_size,mode=1777 tmpfs $r/tmp
 mount -t tmpfs -o size=$work_size,mode=755 tmpfs $r/work
 mount -t proc proc $r/proc
 mount -t devtmpfs devtmpfs $r/dev
+# ptys: every task has one as its controlling terminal (vm-agent/src/task-terminal.ts)
+mkdir -p $r/dev/pts && mount -t devpts -o ptmxmode=0666,mode=0620 devpts $r/dev/pts
 mount -t sysfs -o ro sysfs $r/sys
 port=
 for p in /sys/class/virtio-ports/vport*; do
