@@ -12,6 +12,7 @@ import type { Backend } from './backends/backend.js';
 import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
 import { DEFAULT_SESSION_LIMITS, runAgentSession, type InfraError, type InfraErrorKind, type SessionLimits, type SessionOutcome } from './agent-session.js';
 import { validateDist, type ValidatedDist } from './input/validate-dist.js';
+import { readableWheelhouse } from './input/readable-wheelhouse.js';
 import { buildReport } from './report/build-report.js';
 import { generateBait } from './bait/index.js';
 import type { AuditReport, RetriedAttempt } from './report/audit-report.js';
@@ -143,7 +144,7 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     const inputDir = join(jobDir, 'input');
     mkdirSync(inputDir);
     copyFileSync(dist.path, join(inputDir, dist.filename));
-    const wheelhouse = opts.wheelhouse ?? join(jobDir, 'empty-wheelhouse');
+    const wheelhouse = opts.wheelhouse !== undefined ? readableWheelhouse(opts.wheelhouse, join(jobDir, 'wheelhouse')) : join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
     opts.signal?.throwIfAborted();
     const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir });
