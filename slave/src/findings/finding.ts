@@ -14,8 +14,10 @@ export type FindingPhase = Phase | 'static';
 export interface EvidenceRef {
   phase: Phase;
   seq: number;
-  /** Line in that phase's raw strace file (or in the phase's sinkhole log, for network evidence). */
+  /** Line in that phase's raw strace file, or in `file` when set. */
   line: number;
+  /** The raw file of the phase's task the line is in, when not its strace file (`sinkhole.jsonl`, `windows-shims.jsonl`). */
+  file?: string;
   pid: number;
   /** One human line, e.g. `connect 127.0.0.1:9 (ECONNREFUSED)`. */
   summary: string;

@@ -13,6 +13,9 @@ import { canaryLeakInfo, canaryLeaksInFiles, canaryLeaksInSinkhole, canaryLeaksI
 import { indexCanaries, type BaitHit, type ReportBait } from '../bait/index.js';
 import { cloudMetadataRule, METADATA_ADDRESSES, METADATA_NAMES } from './rules/cloud-metadata.js';
 import { sinkholeRef } from './chains/secret-exfil.js';
+import { SINKHOLE_CONTACT_RULE, sinkholeFindings } from './sinkhole-contact.js';
+import { WINDOWS_SHIM_RULES, windowsShimFindings } from './windows-shim.js';
+import type { WindowsCommand } from '../report/reach.js';
 
 export { findingsFor, RULES } from './rules.js';
 export type { Rule, RuleContext } from './rule-kit.js';
@@ -27,12 +30,14 @@ export interface DynamicInput {
   bait?: ReportBait;
   /** Canaries bait-check found in files written during the audit. */
   baitHits?: BaitHit[];
+  /** What the Windows shims were asked to run (host-parsed, shape-checked). */
+  windowsCommands?: WindowsCommand[];
 }
 
 /** Every dynamic rule's declaration: the per-phase rules and the cross-phase ones. */
 export const DYNAMIC_RULES: readonly RuleInfo[] = [
   ...RULES.map(({ id, description, severity, technique }) => ({ id, description, severity, technique })),
-  secretExfilChainInfo, canaryLeakInfo,
+  secretExfilChainInfo, canaryLeakInfo, SINKHOLE_CONTACT_RULE, ...WINDOWS_SHIM_RULES,
 ];
 
 /** Runs every dynamic rule. `ctx.baitFiles` defaults to the bait's planted files. */
@@ -50,6 +55,8 @@ export function dynamicFindings(input: DynamicInput, ctx: RuleContext): Finding[
     out.push(...canaryLeaksInSinkhole(sinkhole, idx));
     out.push(...canaryLeaksInFiles(input.baitHits ?? [], input.traces));
   }
+  out.push(...sinkholeFindings(sinkhole));
+  out.push(...windowsShimFindings(input.windowsCommands ?? []));
   // The sinkhole sees metadata lookups the trace may show only as a DNS send to the resolver.
   const meta = sinkhole.filter((s) => METADATA_ADDRESSES.has(s.address) || (s.dnsName && METADATA_NAMES.test(s.dnsName)));
   if (meta.length && !out.some((f) => f.rule === cloudMetadataRule.id)) {

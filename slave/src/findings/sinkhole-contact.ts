@@ -35,7 +35,7 @@ export function sinkholeFindings(records: SinkholeRecord[]): Finding[] {
   for (const r of records) {
     if (r.kind === 'dns') continue;
     const key = `${r.phase} ${r.kind} ${r.address} ${r.port} ${r.http?.host ?? r.sni ?? ''} ${r.http?.method ?? ''}`;
-    const ev: EvidenceRef = { phase: r.phase, seq: 0, line: r.line, pid: 0, summary: summary(r).slice(0, 500) };
+    const ev: EvidenceRef = { phase: r.phase, seq: 0, line: r.line, pid: 0, file: 'sinkhole.jsonl', summary: summary(r).slice(0, 500) };
     const f = out.get(key);
     if (f) {
       if (f.evidence.length < MAX_EVIDENCE) f.evidence.push(ev);

@@ -54,6 +54,6 @@ export function windowsShimFindings(entries: readonly WindowsCommand[]): Finding
     title: rule.id === 'windows-powershell-payload'
       ? `PowerShell payload run (${items.length}×): ${summary(items[0]!).slice(0, 160)}`
       : `Windows program run (${items.length}×): ${[...new Set(items.map((i) => baseName(i.program)))].slice(0, 5).join(', ')}`,
-    evidence: items.slice(0, 20).map((e, i) => ({ phase, seq: i, line: e.line, pid: e.pid, summary: summary(e) })),
+    evidence: items.slice(0, 20).map((e, i) => ({ phase, seq: i, line: e.line, pid: e.pid, file: 'windows-shims.jsonl', summary: summary(e) })),
   }));
 }

@@ -47,7 +47,7 @@ function banner(r: AuditReport): string {
 
 /** A finding's evidence: trace events (pid, phase.strace:line) and source lines (file:line and the excerpt). */
 function evidenceCell(f: Finding): string {
-  const dyn = f.evidence.map((e) => `<code>${esc(e.summary)}</code> <span class="muted">pid ${esc(e.pid)}, ${esc(e.phase)}.strace:${esc(e.line)}</span>`);
+  const dyn = f.evidence.map((e) => `<code>${esc(e.summary)}</code> <span class="muted">pid ${esc(e.pid)}, ${esc(e.file ? `${e.phase}/${e.file}` : `${e.phase}.strace`)}:${esc(e.line)}</span>`);
   const src = (f.sources ?? []).map((s) => `<span class="muted">${esc(s.file)}:${esc(s.line)}</span><pre>${esc(s.excerpt)}</pre>`);
   return [...dyn, ...src].join('<br>');
 }

@@ -12,6 +12,7 @@ import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
 import { parseBaitHits, parsePlanted, type ReportBait } from '../bait/index.js';
 import { PHASES, SEVERITY_ORDER, type Finding, type Phase } from '../findings/finding.js';
 import type { AuditReport } from './audit-report.js';
+import { readWindowsCommands } from './reach.js';
 
 /** Looks up one raw file of one task (undefined when the task left no such file). */
 export type RawLookup = (task: string, name: string) => Buffer | undefined;
@@ -65,7 +66,7 @@ export function analyzeTraces(raw: RawLookup, paths: RuleContext = DEFAULT_GUEST
   const planted = parsePlanted(raw('bait', 'bait.json'));
   const bait = extra.bait && { ...extra.bait, files: planted.length ? planted : extra.bait.files.map((f) => (f.startsWith('~/') ? `${paths.home}/${f.slice(2)}` : f)) };
   const findings: Finding[] = dynamicFindings(
-    { traces: phaseEvents, sinkhole: extra.sinkhole, bait, baitHits: bait ? parseBaitHits(raw('bait-check', 'bait-hits.json')) : undefined },
+    { traces: phaseEvents, sinkhole: extra.sinkhole, bait, baitHits: bait ? parseBaitHits(raw('bait-check', 'bait-hits.json')) : undefined, windowsCommands: readWindowsCommands(raw) },
     { home: paths.home, work: paths.work, tmp: paths.tmp, ...(homeAliases.length ? { homeAliases } : {}) },
   );
   return { traces, findings: sortFindings(findings), ...(bait ? { bait } : {}) };

@@ -113,6 +113,6 @@ describe('collectNetwork, the table and sinkhole-contact', () => {
       ['high', 'build connects to [2001:db8::99]:6667'],
       ['medium', 'build sends a datagram to 203.0.113.5:9999'],
     ]);
-    expect(f[0]!.evidence[0]).toEqual({ phase: 'build', seq: 0, line: 3, pid: 0, summary: 'HTTP GET http://stage2.pyti-test.invalid/payload/stage2.sh?id=42 (172 bytes sent)' });
+    expect(f[0]!.evidence[0]).toEqual({ phase: 'build', seq: 0, line: 3, pid: 0, file: 'sinkhole.jsonl', summary: 'HTTP GET http://stage2.pyti-test.invalid/payload/stage2.sh?id=42 (172 bytes sent)' });
   });
 });

@@ -73,5 +73,5 @@ export function secretExfilChain(events: TraceEvent[], phase: Phase, ctx: RuleCo
 /** Evidence pointing at a sinkhole record (its line in the phase's sinkhole log). */
 export function sinkholeRef(s: SinkholeRecord, what = ''): EvidenceRef {
   const target = s.kind === 'dns' ? `DNS ${s.dnsType ?? ''} ${s.dnsName ?? ''}` : `${s.kind} ${s.address}:${s.port}${s.http ? ` ${s.http.method} ${s.http.host ?? ''}${s.http.path}` : ''}`;
-  return { phase: s.phase, seq: -1, line: s.line, pid: 0, summary: `sinkhole: ${target}${what ? ` (${what})` : ''}`.slice(0, 500) };
+  return { phase: s.phase, seq: -1, line: s.line, pid: 0, file: 'sinkhole.jsonl', summary: `sinkhole: ${target}${what ? ` (${what})` : ''}`.slice(0, 500) };
 }
