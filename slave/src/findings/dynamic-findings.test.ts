@@ -16,6 +16,15 @@ describe('dynamicFindings', () => {
     expect(found.find((f) => f.rule === 'windows-powershell-payload')!.evidence[0]).toMatchObject({ file: 'windows-shims.jsonl', line: 1 });
   });
 
+  it('keeps what made-up calls in the execute phase do at low, except a canary leaving the process', () => {
+    const found = dynamicFindings({
+      traces: new Map(),
+      sinkhole: [{ phase: 'execute', line: 1, time: 1, kind: 'tcp', address: '198.51.100.7', port: 443, bytesSent: 300, sni: 'upload.pyti-test.invalid' }],
+    }, ctx);
+    expect(found.map((f) => [f.rule, f.severity])).toEqual([['sinkhole-contact', 'low']]);
+    expect(found[0]!.title).toMatch(/execute phase: at most low/);
+  });
+
   it('declares the rules it runs', () => {
     const ids = DYNAMIC_RULES.map((r) => r.id);
     expect(ids).toEqual(expect.arrayContaining(['sinkhole-contact', 'windows-powershell-payload', 'windows-command', 'canary-leak']));

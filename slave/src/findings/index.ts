@@ -5,7 +5,7 @@
  */
 import type { TraceEvent } from '../trace/trace-events.js';
 import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
-import type { Finding, Phase, RuleInfo } from './finding.js';
+import { severityAtLeast, type Finding, type Phase, type RuleInfo, type Severity } from './finding.js';
 import { findingsFor, RULES } from './rules.js';
 import type { RuleContext } from './rule-kit.js';
 import { secretExfilChain, secretExfilChainInfo } from './chains/secret-exfil.js';
@@ -40,8 +40,27 @@ export const DYNAMIC_RULES: readonly RuleInfo[] = [
   secretExfilChainInfo, canaryLeakInfo, SINKHOLE_CONTACT_RULE, ...WINDOWS_SHIM_RULES,
 ];
 
+/**
+ * The execute phase calls every public function of a package with made-up arguments, which no user
+ * does: a PyPI client then reads ~/.pypirc and contacts the index (distlib), a CLI toolkit opens an
+ * editor through a shell (click). What happens there is shown, but is evidence of at most `low`,
+ * except a planted canary leaving a process, which no benign call does.
+ */
+export const EXECUTE_PHASE_MAX: Severity = 'low';
+const EXECUTE_PHASE_UNCAPPED = new Set(['canary-leak']);
+
+/** Caps the execute phase's findings at EXECUTE_PHASE_MAX (canary leaks excepted). */
+function capExecutePhase(f: Finding): Finding {
+  if (f.phase !== 'execute' || EXECUTE_PHASE_UNCAPPED.has(f.rule) || !severityAtLeast(f.severity, 'medium')) return f;
+  return { ...f, severity: EXECUTE_PHASE_MAX, title: `${f.title} (execute phase: at most ${EXECUTE_PHASE_MAX})` };
+}
+
 /** Runs every dynamic rule. `ctx.baitFiles` defaults to the bait's planted files. */
 export function dynamicFindings(input: DynamicInput, ctx: RuleContext): Finding[] {
+  return runDynamicRules(input, ctx).map(capExecutePhase);
+}
+
+function runDynamicRules(input: DynamicInput, ctx: RuleContext): Finding[] {
   const c: RuleContext = { ...ctx, baitFiles: ctx.baitFiles ?? input.bait?.files ?? [] };
   const sinkhole = input.sinkhole ?? [];
   const idx = indexCanaries(input.bait?.canaries ?? []);
