@@ -5,7 +5,7 @@
  * core metadata. Nothing is extracted on the host; the archive is only read.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, openSync, readSync, closeSync, statSync, type Stats } from 'node:fs';
+import { createReadStream, openSync, readSync, closeSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +15,7 @@ import yauzl from 'yauzl';
 import { PytiError } from '@pyti/vm-agent';
 import { DEFAULT_DIST_LIMITS, type DistLimits } from './dist-limits.js';
 import { linkStaysInside, unsafeMemberPath } from './member-path.js';
+import { statRegularFile } from './regular-file.js';
 import { parseCoreMetadata, type CoreMetadata } from './core-metadata.js';
 
 export interface ValidatedDist extends CoreMetadata {
@@ -36,13 +37,7 @@ function sha256File(path: string): Promise<string> {
 
 /** The regular file at `path`, within the archive size limit, with its first bytes; throws PYTI_INPUT_*. */
 function archiveFile(path: string, limits: DistLimits): { st: Stats; filename: string; m: Buffer } {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: no such file`, { cause: err });
-  }
-  if (!st.isFile()) throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: not a regular file`);
+  const st = statRegularFile(path);
   const filename = basename(path);
   if (st.size > limits.maxArchiveBytes) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: ${st.size} bytes is above the ${limits.maxArchiveBytes}-byte limit`);
   return { st, filename, m: magic(path) };

@@ -14,10 +14,10 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { PytiError } from '@pyti/vm-agent';
 import { runInGuest } from './guest-python.js';
+import { tarParserSink } from '../input/tar-sink.js';
 
 /** PEP 518's requirements when a project does not say. */
 export const DEFAULT_BUILD_REQUIRES = Object.freeze(['setuptools>=40.8.0', 'wheel']);
@@ -44,16 +44,7 @@ export async function readSdistMembers(path: string): Promise<{ pyproject: strin
       entry.resume();
     }
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      parser.write(chunk);
-      cb();
-    },
-    final(cb) {
-      parser.end();
-      cb();
-    },
-  });
+  const sink = tarParserSink(parser);
   try {
     await pipeline(createReadStream(path), createGunzip(), sink);
     await done;

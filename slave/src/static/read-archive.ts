@@ -6,15 +6,17 @@
  * pyproject.toml), within caps; a file cut at its cap, or files left out at the totals, set
  * `truncated` (not an error). Unsafe member names (absolute, `..`, NUL) are skipped.
  */
-import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInflateRaw } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { Transform, Writable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { PytiError } from '@pyti/vm-agent';
 import { unsafeMemberPath } from '../input/member-path.js';
+import { statRegularFile } from '../input/regular-file.js';
+import { tarParserSink } from '../input/tar-sink.js';
 import type { SourceText } from './scan-sources.js';
 
 /** The static reader's caps. */
@@ -90,13 +92,7 @@ function magic(path: string, size = 512): Buffer {
 
 /** Reads the wanted files of the archive (or bare source file) at `path`; throws PYTI_INPUT_NOT_FOUND / PYTI_INPUT_NOT_ARCHIVE. */
 export async function readDistribution(path: string, caps: ReadCaps = DEFAULT_READ_CAPS): Promise<ReadResult> {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: no such file`, { cause: err });
-  }
-  if (!st.isFile()) throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: not a regular file`);
+  const st = statRegularFile(path);
   const m = magic(path);
   const c = new Collector(caps);
   if (m[0]! === 0x50 && m[1]! === 0x4b) await readZip(path, c);
@@ -166,16 +162,7 @@ async function readTar(path: string, c: Collector, gzip: boolean): Promise<void>
       cb(null, chunk);
     },
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      parser.write(chunk);
-      cb();
-    },
-    final(cb) {
-      parser.end();
-      cb();
-    },
-  });
+  const sink = tarParserSink(parser);
   try {
     await (gzip ? pipeline(createReadStream(path, { start: gzipDataOffset(path) }), createInflateRaw(), counter, sink) : pipeline(createReadStream(path), counter, sink));
     await parsed;
