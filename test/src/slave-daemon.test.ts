@@ -72,7 +72,9 @@ describe('pyti slave daemon with the real master, index and bwrap', () => {
       const report = await user.reportJson(app.id) as { result: string; dist: { name: string } };
       expect(report.result).toBe('pass');
       expect(done.artifacts.length).toBeGreaterThan(0);
-      expect(done.artifacts.every((a) => a.name.startsWith('raw/'))).toBe(true);
+      // The raw data, and the distribution itself (kept so that `pyti master rescore` can re-run the static rules).
+      expect(done.artifacts.every((a) => a.name.startsWith('raw/') || a.name.startsWith('dist/'))).toBe(true);
+      expect(done.artifacts.filter((a) => a.name.startsWith('dist/'))).toHaveLength(1);
       expect(done.events.map((e) => e.kind)).toEqual(expect.arrayContaining(['phase', 'task-started', 'task-finished']));
       expect(lines.some((l) => /^job \S+ auditing$/.test(l))).toBe(true);
     } finally {
