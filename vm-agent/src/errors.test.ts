@@ -22,7 +22,7 @@ describe('error code registry', () => {
       }
     }
     const registered = new Set(Object.keys(ERROR_CODES));
-    const allowed = new Set(['PYTI_CACHE_DIR', 'PYTI_DEBIAN_MIRROR', 'PYTI_TASK', 'PYTI_AGENT_UID_BASE', 'PYTI_VERSION', 'PYTI_KEEP_TEST_OUTPUT', 'PYTI_GUEST', 'PYTI_ATTACH', 'PYTI_ACCEL', 'PYTI_VM_WARM', 'PYTI_METADATA_NS', 'PYTI_VM_GRACE_MS', 'PYTI_PARITY_BACKENDS', 'PYTI_TEST_ECHO', 'PYTI_MASTER_URL', 'PYTI_TOKEN', 'PYTI_MASTER_DATA', 'PYTI_USER_TOKEN', 'PYTI_SLAVE_TOKENS', 'PYTI_SLAVE_TOKEN', 'PYTI_INDEX_URL', 'PYTI_SLAVE_DATA', 'PYTI_OBSERVATIONS_TOKEN', 'PYTI_WINDOWS_SHIMS', 'PYTI_EXE_SHIM', 'PYTI_SHIM_LOG']); // environment variables and names, not errors
+    const allowed = new Set(['PYTI_CACHE_DIR', 'PYTI_DEBIAN_MIRROR', 'PYTI_TASK', 'PYTI_AGENT_UID_BASE', 'PYTI_VERSION', 'PYTI_KEEP_TEST_OUTPUT', 'PYTI_GUEST', 'PYTI_ATTACH', 'PYTI_ACCEL', 'PYTI_VM_WARM', 'PYTI_METADATA_NS', 'PYTI_VM_GRACE_MS', 'PYTI_PARITY_BACKENDS', 'PYTI_PARITY_ALL', 'PYTI_TEST_ECHO', 'PYTI_MASTER_URL', 'PYTI_TOKEN', 'PYTI_MASTER_DATA', 'PYTI_USER_TOKEN', 'PYTI_SLAVE_TOKENS', 'PYTI_SLAVE_TOKEN', 'PYTI_INDEX_URL', 'PYTI_SLAVE_DATA', 'PYTI_OBSERVATIONS_TOKEN', 'PYTI_WINDOWS_SHIMS', 'PYTI_EXE_SHIM', 'PYTI_SHIM_LOG']); // environment variables and names, not errors
     expect([...used].filter((c) => !registered.has(c) && !allowed.has(c))).toEqual([]);
     expect([...registered].filter((c) => !used.has(c))).toEqual([]);
   });
