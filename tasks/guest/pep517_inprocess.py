@@ -7,7 +7,7 @@ The hooks and their effects are the same; only the number of processes differs.
 
 Usage: pep517_inprocess.py SOURCE_TREE OUTDIR
 Exit 0 with the wheel in OUTDIR; 3 when build requirements are missing (listed after
-"Missing dependencies:"); 1 when the build fails.
+"Missing dependencies:") and the build, tried all the same, failed; 1 when the build fails.
 """
 import importlib
 import os
@@ -70,10 +70,19 @@ def main():
     if hasattr(backend, "get_requires_for_build_wheel"):
         requires = list(backend.get_requires_for_build_wheel({}))
     lacking = missing(requires)
-    if lacking:
-        print("Missing dependencies:\n" + "".join("\t%s\n" % r for r in lacking))
-        return 3
     os.makedirs(outdir, exist_ok=True)
+    if lacking:
+        # Build anyway: what the package's own build code does still runs, traced (a malicious
+        # setup.py that names `requests` among its requirements gets it from the fallback modules).
+        print("Missing dependencies:\n" + "".join("\t%s\n" % r for r in lacking))
+        sys.stdout.flush()
+        try:
+            name = backend.build_wheel(outdir, {})
+        except BaseException:  # SystemExit too: without its requirements the build may well fail
+            traceback.print_exc()
+            return 3
+        print("pep517: built %s although its requirements were missing" % name)
+        return 0
     name = backend.build_wheel(outdir, {})
     print("pep517: built %s" % name)
     return 0

@@ -26,6 +26,8 @@ describe('reaching the payload', () => {
     expect(r.reach!.fallbackModulesUsed.some((m) => m.phase === 'import')).toBe(false);
     // pip saw nothing of them: the install pulled in no requests
     expect(r.install!.installed!.map((i) => i.name)).toEqual(['reach-setup']);
+    // requests is a declared build requirement missing from the wheelhouse: built all the same, and said so
+    expect(r.build).toMatchObject({ mode: 'no-isolation', missingBuildRequirements: ['requests'] });
   });
 
   it('setup.py: os.getlogin() answers the slot user, and the rename into ~ succeeds (no EXDEV)', () => {
