@@ -1,5 +1,6 @@
 /** Helpers for the exec rules: which names a file assigns from a pattern, and what name an exec runs. */
 import type { SourceFile } from '../source-file.js';
+import { EXEC_CALL } from '../patterns.js';
 
 const ASSIGN = /^\s*([A-Za-z_]\w*)\s*(?:\+?=)(?!=)\s*(.*)$/;
 const DEF = /^(\s*)def\s+([A-Za-z_]\w*)\s*\(/;
@@ -65,4 +66,23 @@ export function execOf(callText: string): string | null {
   const m = /^[^(]*\(\s*\(?\s*(?:compile\s*\(\s*)?([A-Za-z_]\w*)\s*\)?\s*(?:[,)(]|\.\s*(?:decode|encode)\s*\()/.exec(callText);
   if (!m || ['open', 'f', 'fh', 'fp', 'self', 'None', 'True', 'False'].includes(m[1]!)) return null;
   return m[1]!;
+}
+
+/** One exec/eval/compile call of a file: its code line's index, the call's text onwards, and the bare name it runs. */
+export interface ExecCall {
+  line: number;
+  arg: string;
+  name: string | null;
+}
+
+/** The exec/eval/compile calls of a file's code lines, in order. */
+export function execCalls(file: SourceFile): ExecCall[] {
+  const out: ExecCall[] = [];
+  file.code.forEach((line, i) => {
+    const m = EXEC_CALL.exec(line);
+    if (!m) return;
+    const arg = line.slice(m.index);
+    out.push({ line: i, arg, name: execOf(arg) });
+  });
+  return out;
 }

@@ -2,7 +2,7 @@
 import type { RuleHit, StaticRule } from '../static-rule.js';
 import { around } from '../static-rule.js';
 import { EXEC_CALL } from '../patterns.js';
-import { execOf } from './exec-args.js';
+import { execCalls } from './exec-args.js';
 
 const OPAQUE = /^[^(]*\(\s*(?:[rbu]?["'][^\n]{120}|["']{2}\s*\.\s*join\s*\(\s*(?:\[|\(|map\s*\(|chr\b|reversed\b|\w+\s*\[\s*::)|\s*(?:bytes|bytearray)\s*\(|chr\s*\(|[\w.]+\s*\.\s*replace\s*\(\s*["'][^"']*["']\s*,\s*["']{2}\))/;
 
@@ -19,12 +19,7 @@ export const execObfuscated: StaticRule = {
       const m = /^\s*([A-Za-z_]\w*)\s*\+=\s*[rbu]?["']/.exec(l);
       if (m) chunks.set(m[1]!, (chunks.get(m[1]!) ?? 0) + 1);
     }
-    for (let i = 0; i < file.code.length; i++) {
-      const line = file.code[i]!;
-      const m = EXEC_CALL.exec(line);
-      if (!m) continue;
-      const arg = line.slice(m.index);
-      const v = execOf(arg);
+    for (const { line: i, arg, name: v } of execCalls(file)) {
       if (OPAQUE.test(arg) || (v && (chunks.get(v) ?? 0) >= 3)) {
         hits.push({ line: i, severity: file.role === 'aux' ? 'low' : 'medium', what: 'exec of an opaque payload', excerpt: around(file.lines[i]!, EXEC_CALL) });
       }

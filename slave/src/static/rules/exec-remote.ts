@@ -2,7 +2,7 @@
 import type { RuleHit, StaticRule } from '../static-rule.js';
 import { around } from '../static-rule.js';
 import { EXEC_CALL, NET_CALL } from '../patterns.js';
-import { assignedFrom, execOf } from './exec-args.js';
+import { assignedFrom, execCalls } from './exec-args.js';
 
 export const execRemote: StaticRule = {
   id: 'exec-remote',
@@ -13,12 +13,7 @@ export const execRemote: StaticRule = {
     const hits: RuleHit[] = [];
     const fetched = assignedFrom(file, new RegExp(`${NET_CALL.source}|\\.(?:text|content)\\b|\\.read\\s*\\(`));
     const netVars = assignedFrom(file, NET_CALL);
-    for (let i = 0; i < file.code.length; i++) {
-      const line = file.code[i]!;
-      const m = EXEC_CALL.exec(line);
-      if (!m) continue;
-      const arg = line.slice(m.index);
-      const v = execOf(arg);
+    for (const { line: i, arg, name: v } of execCalls(file)) {
       const viaNet = NET_CALL.test(arg) || (v !== null && fetched.has(v) && netVars.size > 0) || [...netVars.keys()].some((n) => new RegExp(`\\b${n}\\s*\\.\\s*(?:text|content|read)`).test(arg));
       if (viaNet) hits.push({ line: i, severity: file.role === 'aux' ? 'medium' : 'critical', what: 'exec of downloaded code', excerpt: around(file.lines[i]!, EXEC_CALL) });
     }
