@@ -14,6 +14,9 @@
  * pty) it takes the login uid and the uid and execs the command itself.
  */
 
+/** Processes the wrapper adds to a task's process tree (its own, the parent of the task's first). */
+export const TERMINAL_WRAPPER_PROCESSES = 1;
+
 /** The wrapper's Python source: argv is UID GID -- COMMAND... */
 export const TERMINAL_WRAPPER_PY = `
 import fcntl, os, select, signal, sys, termios
