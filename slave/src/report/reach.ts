@@ -114,8 +114,8 @@ export function readExecute(raw: ReachRawLookup): ReachSummary['execute'] {
   return { calls, truncated: o.truncated === true || o.calls.length > MAX_CALLS, outcomes };
 }
 
-/** The report's `reach` field. */
-export function buildReach(raw: ReachRawLookup, traces: AuditReport['traces']): ReachSummary {
+/** The report's `reach` field (`windowsCommands`: the shims' logs when the caller has read them already). */
+export function buildReach(raw: ReachRawLookup, traces: AuditReport['traces'], windowsCommands: WindowsCommand[] = readWindowsCommands(raw)): ReachSummary {
   const execute = readExecute(raw);
-  return { fallbackModulesUsed: fallbackModulesUsed(traces), windowsCommands: readWindowsCommands(raw), ...(execute ? { execute } : {}) };
+  return { fallbackModulesUsed: fallbackModulesUsed(traces), windowsCommands, ...(execute ? { execute } : {}) };
 }

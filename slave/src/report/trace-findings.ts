@@ -12,7 +12,7 @@ import type { SinkholeRecord } from '../sinkhole/sinkhole-record.js';
 import { parseBaitHits, parsePlanted, type ReportBait } from '../bait/index.js';
 import { PHASES, SEVERITY_ORDER, type Finding, type Phase } from '../findings/finding.js';
 import type { AuditReport } from './audit-report.js';
-import { readWindowsCommands } from './reach.js';
+import { readWindowsCommands, type WindowsCommand } from './reach.js';
 
 /** Looks up one raw file of one task (undefined when the task left no such file). */
 export type RawLookup = (task: string, name: string) => Buffer | undefined;
@@ -34,6 +34,8 @@ export interface TraceAnalysis {
   findings: Finding[];
   /** The bait with its files as planted (absolute guest paths), when there was bait. */
   bait?: ReportBait;
+  /** What the Windows shims were asked to run (the report's `reach.windowsCommands`). */
+  windowsCommands: WindowsCommand[];
 }
 
 /** What the dynamic rules read besides the traces (all optional). */
@@ -65,11 +67,12 @@ export function analyzeTraces(raw: RawLookup, paths: RuleContext = DEFAULT_GUEST
   const homeAliases = [...(paths.homeAliases ?? []), ...(extra.homeAliases ?? [])];
   const planted = parsePlanted(raw('bait', 'bait.json'));
   const bait = extra.bait && { ...extra.bait, files: planted.length ? planted : extra.bait.files.map((f) => (f.startsWith('~/') ? `${paths.home}/${f.slice(2)}` : f)) };
+  const windowsCommands = readWindowsCommands(raw);
   const findings: Finding[] = dynamicFindings(
-    { traces: phaseEvents, sinkhole: extra.sinkhole, bait, baitHits: bait ? parseBaitHits(raw('bait-check', 'bait-hits.json')) : undefined, windowsCommands: readWindowsCommands(raw) },
+    { traces: phaseEvents, sinkhole: extra.sinkhole, bait, baitHits: bait ? parseBaitHits(raw('bait-check', 'bait-hits.json')) : undefined, windowsCommands },
     { home: paths.home, work: paths.work, tmp: paths.tmp, ...(homeAliases.length ? { homeAliases } : {}) },
   );
-  return { traces, findings: sortFindings(findings), ...(bait ? { bait } : {}) };
+  return { traces, findings: sortFindings(findings), windowsCommands, ...(bait ? { bait } : {}) };
 }
 
 /** Most severe first (stable among equals). */
