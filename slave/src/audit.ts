@@ -15,7 +15,7 @@ import { validateDist, type ValidatedDist } from './input/validate-dist.js';
 import { readableWheelhouse } from './input/readable-wheelhouse.js';
 import { buildReport } from './report/build-report.js';
 import { generateBait } from './bait/index.js';
-import type { AuditReport, RetriedAttempt } from './report/audit-report.js';
+import type { AuditReport, DistributionOrigin, RetriedAttempt } from './report/audit-report.js';
 import { renderHtml } from './report/render-html.js';
 import { RAW_NAME } from './guest-messages.js';
 import { loadStaticScanner, type StaticScanSummary } from './report/static-scan.js';
@@ -55,6 +55,8 @@ export interface AuditOptions {
   skip?: string[];
   /** Plant canary credentials and look for their leaks (default true; false leaves the bait tasks out). */
   bait?: boolean;
+  /** Where the distribution came from (`pyti audit` by name or URL), recorded as the report's `distribution.origin`. */
+  origin?: DistributionOrigin;
   /** Aborting stops the audit: the sandbox is ended (disposed of) and the promise rejects with the signal's reason; no report is written. */
   signal?: AbortSignal;
 }
@@ -131,6 +133,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
     bait: bait && { files: bait.files.map((f) => f.path), canaries: bait.canaries },
   });
   if (retried.length) report.retried = retried;
+  if (opts.origin) report.distribution.origin = opts.origin;
   writeReport(opts.outDir, report, session.raw, dist.path);
   progress({ kind: 'report-written', dir: opts.outDir });
   return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };

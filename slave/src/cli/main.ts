@@ -1,16 +1,26 @@
 /**
  * The `pyti` command line.
- *   pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N]
+ *   pyti audit <sdist|wheel|URL|NAME|NAME==VERSION> [--index-url URL] [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N]
  *   pyti rescore <report-dir>…
  *   pyti image build [--force]
  *   pyti image info
  * Exit codes: 0 clean; 1 a package failure, nothing found; 2 could not audit; 3 suspicious; 4 malicious; 64 usage.
  */
 import { parseArgs } from 'node:util';
-import { basename, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { ERROR_CODES, PytiError } from '@pyti/vm-agent';
-import { buildBootImage, buildRootfs, findBootImage, findRootfs } from '@pyti/images';
-import { auditDistribution, type AuditProgress } from '../audit.js';
+import { buildBootImage, buildRootfs, cacheRoot, findBootImage, findRootfs, requireRootfs } from '@pyti/images';
+import { auditDistribution, type AuditOptions, type AuditProgress } from '../audit.js';
+import { checkServedDist } from '../daemon/job-runner.js';
+import { IndexClient } from '../index-client/index-client.js';
+import { validateDist } from '../input/validate-dist.js';
+import { createJobDir, removeJobDir } from '../job-dir.js';
+import { guestTags } from '../prefetch/guest-tags.js';
+import { prefetchDependencies } from '../prefetch/prefetch.js';
+import { WheelCache } from '../prefetch/wheel-cache.js';
+import { fetchAuditTarget, parseAuditTarget, type FetchedTarget } from './audit-target.js';
+import { indexConfig } from './index-config.js';
 import { BwrapBackend } from '../backends/bwrap.js';
 import { QemuBackend } from '../backends/qemu.js';
 import { LibvirtBackend } from '../backends/libvirt.js';
@@ -20,7 +30,8 @@ import { slaveCommand } from '../daemon/slave-command.js';
 import { rescoreCommand } from './rescore-command.js';
 
 export const USAGE = `usage:
-  pyti audit <sdist|wheel> [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N] [--quiet]
+  pyti audit <sdist|wheel|URL|NAME|NAME==VERSION> [--index-url URL] [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N] [--quiet]
+                                              NAME: the latest release; the index: --index-url, PYTI_INDEX_URL, PIP_INDEX_URL, pip.conf, https://pypi.org
   pyti rescore <report-dir>...                re-judge stored reports with the current rules (raw traces, kept dist/)
   pyti image build [--force]
   pyti image info
@@ -99,6 +110,7 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
     args,
     allowPositionals: true,
     options: {
+      'index-url': { type: 'string' },
       wheelhouse: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -107,14 +119,12 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
       quiet: { type: 'boolean', short: 'q', default: false },
     },
   });
-  if (positionals.length !== 1) throw new UsageError('audit takes exactly one distribution file');
+  if (positionals.length !== 1) throw new UsageError('audit takes exactly one distribution: a file, a URL, NAME or NAME==VERSION');
   const make = BACKENDS[values.backend!];
   if (!make) throw new UsageError(`unknown backend ${JSON.stringify(values.backend)} (available: ${Object.keys(BACKENDS).join(', ')})`);
   const parallel = Number(values.parallel);
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 8) throw new UsageError('--parallel takes a whole number from 1 to 8');
-  const dist = resolve(positionals[0]!);
-  const stem = basename(dist).replace(/(\.tar\.gz|\.tgz|\.whl)$/, '');
-  const outDir = resolve(values.out ?? `pyti-out/${stem}`);
+  const target = parseAuditTarget(positionals[0]!);
   const t0 = Date.now();
   const say = (s: string): void => {
     if (!values.quiet) io.err(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`);
@@ -131,12 +141,56 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
       default: break;
     }
   };
-  const outcome = await auditDistribution({
-    distPath: dist, wheelhouse: values.wheelhouse ? resolve(values.wheelhouse) : undefined, outDir, backend: make(), parallel, onProgress,
-  });
-  if (values.json) io.out(`${JSON.stringify(outcome.report, null, 1)}\n`);
-  else io.out(`${renderTerminal(outcome.report, io.isTTY)}\n  report: ${outDir}/report.html\n`);
-  return outcome.exitCode;
+
+  // --wheelhouse: the dependencies come from it (nothing prefetched); the index then only serves a NAME or URL.
+  const wheelhouseArg = values.wheelhouse !== undefined ? resolve(values.wheelhouse) : undefined;
+  const prefetch = wheelhouseArg === undefined;
+  let client: IndexClient | undefined;
+  if (target.kind !== 'file' || prefetch) {
+    const cfg = indexConfig({ flag: values['index-url'] });
+    client = new IndexClient({ indexUrl: cfg.url });
+    say(`package index ${client.simpleUrl} (${cfg.from})`);
+  } else if (values['index-url'] !== undefined) {
+    say('--index-url is not used: the distribution is a file and --wheelhouse holds its dependencies');
+  }
+  let fetched: FetchedTarget;
+  if (target.kind === 'file') fetched = { path: resolve(target.path), origin: { kind: 'file', sha256Verified: false } };
+  else fetched = await fetchAuditTarget(target, { client: client!, downloadsDir: join(cacheRoot(), 'downloads'), say });
+
+  const stem = basename(fetched.path).replace(/(\.tar\.gz|\.tgz|\.zip|\.whl)$/, '');
+  const outDir = resolve(values.out ?? `pyti-out/${stem}`);
+  const audit: AuditOptions = {
+    distPath: fetched.path, wheelhouse: wheelhouseArg, outDir, backend: make(), parallel, onProgress, origin: fetched.origin,
+  };
+  let jobDir: string | undefined;
+  try {
+    if (prefetch || fetched.expect) {
+      // Read (and refuse a hostile archive) before anything is fetched for it or the index's answer is trusted.
+      const dist = await validateDist(fetched.path);
+      if (fetched.expect) checkServedDist(fetched.expect, dist);
+      if (prefetch) {
+        // The slave's prefetch (job-runner.ts), with the user's wheel cache and a wheelhouse for this audit only.
+        const rootfs = requireRootfs().path;
+        const cache = new WheelCache(join(cacheRoot(), 'wheels'));
+        cache.sweepStaging();
+        const tags = await guestTags(rootfs);
+        jobDir = createJobDir();
+        const wheelhouse = join(jobDir, 'wheelhouse');
+        mkdirSync(wheelhouse);
+        say(`prefetching dependencies and build requirements with the guest's pip (wheel cache ${cache.root})`);
+        const summary = await prefetchDependencies({ dist, wheelhouse, cache, rootfs, tags, simpleUrl: client!.simpleUrl, onLog: (l) => say(`prefetch: ${l}`) });
+        if (summary.error) say(`prefetch incomplete (the audit runs all the same; what is missing shows in the report): ${summary.error.split('\n')[0]}`);
+        audit.wheelhouse = wheelhouse;
+        audit.rootfs = rootfs;
+      }
+    }
+    const outcome = await auditDistribution(audit);
+    if (values.json) io.out(`${JSON.stringify(outcome.report, null, 1)}\n`);
+    else io.out(`${renderTerminal(outcome.report, io.isTTY)}\n  report: ${outDir}/report.html\n`);
+    return outcome.exitCode;
+  } finally {
+    if (jobDir) removeJobDir(jobDir);
+  }
 }
 
 async function imageCommand(args: string[], io: CliIO): Promise<number> {

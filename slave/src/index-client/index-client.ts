@@ -1,12 +1,15 @@
 /**
- * The slave's client of a PyPI-compatible package index (pypi.org, or the test index): resolves
- * `project==version` to one file with the JSON API and downloads it, verifying the published sha256
- * while streaming.
+ * The client of a PyPI-compatible package index (pypi.org, a mirror, pypiserver, a static directory,
+ * or the test index), used by the slave and the CLI: resolves `project==version`, or a project's
+ * latest release, to one file — with pypi.org's JSON API when the index has it, else from the
+ * project's Simple API page (PEP 503 HTML or PEP 691 JSON) — and downloads it, verifying the
+ * published sha256 while streaming.
  *
- * Security: the index is untrusted. Its JSON is size-capped and shape-checked (`PYTI_INDEX_MALFORMED`);
- * file names are used as paths only when `safeDistFilename` accepts them; URLs must be http(s);
- * downloads are capped in size and time, written to a temporary name and renamed into place only
- * when the sha256 (and the published size) match (`PYTI_INDEX_HASH_MISMATCH`).
+ * Security: the index is untrusted. Its documents are size-capped and shape-checked
+ * (`PYTI_INDEX_MALFORMED`); file names are used as paths only when `safeDistFilename` accepts them;
+ * URLs must be http(s); downloads are capped in size and time, written to a temporary name and
+ * renamed into place only when the sha256 (and the published size) match (`PYTI_INDEX_HASH_MISMATCH`).
+ * A file the index publishes no sha256 for is never chosen.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
@@ -14,13 +17,18 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PytiError } from '@pyti/vm-agent';
 import { DEFAULT_DIST_LIMITS } from '../input/dist-limits.js';
-import { DEFAULT_INDEX_URL, normalizeIndexUrl, releaseJsonUrl, simpleUrl } from './index-url.js';
-import { indexGet } from './index-http.js';
+import { DEFAULT_INDEX_URL, VERSION_TEXT, indexLocation, projectJsonUrl, projectSimpleUrl, releaseJsonUrl } from './index-url.js';
+import { indexGet, readCapped } from './index-http.js';
 import { releaseFiles, type IndexFile } from './release-json.js';
 import { isPureWheel, safeDistFilename } from './dist-filename.js';
+import { compareVersions, isPrerelease, isValidVersion, sameVersion } from './pep440.js';
+import { parseDistFilename, simpleFiles, SIMPLE_ACCEPT, type SimpleFile } from './simple-page.js';
 
 export interface IndexClientOptions {
-  /** Base URL of the index (default https://pypi.org): `<base>/pypi/<p>/<v>/json` and `<base>/simple/`. */
+  /**
+   * The index (default https://pypi.org), as its base (`<base>/pypi/<p>/<v>/json`, `<base>/simple/`)
+   * or as its Simple API root (`https://pypi.org/simple/`, as pip's `index-url`): see indexLocation.
+   */
   indexUrl?: string;
   /** For a JSON document, request and body. Default 30 s. */
   timeoutMs?: number;
@@ -28,12 +36,31 @@ export interface IndexClientOptions {
   downloadTimeoutMs?: number;
   /** Largest JSON document. Default 16 MiB. */
   maxJsonBytes?: number;
+  /** Largest Simple API page. Default 64 MiB (projects with thousands of files have pages of several MiB). */
+  maxSimpleBytes?: number;
   /** Largest distribution file. Default the archive limit of validateDist (512 MiB). */
   maxFileBytes?: number;
 }
 
 export interface ResolveOptions {
   signal?: AbortSignal;
+}
+
+export interface DownloadOptions extends ResolveOptions {
+  /** Told the bytes received so far and the total when known (the published size, else Content-Length), after every chunk. */
+  onProgress?: (receivedBytes: number, totalBytes: number | undefined) => void;
+}
+
+/** A file chosen for a release, with the release and how the index was read. */
+export interface ResolvedFile extends IndexFile {
+  /** The project as asked for. */
+  project: string;
+  /** The release's version as the index lists it. */
+  version: string;
+  /** `json`: pypi.org's JSON API; `simple`: the project's Simple API page. */
+  api: 'json' | 'simple';
+  /** The release is yanked (PEP 592); only chosen when asked for by version. */
+  yanked?: boolean;
 }
 
 /** Picks the file a job audits: `filename` when given, else the sdist, else a pure-Python wheel. */
@@ -52,54 +79,154 @@ export function pickFile(files: IndexFile[], project: string, version: string, f
 }
 
 export class IndexClient {
+  /** Base of the JSON API, no trailing slash. */
   readonly indexUrl: string;
-  /** pip's `--index-url` for this index. */
+  /** pip's `--index-url` for this index: the Simple API root, with a trailing slash. */
   readonly simpleUrl: string;
 
   constructor(private readonly opts: IndexClientOptions = {}) {
-    this.indexUrl = normalizeIndexUrl(opts.indexUrl ?? DEFAULT_INDEX_URL);
-    this.simpleUrl = simpleUrl(this.indexUrl);
+    ({ indexUrl: this.indexUrl, simpleUrl: this.simpleUrl } = indexLocation(opts.indexUrl ?? DEFAULT_INDEX_URL));
   }
 
   /** The file of `project==version` to audit (see pickFile), with its published sha256. */
   async resolve(project: string, version: string, filename?: string, options: ResolveOptions = {}): Promise<IndexFile> {
-    const url = releaseJsonUrl(this.indexUrl, project, version);
-    const res = await indexGet(url, `${project} ${version}`, { timeoutMs: this.opts.timeoutMs, signal: options.signal });
-    const max = this.opts.maxJsonBytes ?? 16 * 1024 * 1024;
-    let text: string;
-    try {
-      text = await readCapped(res, max);
-    } catch (err) {
-      if (err instanceof PytiError) throw err;
-      throw new PytiError('PYTI_INDEX_UNREACHABLE', `${url}: ${(err as Error).message}`, { cause: err });
-    }
+    return this.resolveRelease(project, version, filename, options);
+  }
+
+  /**
+   * The file to audit of `project`'s release `version`, or of its latest release when `version` is
+   * undefined (as pypi.org's JSON API says; on the Simple API, the highest non-yanked final release,
+   * else the highest non-yanked pre-release). The JSON API is asked first; when it answers 404 (the
+   * index has none, or not this project) the project's Simple API page is read.
+   */
+  async resolveRelease(project: string, version: string | undefined, filename?: string, options: ResolveOptions = {}): Promise<ResolvedFile> {
+    const url = version === undefined ? projectJsonUrl(this.indexUrl, project) : releaseJsonUrl(this.indexUrl, project, version);
     let doc: unknown;
     try {
-      doc = JSON.parse(text);
+      doc = await this.getJson(url, `${project}${version === undefined ? '' : ` ${version}`}`, options);
+    } catch (err) {
+      if (err instanceof PytiError && err.code === 'PYTI_INDEX_NOT_FOUND') return this.resolveFromSimple(project, version, filename, options);
+      throw err;
+    }
+    let v = version;
+    if (v === undefined) {
+      const info = typeof doc === 'object' && doc !== null ? (doc as { info?: unknown }).info : undefined;
+      const iv = typeof info === 'object' && info !== null ? (info as { version?: unknown }).version : undefined;
+      if (typeof iv !== 'string' || !VERSION_TEXT.test(iv)) throw new PytiError('PYTI_INDEX_MALFORMED', `${url}: "info.version" is not a version`);
+      v = iv;
+    }
+    return { ...pickFile(releaseFiles(doc, url), project, v, filename), project, version: v, api: 'json' };
+  }
+
+  /** The files the project's Simple API page lists (`PYTI_INDEX_NOT_FOUND` when the index has no such project). */
+  async simplePage(project: string, options: ResolveOptions = {}): Promise<SimpleFile[]> {
+    const url = projectSimpleUrl(this.simpleUrl, project);
+    const res = await indexGet(url, `project ${project}`, { timeoutMs: this.opts.timeoutMs, signal: options.signal, headers: { accept: SIMPLE_ACCEPT } });
+    const text = await readCapped(res, this.opts.maxSimpleBytes ?? 64 * 1024 * 1024);
+    return simpleFiles(text, res.headers.get('content-type') ?? 'text/html', res.url || url, project);
+  }
+
+  /**
+   * What the index publishes for the distribution file `filename` (by the project and version its
+   * name says), or undefined when the index does not know it.
+   */
+  async findFile(filename: string, options: ResolveOptions = {}): Promise<ResolvedFile | undefined> {
+    const parts = parseDistFilename(filename);
+    if (!parts) return undefined;
+    try {
+      return await this.resolveRelease(parts.project, parts.version, filename, options);
+    } catch (err) {
+      if (err instanceof PytiError && err.code === 'PYTI_INDEX_NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  private async resolveFromSimple(project: string, version: string | undefined, filename: string | undefined, options: ResolveOptions): Promise<ResolvedFile> {
+    const all = await this.simplePage(project, options);
+    let v: string;
+    let files: SimpleFile[];
+    if (version !== undefined) {
+      files = all.filter((f) => sameVersion(f.version, version));
+      if (!files.length) throw new PytiError('PYTI_INDEX_NOT_FOUND', `${project} has no release ${version} on the index${describeVersions(all)}`);
+      v = files[0]!.version;
+    } else {
+      const live = all.filter((f) => !f.yanked && isValidVersion(f.version));
+      const newest = (vs: string[]): string | undefined => vs.sort(compareVersions).pop();
+      const pick = newest(live.filter((f) => !isPrerelease(f.version)).map((f) => f.version)) ?? newest(live.map((f) => f.version));
+      if (pick === undefined) {
+        throw new PytiError('PYTI_INDEX_NOT_FOUND', all.length ? `${project}: every release on the index is yanked or has no valid version; name one with ${project}==VERSION${describeVersions(all)}` : `${project}: the index lists no files for it`);
+      }
+      v = pick;
+      files = live.filter((f) => sameVersion(f.version, pick));
+    }
+    const verifiable = files.filter((f): f is SimpleFile & { sha256: string } => f.sha256 !== undefined);
+    let chosen: IndexFile;
+    try {
+      chosen = pickFile(verifiable, project, v, filename);
+    } catch (err) {
+      if (verifiable.length < files.length) {
+        throw new PytiError('PYTI_INDEX_MALFORMED', `${project} ${v}: the index publishes no sha256 for ${files.filter((f) => !f.sha256).map((f) => f.filename).slice(0, 5).join(', ')}; PyTI downloads only files it can verify`, { cause: err });
+      }
+      throw err;
+    }
+    const f = verifiable.find((x) => x.filename === chosen.filename)!;
+    const out: ResolvedFile = { filename: f.filename, url: f.url, sha256: f.sha256, packagetype: f.packagetype, project, version: v, api: 'simple' };
+    if (f.yanked) out.yanked = true;
+    return out;
+  }
+
+  private async getJson(url: string, what: string, options: ResolveOptions): Promise<unknown> {
+    const res = await indexGet(url, what, { timeoutMs: this.opts.timeoutMs, signal: options.signal, headers: { accept: 'application/json' } });
+    const text = await readCapped(res, this.opts.maxJsonBytes ?? 16 * 1024 * 1024);
+    try {
+      return JSON.parse(text);
     } catch {
       throw new PytiError('PYTI_INDEX_MALFORMED', `${url}: not JSON`);
     }
-    return pickFile(releaseFiles(doc, url), project, version, filename);
   }
 
   /**
    * Downloads `file` to `dest` (a path the caller chose; the index's name is not used), verifying size
    * and sha256 while streaming. Resolves to the size.
    */
-  async download(file: IndexFile, dest: string, options: ResolveOptions = {}): Promise<{ sizeBytes: number }> {
-    const max = Math.min(this.opts.maxFileBytes ?? DEFAULT_DIST_LIMITS.maxArchiveBytes, file.size ?? Number.MAX_SAFE_INTEGER);
-    const res = await indexGet(file.url, file.filename, { timeoutMs: this.opts.downloadTimeoutMs ?? 600_000, signal: options.signal });
-    if (!res.body) throw new PytiError('PYTI_INDEX_UNREACHABLE', `${file.url}: empty answer`);
+  async download(file: IndexFile, dest: string, options: DownloadOptions = {}): Promise<{ sizeBytes: number }> {
+    const { sizeBytes } = await this.fetchFile(file.url, file.filename, dest, { ...options, sha256: file.sha256, size: file.size });
+    return { sizeBytes };
+  }
+
+  /**
+   * Downloads `url` to `dest` without a published hash to check it against (a URL a user gave that
+   * the index does not know), size- and time-capped as `download`; resolves to its size and sha256.
+   */
+  async downloadUnverified(url: string, filename: string, dest: string, options: DownloadOptions = {}): Promise<{ sizeBytes: number; sha256: string }> {
+    return this.fetchFile(url, filename, dest, options);
+  }
+
+  private async fetchFile(url: string, filename: string, dest: string, options: DownloadOptions & { sha256?: string; size?: number }): Promise<{ sizeBytes: number; sha256: string }> {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new PytiError('PYTI_INDEX_MALFORMED', `${filename}: URL is not http or https`);
+    const published = options.size;
+    const max = Math.min(this.opts.maxFileBytes ?? DEFAULT_DIST_LIMITS.maxArchiveBytes, published ?? Number.MAX_SAFE_INTEGER);
+    const res = await indexGet(url, filename, { timeoutMs: this.opts.downloadTimeoutMs ?? 600_000, signal: options.signal });
+    if (!res.body) throw new PytiError('PYTI_INDEX_UNREACHABLE', `${url}: empty answer`);
+    const announced = Number(res.headers.get('content-length'));
+    const total = published ?? (Number.isSafeInteger(announced) && announced > 0 ? announced : undefined);
+    if (published === undefined && total !== undefined && total > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: ${total} bytes, larger than ${max}`);
+    }
     const hash = createHash('sha256');
     let n = 0;
+    const onProgress = options.onProgress;
     const meter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         n += chunk.length;
         if (n > max) {
-          return cb(new PytiError(file.size !== undefined && n > file.size ? 'PYTI_INDEX_HASH_MISMATCH' : 'PYTI_INPUT_TOO_LARGE',
-            file.size !== undefined && n > file.size ? `${file.filename}: longer than the ${file.size} bytes the index publishes` : `${file.filename}: larger than ${max} bytes`));
+          return cb(new PytiError(published !== undefined && n > published ? 'PYTI_INDEX_HASH_MISMATCH' : 'PYTI_INPUT_TOO_LARGE',
+            published !== undefined && n > published ? `${filename}: longer than the ${published} bytes the index publishes` : `${filename}: larger than ${max} bytes`));
         }
         hash.update(chunk);
+        onProgress?.(n, total);
         cb(null, chunk);
       },
     });
@@ -110,30 +237,22 @@ export class IndexClient {
       } catch (err) {
         if (err instanceof PytiError) throw err;
         if (options.signal?.aborted) throw options.signal.reason;
-        throw new PytiError('PYTI_INDEX_UNREACHABLE', `${file.url}: download broke off (${(err as Error).message})`, { cause: err });
+        throw new PytiError('PYTI_INDEX_UNREACHABLE', `${url}: download broke off (${(err as Error).message})`, { cause: err });
       }
       const got = hash.digest('hex');
-      if (got !== file.sha256) throw new PytiError('PYTI_INDEX_HASH_MISMATCH', `${file.filename}: sha256 is ${got}, the index publishes ${file.sha256}`);
-      if (file.size !== undefined && n !== file.size) throw new PytiError('PYTI_INDEX_HASH_MISMATCH', `${file.filename}: ${n} bytes, the index publishes ${file.size}`);
+      if (options.sha256 !== undefined && got !== options.sha256) throw new PytiError('PYTI_INDEX_HASH_MISMATCH', `${filename}: sha256 is ${got}, the index publishes ${options.sha256}`);
+      if (published !== undefined && n !== published) throw new PytiError('PYTI_INDEX_HASH_MISMATCH', `${filename}: ${n} bytes, the index publishes ${published}`);
       renameSync(tmp, dest);
-      return { sizeBytes: n };
+      return { sizeBytes: n, sha256: got };
     } finally {
       rmSync(tmp, { force: true });
     }
   }
 }
 
-async function readCapped(res: Response, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    n += chunk.length;
-    if (n > max) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new PytiError('PYTI_INDEX_MALFORMED', `${res.url}: the document is larger than ${max} bytes`);
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** `; it has 1.0, 1.1` (the newest few versions a page lists), for error messages. */
+function describeVersions(files: SimpleFile[]): string {
+  const vs = [...new Set(files.map((f) => f.version))].sort(compareVersions);
+  if (!vs.length) return '';
+  return `; it has ${vs.length > 10 ? `…, ${vs.slice(-10).join(', ')}` : vs.join(', ')}`;
 }
-

@@ -12,6 +12,8 @@ export interface IndexHttpOptions {
   /** Attempts in all for transient failures. Default 3. */
   attempts?: number;
   signal?: AbortSignal;
+  /** Request headers besides the user agent (e.g. the Simple API's `Accept`). */
+  headers?: Record<string, string>;
 }
 
 const POLICY: RetryPolicy = { initialMs: 300, maxMs: 3000, factor: 2, deadlineMs: Number.MAX_SAFE_INTEGER };
@@ -26,7 +28,7 @@ export async function indexGet(url: string, what: string, opts: IndexHttpOptions
     if (attempt > 1) await sleep(backoffDelay(attempt - 1, POLICY), signal);
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs ?? 30_000)]), headers: { 'user-agent': 'pyti-slave' } });
+      res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs ?? 30_000)]), headers: { 'user-agent': 'pyti-slave', ...opts.headers } });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       cause = err;
@@ -41,4 +43,27 @@ export async function indexGet(url: string, what: string, opts: IndexHttpOptions
     if (res.status < 500 && res.status !== 429 && res.status !== 408) break;
   }
   throw new PytiError('PYTI_INDEX_UNREACHABLE', `${what}: ${url}: ${last}`, { cause });
+}
+
+/**
+ * The body of `res` as text, at most `max` bytes (`PYTI_INDEX_MALFORMED` beyond); a connection that
+ * breaks off is `PYTI_INDEX_UNREACHABLE`.
+ */
+export async function readCapped(res: Response, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      n += chunk.length;
+      if (n > max) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new PytiError('PYTI_INDEX_MALFORMED', `${res.url}: the document is larger than ${max} bytes`);
+      }
+      chunks.push(Buffer.from(chunk));
+    }
+  } catch (err) {
+    if (err instanceof PytiError) throw err;
+    throw new PytiError('PYTI_INDEX_UNREACHABLE', `${res.url}: ${(err as Error).message}`, { cause: err });
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

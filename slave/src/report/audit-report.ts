@@ -57,6 +57,20 @@ export interface ReportSource {
   buildMs: number;
 }
 
+/**
+ * Where `pyti audit` got the distribution: resolved by name on an index (`index`), downloaded from a
+ * URL (`url`), or a local file (`file`).
+ */
+export interface DistributionOrigin {
+  kind: 'index' | 'url' | 'file';
+  /** The URL the file was downloaded from. */
+  url?: string;
+  /** The index's base URL, when the index named the file or published the hash it was checked against. */
+  index?: string;
+  /** True when the file's sha256 matched one the index (or the URL's `#sha256=` fragment) publishes. */
+  sha256Verified: boolean;
+}
+
 /** An attempt that ended in a retried infrastructure failure: what failed, and the sandbox's console then (capped). */
 export interface RetriedAttempt {
   infraError: InfraError;
@@ -72,6 +86,8 @@ export interface AuditReport {
   distribution: {
     filename: string; name: string; version: string; kind: 'sdist' | 'wheel'; sha256: string; sizeBytes: number;
     summary?: string; requiresPython?: string; requiresDist: string[];
+    /** Where `pyti audit` got the file (absent in reports of a slave's jobs and older reports). */
+    origin?: DistributionOrigin;
   };
   backend: { name: string; isolation: string; network: string; accelerator?: string };
   /** The guest; `paths` (absent in older reports) are what the rules judged paths against. */
