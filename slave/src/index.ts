@@ -13,6 +13,7 @@ export * from './agent-session.js';
 export * from './guest-messages.js';
 export * from './audit.js';
 export * from './input/validate-dist.js';
+export * from './input/core-metadata.js';
 export * from './report/audit-report.js';
 export * from './report/build-report.js';
 export * from './report/render-html.js';

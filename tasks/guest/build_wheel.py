@@ -2,20 +2,55 @@
 
 Usage: build_wheel.py DIST SOURCE_DIR META_DIR WHEEL_DIR RAW_DIR SCRATCH WHEELHOUSE
 Build backends come from the wheelhouse when it holds every build requirement (an isolated build
-with `python -m build`), else from the image, without isolation, by pep517_inprocess.py. A wheel input is passed through unchanged.
+with `python -m build`), else from the image, without isolation, by pep517_inprocess.py; build
+requirements the wheelhouse has but the image lacks (or has at another version) are installed first
+into a build venv that also sees the image's packages ("no-isolation" with `overlay`).
+A wheel input is passed through unchanged.
 When the isolated build's environment cannot be made (a build requirement's own dependency is not in
 the wheelhouse), it builds again without isolation (build.json says `isolated_build_unmet`; the first
 attempt's trace is kept as build-isolated.strace).
-Writes RAW_DIR/build.json and RAW_DIR/build.strace. Exit 3: build requirements missing.
+A backend or tool that the image cannot provide (a build-backend module neither the image nor the
+wheelhouse has, e.g. maturin or pdm.backend; cargo/rustc; a compiler; a missing C header or library)
+is named in build.json's `missing_toolchain` (exit 4). Build requirements that neither the wheelhouse
+nor the image has are named in `missing_build_requirements` (exit 3 when the build then fails).
+Writes RAW_DIR/build.json and RAW_DIR/build.strace.
 """
 import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyti_common import STRACE, capture, normalize, read_json, write_json  # noqa: E402
+from pyti_common import STRACE, capture, normalize, read_json, run, write_json  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Build requirements that need a toolchain the image does not carry, and what they need.
+TOOLCHAIN_REQUIREMENTS = {
+    "maturin": "maturin (Rust toolchain: cargo, rustc)",
+    "setuptools-rust": "cargo (Rust toolchain, for setuptools-rust)",
+    "puccinialin": "cargo (Rust toolchain, for puccinialin)",
+}
+
+# What a failed build's log says about a missing compiler, tool, header or library: (regex, label).
+TOOLCHAIN_PATTERNS = [
+    (r"fatal error: ([\w./+-]+\.(?:h|hh|hpp|hxx)): No such file or directory", "header {}"),
+    (r"error: command '([^']+)' failed: No such file or directory", "{}"),
+    (r"error: command '([^']+)' failed with exit status 127", "{}"),
+    (r"\b(cargo|rustc)\b[^\n]{0,40}(?:not found|No such file or directory|is not installed)", "{} (Rust toolchain)"),
+    (r"can't find Rust compiler", "cargo (Rust toolchain)"),
+    (r"Program '([^']+)' not found or not executable", "{}"),
+    (r"Unknown compiler\(s\): \[\['([^']+)'", "{}"),
+    (r"No CMAKE_(C|CXX|Fortran)_COMPILER could be found", "a {} compiler (CMake)"),
+    (r"/usr/bin/ld: cannot find -l([\w+.-]+)", "library lib{}"),
+    (r"Package '?([\w+.-]+)'?,? (?:was not found in the pkg-config search path|not found)", "library {} (pkg-config)"),
+    (r"Dependency \"([\w+.-]+)\" not found", "library {} (meson dependency)"),
+    (r"Could NOT find ([\w+.-]+)", "library {} (CMake find_package)"),
+    (r"(?m)^(?:/bin/)?(?:ba)?sh: (?:\d+: )?(?:line \d+: )?([\w.+-]+): (?:command )?not found", "{}"),
+]
+MAX_NAMED = 20
 
 
 def wheelhouse_names(wheelhouse):
@@ -37,6 +72,69 @@ def installed(name):
         return False
 
 
+def satisfied_by_image(requirement):
+    """Whether the image's packages satisfy the requirement (name and version; markers applied)."""
+    try:
+        from packaging.requirements import Requirement
+        req = Requirement(requirement)
+    except Exception:  # noqa: BLE001 - unparsable or no packaging: by name
+        return installed(req_name(requirement))
+    if req.marker is not None and not req.marker.evaluate():
+        return True
+    try:
+        have = importlib.metadata.version(req.name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return not req.specifier or req.specifier.contains(have, prereleases=True)
+
+
+def req_name(requirement):
+    return normalize(re.split(r"[\s<>=!~;\[(@]", requirement.strip(), 1)[0])
+
+
+def backend_importable(module):
+    """Whether the image can import the backend module (found without running it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError, AttributeError):
+        return False
+
+
+def missing_tools(output):
+    """What a failed build's log says the image lacks (compilers, tools, headers, libraries)."""
+    named = []
+    for pattern, label in TOOLCHAIN_PATTERNS:
+        for m in re.finditer(pattern, output):
+            what = label.format(*(g for g in m.groups() if g)) if m.groups() and any(m.groups()) else label
+            if "{}" in what:
+                continue
+            key = re.sub(r" \(.*\)$", "", what)
+            if key not in [re.sub(r" \(.*\)$", "", n) for n in named]:
+                named.append(what)
+    return named[:MAX_NAMED]
+
+
+def overlay_env(requires, have, scratch, wheelhouse, raw, report):
+    """A build venv over the image's packages holding the build requirements that the wheelhouse has
+    and the image lacks or has at another version; its interpreter, or sys.executable when none is needed.
+    Wheels only (`--only-binary :all:`): no package code runs outside build.strace."""
+    wanted = [r for r in requires if req_name(r) in have and not satisfied_by_image(r)]
+    if not wanted:
+        return sys.executable
+    venv = os.path.join(scratch, "build-env")
+    if run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv]) != 0:
+        return sys.executable
+    python = os.path.join(venv, "bin", "python")
+    print("build: installing %s from the wheelhouse over the image's packages" % ", ".join(wanted))
+    code, _ = capture(STRACE + ["-o", os.path.join(raw, "build-env.strace"), sys.executable, "-m", "pip",
+                                "--python", python, "install", "--no-index", "--only-binary", ":all:",
+                                "--find-links", wheelhouse] + wanted)
+    report["overlay"] = wanted
+    if code != 0:
+        report["overlay_failed"] = True
+    return python
+
+
 def main():
     dist, source, meta_dir, out, raw, scratch, wheelhouse = sys.argv[1:8]
     report = {"input": os.path.basename(dist)}
@@ -47,24 +145,41 @@ def main():
         print("build: the input is a wheel; nothing to build")
         return 0
     meta = read_json(os.path.join(meta_dir, "inspect.json"), {}) or {}
-    requires = meta.get("build_requires") or ["setuptools>=40.8.0", "wheel"]
+    requires = [r for r in (meta.get("build_requires") or ["setuptools>=40.8.0", "wheel"]) if isinstance(r, str)]
+    backend = meta.get("build_backend") or "setuptools.build_meta:__legacy__"
+    in_tree_backend = bool(meta.get("backend_path"))
     have = wheelhouse_names(wheelhouse)
-    req_names = [normalize(re.split(r"[\s<>=!~;\[(]", r, 1)[0]) for r in requires]
+    req_names = [req_name(r) for r in requires]
     isolated = bool(req_names) and all(n in have for n in req_names)
     tree = os.path.join(scratch, "src")
     shutil.copytree(source, tree, symlinks=True)
     trace = STRACE + ["-o", os.path.join(raw, "build.strace")]
+    report.update(mode="isolated" if isolated else "no-isolation", build_requires=requires, build_backend=backend)
+    toolchain = []
+    python = sys.executable
+    if not isolated:  # built with the image's packages: name the requirements neither it nor the wheelhouse has
+        absent = [r for r, n in zip(requires, req_names) if n not in have and not installed(n)]
+        toolchain = [TOOLCHAIN_REQUIREMENTS[n] for n in req_names if n in TOOLCHAIN_REQUIREMENTS and n not in have]
+        module = backend.partition(":")[0].strip()
+        if module and not in_tree_backend and not backend_importable(module):
+            # The backend itself is neither in the image nor in the wheelhouse: nothing can build it.
+            provider = [r for r, n in zip(requires, req_names) if n in module.replace(".", "-").replace("_", "-")
+                        or module.split(".")[0].replace("_", "-") in n]
+            toolchain.append("build backend %s%s" % (module, " (%s)" % ", ".join(provider) if provider else ""))
+            absent = [r for r in absent if r not in provider]
+        if absent:
+            report["missing_build_requirements"] = absent
+        python = overlay_env(requires, have, scratch, wheelhouse, raw, report)
+    if toolchain and not isolated and any(t.startswith("build backend") for t in toolchain):
+        report.update(exit_code=4, wheel=None, missing_toolchain=toolchain)
+        write_json(os.path.join(raw, "build.json"), report)
+        print("build: the image cannot build this: %s" % "; ".join(toolchain))
+        return 4
     if isolated:  # `build` makes a venv and installs the build requirements from the wheelhouse
         cmd = trace + [sys.executable, "-m", "build", "--wheel", "--outdir", out, tree]
     else:  # the image's backend, its hooks called in one process (see pep517_inprocess.py)
-        here = os.path.dirname(os.path.abspath(__file__))
-        cmd = trace + [sys.executable, os.path.join(here, "pep517_inprocess.py"), tree, out]
-    report.update(mode="isolated" if isolated else "no-isolation", build_requires=requires)
-    if not isolated:  # built with the image's packages: name the requirements neither it nor the wheelhouse has
-        absent = [r for r, n in zip(requires, req_names) if n not in have and not installed(n)]
-        if absent:
-            report["missing_build_requirements"] = absent
-    print("build: %s build (backend %s)" % (report["mode"], meta.get("build_backend")))
+        cmd = trace + [python, os.path.join(HERE, "pep517_inprocess.py"), tree, out]
+    print("build: %s build (backend %s)" % (report["mode"], backend))
     code, output = capture(cmd, cwd=tree)
     unmet = re.findall(r"No matching distribution found for (\S+)", output)
     if isolated and code != 0 and unmet and not os.listdir(out):
@@ -75,8 +190,7 @@ def main():
         os.replace(os.path.join(raw, "build.strace"), os.path.join(raw, "build-isolated.strace"))
         tree = os.path.join(scratch, "src-no-isolation")
         shutil.copytree(source, tree, symlinks=True)
-        here = os.path.dirname(os.path.abspath(__file__))
-        cmd = trace + [sys.executable, os.path.join(here, "pep517_inprocess.py"), tree, out]
+        cmd = trace + [sys.executable, os.path.join(HERE, "pep517_inprocess.py"), tree, out]
         report["mode"] = "no-isolation"
         print("build: the isolated build env lacks %s; building again without isolation" % ", ".join(unmet[:5]))
         code, output = capture(cmd, cwd=tree)
@@ -86,9 +200,15 @@ def main():
     if missing:  # also when the build, tried all the same, passed: the report says it was built without them
         named = [m.strip() for m in "".join(missing).splitlines() if m.strip()]
         report["missing_build_requirements"] = sorted(set(report.get("missing_build_requirements", []) + named))
-    if code != 0 and (missing or "No matching distribution found" in output):
-        report["missing_build_requirements"] = report.get("missing_build_requirements") or requires
-        code = 3
+    if code != 0 and not wheels:
+        toolchain += [t for t in missing_tools(output) if t not in toolchain]
+        if toolchain:
+            report["missing_toolchain"] = toolchain[:MAX_NAMED]
+            code = 4
+        elif missing or "No matching distribution found" in output:
+            report["missing_build_requirements"] = report.get("missing_build_requirements") or requires
+            code = 3
+    report["exit_code"] = code
     write_json(os.path.join(raw, "build.json"), report)
     return code
 

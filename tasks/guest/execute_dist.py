@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from import_all import top_level  # noqa: E402
+from import_all import importable  # noqa: E402
 from pyti_common import STRACE  # noqa: E402
 
 CALL_SECONDS = 10
@@ -220,7 +220,7 @@ def main():
     budget = Budget()
     run_scripts(budget, dist)
     seen = set()
-    for top in top_level(dist):
+    for top in importable(dist):
         try:
             timed_import(top)
             names = modules_of(top)

@@ -3,8 +3,8 @@
 Usage: inspect_dist.py DIST SOURCE_DIR META_DIR RAW_DIR
 Writes inspect.json into META_DIR (for later tasks) and RAW_DIR (for the host). Exit 2 for a malformed or unsafe archive, 3 for missing metadata.
 """
-import email.parser
 import os
+import re
 import stat
 import sys
 import tarfile
@@ -80,25 +80,101 @@ def extract_wheel(path, dest, raw, strip_top=False):
                 out.write(src.read(MAX_TOTAL))
 
 
-def read_metadata(path):
-    """PKG-INFO/METADATA as str values. Parsed as text: the bytes parser turns a non-ASCII value
-    (an accented author) into an email.header.Header, which json cannot write; CRLF ends lines too."""
-    with open(path, "rb") as f:
-        text = f.read().decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
-    msg = email.parser.Parser().parsestr(text, headersonly=True)
+MAX_DESCRIPTION = 64 * 1024
+MAX_VALUE = 2000
+MAX_LIST = 500
+MULTI = {"classifier", "requires-dist", "project-url", "provides-extra", "platform", "supported-platform",
+         "dynamic", "license-file", "requires-external", "provides-dist", "obsoletes-dist"}
+KEEP_LINES = {"description", "license"}  # folded lines of these keep their line breaks
 
-    def get(key):
-        v = msg.get(key)
-        return None if v is None else str(v)
-    return {
-        "name": get("Name"),
-        "version": get("Version"),
-        "summary": get("Summary"),
-        "requires_python": get("Requires-Python"),
-        "requires_dist": [str(v) for v in msg.get_all("Requires-Dist") or []],
-        "license": get("License"),
-        "metadata_version": get("Metadata-Version"),
+
+def decode_metadata(data):
+    """Core metadata bytes as text: UTF-8 (a BOM dropped), else latin-1 (old PKG-INFO files)."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def parse_metadata(data):
+    """Every core-metadata field (PKG-INFO / METADATA, RFC 822 style) as plain str/list values.
+    Any encoding (UTF-8, else latin-1), CRLF or CR line ends, folded continuation lines, the
+    Description as the body or as a header (setuptools' `        |` continuation prefix removed).
+    Parsed by hand: email's parser turns a non-ASCII value into an email.header.Header, which json
+    cannot write. Values are capped (MAX_VALUE, MAX_DESCRIPTION, MAX_LIST)."""
+    text, encoding = decode_metadata(data[:4 << 20])
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    headers, body_at = [], len(lines)
+    for i, line in enumerate(lines):
+        if line == "" or (line.strip() == "" and not headers):
+            body_at = i + 1
+            break
+        if line[:1] in (" ", "\t") and headers:
+            key, value = headers[-1]
+            if len(value) > MAX_DESCRIPTION * 2:
+                continue
+            if key in KEEP_LINES:
+                cont = re.sub(r"^ {1,8}\|?", "", line) if key == "description" else line.strip()
+                headers[-1] = (key, value + "\n" + cont)
+            else:
+                headers[-1] = (key, (value + " " + line.strip()).strip())
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and " " not in key.strip():
+            headers.append((key.strip().lower(), value.strip()))
+    body = "\n".join(lines[body_at:]).strip("\n")
+
+    def get(key, cap=MAX_VALUE):
+        for k, v in headers:
+            if k == key:
+                v = v.strip()
+                return v[:cap] if v and v.upper() != "UNKNOWN" else None
+        return None
+
+    def get_all(key):
+        return [v.strip()[:MAX_VALUE] for k, v in headers if k == key and v.strip()][:MAX_LIST]
+
+    description = body if body.strip() else (get("description", MAX_DESCRIPTION * 2) or "")
+    keywords = get("keywords")
+    urls = []
+    for v in get_all("project-url"):
+        label, _, url = v.partition(",")
+        urls.append({"label": label.strip()[:200], "url": url.strip()[:MAX_VALUE]} if url else {"label": "", "url": label.strip()})
+    info = {
+        "metadata_version": get("metadata-version"),
+        "metadata_encoding": encoding,
+        "name": get("name", 200),
+        "version": get("version", 100),
+        "summary": get("summary", 1000),
+        "description": description[:MAX_DESCRIPTION] or None,
+        "description_truncated": len(description) > MAX_DESCRIPTION,
+        "description_content_type": get("description-content-type", 200),
+        "author": get("author"),
+        "author_email": get("author-email"),
+        "maintainer": get("maintainer"),
+        "maintainer_email": get("maintainer-email"),
+        "license": get("license", 20000),
+        "license_expression": get("license-expression"),
+        "license_files": get_all("license-file"),
+        "keywords": [k for k in re.split(r"[,\s]+" if "," not in (keywords or "") else r"\s*,\s*", keywords or "") if k][:100],
+        "home_page": get("home-page"),
+        "download_url": get("download-url"),
+        "project_urls": urls,
+        "classifiers": get_all("classifier"),
+        "platforms": [p for p in get_all("platform") if p.upper() != "UNKNOWN"],
+        "requires_dist": get_all("requires-dist"),
+        "requires_python": get("requires-python", 200),
+        "requires_external": get_all("requires-external"),
+        "provides_extra": get_all("provides-extra"),
+        "dynamic": get_all("dynamic"),
     }
+    return info
+
+
+def read_metadata(path):
+    """parse_metadata of the file at path."""
+    with open(path, "rb") as f:
+        return parse_metadata(f.read())
 
 
 def main():
@@ -152,6 +228,8 @@ def main():
             info["pyproject_error"] = str(e)
     info["build_requires"] = build_system.get("requires", ["setuptools>=40.8.0", "wheel"])
     info["build_backend"] = build_system.get("build-backend", "setuptools.build_meta:__legacy__")
+    if isinstance(build_system.get("backend-path"), list):
+        info["backend_path"] = [p for p in build_system["backend-path"] if isinstance(p, str)][:20]
     write_json(os.path.join(raw, "inspect.json"), info)
     write_json(os.path.join(meta_dir, "inspect.json"), info)
     print("inspect: %s %s (%s), %d files, modules: %s" % (

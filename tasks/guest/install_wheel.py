@@ -1,4 +1,5 @@
-"""Task `install`: a fresh venv, then pip installs the wheel offline from the wheelhouse, under strace.
+"""Task `install`: a fresh venv (without the image's site packages), then the image's pip installs the
+wheel into it offline from the wheelhouse, under strace.
 
 Usage: install_wheel.py WHEEL_DIR VENV RAW_DIR WHEELHOUSE
 Writes RAW_DIR/install.json, RAW_DIR/install.strace and RAW_DIR/pip-report.json.
@@ -23,14 +24,16 @@ def main():
     if not wheels:
         print("install: no wheel to install", file=sys.stderr)
         return 2
-    # The venv sees the image's packages (pytest, coverage) but pip installs into the venv only.
-    code = run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv])
+    # The venv is the package's own: no system site packages, so a release whose name and version the
+    # image also has (six 1.16.0, attrs 22.2.0, ...) is installed and traced, not "already satisfied".
+    # The image's pip installs into it (`--python` re-runs that pip with the venv's interpreter, both
+    # processes under strace); the image's tools stay in /usr/lib/python3/dist-packages.
+    code = run([sys.executable, "-m", "venv", "--without-pip", venv])
     if code != 0:
         return code
-    # The venv's own interpreter runs the image's pip (visible through the system site packages) and
-    # installs into the venv. (`pip --python VENV` would start pip twice: it re-runs itself there.)
     cmd = STRACE + ["-o", os.path.join(raw, "install.strace"),
-                    os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--no-index", "--find-links", wheelhouse, "--find-links", wheel_dir,
+                    sys.executable, "-m", "pip", "--python", os.path.join(venv, "bin", "python"),
+                    "install", "--no-index", "--find-links", wheelhouse, "--find-links", wheel_dir,
                     "--report", os.path.join(raw, "pip-report.json"),
                     os.path.join(wheel_dir, wheels[0])]
     code, output = capture(cmd)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyti_common import find_modules  # noqa: E402
+from pyti_common import find_modules, module_bases  # noqa: E402
 
 
 def main():
@@ -27,7 +27,8 @@ def main():
         return 0
     sys.stdout.flush()
     if tool == "pylint":
-        paths = [os.path.join(source, "src")] if os.path.isdir(os.path.join(source, "src")) else []
+        # The package directories (src/, lib/, a declared package_dir) resolve the package's own imports.
+        paths = [b for b in module_bases(source) if b != source]
         if wheelhouse:
             paths += sorted(glob.glob(os.path.join(wheelhouse, "*.whl")))
         hook = "import sys; sys.path[:0] = %r" % (paths,)

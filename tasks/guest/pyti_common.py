@@ -24,7 +24,8 @@ STRACE = ["strace", "-f", "--seccomp-bpf", "-ttt", "-yy", "-s", "512",
           "-e", "signal=all"]
 
 SKIP_DIRS = {"tests", "test", "testing", "docs", "doc", "examples", "example", "build", "dist",
-             "benchmarks", ".git", ".tox", "venv", ".venv", "__pycache__"}
+             "benchmarks", "benchmark", "bench", ".git", ".tox", ".nox", "venv", ".venv", "__pycache__",
+             "site-packages", "node_modules", "htmlcov"}
 
 
 def normalize(name):
@@ -45,24 +46,124 @@ def read_json(path, default=None):
         return default
 
 
-NOT_MODULES = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py"}
+# Top-level files that are build helpers, test runners or configuration, not the package's modules.
+NOT_MODULES = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py", "versioneer.py",
+               "ez_setup.py", "distribute_setup.py", "conf.py", "runtests.py", "run_tests.py",
+               "bootstrap.py", "pavement.py", "dodo.py", "build_helpers.py", "setup_helpers.py"}
+MAX_BASES = 20
+
+
+def _inside(root, rel):
+    """root/rel when rel is a relative path that stays inside root (a package_dir value), else None."""
+    rel = (rel or "").strip().strip("\"'")
+    parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
+    if rel.startswith("/") or ".." in parts:
+        return None
+    return os.path.join(root, *parts) if parts else root
+
+
+def declared_package_dirs(root):
+    """The `package_dir` mappings the project declares, read as text (setup.py is never run):
+    setup.cfg `[options] package_dir`, pyproject `[tool.setuptools] package-dir`, and a literal
+    `package_dir={...}` in setup.py. Returns {package name ('' for the root package): directory}."""
+    found = {}
+    cfg = os.path.join(root, "setup.cfg")
+    if os.path.isfile(cfg):
+        import configparser
+        parser = configparser.RawConfigParser(strict=False)
+        try:
+            parser.read(cfg, encoding="utf-8")
+            value = parser.get("options", "package_dir", fallback="") or ""
+        except (configparser.Error, UnicodeDecodeError, OSError):
+            value = ""
+        for line in value.replace(",", "\n").splitlines():
+            if "=" in line:
+                key, _, path = line.partition("=")
+                found.setdefault(key.strip(), path.strip())
+    pyproject = os.path.join(root, "pyproject.toml")
+    if os.path.isfile(pyproject):
+        try:
+            import tomllib
+            with open(pyproject, "rb") as f:
+                tool = tomllib.load(f).get("tool", {}).get("setuptools", {})
+            mapping = tool.get("package-dir") or tool.get("package_dir") or {}
+            if isinstance(mapping, dict):
+                for key, path in mapping.items():
+                    if isinstance(key, str) and isinstance(path, str):
+                        found.setdefault(key, path)
+        except Exception:  # noqa: BLE001 - a broken pyproject declares nothing here
+            pass
+    setup_py = os.path.join(root, "setup.py")
+    if os.path.isfile(setup_py):
+        try:
+            with open(setup_py, "rb") as f:
+                text = f.read(1 << 20).decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        for block in re.findall(r"package_dir\s*=\s*\{([^}]{0,2000})\}", text):
+            for key, path in re.findall(r"""['"]([^'"]*)['"]\s*:\s*['"]([^'"]+)['"]""", block):
+                found.setdefault(key, path)
+        for call in re.findall(r"package_dir\s*=\s*dict\(([^)]{0,2000})\)", text):
+            for key, path in re.findall(r"""(\w+)\s*=\s*['"]([^'"]+)['"]""", call):
+                found.setdefault(key, path)
+    return found
+
+
+def module_bases(root):
+    """Directories that hold the project's top-level packages: the declared root package_dir, src/,
+    lib/ and the root itself (in that order, existing ones only)."""
+    declared = declared_package_dirs(root)
+    bases = []
+    for cand in [_inside(root, declared.get(""))] if "" in declared else []:
+        if cand and os.path.isdir(cand):
+            bases.append(cand)
+    for sub in ("src", "lib"):
+        path = os.path.join(root, sub)
+        if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "__init__.py")):
+            bases.append(path)
+    bases.append(root)
+    out = []
+    for b in bases:
+        if os.path.realpath(b) not in [os.path.realpath(o) for o in out]:
+            out.append(b)
+    return out[:MAX_BASES]
+
+
+def _skipped(name):
+    return (name.startswith(".") or name in SKIP_DIRS or name.endswith((".dist-info", ".egg-info"))
+            or name.startswith(("test_", "bench_")) or name.endswith("_test.py"))
 
 
 def find_modules(root):
-    """Top-level importable packages and modules of a source tree (flat or src/ layout)."""
-    bases = [root]
-    if os.path.isdir(os.path.join(root, "src")):
-        bases.insert(0, os.path.join(root, "src"))
-    found = []
+    """Top-level importable packages and modules of a source tree: in the root, src/, lib/ and any
+    package_dir the project declares (see declared_package_dirs), less tests, docs, examples,
+    benchmarks and build helpers (versioneer.py, setup.py, conftest.py, Sphinx's conf.py, ...)."""
+    found, seen = [], set()
+
+    def add(path):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            found.append(path)
+    for key, rel in sorted(declared_package_dirs(root).items()):
+        path = _inside(root, rel) if key else None
+        if path and os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
+            if not _skipped(os.path.basename(path)) and key.split(".")[0] not in SKIP_DIRS:
+                add(path)
+    bases = module_bases(root)
     for base in bases:
-        for name in sorted(os.listdir(base)):
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            continue
+        for name in names:
             path = os.path.join(base, name)
-            if name.startswith(".") or name in SKIP_DIRS or name.endswith((".dist-info", ".egg-info")):
+            if _skipped(name) or path in bases:
                 continue
             if os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
-                found.append(path)
-            elif name.endswith(".py") and name not in NOT_MODULES and not name.startswith("test_"):
-                found.append(path)
+                add(path)
+            elif name.endswith(".py") and name not in NOT_MODULES and os.path.isfile(path):
+                add(path)
     return found
 
 

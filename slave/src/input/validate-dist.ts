@@ -107,7 +107,8 @@ export async function validateTarGz(path: string, limits: DistLimits = DEFAULT_D
 interface Scan {
   members: number;
   unpacked: number;
-  metadata?: string;
+  /** The core metadata's bytes (decoded by parseCoreMetadata: UTF-8, else latin-1). */
+  metadata?: Buffer;
 }
 
 function checkTotals(filename: string, members: number, unpacked: number, packed: number, limits: DistLimits): void {
@@ -157,7 +158,7 @@ async function scanTarGz(path: string, filename: string, packed: number, limits:
     if (parts.length === 2 && parts[1] === 'PKG-INFO' && entry.type === 'File' && (entry.size ?? 0) < 4 * 1024 * 1024 && scan.metadata === undefined) {
       const chunks: Buffer[] = [];
       entry.on('data', (d: Buffer) => chunks.push(d));
-      entry.on('end', () => (scan.metadata = Buffer.concat(chunks).toString('utf8')));
+      entry.on('end', () => (scan.metadata = Buffer.concat(chunks)));
     } else {
       entry.resume();
     }
@@ -255,7 +256,7 @@ function scanZip(path: string, filename: string, packed: number, limits: DistLim
           });
           stream.on('error', (e3: Error) => done(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: ${entry.fileName}: ${e3.message}`, { cause: e3 })));
           stream.on('end', () => {
-            if (entry === metadataEntry) scan.metadata = Buffer.concat(chunks).toString('utf8');
+            if (entry === metadataEntry) scan.metadata = Buffer.concat(chunks);
             zip.readEntry();
           });
         });

@@ -1,8 +1,10 @@
 /**
  * The audit report: one versioned JSON document. HTML and terminal renderings are made from it.
  *
- * Result taxonomy (crater-style): `pass`, `test-fail[:timeout|:oom]`, `import-fail`,
- * `install-fail[:deps|:timeout|:oom]`, `build-fail[:deps|:timeout|:oom]`, `inspect-fail`, and infrastructure
+ * Result taxonomy (crater-style): `pass`, `no-tests` (nothing failed, and the distribution has no tests),
+ * `test-fail[:deps|:timeout|:oom]` (`:deps`: not run for want of the named test requirements; flaky
+ * tests, failed in the run and passed alone, are not failures), `import-fail`,
+ * `install-fail[:deps|:timeout|:oom]`, `build-fail[:deps|:toolchain|:timeout|:oom]`, `inspect-fail`, and infrastructure
  * errors `error:sandbox-protocol`, `error:boot-timeout`, `error:job-timeout`, `error:sandbox`, kept apart
  * from package failures. The verdict and score come from the findings, whatever the result
  * (`judge` in findings/judge.ts): `malicious` (score ≥ 100), `suspicious` (a finding of medium or
@@ -15,6 +17,7 @@ import type { CoverageSummary } from '../results/coverage.js';
 import type { LintSummary } from '../results/pylint.js';
 import type { StyleSummary } from '../results/pycodestyle.js';
 import type { TestSummary } from '../results/junit.js';
+import type { PerfResult } from '../results/test-summary.js';
 import type { TraceSummary } from '../trace/process-tree.js';
 import type { InfraError } from '../agent-session.js';
 import type { ScoreReason } from '../findings/judge.js';
@@ -35,6 +38,10 @@ export interface ReportTask extends TaskResult {
 export interface ImportResult {
   module: string;
   ok: boolean;
+  /** Named like the distribution (or every module, when none is): only a primary module's failure fails the import. */
+  primary?: boolean;
+  /** The module raised ImportError by design (a shim, an optional extension or dependency): not the package's failure. */
+  optional?: boolean;
   error?: string;
   traceback?: string;
 }
@@ -86,6 +93,12 @@ export interface AuditReport {
   distribution: {
     filename: string; name: string; version: string; kind: 'sdist' | 'wheel'; sha256: string; sizeBytes: number;
     summary?: string; requiresPython?: string; requiresDist: string[];
+    /** The rest of the core metadata (see input/core-metadata.ts; absent in older reports). */
+    description?: string; descriptionTruncated?: boolean; descriptionContentType?: string;
+    author?: string; authorEmail?: string; maintainer?: string; maintainerEmail?: string;
+    license?: string; licenseExpression?: string; keywords?: string[]; homePage?: string; downloadUrl?: string;
+    projectUrls?: { label: string; url: string }[]; classifiers?: string[]; providesExtra?: string[];
+    metadataVersion?: string;
     /** Where `pyti audit` got the file (absent in reports of a slave's jobs and older reports). */
     origin?: DistributionOrigin;
   };
@@ -106,12 +119,16 @@ export interface AuditReport {
   /** Highest severity among findings, if any. */
   maxSeverity?: Severity;
   tasks: ReportTask[];
+  /** Present whenever the test task was planned: `status` says whether the suite ran, had no tests, or did not run (why). */
   tests?: TestSummary;
+  /** The perf task (`--perf`): the suite's slowest passed tests, each timed 5 more times (call phase). */
+  perf?: PerfResult[];
   coverage?: CoverageSummary;
   lint?: LintSummary;
   style?: StyleSummary;
   imports?: ImportResult[];
-  build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[] };
+  /** `missingToolchain`: what the image lacks to build it (a backend, cargo, a compiler, a header): `build-fail:toolchain`. */
+  build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[]; missingToolchain?: string[]; backend?: string };
   install?: { wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[] };
   /** How far the audit reached into the payload: fallback modules used, Windows shims run, execute calls. */
   reach?: ReachSummary;

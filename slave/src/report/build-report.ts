@@ -88,6 +88,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   const imports: ImportResult[] | undefined = Array.isArray(imp?.modules)
     ? (imp.modules as Record<string, unknown>[]).slice(0, 500).map((m) => ({
         module: String(m.module ?? '').slice(0, 200), ok: m.ok === true,
+        ...(typeof m.primary === 'boolean' ? { primary: m.primary } : {}), ...(m.optional === true ? { optional: true } : {}),
         error: typeof m.error === 'string' ? m.error.slice(0, 2000) : undefined,
         traceback: typeof m.traceback === 'string' ? m.traceback.slice(0, 8000) : undefined,
       }))
@@ -110,13 +111,17 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     distribution: {
       filename: dist.filename, name: dist.name, version: dist.version, kind: dist.kind, sha256: dist.sha256, sizeBytes: dist.sizeBytes,
       summary: dist.summary, requiresPython: dist.requiresPython, requiresDist: dist.requiresDist,
+      ...distributionMetadata(dist),
     },
     backend: { name: backend.name, isolation: backend.capabilities.isolation, network: backend.capabilities.network, accelerator: backend.capabilities.accelerator },
     guest: session.hello && { python: session.hello.python, platform: session.hello.platform, machine: session.hello.machine, tools: session.hello.tools, agentVersion: session.hello.agentVersion, paths: session.hello.paths },
     result, verdict: 'clean', score: 0, scoreReasons: [],
     static: staticScan && { files: staticScan.files, bytes: staticScan.bytes, truncated: staticScan.truncated },
     tasks, tests, coverage, lint, style, imports,
-    build: bj && { mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements) },
+    build: bj && {
+      mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements),
+      missingToolchain: strList(bj.missing_toolchain, 20), backend: typeof bj.build_backend === 'string' ? bj.build_backend.slice(0, 200) : undefined,
+    },
     install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
     reach, traces, findings, network, bait: analysis.bait,
     infraError: session.infraError,
@@ -126,6 +131,19 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   };
   if (notes.length) (report as AuditReport & { notes?: string[] }).notes = notes;
   return applyJudgement(report);
+}
+
+/** The core-metadata fields of the report's `distribution` beyond name, version, summary and requirements (present ones only). */
+function distributionMetadata(dist: ValidatedDist): Partial<AuditReport['distribution']> {
+  const out: Partial<AuditReport['distribution']> = {
+    description: dist.description, descriptionTruncated: dist.descriptionTruncated, descriptionContentType: dist.descriptionContentType,
+    author: dist.author, authorEmail: dist.authorEmail, maintainer: dist.maintainer, maintainerEmail: dist.maintainerEmail,
+    license: dist.license, licenseExpression: dist.licenseExpression, keywords: dist.keywords, homePage: dist.homePage,
+    downloadUrl: dist.downloadUrl, projectUrls: dist.projectUrls, classifiers: dist.classifiers, providesExtra: dist.providesExtra,
+    metadataVersion: dist.metadataVersion,
+  };
+  for (const k of Object.keys(out) as (keyof typeof out)[]) if (out[k] === undefined) delete out[k];
+  return out;
 }
 
 /** The result category: the first phase that did not pass decides it. */
@@ -140,7 +158,11 @@ function classify(
   const inspect = t('inspect');
   if (inspect && inspect.status !== 'pass') return `inspect-fail${suffix(inspect, false)}`;
   const b = t('build');
-  if (b && b.status !== 'pass') return `build-fail${suffix(b, b.exitCode === 3 || Array.isArray(build?.missing_build_requirements))}`;
+  if (b && b.status !== 'pass') {
+    // What the image cannot provide (a backend, cargo, a compiler, a header) says more than a missing requirement.
+    if (b.status === 'fail' && (b.exitCode === 4 || (strList(build?.missing_toolchain)?.length ?? 0) > 0)) return 'build-fail:toolchain';
+    return `build-fail${suffix(b, b.exitCode === 3 || Array.isArray(build?.missing_build_requirements))}`;
+  }
   const i = t('install');
   if (i && i.status !== 'pass') return `install-fail${suffix(i, i.exitCode === 3 || Array.isArray(install?.missing_dependencies))}`;
   const im = t('import');

@@ -52,6 +52,41 @@ function evidenceCell(f: Finding): string {
   return [...dyn, ...src].join('<br>');
 }
 
+/** A link only for http(s) URLs (a `javascript:` URL in metadata must not become one); text otherwise. */
+function safeLink(url: string, text: string = url): string {
+  return /^https?:\/\/[^\s]+$/i.test(url) ? `<a href="${esc(url)}" rel="nofollow noreferrer noopener">${esc(text)}</a>` : `<code>${esc(url)}</code>`;
+}
+
+/** The distribution's core metadata and how it was built: every value escaped, the description as text. */
+function distributionSection(r: AuditReport): string {
+  const d = r.distribution;
+  const row = (k: string, v: string | undefined): string => (v ? `<tr><th>${esc(k)}</th><td>${v}</td></tr>` : '');
+  const person = (name?: string, email?: string): string | undefined => (name || email ? `${esc(name ?? '')}${email ? ` <code>${esc(email)}</code>` : ''}` : undefined);
+  const b = r.build;
+  const rows = [
+    row('summary', d.summary && esc(d.summary)),
+    row('author', person(d.author, d.authorEmail)),
+    row('maintainer', person(d.maintainer, d.maintainerEmail)),
+    row('licence', d.licenseExpression ? `<code>${esc(d.licenseExpression)}</code>` : d.license && (d.license.length > 200 || d.license.includes('\n') ? `<details><summary>${esc(d.license.split('\n')[0]!.slice(0, 120))}</summary><pre>${esc(d.license)}</pre></details>` : esc(d.license))),
+    row('home page', d.homePage && safeLink(d.homePage)),
+    row('download URL', d.downloadUrl && safeLink(d.downloadUrl)),
+    row('project URLs', d.projectUrls?.length ? d.projectUrls.map((u) => `${esc(u.label)}${u.label ? ': ' : ''}${safeLink(u.url)}`).join('<br>') : undefined),
+    row('keywords', d.keywords?.length ? d.keywords.map((k) => esc(k)).join(', ') : undefined),
+    row('requires Python', d.requiresPython && `<code>${esc(d.requiresPython)}</code>`),
+    row('requires', d.requiresDist.length ? d.requiresDist.map((x) => `<code>${esc(x)}</code>`).join('<br>') : undefined),
+    row('extras', d.providesExtra?.length ? d.providesExtra.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
+    row('classifiers', d.classifiers?.length ? d.classifiers.map((x) => esc(x)).join('<br>') : undefined),
+    row('metadata', d.metadataVersion && `version ${esc(d.metadataVersion)}`),
+    row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}`),
+    row('missing toolchain', b?.missingToolchain?.length ? `<b>${b.missingToolchain.map((x) => esc(x)).join(', ')}</b> (not in the image)` : undefined),
+    row('missing build requirements', b?.missingBuildRequirements?.length ? b.missingBuildRequirements.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
+  ].join('');
+  const desc = d.description
+    ? `<details><summary>description${d.descriptionContentType ? ` (${esc(d.descriptionContentType)})` : ''}${d.descriptionTruncated ? ', truncated' : ''}</summary><pre>${esc(d.description)}</pre></details>`
+    : '';
+  return `<section><h2>Distribution</h2><table>${rows}</table>${desc}</section>`;
+}
+
 export function renderHtml(r: AuditReport): string {
   const d = r.distribution;
   const parts: string[] = [];
@@ -64,6 +99,7 @@ export function renderHtml(r: AuditReport): string {
       + `<tr><th>commit</th><td><code>${esc(g.commit)}</code></td></tr><tr><th>archive sha256</th><td><code>${esc(g.archiveSha256)}</code></td></tr>`
       + `<tr><th>sdist</th><td>${g.sdist ? `<code>${esc(g.sdist)}</code>, built offline in the sandbox in ${ms(g.buildMs)}` : 'the build from the commit failed'}</td></tr></table></section>`);
   }
+  parts.push(distributionSection(r));
   if (r.infraError) {
     parts.push(`<section><h2>Could not audit: ${esc(r.infraError.kind)}</h2><p>${esc(r.infraError.message)}</p>${r.infraError.evidence ? `<pre>${esc(r.infraError.evidence)}</pre>` : ''}</section>`);
   }
@@ -84,7 +120,7 @@ ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outpu
       `<tr><td><code>${esc(c.id)}</code>${c.traceback || c.message ? `<details><summary>${esc((c.message ?? '').slice(0, 200))}${c.needsNetwork ? ' <b>(needs the network)</b>' : ''}</summary><pre>${esc(c.traceback ?? '')}</pre></details>` : ''}</td><td class="s-${c.outcome === 'passed' ? 'pass' : c.outcome === 'skipped' ? 'skipped' : 'fail'}">${esc(c.outcome)}</td><td class="num">${esc(c.durationSeconds.toFixed(3))} s</td></tr>`).join('')}</table></section>`);
   }
   if (r.coverage) parts.push(`<section><h2>Coverage: ${r.coverage.percent === null ? esc(r.coverage.note ?? 'none') : `${r.coverage.percent}% of ${r.coverage.statements} statements`}</h2><table>${r.coverage.files.map((f) => `<tr><td><code>${esc(f.path)}</code></td><td class="num">${esc(f.percent)}%</td><td class="num">${esc(f.missing)} missing</td></tr>`).join('')}</table></section>`);
-  if (r.imports) parts.push(`<section><h2>Imports</h2><table>${r.imports.map((i) => `<tr><td><code>${esc(i.module)}</code></td><td class="s-${i.ok ? 'pass' : 'fail'}">${i.ok ? 'ok' : esc(i.error)}</td></tr>`).join('')}</table></section>`);
+  if (r.imports) parts.push(`<section><h2>Imports</h2><table>${r.imports.map((i) => `<tr><td><code>${esc(i.module)}</code>${i.primary ? ' <span class="muted">primary</span>' : ''}</td><td class="s-${i.ok ? 'pass' : i.optional ? 'skipped' : 'fail'}">${i.ok ? 'ok' : `${i.optional ? 'optional, not the package\'s failure: ' : ''}${esc(i.error)}`}</td></tr>`).join('')}</table></section>`);
   if (r.lint) parts.push(`<section><h2>pylint: ${r.lint.score === null ? 'no score' : `${esc(r.lint.score)}/10`} · ${Object.entries(r.lint.counts).map(([k, v]) => `${esc(v)} ${esc(k)}`).join(', ') || 'no messages'}</h2><table>${r.lint.messages.slice(0, 300).map((m) => `<tr><td><code>${esc(m.path)}:${esc(m.line)}</code></td><td>${esc(m.type)}</td><td><code>${esc(m.messageId)} ${esc(m.symbol)}</code></td><td>${esc(m.message)}</td></tr>`).join('')}</table></section>`);
   if (r.style) parts.push(`<section><h2>PEP 8 (pycodestyle): ${r.style.total} violations</h2><table>${Object.entries(r.style.byCode).map(([code, v]) => `<tr><td><code>${esc(code)}</code></td><td class="num">${esc(v.count)}</td><td>${esc(v.text)}</td></tr>`).join('')}</table></section>`);
   for (const [phase, tr] of Object.entries(r.traces)) {

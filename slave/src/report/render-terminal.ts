@@ -12,6 +12,12 @@ export function renderTerminal(r: AuditReport, color = false): string {
     out.push(`  source: git ${r.source.repo}  branch ${r.source.branch}  commit ${r.source.commit}`);
     out.push(`  sdist:  ${r.source.sdist ? `${r.source.sdist}, built offline in ${(r.source.buildMs / 1000).toFixed(1)}s` : 'the build from the commit failed'}`);
   }
+  // Metadata is untrusted: no control characters (terminal escapes) reach the terminal.
+  const plain = (v: string | undefined, max = 120): string => (v ?? '').replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, max);
+  const d = r.distribution;
+  const about = [d.summary && plain(d.summary), d.author && `by ${plain(d.author, 60)}`, (d.licenseExpression || d.license) && `licence ${plain(d.licenseExpression ?? d.license!.split('\n')[0], 40)}`].filter(Boolean);
+  if (about.length) out.push(`  ${about.join(' · ')}`);
+  if (r.build?.missingToolchain?.length) out.push(`  missing toolchain (not in the image): ${r.build.missingToolchain.map((x) => plain(x, 80)).join(', ')}`);
   if (r.infraError) out.push(`  could not audit: ${r.infraError.kind}: ${r.infraError.message}`);
   for (const t of r.tasks) {
     const time = t.durationMs !== undefined ? `${(t.durationMs / 1000).toFixed(1)}s` : '';
