@@ -88,6 +88,8 @@ describe('pyti audit by name against the test index', () => {
     expect(r.distribution.filename).toBe(appSdist);
     expect(r.distribution.origin).toEqual({ kind: 'index', url: expect.stringMatching(new RegExp(`^${server.url}/packages/.*/${appSdist}$`)), index: server.url, sha256Verified: true });
     expectInstalledFromIndex(r);
+    expect(o.stdout).toContain(`  from: ${r.distribution.origin!.url}  sha256 verified`);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain(`from <code>${r.distribution.origin!.url}</code> (sha256 verified)`);
     // The download and the wheels are in the user's cache; the job's wheelhouse is gone.
     expect(existsSync(join(cache, 'downloads', sha256(fx.dists['idx-app']!.sdist), appSdist))).toBe(true);
     expect(readdirSync(join(cache, 'wheels', 'by-name')).sort().map((f) => f.split('-')[0])).toEqual(['idx_leaf', 'setuptools', 'wheel']);
@@ -191,6 +193,13 @@ describe('pyti audit by name against the test index', () => {
     const o2 = io();
     expect(await main(['audit', 'idx-leaf==9.9', '--index-url', server.url], o2)).toBe(2);
     expect(o2.stderr).toMatch(/PYTI_INDEX_NOT_FOUND: idx-leaf has no release 9\.9 on the index; it has 1\.0, 1\.1/);
+    // Before prefetching, an index that does not answer is said once (not found out by every pip run).
+    expect(await new IndexClient({ indexUrl: server.url }).whyUnreachable('no-such-project')).toBeUndefined();
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    expect(await new IndexClient({ indexUrl: `http://127.0.0.1:${port}` }).whyUnreachable('idx-app')).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/simple/idx-app/: fetch failed \\(.*ECONNREFUSED`));
     for (const argv of [['audit', 'idx-leaf>=1.0'], ['audit', 'idx-leaf[test]'], ['audit', 'idx-leaf', '--index-url', 'ftp://x']]) {
       const o3 = io();
       const rc = await main([...argv, '--out', join(dir, 'usage')], o3);

@@ -30,7 +30,7 @@ import { slaveCommand } from '../daemon/slave-command.js';
 import { rescoreCommand } from './rescore-command.js';
 
 export const USAGE = `usage:
-  pyti audit <sdist|wheel|URL|NAME|NAME==VERSION> [--index-url URL] [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N] [--quiet]
+  pyti audit <sdist|wheel|URL|NAME|NAME==VERSION> [--index-url URL] [--wheelhouse DIR] [--out DIR] [--json] [--backend bwrap|qemu|libvirt] [--parallel N] [--quiet] [--perf]
                                               NAME: the latest release; the index: --index-url, PYTI_INDEX_URL, PIP_INDEX_URL, pip.conf, https://pypi.org
   pyti rescore <report-dir>...                re-judge stored reports with the current rules (raw traces, kept dist/)
   pyti image build [--force]
@@ -117,6 +117,7 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
       backend: { type: 'string', default: 'bwrap' },
       parallel: { type: 'string', default: '2' },
       quiet: { type: 'boolean', short: 'q', default: false },
+      perf: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1) throw new UsageError('audit takes exactly one distribution: a file, a URL, NAME or NAME==VERSION');
@@ -160,7 +161,7 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
   const stem = basename(fetched.path).replace(/(\.tar\.gz|\.tgz|\.zip|\.whl)$/, '');
   const outDir = resolve(values.out ?? `pyti-out/${stem}`);
   const audit: AuditOptions = {
-    distPath: fetched.path, wheelhouse: wheelhouseArg, outDir, backend: make(), parallel, onProgress, origin: fetched.origin,
+    distPath: fetched.path, wheelhouse: wheelhouseArg, outDir, backend: make(), parallel, onProgress, origin: fetched.origin, perf: values.perf,
   };
   let jobDir: string | undefined;
   try {
@@ -177,11 +178,16 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
         jobDir = createJobDir();
         const wheelhouse = join(jobDir, 'wheelhouse');
         mkdirSync(wheelhouse);
-        say(`prefetching dependencies and build requirements with the guest's pip (wheel cache ${cache.root})`);
-        const summary = await prefetchDependencies({ dist, wheelhouse, cache, rootfs, tags, simpleUrl: client!.simpleUrl, onLog: (l) => say(`prefetch: ${l}`) });
-        if (summary.error) say(`prefetch incomplete (the audit runs all the same; what is missing shows in the report): ${summary.error.split('\n')[0]}`);
         audit.wheelhouse = wheelhouse;
         audit.rootfs = rootfs;
+        const down = await client!.whyUnreachable(dist.name);
+        if (down) {
+          say(`the index does not answer (${down}): nothing prefetched, the audit runs with an empty wheelhouse (offline, give --wheelhouse DIR)`);
+        } else {
+          say(`prefetching dependencies and build requirements with the guest's pip (wheel cache ${cache.root})`);
+          const summary = await prefetchDependencies({ dist, wheelhouse, cache, rootfs, tags, simpleUrl: client!.simpleUrl, onLog: (l) => say(`prefetch: ${l}`) });
+          if (summary.error) say(`prefetch incomplete (the audit runs all the same; what is missing shows in the report): ${summary.error.split('\n')[0]}`);
+        }
       }
     }
     const outcome = await auditDistribution(audit);

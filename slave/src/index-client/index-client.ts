@@ -127,6 +127,29 @@ export class IndexClient {
   }
 
   /**
+   * Undefined when the index's Simple API answers at all (any HTTP status, for `project`'s page),
+   * else why not (no route, DNS, timeout): one request, no retries, for saying early that nothing
+   * can be prefetched rather than letting every pip run find out.
+   */
+  async whyUnreachable(project: string, options: ResolveOptions & { timeoutMs?: number } = {}): Promise<string | undefined> {
+    let url = this.simpleUrl;
+    try {
+      url = projectSimpleUrl(this.simpleUrl, project);
+    } catch {
+      /* not a project name: ask the root */
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(options.timeoutMs ?? 15_000)]), headers: { 'user-agent': 'pyti-slave', accept: SIMPLE_ACCEPT } });
+      await res.body?.cancel().catch(() => undefined);
+      return undefined;
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      const c = (err as Error).cause as Error | undefined;
+      return `${url}: ${(err as Error).message}${c?.message ? ` (${c.message})` : ''}`;
+    }
+  }
+
+  /**
    * What the index publishes for the distribution file `filename` (by the project and version its
    * name says), or undefined when the index does not know it.
    */

@@ -91,7 +91,7 @@ export function renderHtml(r: AuditReport): string {
   const d = r.distribution;
   const parts: string[] = [];
   parts.push(`<header class="${esc(r.verdict)}"><h1>${esc(d.name)} ${esc(d.version)} — ${esc(r.verdict.toUpperCase())}</h1>
-<p>result <b>${esc(r.result)}</b>${r.maxSeverity ? ` · highest finding: <b>${esc(r.maxSeverity)}</b>` : ''} · ${esc(d.filename)} · sha256 <code>${esc(d.sha256.slice(0, 16))}…</code> · backend ${esc(r.backend.name)} (${esc(r.backend.isolation)}, network ${esc(r.backend.network)}) · ${ms(r.timings.totalMs)}</p>${banner(r)}</header><main>`);
+<p>result <b>${esc(r.result)}</b>${r.maxSeverity ? ` · highest finding: <b>${esc(r.maxSeverity)}</b>` : ''} · ${esc(d.filename)} · sha256 <code>${esc(d.sha256.slice(0, 16))}…</code>${d.origin && d.origin.kind !== 'file' ? ` · from <code>${esc(d.origin.url ?? '')}</code> (sha256 ${d.origin.sha256Verified ? 'verified' : '<b>not verified</b>'})` : ''} · backend ${esc(r.backend.name)} (${esc(r.backend.isolation)}, network ${esc(r.backend.network)}) · ${ms(r.timings.totalMs)}</p>${banner(r)}</header><main>`);
   if (r.source?.kind === 'git') {
     const g = r.source;
     parts.push(`<section><h2>Source: git commit <code>${esc(g.commit.slice(0, 12))}</code></h2><table>`

@@ -17,6 +17,7 @@ export function renderTerminal(r: AuditReport, color = false): string {
   const d = r.distribution;
   const about = [d.summary && plain(d.summary), d.author && `by ${plain(d.author, 60)}`, (d.licenseExpression || d.license) && `licence ${plain(d.licenseExpression ?? d.license!.split('\n')[0], 40)}`].filter(Boolean);
   if (about.length) out.push(`  ${about.join(' · ')}`);
+  if (d.origin && d.origin.kind !== 'file') out.push(`  from: ${plain(d.origin.url, 300)}  sha256 ${d.origin.sha256Verified ? 'verified' : 'NOT verified (the index does not know the file)'}`);
   if (r.build?.missingToolchain?.length) out.push(`  missing toolchain (not in the image): ${r.build.missingToolchain.map((x) => plain(x, 80)).join(', ')}`);
   if (r.infraError) out.push(`  could not audit: ${r.infraError.kind}: ${r.infraError.message}`);
   for (const t of r.tasks) {
