@@ -45,6 +45,8 @@ export * from './index-client/index-url.js';
 export * from './index-client/dist-filename.js';
 export * from './index-client/release-json.js';
 export * from './index-client/index-http.js';
+export * from './index-client/simple-page.js';
+export * from './index-client/pep440.js';
 export * from './prefetch/prefetch.js';
 export * from './prefetch/guest-tags.js';
 export * from './prefetch/wheel-cache.js';
