@@ -4,8 +4,9 @@
  * the package index, downloaded into the per-user download cache with its sha256 checked, reused by
  * sha256 on later runs.
  *
- * Download cache: `<cacheRoot>/downloads/<sha256>/<filename>` (read-only files). A cached file is
- * hashed again before it is reused; one that no longer matches is replaced.
+ * Download cache: `<cacheRoot>/downloads/<sha256>/<filename>`. A cached file is hashed again before
+ * it is reused; one that no longer matches is replaced. (Not read-only: reports copy the
+ * distribution beside them, and a read-only copy could not be overwritten by the next audit.)
  *
  * Security: the index and the URL's server are untrusted (IndexClient caps and checks their
  * answers); a file name becomes a path only after `safeDistFilename`; a URL must be http or https
@@ -14,7 +15,7 @@
  * name; when neither exists it is audited unverified and the report's `distribution.origin` says so.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { chmodSync, createReadStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { safeDistFilename } from '../index-client/dist-filename.js';
@@ -149,7 +150,6 @@ function intoCache(downloadsDir: string, sha256: string, filename: string, src: 
   const dir = join(downloadsDir, sha256);
   mkdirSync(dir, { recursive: true });
   const dest = join(dir, filename);
-  chmodSync(src, 0o444);
   renameSync(src, dest);
   return dest;
 }
