@@ -54,6 +54,7 @@ afterAll(async () => {
 
 const packageGets = (s: { requests: { method: string; path: string }[] }): string[] => s.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/packages/')).map((r) => basename(r.path));
 const report = (out: string): AuditReport => JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as AuditReport;
+const d2v = (p: string): string => (/-(1\.[01])[-.]/.exec(basename(p)) ?? [])[1]!;
 const sha256 = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 /** Job directories of this process (other processes on the machine may be auditing too). */
 const jobDirs = (): string[] => readdirSync(tmpdir()).filter((n) => {
@@ -193,6 +194,10 @@ describe('pyti audit by name against the test index', () => {
     const o2 = io();
     expect(await main(['audit', 'idx-leaf==9.9', '--index-url', server.url], o2)).toBe(2);
     expect(o2.stderr).toMatch(/PYTI_INDEX_NOT_FOUND: idx-leaf has no release 9\.9 on the index; it has 1\.0, 1\.1/);
+    // The test index's Simple API page (PEP 691 JSON, negotiated as pip does; the name normalized and redirected).
+    const page = await new IndexClient({ indexUrl: server.simpleUrl }).simplePage('IDX_Leaf');
+    expect(page.map((f) => [f.filename, f.version, f.sha256]).sort()).toEqual(
+      ['idx-leaf-1.0', 'idx-leaf-1.1'].flatMap((d) => [fx.dists[d]!.sdist, fx.dists[d]!.wheel]).map((p) => [basename(p), d2v(p), sha256(p)]).sort());
     // Before prefetching, an index that does not answer is said once (not found out by every pip run).
     expect(await new IndexClient({ indexUrl: server.url }).whyUnreachable('no-such-project')).toBeUndefined();
     const closed = createServer();
