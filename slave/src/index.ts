@@ -48,6 +48,7 @@ export * from './index-client/index-http.js';
 export * from './index-client/simple-page.js';
 export * from './index-client/pep440.js';
 export * from './prefetch/prefetch.js';
+export * from './prefetch/prefetch-host.js';
 export * from './prefetch/guest-tags.js';
 export * from './prefetch/wheel-cache.js';
 export * from './prefetch/guest-python.js';

@@ -10,15 +10,14 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ERROR_CODES, PytiError } from '@pyti/vm-agent';
-import { buildBootImage, buildRootfs, cacheRoot, findBootImage, findRootfs, requireRootfs } from '@pyti/images';
+import { buildBootImage, buildRootfs, cacheRoot, findBootImage, findRootfs } from '@pyti/images';
 import { auditDistribution, type AuditOptions, type AuditProgress } from '../audit.js';
 import { checkServedDist } from '../daemon/job-runner.js';
 import { IndexClient } from '../index-client/index-client.js';
 import { validateDist } from '../input/validate-dist.js';
 import { createJobDir, removeJobDir } from '../job-dir.js';
-import { guestTags } from '../prefetch/guest-tags.js';
 import { prefetchDependencies } from '../prefetch/prefetch.js';
-import { WheelCache } from '../prefetch/wheel-cache.js';
+import { openPrefetchHost } from '../prefetch/prefetch-host.js';
 import { fetchAuditTarget, parseAuditTarget, type FetchedTarget } from './audit-target.js';
 import { indexConfig } from './index-config.js';
 import { BwrapBackend } from '../backends/bwrap.js';
@@ -171,10 +170,7 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
       if (fetched.expect) checkServedDist(fetched.expect, dist);
       if (prefetch) {
         // The slave's prefetch (job-runner.ts), with the user's wheel cache and a wheelhouse for this audit only.
-        const rootfs = requireRootfs().path;
-        const cache = new WheelCache(join(cacheRoot(), 'wheels'));
-        cache.sweepStaging();
-        const tags = await guestTags(rootfs);
+        const { cache, rootfs, tags } = await openPrefetchHost({ wheelCacheDir: join(cacheRoot(), 'wheels') });
         jobDir = createJobDir();
         const wheelhouse = join(jobDir, 'wheelhouse');
         mkdirSync(wheelhouse);

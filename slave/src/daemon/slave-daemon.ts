@@ -14,7 +14,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { requireRootfs } from '@pyti/images';
 import type { AuditOptions } from '../audit.js';
 import type { Backend } from '../backends/backend.js';
 import { BwrapBackend } from '../backends/bwrap.js';
@@ -27,8 +26,9 @@ import {
   type LeasedJob, type RegisterParams, type RegisterResult, type SlaveCommand,
 } from '../command/command-protocol.js';
 import { IndexClient } from '../index-client/index-client.js';
-import { guestTags, type GuestTags } from '../prefetch/guest-tags.js';
-import { WheelCache } from '../prefetch/wheel-cache.js';
+import type { GuestTags } from '../prefetch/guest-tags.js';
+import { openPrefetchHost } from '../prefetch/prefetch-host.js';
+import type { WheelCache } from '../prefetch/wheel-cache.js';
 import { lockDataDir, resetJobsDir } from './data-dir.js';
 import { runJob } from './job-runner.js';
 import { Outbox } from './outbox.js';
@@ -86,7 +86,7 @@ class SlaveDaemon {
   private readonly client: CommandClient;
   private readonly index: IndexClient;
   private readonly outbox: Outbox;
-  private readonly cache: WheelCache;
+  private cache!: WheelCache;
   private readonly policy: RetryPolicy;
   private draining = false;
   private drainCtrl = new AbortController();
@@ -115,17 +115,14 @@ class SlaveDaemon {
     });
     this.index = new IndexClient({ indexUrl: config.indexUrl });
     this.outbox = new Outbox(config.dataDir);
-    this.cache = new WheelCache(join(config.dataDir, 'wheels'));
   }
 
   async run(): Promise<number> {
     const release = lockDataDir(this.config.dataDir);
     try {
       this.jobsDir = resetJobsDir(this.config.dataDir);
-      this.cache.sweepStaging();
       this.io.log(`slave starting: ${describeSlaveConfig(this.config)}`);
-      this.rootfs = this.io.rootfs ?? requireRootfs().path;
-      this.tags = await guestTags(this.rootfs);
+      ({ cache: this.cache, rootfs: this.rootfs, tags: this.tags } = await openPrefetchHost({ wheelCacheDir: join(this.config.dataDir, 'wheels'), rootfs: this.io.rootfs }));
       await this.setUpBackends();
       if (this.io.drain?.aborted) this.startDrain('asked to drain');
       this.io.drain?.addEventListener('abort', () => this.startDrain('asked to drain'), { once: true });
