@@ -39,7 +39,8 @@ export interface SessionLimits {
 
 export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
   bootSeconds: 60,
-  jobSeconds: 3600,
+  // Above the plan's longest path: the test task alone may take 3600 s (TEST_LIMITS), build and install 900 s each.
+  jobSeconds: 3 * 3600,
   unresponsiveSeconds: 120,
   overrunGraceSeconds: 120,
   maxRawBytesPerFile: 64 * 1024 * 1024,

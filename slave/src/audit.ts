@@ -14,6 +14,7 @@ import { DEFAULT_SESSION_LIMITS, runAgentSession, type InfraError, type InfraErr
 import { validateDist, type ValidatedDist } from './input/validate-dist.js';
 import { readableWheelhouse } from './input/readable-wheelhouse.js';
 import { buildReport } from './report/build-report.js';
+import { testRunInfraError } from './results/test-summary.js';
 import { generateBait } from './bait/index.js';
 import type { AuditReport, DistributionOrigin, RetriedAttempt } from './report/audit-report.js';
 import { renderHtml } from './report/render-html.js';
@@ -59,6 +60,8 @@ export interface AuditOptions {
   origin?: DistributionOrigin;
   /** Aborting stops the audit: the sandbox is ended (disposed of) and the promise rejects with the signal's reason; no report is written. */
   signal?: AbortSignal;
+  /** Add the perf task: the suite's 5 slowest passed tests timed 5 more times each (report `perf`). */
+  perf?: boolean;
 }
 
 export interface AuditOutcome {
@@ -73,7 +76,8 @@ export type AuditExitCode = 0 | 1 | 2 | 3 | 4;
 
 /**
  * Exit code of a finished report: 4 malicious, 3 suspicious, 2 error (could not audit), 1 failed
- * (or clean with a failing import or tests), 0 clean with every task passed. Reports of older
+ * (or clean with a failing import or tests), 0 clean with every task passed (`pass`, or `no-tests`: a
+ * distribution without tests). Reports of older
  * slaves that say `flagged` count as suspicious.
  */
 export function exitCodeFor(report: Pick<AuditReport, 'verdict' | 'result'>): AuditExitCode {
@@ -81,7 +85,7 @@ export function exitCodeFor(report: Pick<AuditReport, 'verdict' | 'result'>): Au
     case 'malicious': return 4;
     case 'suspicious': case 'flagged': return 3;
     case 'error': return 2;
-    case 'clean': return report.result === 'pass' ? 0 : 1;
+    case 'clean': return report.result === 'pass' || report.result === 'no-tests' ? 0 : 1;
     default: return 1;
   }
 }
@@ -117,12 +121,14 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   sweepStaleJobDirs();
   // Fresh canary credentials for this audit, planted before the build (see slave/src/bait).
   const bait = opts.bait === false ? undefined : generateBait();
-  const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits, skip: opts.skip, bait });
+  const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits, skip: opts.skip, bait, perf: opts.perf });
   const retried: RetriedAttempt[] = [];
   let session: SessionOutcome;
   for (let attempt = 0; ; attempt++) {
     const t1 = Date.now();
     session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0);
+    // A test run the sandbox failed (killed from outside, out of disk) is retried like any sandbox failure.
+    session.infraError ??= testRunInfraError(session);
     const infra = session.infraError;
     if (!infra || !RETRIED_INFRA.has(infra.kind) || attempt >= (opts.infraRetries ?? 1)) break;
     retried.push({ infraError: infra, console: session.console.slice(-16384), totalMs: Date.now() - t1 });

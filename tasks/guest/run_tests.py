@@ -1,51 +1,208 @@
-"""Task `test`: the distribution's test suite with pytest (unittest suites too), under coverage.
+"""Task `test`: the distribution's own test suite with pytest, as its maintainers run it, under coverage.
 
-Usage: VENV/bin/python run_tests.py SOURCE_DIR META_DIR COVERAGE_DIR RAW_DIR SCRATCH
-The installed package is what is tested: only the tests and the pytest configuration are copied
-out of the source tree, so the package imports from the venv (C extensions included).
-Writes RAW_DIR/junit.xml and RAW_DIR/pytest.json; COVERAGE_DIR/.coverage for the coverage task.
-Exit 0 when the suite ran (failed tests are data in junit.xml), else pytest's exit code.
+Usage: python3 run_tests.py SOURCE_DIR META_DIR COVERAGE_DIR RAW_DIR SCRATCH VENV WHEELHOUSE TEST_REQS RUN_DIR
+Run by the image's python3. Steps:
+- TEST_REQS ({input}/pyti-test-requirements.json, may be absent): `unresolved` non-empty -> the tests
+  are not run (exit 3, pytest.json names them);
+- RUN_DIR/venv: a copy of the install task's venv, where the image's pip installs pytest, coverage and
+  the test requirements offline from WHEELHOUSE (pip naming a missing distribution -> exit 3); what the
+  wheelhouse lacks of pytest/coverage is taken from the image, at the END of sys.path;
+- RUN_DIR/tree: the whole unpacked sdist; pytest runs from its root (its own config decides: testpaths,
+  python_files, addopts...), as `pytest` does (no cwd on sys.path), against the installed package
+  (flat layouts get the installed compiled extensions copied in, as an in-place build);
+- each failed test (at most 30, within a time budget) is run again alone: passing then, it is flaky.
+Writes RAW_DIR/pytest.json, RAW_DIR/test-outcomes.jsonl (pyti_outcomes plugin), RAW_DIR/junit.xml,
+COVERAGE_DIR/.coverage. Exit 0 when the suite ran (failed tests are data) or there are no tests; 3 for
+missing test requirements; 75 when the sandbox failed the run (killed from outside, out of disk, a
+missing device: an infrastructure error the host retries); else pytest's exit code.
 """
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
-CONFIG_FILES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyti_testenv as te  # noqa: E402
+from pyti_common import capture, read_json, write_json  # noqa: E402
+
+EXIT_DEPS = 3
+EXIT_INFRA = 75
+MAX_RERUNS = 30
+MAX_JUNIT = 32 * 1024 * 1024
+INFRA_MARKERS = [
+    (re.compile(r"No space left on device|\[Errno 28\]"), "the sandbox ran out of disk space (ENOSPC)"),
+    (re.compile(r"No such file or directory: '/dev/(null|zero|u?random|shm|tty|ptmx|full)'|\[Errno 19\] No such device"),
+     "a device is missing in the sandbox"),
+]
+# Options of pytest plugins that a project's addopts may use: pytest's "unrecognized arguments" names the plugin missing.
+OPTION_PLUGINS = {"--cov": "pytest-cov", "-n": "pytest-xdist", "--numprocesses": "pytest-xdist", "--dist": "pytest-xdist",
+                  "--timeout": "pytest-timeout", "--benchmark": "pytest-benchmark", "--reruns": "pytest-rerunfailures",
+                  "--mypy": "pytest-mypy", "--flake8": "pytest-flake8", "--randomly": "pytest-randomly",
+                  "--doctest-rst": "pytest-doctestplus", "--doctest-plus": "pytest-doctestplus", "--mpl": "pytest-mpl",
+                  "--asyncio-mode": "pytest-asyncio", "--env": "pytest-env", "--hypothesis": "hypothesis"}
+
+
+def stream(cmd, cwd, env, timeout=None):
+    """Runs cmd with its output passed through; returns (returncode, infra reason or None, tail)."""
+    sys.stdout.flush()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    infra, tail, t0 = None, [], time.monotonic()
+    for line in iter(p.stdout.readline, b""):
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+        text = line.decode("utf-8", "replace")
+        tail = (tail + [text])[-40:]
+        if infra is None:
+            for rx, why in INFRA_MARKERS:
+                if rx.search(text):
+                    infra = why
+        if timeout is not None and time.monotonic() - t0 > timeout:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            return None, infra, "".join(tail)
+    p.wait()
+    return p.returncode, infra, "".join(tail)
+
+
+def pytest_cmd(launcher, venv, raw_junit=None):
+    cmd = [os.path.join(venv, "bin", "python"), launcher] + te.PYTEST_OPTS
+    if raw_junit:
+        cmd += ["-o", "junit_family=xunit2", "--junitxml=" + raw_junit]
+    return cmd
+
+
+def missing_plugins(tail):
+    """Plugins a usage error points at: unrecognized options and `required_plugins`."""
+    found = []
+    m = re.search(r"unrecognized arguments: (.*)", tail)
+    if m:
+        for arg in m.group(1).split():
+            plugin = OPTION_PLUGINS.get(arg.split("=")[0]) or next(
+                (p for o, p in OPTION_PLUGINS.items() if o.startswith("--") and arg.startswith(o)), None)
+            if plugin and plugin not in found:
+                found.append(plugin)
+    m = re.search(r"Missing required plugins: (.*)", tail)
+    if m:
+        found += [p.strip() for p in m.group(1).split(",") if p.strip() and p.strip() not in found]
+    return found
+
+
+def rerun_failures(records, header, launcher, venv, tree, scratch, budget):
+    """Each failed test again, alone, without coverage. Returns (flaky ids, rerun list)."""
+    failed = [r["nodeid"] for r in records if r.get("outcome") in ("failed", "error") and r.get("when") != "collect"]
+    rootdir = (header or {}).get("rootdir") or tree
+    flaky, reruns, t0 = [], [], time.monotonic()
+    for i, nodeid in enumerate(failed[:MAX_RERUNS]):
+        left = budget - (time.monotonic() - t0)
+        if left <= 5:
+            reruns.append({"nodeid": nodeid, "outcome": "not rerun (time budget spent)"})
+            continue
+        out = os.path.join(scratch, "rerun-%d.jsonl" % i)
+        print("\n=== PyTI: running %s again, alone ===" % nodeid)
+        code, _, _ = stream(pytest_cmd(launcher, venv) + ["--rootdir=" + rootdir, os.path.join(rootdir, nodeid)],
+                            tree, te.pytest_env(venv, out), timeout=left)
+        _, again, _ = te.read_outcomes(out)
+        outcome = next((r["outcome"] for r in again if r.get("nodeid") == nodeid), None)
+        if code is None:
+            outcome = "timeout"
+        reruns.append({"nodeid": nodeid, "outcome": outcome or "not found (exit %s)" % code})
+        if outcome in ("passed", "xfailed"):
+            flaky.append(nodeid)
+    return flaky, reruns
 
 
 def main():
-    source, meta_dir, cov_dir, raw, scratch = sys.argv[1:6]
-    with open(os.path.join(meta_dir, "inspect.json")) as f:
-        meta = json.load(f)
-    tests = meta.get("test_paths") or []
-    result = {"test_paths": tests}
-    if not tests:
-        result.update(exit_code=5, note="the distribution ships no tests")
-        with open(os.path.join(raw, "pytest.json"), "w") as f:
-            json.dump(result, f)
-        print("test: the distribution ships no tests")
-        return 0
-    tree = os.path.join(scratch, "tests")
-    os.makedirs(tree)
-    for name in tests + [c for c in CONFIG_FILES if os.path.isfile(os.path.join(source, c))]:
-        src = os.path.join(source, name)
-        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, os.path.join(tree, name))
+    source, meta_dir, cov_dir, raw, scratch, venv0, wheelhouse, reqs_file, run_dir = sys.argv[1:10]
+    t_start = time.monotonic()
+    meta = read_json(os.path.join(meta_dir, "inspect.json"), {}) or {}
+    result = {"status": "error"}
+    pj = os.path.join(raw, "pytest.json")
+
+    def done(code, **kw):
+        result.update(kw)
+        write_json(pj, result)
+        return code
+
+    declared = te.read_requirements(reqs_file)
+    reqs = []
+    if declared is not None:
+        reqs, unresolved, sources = declared
+        result.update(declared_requirements=reqs, sources=sources)
+        if unresolved:
+            names = [u["requirement"] for u in unresolved]
+            print("test: not run: test requirements that could not be resolved: " + ", ".join(names))
+            return done(EXIT_DEPS, status="deps", missing=names, unresolved=unresolved,
+                        reason="test requirements could not be resolved: " + ", ".join(names))
+
+    venv = te.copy_venv(venv0, os.path.join(run_dir, "venv"))
+    tree = os.path.join(run_dir, "tree")
+    shutil.copytree(source, tree, symlinks=False)
+    info = te.prepare_requirements(venv, wheelhouse, reqs, capture)
+    result.update(image_tools=info.get("image_tools"), installed=info.get("installed", []))
+    if "error" in info:
+        names = info.get("missing") or []
+        why = ("not in the wheelhouse: " + ", ".join(names)) if names else info["error"]
+        print("test: not run: the test requirements could not be installed: " + why)
+        return done(EXIT_DEPS, status="deps", missing=names or reqs, reason="test requirements could not be installed: " + why,
+                    pip_error=info["error"])
+    if not te.venv_has(venv, "pytest"):
+        print("test: pytest is neither in the wheelhouse nor in the image", file=sys.stderr)
+        return done(EXIT_DEPS, status="deps", missing=["pytest"], reason="pytest is neither in the wheelhouse nor in the image")
+
+    config, opts = te.pytest_config(tree)
+    args, how = te.discover(tree, opts)
+    result.update(config=config, discovery=how, args=args)
+    if how == "none":
+        print("test: the distribution has no tests (no test files, no pytest configuration naming any)")
+        return done(0, status="no tests", reason="no test files found")
+    result["inplace_extensions"] = te.inplace_extensions(tree, venv)
+
+    launcher = te.write_launcher(os.path.join(scratch, "bin"))
     modules = [os.path.basename(m)[:-3] if m.endswith(".py") else os.path.basename(m) for m in meta.get("modules", [])]
-    env = dict(os.environ, COVERAGE_FILE=os.path.join(cov_dir, ".coverage"))
-    cmd = [sys.executable, "-m", "coverage", "run"]
-    if modules:
-        cmd.append("--source=" + ",".join(modules))
-    cmd += ["-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2", "-rA", "--tb=long",
-            "--junitxml=" + os.path.join(raw, "junit.xml")] + tests
-    sys.stdout.flush()
-    code = subprocess.call(cmd, cwd=tree, env=env)
-    result["exit_code"] = code
-    with open(os.path.join(raw, "pytest.json"), "w") as f:
-        json.dump(result, f)
-    # 0: all passed, 1: some failed, 5: nothing collected. Anything else: pytest itself failed.
-    return 0 if code in (0, 1, 5) else code
+    outcomes = os.path.join(raw, "test-outcomes.jsonl")
+    env = te.pytest_env(venv, outcomes, os.path.join(cov_dir, ".coverage"), modules)
+    cmd = pytest_cmd(launcher, venv, os.path.join(raw, "junit.xml")) + (args or [])
+    print("test: pytest %s (config: %s, %s)" % (" ".join(args or []) or "(no paths)", config or "none", how))
+    t0 = time.monotonic()
+    code, infra, tail = stream(cmd, tree, env)
+    run_seconds = time.monotonic() - t0
+    result.update(exit_code=code, duration_seconds=round(run_seconds, 3))
+    header, records, summary = te.read_outcomes(outcomes)
+    junit = os.path.join(raw, "junit.xml")
+    if os.path.exists(junit) and os.path.getsize(junit) > MAX_JUNIT:  # the outcomes file has it all
+        os.remove(junit)
+        result["junit_omitted"] = "junit.xml was larger than %d bytes" % MAX_JUNIT
+    if os.path.exists(outcomes):  # for the perf task
+        shutil.copy(outcomes, os.path.join(run_dir, "test-outcomes.jsonl"))
+
+    if code == -signal.SIGKILL:
+        return done(EXIT_INFRA, status="infra", infra="pytest was killed (SIGKILL) from outside its limits")
+    if infra and code != 0:
+        return done(EXIT_INFRA, status="infra", infra=infra)
+    if code is not None and code < 0:
+        return done(1, status="crashed", reason="pytest died of signal %s" % signal.Signals(-code).name)
+    if code == 5 or (code == 0 and not records):
+        print("test: pytest collected no tests")
+        return done(0, status="no tests", reason="pytest collected no tests")
+    if code == 4 or (code in (2, 3) and not records):
+        plugins = missing_plugins(tail)
+        if plugins:
+            return done(EXIT_DEPS, status="deps", missing=plugins,
+                        reason="the project's pytest configuration needs plugins that are not installed: " + ", ".join(plugins))
+        last = tail.strip().splitlines()[-1][:300] if tail.strip() else ""
+        what = "pytest usage error" if code == 4 else "pytest stopped (exit %d)" % code
+        return done(code, status="error", reason=what + (": " + last if last else ""))
+
+    budget = min(600.0, max(60.0, run_seconds))
+    flaky, reruns = rerun_failures(records, header, launcher, venv, tree, scratch, budget)
+    result.update(flaky=flaky, reruns=reruns)
+    print("test: suite ran in %.1f s; %d flaky of %d re-run" % (run_seconds, len(flaky), len(reruns)))
+    result["total_seconds"] = round(time.monotonic() - t_start, 3)
+    return done(0, status="ran")
 
 
 if __name__ == "__main__":

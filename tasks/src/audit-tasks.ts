@@ -22,6 +22,20 @@ export const DEFAULT_LIMITS: Readonly<TaskLimits> = Object.freeze({
 const PY = 'python3';
 const helper = (name: string): string => `{tasks}/guest/${name}`;
 
+/**
+ * Limits of the test task: real suites (26 000 tests, minutes of collection, reruns of the failed
+ * ones) need more than the other tasks. VM guests have 1.5 GiB by default (qemu/libvirt
+ * memoryMiB): there the guest's memory, counted as the task cgroup's oom kills, is the bound.
+ * The host's job watchdog (agent-session.ts jobSeconds) is above the whole plan's longest path.
+ */
+export const TEST_LIMITS: Readonly<Partial<TaskLimits>> = Object.freeze({
+  wallSeconds: 3600,
+  cpuSeconds: 3600,
+  noOutputSeconds: 900,
+  outputBytes: 64 * MiB,
+  memoryBytes: 4 * GiB,
+});
+
 /** Options that shape the plan. */
 export interface AuditPlanOptions {
   /** File name of the distribution under `{input}`. */
@@ -34,6 +48,8 @@ export interface AuditPlanOptions {
   skip?: string[];
   /** Canary credentials to plant before the build and look for afterwards (see bait-tasks.ts). */
   bait?: PlanBait;
+  /** Add the `perf` task: the suite's 5 slowest passed tests timed 5 more times each. */
+  perf?: boolean;
 }
 
 /**
@@ -58,8 +74,11 @@ export const TRACED_ENV: Readonly<Record<string, string>> = Object.freeze({
   PATH: '{shims}:/usr/local/bin:/usr/bin:/bin',
 });
 
-/** The task definitions of an audit of `{input}/<distFile>`. */
-export function auditTasks(distFile: string): TaskSpec[] {
+/** The host writes the test requirements (slave/src/prefetch/test-requirements.ts) here; absent: none declared. */
+export const TEST_REQUIREMENTS_FILE = 'pyti-test-requirements.json';
+
+/** The task definitions of an audit of `{input}/<distFile>` (`perf`: with the perf task). */
+export function auditTasks(distFile: string, opts: { perf?: boolean } = {}): TaskSpec[] {
   const dist = `{input}/${distFile}`;
   const t = (spec: Omit<TaskSpec, 'limits'> & { limits?: Partial<TaskLimits> }): TaskSpec => ({
     ...spec,
@@ -91,9 +110,19 @@ export function auditTasks(distFile: string): TaskSpec[] {
     }),
     t({
       id: 'test', title: 'Run the test suite with pytest under coverage',
-      dependsOn: [], needs: ['venv', 'source', 'meta'], produces: ['coverage-data'], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
-      command: ['{data:venv}/bin/python', helper('run_tests.py'), '{data:source}', '{data:meta}', '{data:coverage-data}', '{raw}', '{scratch}'],
+      dependsOn: [], needs: ['venv', 'source', 'meta'], produces: ['coverage-data', 'test-run'], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
+      limits: TEST_LIMITS,
+      // The image's python3 runs it: its pip installs the test requirements into a copy of the venv
+      // ({data:test-run}/venv), where the venv's python then runs pytest from the whole sdist's root.
+      command: [PY, helper('run_tests.py'), '{data:source}', '{data:meta}', '{data:coverage-data}', '{raw}', '{scratch}',
+        '{data:venv}', '{wheelhouse}', `{input}/${TEST_REQUIREMENTS_FILE}`, '{data:test-run}'],
     }),
+    ...(opts.perf ? [t({
+      id: 'perf', title: 'Time the slowest tests: 5 runs each',
+      dependsOn: ['test'], needs: ['test-run'], produces: [], failurePolicy: 'warn', locks: [PACKAGE_HOME],
+      limits: { wallSeconds: 1800, cpuSeconds: 1800, noOutputSeconds: 900, memoryBytes: 4 * GiB },
+      command: [PY, helper('run_perf.py'), '{data:test-run}', '{raw}', '{scratch}'],
+    })] : []),
     t({
       id: 'execute', title: 'Run the scripts, entry points, functions and classes (traced)',
       dependsOn: [], needs: ['venv', 'meta'], produces: [], failurePolicy: 'warn', locks: [PACKAGE_HOME],
@@ -104,9 +133,10 @@ export function auditTasks(distFile: string): TaskSpec[] {
     }),
     t({
       id: 'coverage', title: 'Line coverage of the package during its tests',
-      dependsOn: [], needs: ['coverage-data', 'venv'], produces: [], failurePolicy: 'warn',
+      dependsOn: [], needs: ['coverage-data', 'test-run'], produces: [], failurePolicy: 'warn',
       limits: { wallSeconds: 300 },
-      command: ['{data:venv}/bin/python', helper('report_coverage.py'), '{data:coverage-data}', '{raw}'],
+      // The image's coverage reads the data (the test venv's coverage when the image's cannot).
+      command: [PY, helper('report_coverage.py'), '{data:coverage-data}', '{raw}', '{data:test-run}/venv'],
     }),
     t({
       id: 'lint', title: 'pylint: score and messages',
@@ -124,7 +154,7 @@ export function auditTasks(distFile: string): TaskSpec[] {
 
 /** The audit plan for one distribution, with options applied. */
 export function auditPlan(opts: AuditPlanOptions): Plan {
-  let tasks = auditTasks(opts.distFile);
+  let tasks = auditTasks(opts.distFile, { perf: opts.perf });
   const skip = new Set(opts.skip ?? []);
   // Leaving a task out leaves out what depends on it.
   let changed = true;

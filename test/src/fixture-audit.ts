@@ -16,7 +16,7 @@ export function cleanupFixtureAudits(): void {
   for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export async function auditFixture(name: string, opts: { wheelhouse?: string[]; kind?: 'sdist' | 'wheel' } = {}): Promise<AuditOutcome> {
+export async function auditFixture(name: string, opts: { wheelhouse?: string[]; kind?: 'sdist' | 'wheel'; perf?: boolean } = {}): Promise<AuditOutcome> {
   const dir = mkdtempSync(join(tmpdir(), `pyti-e2e-${name}-`));
   made.push(dir);
   const dist = buildFixture(name, opts.kind ?? 'sdist');
@@ -26,5 +26,6 @@ export async function auditFixture(name: string, opts: { wheelhouse?: string[]; 
     outDir: join(dir, 'out'),
     backend: new BwrapBackend(),
     parallel: 2,
+    perf: opts.perf,
   });
 }

@@ -7,7 +7,7 @@ import type { Backend } from '../backends/backend.js';
 import type { SessionOutcome } from '../agent-session.js';
 import type { ValidatedDist } from '../input/validate-dist.js';
 import type { Finding } from '../findings/finding.js';
-import { parseJunit } from '../results/junit.js';
+import { buildTestSummary, parsePerf } from '../results/test-summary.js';
 import { parsePylint } from '../results/pylint.js';
 import { parsePycodestyle } from '../results/pycodestyle.js';
 import { parseCoverage } from '../results/coverage.js';
@@ -72,8 +72,12 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   const traces = analysis.traces;
   const findings: Finding[] = sortFindings([...analysis.findings, ...(staticScan?.findings ?? [])]);
 
-  const junit = raw('test', 'junit.xml');
-  const tests = junit ? tryParse('junit.xml', () => parseJunit(junit.toString('utf8'))) : undefined;
+  // Planned test task: always a `tests` key (status `ran`, `no tests` or `not run` with the reason).
+  const testTask = tasks.find((t) => t.id === 'test');
+  const pytestJson = jsonOf(raw('test', 'pytest.json'));
+  const tests = testTask && buildTestSummary({ pytestJson, outcomes: raw('test', 'test-outcomes.jsonl'), junit: raw('test', 'junit.xml'), task: testTask }, notes);
+  if (testTask && testTask.status === 'fail' && typeof pytestJson?.reason === 'string') testTask.reason = pytestJson.reason.slice(0, 500);
+  const perf = parsePerf(jsonOf(raw('perf', 'perf.json')));
   const cov = raw('coverage', 'coverage.json');
   const coverage = cov ? tryParse('coverage.json', () => parseCoverage(cov.toString('utf8'))) : undefined;
   const pj = raw('lint', 'pylint.json');
@@ -117,7 +121,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     guest: session.hello && { python: session.hello.python, platform: session.hello.platform, machine: session.hello.machine, tools: session.hello.tools, agentVersion: session.hello.agentVersion, paths: session.hello.paths },
     result, verdict: 'clean', score: 0, scoreReasons: [],
     static: staticScan && { files: staticScan.files, bytes: staticScan.bytes, truncated: staticScan.truncated },
-    tasks, tests, coverage, lint, style, imports,
+    tasks, tests, perf, coverage, lint, style, imports,
     build: bj && {
       mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements),
       missingToolchain: strList(bj.missing_toolchain, 20), backend: typeof bj.build_backend === 'string' ? bj.build_backend.slice(0, 200) : undefined,
@@ -149,7 +153,7 @@ function distributionMetadata(dist: ValidatedDist): Partial<AuditReport['distrib
 /** The result category: the first phase that did not pass decides it. */
 function classify(
   tasks: ReportTask[], session: SessionOutcome, build?: Record<string, unknown>, install?: Record<string, unknown>,
-  tests?: { failed: number; errors: number },
+  tests?: { failed: number; errors: number; status?: string; missingRequirements?: string[] },
 ): string {
   if (session.infraError) return session.infraError.kind;
   const t = (id: string): ReportTask | undefined => tasks.find((x) => x.id === id);
@@ -168,7 +172,8 @@ function classify(
   const im = t('import');
   if (im && im.status !== 'pass') return `import-fail${suffix(im, false)}`;
   const te = t('test');
-  if (te && te.status !== 'pass') return `test-fail${suffix(te, false)}`;
+  if (te && te.status !== 'pass') return `test-fail${suffix(te, te.exitCode === 3 || (tests?.missingRequirements?.length ?? 0) > 0)}`;
   if (tests && tests.failed + tests.errors > 0) return 'test-fail';
+  if (tests?.status === 'no tests') return 'no-tests';
   return 'pass';
 }

@@ -7,6 +7,7 @@ import type { AuditReport } from './audit-report.js';
 import type { TracedProcess } from '../trace/process-tree.js';
 import type { Finding } from '../findings/finding.js';
 import { esc } from './html-escape.js';
+import { testsHtmlSections } from './render-tests.js';
 import { reachSection } from './render-reach.js';
 import { networkSection } from '../sinkhole/render-network.js';
 
@@ -114,11 +115,8 @@ export function renderHtml(r: AuditReport): string {
 ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outputTail).map((t) => `<details><summary>output of ${esc(t.id)}</summary><pre>${esc(t.outputTail)}</pre></details>`).join('')}</section>`);
   parts.push(reachSection(r));
   parts.push(networkSection(r.network));
-  if (r.tests) {
-    const t = r.tests;
-    parts.push(`<section><h2>Tests: ${t.passed} passed, ${t.failed} failed, ${t.errors} errors, ${t.skipped} skipped</h2><table><tr><th>test</th><th>outcome</th><th class="num">time</th></tr>${t.cases.slice(0, 1000).map((c) =>
-      `<tr><td><code>${esc(c.id)}</code>${c.traceback || c.message ? `<details><summary>${esc((c.message ?? '').slice(0, 200))}${c.needsNetwork ? ' <b>(needs the network)</b>' : ''}</summary><pre>${esc(c.traceback ?? '')}</pre></details>` : ''}</td><td class="s-${c.outcome === 'passed' ? 'pass' : c.outcome === 'skipped' ? 'skipped' : 'fail'}">${esc(c.outcome)}</td><td class="num">${esc(c.durationSeconds.toFixed(3))} s</td></tr>`).join('')}</table></section>`);
-  }
+  const testsPart = testsHtmlSections(r);
+  if (testsPart) parts.push(testsPart);
   if (r.coverage) parts.push(`<section><h2>Coverage: ${r.coverage.percent === null ? esc(r.coverage.note ?? 'none') : `${r.coverage.percent}% of ${r.coverage.statements} statements`}</h2><table>${r.coverage.files.map((f) => `<tr><td><code>${esc(f.path)}</code></td><td class="num">${esc(f.percent)}%</td><td class="num">${esc(f.missing)} missing</td></tr>`).join('')}</table></section>`);
   if (r.imports) parts.push(`<section><h2>Imports</h2><table>${r.imports.map((i) => `<tr><td><code>${esc(i.module)}</code>${i.primary ? ' <span class="muted">primary</span>' : ''}</td><td class="s-${i.ok ? 'pass' : i.optional ? 'skipped' : 'fail'}">${i.ok ? 'ok' : `${i.optional ? 'optional, not the package\'s failure: ' : ''}${esc(i.error)}`}</td></tr>`).join('')}</table></section>`);
   if (r.lint) parts.push(`<section><h2>pylint: ${r.lint.score === null ? 'no score' : `${esc(r.lint.score)}/10`} · ${Object.entries(r.lint.counts).map(([k, v]) => `${esc(v)} ${esc(k)}`).join(', ') || 'no messages'}</h2><table>${r.lint.messages.slice(0, 300).map((m) => `<tr><td><code>${esc(m.path)}:${esc(m.line)}</code></td><td>${esc(m.type)}</td><td><code>${esc(m.messageId)} ${esc(m.symbol)}</code></td><td>${esc(m.message)}</td></tr>`).join('')}</table></section>`);

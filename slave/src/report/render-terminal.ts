@@ -1,5 +1,6 @@
 /** A short terminal summary of an audit report. */
 import type { AuditReport } from './audit-report.js';
+import { testsTerminalLines } from './render-tests.js';
 
 const COLORS: Record<string, string> = { clean: '32', flagged: '33', suspicious: '33', malicious: '1;31', failed: '31', error: '35', pass: '32', skipped: '90', critical: '31', high: '31', medium: '33', low: '36', info: '90' };
 
@@ -24,8 +25,7 @@ export function renderTerminal(r: AuditReport, color = false): string {
     const time = t.durationMs !== undefined ? `${(t.durationMs / 1000).toFixed(1)}s` : '';
     out.push(`  ${t.id.padEnd(9)} ${c(t.status === 'pass' ? 'pass' : t.status === 'skipped' ? 'skipped' : 'failed', t.status.padEnd(8))} ${time.padStart(7)}  ${t.reason ?? ''}`);
   }
-  if (r.tests) out.push(`  tests: ${r.tests.passed} passed, ${r.tests.failed} failed, ${r.tests.errors} errors, ${r.tests.skipped} skipped`);
-  for (const f of r.tests?.cases.filter((x) => x.outcome === 'failed' || x.outcome === 'error').slice(0, 5) ?? []) out.push(`    ${c('failed', 'FAIL')} ${f.id}${f.needsNetwork ? ' (needs the network)' : ''}: ${(f.message ?? '').split('\n')[0]!.slice(0, 120)}`);
+  out.push(...testsTerminalLines(r, c));
   if (r.coverage?.percent !== undefined && r.coverage.percent !== null) out.push(`  coverage: ${r.coverage.percent}%`);
   if (r.lint) out.push(`  pylint: ${r.lint.score ?? 'no score'}/10, ${Object.entries(r.lint.counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'no messages'}`);
   if (r.style) out.push(`  pycodestyle: ${r.style.total} violations`);

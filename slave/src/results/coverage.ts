@@ -8,6 +8,9 @@ export interface CoverageSummary {
   note?: string;
 }
 
+/** Where the test task (tasks/guest/run_tests.py) puts its copy of the sdist: `{data:test-run}/tree/`. */
+const TEST_TREE = '/data/test-run/tree/';
+
 export function parseCoverage(json: string): CoverageSummary {
   let doc: Record<string, unknown>;
   try {
@@ -20,9 +23,11 @@ export function parseCoverage(json: string): CoverageSummary {
   const totals = (doc.totals ?? {}) as Record<string, unknown>;
   const files = Object.entries((doc.files ?? {}) as Record<string, Record<string, unknown>>).slice(0, 2000).map(([path, f]) => {
     const s = (f.summary ?? {}) as Record<string, unknown>;
+    // The installed copy, or the test task's copy of the sdist (flat layouts: the tests import it).
     const site = path.indexOf('site-packages/');
+    const tree = path.indexOf(TEST_TREE);
     return {
-      path: (site >= 0 ? path.slice(site + 'site-packages/'.length) : path).slice(0, 500),
+      path: (site >= 0 ? path.slice(site + 'site-packages/'.length) : tree >= 0 ? path.slice(tree + TEST_TREE.length) : path).slice(0, 500),
       percent: Math.round((Number(s.percent_covered) || 0) * 10) / 10,
       statements: Number(s.num_statements) || 0,
       missing: Number(s.missing_lines) || 0,
