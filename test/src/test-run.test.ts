@@ -80,6 +80,23 @@ describe('the test task runs the project\'s own suite', () => {
     expect(task(r, 'test').reason).toContain('pyti-test-only-dep');
   });
 
+  it('a test extra in the wheelhouse is installed into the test environment (not the audited venv)', async () => {
+    const { report: r } = await auditFixture('uses-test-extra', { wheelhouse: ['pyti-helper'] });
+    expect(r.result).toBe('pass');
+    expect(outcomes(r)).toEqual({ 'tests/test_with_helper.py::test_helper_from_the_test_environment': 'passed' });
+    expect(r.tests!.run!.installed).toEqual(['pyti-helper>=0.1']);
+    expect(r.install!.installed!.map((i) => i.name)).toEqual(['uses-test-extra']);
+  });
+
+  it('a run that meets a full disk is the sandbox\'s failure: error:sandbox, retried, not test-fail', async () => {
+    const { report: r, exitCode } = await auditFixture('enospc-tests');
+    expect(r.result).toBe('error:sandbox');
+    expect(r.infraError!.message).toContain('ENOSPC');
+    expect(r.retried).toHaveLength(1);
+    expect(exitCode).toBe(2);
+    expect(r.tests).toMatchObject({ status: 'not run', reason: expect.stringContaining('out of disk space') });
+  });
+
   it('the perf task times the slowest passed tests five times', async () => {
     const { report: r } = await auditFixture('src-layout', { perf: true });
     expect(task(r, 'perf').status).toBe('pass');
