@@ -228,6 +228,8 @@ def discover(root, opts):
     nothing found; else test locations relative to root."""
     if opt_list(opts, "testpaths"):
         return None, "testpaths"
+    if any(o.startswith("--doctest-modules") for o in opt_list(opts, "addopts")):
+        return [], "root"  # doctests in the package's modules: what `pytest` collects from the root
     patterns = opt_list(opts, "python_files") or list(DEFAULT_PATTERNS)
     locs = [d for d in TEST_DIRS if os.path.isdir(os.path.join(root, d))]
     bases = [""] + (["src"] if os.path.isdir(os.path.join(root, "src")) else [])
@@ -265,8 +267,9 @@ def _any_matching(root, patterns, limit=20000):
 
 
 def inplace_extensions(tree, venv):
-    """Flat layouts: the compiled extensions of the installed package copied into the tree's package
-    directories (an in-place build, as CI's `pip install -e .` gives), so the tree's copy imports."""
+    """Flat layouts: the compiled extensions of the installed package, and modules its build generated
+    (a `_version.py` written by setuptools-scm), copied into the tree's package directories where
+    missing: an in-place build, as CI's `pip install -e .` gives, so the tree's copy imports."""
     sp = site_packages(venv)
     copied = []
     if not sp:
@@ -278,7 +281,7 @@ def inplace_extensions(tree, venv):
         for base, dirs, files in os.walk(installed):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
             for f in files:
-                if not f.endswith((".so", ".pyd")):
+                if not f.endswith((".so", ".pyd", ".py")):
                     continue
                 rel = os.path.relpath(os.path.join(base, f), sp)
                 target = os.path.join(tree, rel)

@@ -172,6 +172,8 @@ export function auditPlan(opts: AuditPlanOptions): Plan {
   tasks = tasks.filter((t) => !skip.has(t.id));
   if (opts.bait && !skip.has('bait')) tasks = withBait(tasks, opts.bait).filter((t) => !skip.has(t.id));
   tasks = tasks.map((t) => ({ ...t, limits: { ...t.limits, ...opts.limits?.[t.id] } }));
+  // The test task keeps its reruns of failed tests inside its own wall-clock limit.
+  tasks = tasks.map((t) => (t.id === 'test' ? { ...t, env: { ...t.env, PYTI_WALL_SECONDS: String(t.limits.wallSeconds) } } : t));
   return { tasks, parallel: opts.parallel ?? 2 };
 }
 

@@ -32,6 +32,13 @@ describe('the test task runs the project\'s own suite', () => {
     expect(pj.status).toBe('ran');
   });
 
+  it('doctest options in addopts: pytest runs on the root and collects the modules\' doctests too', async () => {
+    const { report: r } = await auditFixture('doctest-pkg');
+    expect(r.result).toBe('pass');
+    expect(outcomes(r)).toEqual({ 'doctest_pkg/__init__.py::doctest_pkg.add': 'passed', 'tests/test_add.py::test_add': 'passed' });
+    expect(r.tests!.run).toMatchObject({ config: 'setup.cfg', discovery: 'root', args: [] });
+  });
+
   it('a src/ layout is tested as installed, with its pyproject config', async () => {
     const { report: r } = await auditFixture('src-layout');
     expect(r.result).toBe('pass');
