@@ -5,7 +5,7 @@
  * image cannot provide (maturin's Rust toolchain, pdm-backend, a header no image has) is
  * `build-fail:toolchain` naming it. The fixture sdists are packed as they are (raw-sdist.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditDistribution, BwrapBackend, renderHtml, renderTerminal, type AuditReport } from '@pyti/slave';
@@ -14,7 +14,7 @@ import { packRawSdist } from './raw-sdist.js';
 
 let dir: string;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'pyti-e2e-backends-'));
+  dir = mkdtempSync(join(tmpdir(), 'isolate-e2e-backends-'));
   mkdirSync(join(dir, 'wheels'));
 });
 afterAll(() => {
@@ -87,5 +87,23 @@ describe('build requirements', () => {
     expect(r.build!.missingBuildRequirements ?? []).toEqual([]);
     const bj = JSON.parse(readFileSync(join(dir, 'build-req-overlay', 'out/raw/build/build.json'), 'utf8')) as { overlay?: string[] };
     expect(bj.overlay).toEqual(['pyti-helper']);
+  }, 300_000);
+});
+
+describe('a backend only the wheelhouse has', () => {
+  it('is installed into an isolated build environment (python -m build), from a 0600 wheel', async () => {
+    const wheels = makeWheelhouse(join(dir, 'backend-wheels'), ['pyti-backend']);
+    for (const f of readdirSync(wheels)) chmodSync(join(wheels, f), 0o600);
+    const r = await audit('backend-custom', wheels);
+    expect(r.result).not.toMatch(/fail/);
+    expect(r.build).toMatchObject({ mode: 'isolated', backend: 'pyti_backend', wheel: 'backend_custom-0.1-py3-none-any.whl' });
+    expect(r.imports).toEqual([expect.objectContaining({ module: 'backend_custom', ok: true })]);
+  }, 300_000);
+
+  it('without it in the wheelhouse: build-fail:toolchain naming the backend and its requirement', async () => {
+    const r = await audit('backend-custom');
+    expect(r.result).toBe('build-fail:toolchain');
+    expect(r.build!.missingToolchain).toEqual(['build backend pyti_backend (pyti-backend)']);
+    expect(r.build!.missingBuildRequirements).toBeUndefined();
   }, 300_000);
 });

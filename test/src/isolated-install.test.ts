@@ -15,7 +15,7 @@ describe('the audited release is installed into its own venv, whatever the image
   let outcome: AuditOutcome;
   let dir: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'pyti-e2e-collision-'));
+    dir = mkdtempSync(join(tmpdir(), 'isolate-e2e-collision-'));
     const wheels = makeWheelhouse(join(dir, 'wheels'), ['pyti-helper']);
     for (const f of readdirSync(wheels)) chmodSync(join(wheels, f), 0o600);
     expect(readdirSync(wheels).map((f) => statSync(join(wheels, f)).mode & 0o777)).toEqual([0o600]);
@@ -65,7 +65,7 @@ describe('the import task imports what the package declares, and only its primar
     backend: new BwrapBackend(), parallel: 2, bait: false, skip: ['test', 'coverage', 'lint', 'style'],
   });
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pyti-e2e-import-'));
+    dir = mkdtempSync(join(tmpdir(), 'isolate-e2e-import-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

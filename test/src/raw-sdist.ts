@@ -20,7 +20,7 @@ export function packRawSdist(name: string, outDir: string): string {
     return m[1]!.trim();
   };
   const top = `${field('Name').replace(/[-.]+/g, '_')}-${field('Version')}`;
-  const tmp = mkdtempSync(join(tmpdir(), 'pyti-raw-sdist-'));
+  const tmp = mkdtempSync(join(tmpdir(), 'isolate-raw-sdist-'));
   try {
     cpSync(src, join(tmp, top), { recursive: true });
     const out = join(outDir, `${top}.tar.gz`);
