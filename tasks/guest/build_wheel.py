@@ -206,6 +206,9 @@ def main():
         named = [m.strip() for m in "".join(missing).splitlines() if m.strip()]
         report["missing_build_requirements"] = sorted(set(report.get("missing_build_requirements", []) + named))
     if code != 0 and not wheels:
+        m = re.search(r"pep517: cannot import the build backend: (.{0,300})", output)
+        if code == 4 and m:
+            toolchain.append("build backend %s (the image's copy does not import: %s)" % (backend.partition(":")[0], m.group(1).strip()))
         toolchain += [t for t in missing_tools(output) if t not in toolchain]
         if toolchain:
             report["missing_toolchain"] = toolchain[:MAX_NAMED]

@@ -7,7 +7,8 @@ The hooks and their effects are the same; only the number of processes differs.
 
 Usage: pep517_inprocess.py SOURCE_TREE OUTDIR
 Exit 0 with the wheel in OUTDIR; 3 when build requirements are missing (listed after
-"Missing dependencies:") and the build, tried all the same, failed; 1 when the build fails.
+"Missing dependencies:") and the build, tried all the same, failed; 4 when the image's build backend
+cannot be imported ("pep517: cannot import the build backend"); 1 when the build fails.
 """
 import importlib
 import os
@@ -34,6 +35,15 @@ def load_backend(tree):
     for attr in filter(None, attrs.split(".")):
         obj = getattr(obj, attr)
     return spec, obj
+
+
+def in_tree_backend(tree):
+    """Whether pyproject.toml names a backend-path (the backend is the package's own code)."""
+    try:
+        with open(os.path.join(tree, "pyproject.toml"), "rb") as f:
+            return bool(tomllib.load(f).get("build-system", {}).get("backend-path"))
+    except Exception:  # noqa: BLE001 - no or broken pyproject, or no tomllib
+        return False
 
 
 def missing(requirements):
@@ -63,7 +73,16 @@ def missing(requirements):
 def main():
     tree, outdir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     os.chdir(tree)
-    spec, backend = load_backend(tree)
+    try:
+        spec, backend = load_backend(tree)
+    except ImportError as e:
+        # The image's copy of the backend cannot be imported (one of its own modules is missing): the
+        # image cannot build this; an in-tree backend (backend-path) failing is the package's own error.
+        if in_tree_backend(tree):
+            raise
+        traceback.print_exc()
+        print("pep517: cannot import the build backend: %s: %s" % (type(e).__name__, e))
+        return 4
     print("pep517: backend %s, in one process" % spec)
     sys.stdout.flush()
     requires = []

@@ -133,3 +133,29 @@ test("build_wheel.missing_tools names what a failed build's log says the image l
   const out = JSON.parse(py(`import json, build_wheel as b; print(json.dumps(b.missing_tools(${JSON.stringify(log)})))`));
   expect(out).toEqual(['header yaml.h', 'gfortran', 'cargo (Rust toolchain)', 'a Fortran compiler (CMake)', 'library libopenblas', 'library libxml-2.0 (pkg-config)']);
 });
+
+describe('pep517_inprocess: a backend that cannot be imported', () => {
+  const build = (pyproject: string): { code: number; out: string } => {
+    const root = tree({ 'pyproject.toml': pyproject, 'in_tree/__init__.py': 'import pyti_missing_dependency_of_backend\n' });
+    try {
+      const out = execFileSync('python3', [join(GUEST, 'pep517_inprocess.py'), root, join(root, 'out')], { env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, encoding: 'utf8', stdio: 'pipe' });
+      return { code: 0, out };
+    } catch (err) {
+      const e = err as { status: number; stdout: string; stderr: string };
+      return { code: e.status, out: e.stdout + e.stderr };
+    }
+  };
+
+  it("the image's backend missing or broken: exit 4, said so (build-fail:toolchain)", () => {
+    const r = build('[build-system]\nrequires = ["pyti-backend-x"]\nbuild-backend = "pyti_no_such_backend.api"\n');
+    expect(r.code).toBe(4);
+    expect(r.out).toContain("pep517: cannot import the build backend: ModuleNotFoundError: No module named 'pyti_no_such_backend'");
+  });
+
+  it('an in-tree backend (backend-path) that fails is the package\'s own failure: exit 1', () => {
+    const r = build('[build-system]\nrequires = []\nbuild-backend = "in_tree"\nbackend-path = ["."]\n');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("No module named 'pyti_missing_dependency_of_backend'");
+    expect(r.out).not.toContain('cannot import the build backend');
+  });
+});
