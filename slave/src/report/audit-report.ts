@@ -128,7 +128,7 @@ export interface AuditReport {
   style?: StyleSummary;
   imports?: ImportResult[];
   /** `missingToolchain`: what the image lacks to build it (a backend, cargo, a compiler, a header): `build-fail:toolchain`. */
-  build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[]; missingToolchain?: string[]; backend?: string };
+  build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[]; missingToolchain?: string[]; backend?: string; backendDistribution?: string };
   install?: { wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[] };
   /** How far the audit reached into the payload: fallback modules used, Windows shims run, execute calls. */
   reach?: ReachSummary;

@@ -125,6 +125,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     build: bj && {
       mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements),
       missingToolchain: strList(bj.missing_toolchain, 20), backend: typeof bj.build_backend === 'string' ? bj.build_backend.slice(0, 200) : undefined,
+      backendDistribution: typeof bj.backend_distribution === 'string' ? bj.backend_distribution.slice(0, 200) : undefined,
     },
     install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
     reach, traces, findings, network, bait: analysis.bait,

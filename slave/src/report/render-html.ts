@@ -78,7 +78,7 @@ function distributionSection(r: AuditReport): string {
     row('extras', d.providesExtra?.length ? d.providesExtra.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
     row('classifiers', d.classifiers?.length ? d.classifiers.map((x) => esc(x)).join('<br>') : undefined),
     row('metadata', d.metadataVersion && `version ${esc(d.metadataVersion)}`),
-    row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}`),
+    row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>${b.backendDistribution ? ` (${esc(b.backendDistribution)})` : ''}` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}`),
     row('missing toolchain', b?.missingToolchain?.length ? `<b>${b.missingToolchain.map((x) => esc(x)).join(', ')}</b> (not in the image)` : undefined),
     row('missing build requirements', b?.missingBuildRequirements?.length ? b.missingBuildRequirements.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
   ].join('');
