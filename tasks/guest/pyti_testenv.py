@@ -234,7 +234,7 @@ def discover(root, opts):
     locs = [d for d in TEST_DIRS if os.path.isdir(os.path.join(root, d))]
     bases = [""] + (["src"] if os.path.isdir(os.path.join(root, "src")) else [])
     for base in bases:
-        for pkg in packages_in(os.path.join(root, base)):
+        for pkg in [p for p in packages_in(os.path.join(root, base)) if base or p not in TEST_DIRS]:
             rel = os.path.join(base, pkg) if base else pkg
             for d in TEST_DIRS:
                 if os.path.isdir(os.path.join(root, rel, d)):
@@ -245,6 +245,9 @@ def discover(root, opts):
     for f in sorted(os.listdir(root)):
         if f.endswith(".py") and f != "setup.py" and os.path.isfile(os.path.join(root, f)) and _matches(f, patterns):
             locs.append(f)
+    # One location inside another would be collected twice (pytest keeps explicit duplicates).
+    locs = [p for i, p in enumerate(locs) if p not in locs[:i]
+            and not any(p.startswith(q + "/") for q in locs if q != p)]
     if locs:
         return locs, "discovered"
     addopts = " ".join(opt_list(opts, "addopts"))
