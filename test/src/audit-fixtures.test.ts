@@ -29,8 +29,9 @@ describe('auditing fixture packages in the sandbox', () => {
     expect(r.lint!.score).toBeGreaterThan(8); // its dependency resolves from the wheelhouse: no import-error
     expect(r.lint!.messages.map((m) => m.symbol)).not.toContain('import-error');
     expect(r.install!.installed!.map((i) => i.name).sort()).toEqual(['pyti-helper', 'pyti-sample']);
-    // style, the bait tasks and import (a bare venv's interpreter importing one small package) can end before the first memory sample.
-    expect(r.tasks.filter((x) => !['style', 'import'].includes(x.id) && !x.id.startsWith('bait') && !((x.peakMemoryBytes ?? 0) > 0)).map((x) => x.id)).toEqual([]);
+    // A task of a second or less (style, the bait tasks, inspect, import in a bare venv) can end before the first memory sample.
+    expect(r.tasks.filter((x) => (x.durationMs ?? 0) > 1500 && !((x.peakMemoryBytes ?? 0) > 0)).map((x) => x.id)).toEqual([]);
+    expect(r.tasks.filter((x) => (x.peakMemoryBytes ?? 0) > 0).length).toBeGreaterThanOrEqual(4);
   });
 
   it('the benign install trace shows pip\'s process tree and the venv files, and no network', () => {
