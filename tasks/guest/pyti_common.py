@@ -134,10 +134,61 @@ def _skipped(name):
             or name.startswith(("test_", "bench_")) or name.endswith("_test.py"))
 
 
+def _read_text(path, limit=1 << 20):
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def declared_root_modules(root):
+    """Names a project declares as its single-file modules or as itself (normalized, `_` for `-`):
+    setup.cfg `py_modules` and `name`, pyproject `[tool.setuptools] py-modules`, `[project] name`,
+    `[tool.poetry] name`, setup.py's literal `py_modules=[...]` and `name=...`, PKG-INFO's Name."""
+    names = set()
+    cfg = os.path.join(root, "setup.cfg")
+    if os.path.isfile(cfg):
+        import configparser
+        parser = configparser.RawConfigParser(strict=False)
+        try:
+            parser.read(cfg, encoding="utf-8")
+            names.update(re.split(r"[\s,]+", parser.get("options", "py_modules", fallback="") or ""))
+            names.add(parser.get("metadata", "name", fallback="") or "")
+        except (configparser.Error, UnicodeDecodeError, OSError):
+            pass
+    pyproject = os.path.join(root, "pyproject.toml")
+    if os.path.isfile(pyproject):
+        try:
+            import tomllib
+            with open(pyproject, "rb") as f:
+                data = tomllib.load(f)
+            mods = data.get("tool", {}).get("setuptools", {}).get("py-modules") or []
+            names.update(m for m in mods if isinstance(m, str))
+            for name in (data.get("project", {}).get("name"), data.get("tool", {}).get("poetry", {}).get("name")):
+                if isinstance(name, str):
+                    names.add(name)
+        except Exception:  # noqa: BLE001 - a broken pyproject declares nothing
+            pass
+    text = _read_text(os.path.join(root, "setup.py"))
+    for block in re.findall(r"py_modules\s*=\s*\[([^\]]{0,2000})\]", text):
+        names.update(re.findall(r"""['"]([\w.-]+)['"]""", block))
+    names.update(re.findall(r"""\bname\s*=\s*['"]([\w.-]+)['"]""", text))
+    m = re.search(r"(?m)^Name:\s*(\S+)", _read_text(os.path.join(root, "PKG-INFO"), 64 << 10))
+    if m:
+        names.add(m.group(1))
+    return {re.sub(r"[-.]+", "_", n.strip()).lower() for n in names if n and n.strip()}
+
+
 def find_modules(root):
-    """Top-level importable packages and modules of a source tree: in the root, src/, lib/ and any
-    package_dir the project declares (see declared_package_dirs), less tests, docs, examples,
-    benchmarks and build helpers (versioneer.py, setup.py, conftest.py, Sphinx's conf.py, ...)."""
+    """Top-level importable packages and modules of a source tree, less tests, docs, examples,
+    benchmarks and build helpers (versioneer.py, setup.py, conftest.py, Sphinx's conf.py, ...):
+    - the packages of any package_dir the project declares (see declared_package_dirs);
+    - the packages and modules in src/, lib/ or the declared root package_dir; when there are any,
+      the root's own files are the project's scripts and helpers, not its modules;
+    - else the root's packages, and its single-file modules: all of them when there is no package
+      (six.py, docopt.py), else only those the project declares (py_modules, its own name), so a
+      `benchmark.py` or maintenance script beside the package is left out."""
     found, seen = [], set()
 
     def add(path):
@@ -151,19 +202,40 @@ def find_modules(root):
             if not _skipped(os.path.basename(path)) and key.split(".")[0] not in SKIP_DIRS:
                 add(path)
     bases = module_bases(root)
-    for base in bases:
+
+    def entries(base):
+        packages, modules = [], []
         try:
             names = sorted(os.listdir(base))
         except OSError:
-            continue
+            return packages, modules
         for name in names:
             path = os.path.join(base, name)
             if _skipped(name) or path in bases:
                 continue
             if os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
-                add(path)
+                packages.append(path)
             elif name.endswith(".py") and name not in NOT_MODULES and os.path.isfile(path):
-                add(path)
+                modules.append(path)
+        return packages, modules
+    in_bases = False
+    for base in bases:
+        if base == root:
+            continue
+        packages, modules = entries(base)
+        for p in packages + modules:
+            add(p)
+            in_bases = True
+    if in_bases:
+        return found
+    packages, modules = entries(root)
+    for p in packages:
+        add(p)
+    if packages:
+        declared = declared_root_modules(root)
+        modules = [m for m in modules if os.path.basename(m)[:-3].lower() in declared]
+    for m in modules:
+        add(m)
     return found
 
 

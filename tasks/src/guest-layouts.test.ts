@@ -56,7 +56,23 @@ describe('find_modules', () => {
       'versioneer.py': '', 'setup.py': '', 'conftest.py': '', 'conf.py': '', 'noxfile.py': '', 'benchmarks/bench_parse.py': '', 'bench_x.py': '',
       'pandas_like/__init__.py': '', 'pandas_like/_version.py': '', 'helper_mod.py': '', 'test_top.py': '',
     });
-    expect(modules(root)).toEqual(['helper_mod.py', 'pandas_like']);
+    expect(modules(root)).toEqual(['pandas_like']);
+  });
+
+  it("a flat package's stray root scripts are left out unless declared (yarl's benchmark.py); a lone module is the project (six.py)", () => {
+    const root = tree({
+      'setup.py': "setup(name='yarl', packages=['yarl'], py_modules=['yarl_compat_mod'])\n", 'yarl/__init__.py': '', 'benchmark.py': '', 'url_benchmark.py': '',
+      'tsan_stress.py': '', 'yarl_compat_mod.py': '',
+    });
+    expect(modules(root)).toEqual(['yarl', 'yarl_compat_mod.py']);
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root);
+    expect(modules(tree({ 'six.py': '', 'setup.py': '', 'test_six.py': '', 'documentation/conf.py': '' }))).toEqual(['six.py']);
+  });
+
+  it("a src/ layout makes the root's own packages and scripts helpers (attrs' typing_tests, dateutil's updatezinfo.py)", () => {
+    const root = tree({ 'src/dateutil/__init__.py': '', 'updatezinfo.py': '', 'typing_tests/__init__.py': '', 'tasks/__init__.py': '', 'setup.py': '' });
+    expect(modules(root)).toEqual(['src/dateutil']);
   });
 
   it('pyproject [tool.setuptools] package-dir and setup.cfg per-package mappings', () => {
@@ -69,8 +85,8 @@ describe('find_modules', () => {
     expect(modules(root)).toEqual(['third_party/extra', 'python/fastpkg']);
   });
 
-  it('a flat layout still works, with a lib/ that is itself a package', () => {
-    const root = tree({ 'lib/__init__.py': '', 'six.py': '', 'setup.py': '' });
+  it('a flat layout still works, with a lib/ that is itself a package and a declared module', () => {
+    const root = tree({ 'lib/__init__.py': '', 'six.py': '', 'setup.py': "setup(packages=['lib'], py_modules=['six'])\n" });
     expect(modules(root)).toEqual(['lib', 'six.py']);
   });
 });
