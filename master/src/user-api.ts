@@ -94,7 +94,11 @@ export interface AuditDetail extends AuditSummary {
   /** Artifacts of the report (raw data), with their download paths. */
   artifacts: { name: string; sizeBytes: number; sha256: string; url: string }[];
   /** What the slave prefetched (see PrefetchSummary in the command protocol). */
-  prefetch: { wheels: string[]; downloaded: number; error?: string; durationMs: number } | null;
+  prefetch: {
+    wheels: string[]; downloaded: number; error?: string; durationMs: number;
+    /** The test requirements: resolved (with `sources[i]` for `requirements[i]`) and unresolved (with pip's reason). */
+    testRequirements?: { requirements: string[]; unresolved: { requirement: string; reason: string }[]; sources: string[] };
+  } | null;
   /** Every attempt (lease) of the job, oldest first: which slave, how it ended and why. */
   attemptLog: { attempt: number; slave: string; state: string; reason: string | null; leasedAt: string; endedAt: string | null }[];
   /** Recent progress events (newest last, at most 200). */

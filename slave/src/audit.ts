@@ -13,6 +13,7 @@ import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
 import { DEFAULT_SESSION_LIMITS, runAgentSession, type InfraError, type InfraErrorKind, type SessionLimits, type SessionOutcome } from './agent-session.js';
 import { validateDist, type ValidatedDist } from './input/validate-dist.js';
 import { readableWheelhouse } from './input/readable-wheelhouse.js';
+import { readTestRequirements, TEST_REQUIREMENTS_FILE, type TestRequirementsFile } from './prefetch/test-requirements.js';
 import { buildReport } from './report/build-report.js';
 import { testRunInfraError } from './results/test-summary.js';
 import { generateBait } from './bait/index.js';
@@ -62,6 +63,12 @@ export interface AuditOptions {
   signal?: AbortSignal;
   /** Add the perf task: the suite's 5 slowest passed tests timed 5 more times each (report `perf`). */
   perf?: boolean;
+  /**
+   * The test requirements as prefetch resolved them (`PrefetchSummary.testRequirements`), written to the
+   * guest as `{input}/pyti-test-requirements.json`. When absent, an sdist's declared ones are read
+   * (readTestRequirements) with nothing unresolved: the guest's pip then names what the wheelhouse lacks.
+   */
+  testRequirements?: TestRequirementsFile;
 }
 
 export interface AuditOutcome {
@@ -122,11 +129,12 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   // Fresh canary credentials for this audit, planted before the build (see slave/src/bait).
   const bait = opts.bait === false ? undefined : generateBait();
   const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits, skip: opts.skip, bait, perf: opts.perf });
+  const testRequirements = opts.testRequirements ?? await declaredTestRequirements(dist, rootfs, opts.signal);
   const retried: RetriedAttempt[] = [];
   let session: SessionOutcome;
   for (let attempt = 0; ; attempt++) {
     const t1 = Date.now();
-    session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0);
+    session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0, testRequirements);
     // A test run the sandbox failed (killed from outside, out of disk) is retried like any sandbox failure.
     session.infraError ??= testRunInfraError(session);
     const infra = session.infraError;
@@ -146,13 +154,14 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
 }
 
 /** One attempt: a fresh job directory and sandbox, the plan run through it, everything removed after. */
-async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number): Promise<SessionOutcome> {
+async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number, testRequirements: TestRequirementsFile): Promise<SessionOutcome> {
   const progress = opts.onProgress ?? (() => undefined);
   const jobDir = createJobDir();
   try {
     const inputDir = join(jobDir, 'input');
     mkdirSync(inputDir);
     copyFileSync(dist.path, join(inputDir, dist.filename));
+    writeFileSync(join(inputDir, TEST_REQUIREMENTS_FILE), `${JSON.stringify(testRequirements, null, 2)}\n`);
     const wheelhouse = opts.wheelhouse !== undefined ? readableWheelhouse(opts.wheelhouse, join(jobDir, 'wheelhouse')) : join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
     opts.signal?.throwIfAborted();
@@ -176,6 +185,22 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     return session;
   } finally {
     removeJobDir(jobDir);
+  }
+}
+
+/**
+ * The test requirements an sdist declares (nothing unresolved: no pip ran), for an audit not given
+ * prefetch's; empty for a wheel, or when they cannot be read.
+ */
+async function declaredTestRequirements(dist: ValidatedDist, rootfs: string, signal?: AbortSignal): Promise<TestRequirementsFile> {
+  if (dist.kind !== 'sdist') return { requirements: [], unresolved: [], sources: [] };
+  try {
+    const d = await readTestRequirements(dist.path, rootfs, signal);
+    return { requirements: d.requirements, unresolved: [], sources: d.sources };
+  } catch {
+    // Unreadable declarations leave the test task with pytest and coverage only; the audit goes on.
+    signal?.throwIfAborted();
+    return { requirements: [], unresolved: [], sources: [] };
   }
 }
 

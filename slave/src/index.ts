@@ -55,6 +55,8 @@ export * from './prefetch/guest-python.js';
 export * from './prefetch/pip-download.js';
 export * from './prefetch/requirements.js';
 export * from './prefetch/sdist-requirements.js';
+export * from './prefetch/test-requirements.js';
+export * from './prefetch/test-prefetch.js';
 export * from './daemon/slave-daemon.js';
 export * from './daemon/slave-config.js';
 export * from './daemon/outbox.js';

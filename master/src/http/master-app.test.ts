@@ -142,11 +142,25 @@ describe('master app (in-process)', () => {
       expect((await putBlob(S1, raw, sha('other'))).json()).toMatchObject({ error: { code: 'PYTI_BLOB_MISMATCH' } });
       expect((await putBlob(S1, raw)).statusCode).toBe(201);
       expect((await putBlob(S1, raw)).json()).toEqual({ sha256: art.sha256, sizeBytes: raw.length, stored: false });
-      expect(await ok(S1, 'jobs.complete', { leaseId: lease, outcome: { ...reportOutcome('high', 'clean', [art]), prefetch: { wheels: ['dep-1.0-py3-none-any.whl'], downloaded: 1, durationMs: 5 } } }))
+      const testRequirements = {
+        requirements: ['pytest-xdist[psutil]>=3', 'pytest'], sources: ['dependency-group:tests', 'pyti'],
+        unresolved: [{ requirement: 'idx-absent>=1', reason: 'No matching distribution found for idx-absent>=1' }],
+      };
+      const prefetch = { wheels: ['dep-1.0-py3-none-any.whl'], downloaded: 1, durationMs: 5, testRequirements };
+      // A test-requirements summary of the wrong shape is refused, naming the field.
+      for (const [bad, field] of [
+        [{ ...testRequirements, sources: [] }, 'outcome.prefetch.testRequirements.sources'],
+        [{ ...testRequirements, unresolved: [{ requirement: 'x' }] }, 'outcome.prefetch.testRequirements.unresolved.0.reason'],
+        [{ ...testRequirements, requirements: [7, 8] }, 'outcome.prefetch.testRequirements.requirements.0'],
+      ] as const) {
+        expect((await rpc(S1, 'jobs.complete', { leaseId: lease, outcome: { ...reportOutcome('high', 'clean', []), prefetch: { ...prefetch, testRequirements: bad } } })).error.data.field).toBe(field);
+      }
+      expect(await ok(S1, 'jobs.complete', { leaseId: lease, outcome: { ...reportOutcome('high', 'clean', [art]), prefetch } }))
         .toEqual({ stored: true });
 
       const done: AuditDetail = (await api('GET', `/api/v1/audits/${high.id}`)).json();
       expect(done).toMatchObject({ state: 'done', verdict: 'clean', result: 'pass', findings: 0, prefetch: { downloaded: 1 } });
+      expect(done.prefetch).toEqual(prefetch); // stored and returned as the slave sent it
       expect(done.artifacts).toEqual([{ ...art, url: `/api/v1/audits/${high.id}/artifacts/raw/install/strace.log` }]);
       expect((await api('GET', done.artifacts[0]!.url)).body).toBe(raw.toString());
       const viaRaw = await api('GET', `/api/v1/audits/${high.id}/raw/install/strace.log`);

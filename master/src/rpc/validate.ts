@@ -164,7 +164,23 @@ function checkPrefetch(v: unknown): PrefetchSummary {
     durationMs: num(o, 'durationMs', path),
   };
   if (o.error !== undefined) pf.error = text(o, 'error', path, 64 * 1024);
+  if (o.testRequirements !== undefined) pf.testRequirements = checkTestRequirements(o.testRequirements);
   return pf;
+}
+
+/** `outcome.prefetch.testRequirements`: resolved requirements with their sources (parallel lists), and the unresolved ones with pip's reason. */
+function checkTestRequirements(v: unknown): NonNullable<PrefetchSummary['testRequirements']> {
+  const path = 'outcome.prefetch.testRequirements.';
+  const o = obj(v, path.slice(0, -1));
+  const requirements = strings(o, 'requirements', path, 0, 1000, 500);
+  const sources = strings(o, 'sources', path, 0, 1000, 500);
+  if (sources.length !== requirements.length) throw new InvalidParamsError(`${path}sources`, 'must have one item per requirement');
+  const unresolved = arr(o, 'unresolved', path, 0, 1000).map((u, i) => {
+    const p = `${path}unresolved.${i}.`;
+    const e = obj(u, p.slice(0, -1));
+    return { requirement: str(e, 'requirement', p, 500), reason: text(e, 'reason', p, MAX_MESSAGE) };
+  });
+  return { requirements, unresolved, sources };
 }
 
 /** A report outcome checked for basic shape, with what the queue stores. */

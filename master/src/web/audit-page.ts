@@ -83,7 +83,15 @@ function prefetchSection(d: AuditDetail): string {
   if (!p) return '';
   return `<section><h2>Dependencies: ${esc(p.wheels.length)} wheels, ${esc(p.downloaded)} downloaded, in ${esc((p.durationMs / 1000).toFixed(1))} s</h2>`
     + `${p.error ? `<p class="verdict-failed">pip could not resolve them:</p><pre>${esc(p.error)}</pre>` : ''}`
-    + `${p.wheels.length ? `<ul>${p.wheels.map((w) => `<li><code>${esc(w)}</code></li>`).join('')}</ul>` : ''}</section>`;
+    + `${p.wheels.length ? `<ul>${p.wheels.map((w) => `<li><code>${esc(w)}</code></li>`).join('')}</ul>` : ''}${testRequirementsPart(p.testRequirements)}</section>`;
+}
+
+/** The test requirements prefetch resolved (with where each came from) and those it could not. */
+function testRequirementsPart(t: NonNullable<AuditDetail['prefetch']>['testRequirements']): string {
+  if (!t) return '';
+  return `<h3>Test requirements: ${esc(t.requirements.length)} resolved${t.unresolved.length ? `, ${esc(t.unresolved.length)} unresolved` : ''}</h3>`
+    + (t.unresolved.length ? `<p class="verdict-failed">not resolved (the tests do not run for want of them):</p><ul>${t.unresolved.map((u) => `<li><code>${esc(u.requirement)}</code><pre>${esc(u.reason)}</pre></li>`).join('')}</ul>` : '')
+    + (t.requirements.length ? `<ul>${t.requirements.map((r, i) => `<li><code>${esc(r)}</code> (${esc(t.sources[i] ?? '')})</li>`).join('')}</ul>` : '');
 }
 
 function artifactsSection(d: AuditDetail): string {

@@ -92,7 +92,10 @@ describe('audit page', () => {
       error: { code: 'PYTI_ATTEMPTS_EXHAUSTED', message: HOSTILE, attempts: [{ attempt: 1, reason: HOSTILE }, { attempt: 2, reason: 'slave lost' }] },
       artifacts: [{ name: HOSTILE, sizeBytes: 2048, sha256: 'cd'.repeat(32), url: 'javascript:alert(1)' },
         { name: 'raw/install/strace.log', sizeBytes: 5, sha256: 'ef'.repeat(32), url: '/api/v1/audits/a1/artifacts/raw/install/strace.log' }],
-      prefetch: { wheels: [HOSTILE], downloaded: 1, durationMs: 1500, error: HOSTILE },
+      prefetch: {
+        wheels: [HOSTILE], downloaded: 1, durationMs: 1500, error: HOSTILE,
+        testRequirements: { requirements: [HOSTILE, 'pytest-cov'], sources: [HOSTILE, 'pytest addopts --cov → pytest-cov'], unresolved: [{ requirement: HOSTILE, reason: HOSTILE }] },
+      },
       events: [{ at: '2025-01-02T03:04:07Z', kind: 'log', text: HOSTILE }],
     });
     const html = renderAuditPage(d, null);
@@ -102,6 +105,8 @@ describe('audit page', () => {
     expect(html).toContain('Could not audit: PYTI_ATTEMPTS_EXHAUSTED');
     expect(html).toContain('slave lost');
     expect(html).toContain('Dependencies: 1 wheels, 1 downloaded, in 1.5 s');
+    expect(html).toContain('Test requirements: 2 resolved, 1 unresolved');
+    expect(html).toContain('<li><code>pytest-cov</code> (pytest addopts --cov → pytest-cov)</li>');
     expect(html).toContain('class="tone-red"');
     expect(html).not.toContain('<script');
   });

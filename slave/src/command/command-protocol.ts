@@ -167,6 +167,16 @@ export interface PrefetchSummary {
   /** pip's resolution failure, if any (the audit still runs; install then fails as `install-fail:deps`). */
   error?: string;
   durationMs: number;
+  /**
+   * The test requirements (declared ones plus pytest and coverage) as resolved with the runtime ones:
+   * what resolved (with where each came from) and what could not, with pip's reason; handed to the
+   * guest's test task as `pyti-test-requirements.json` (see prefetch/test-requirements.ts).
+   */
+  testRequirements?: {
+    requirements: string[];
+    unresolved: { requirement: string; reason: string }[];
+    sources: string[];
+  };
 }
 
 /** How a job ended, as the slave saw it. */

@@ -150,6 +150,7 @@ export async function runJob(ctx: JobContext): Promise<JobResult> {
     };
     const outcome = await auditDistribution({
       ...ctx.audit, distPath, wheelhouse, outDir, backend: ctx.backend, rootfs: ctx.rootfs, onProgress, signal: ctx.signal,
+      testRequirements: prefetch.testRequirements,
     });
     if (git) attachSource(outDir, git.source, git.buildLog);
     note(`audited: ${outcome.report.result} (${outcome.report.verdict})`);

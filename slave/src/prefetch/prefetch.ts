@@ -7,6 +7,11 @@
  * The two sets are resolved separately (a project may pin a setuptools for building that its runtime
  * requirements would conflict with). A failure to resolve is data (`PrefetchSummary.error`): the audit
  * still runs and its install then fails as `install-fail:deps` naming what is missing.
+ *
+ * A third group, `test requirements` (test-requirements.ts, test-prefetch.ts), is the declared test
+ * requirements plus pytest and coverage, resolved together with the runtime requirements; what cannot
+ * be resolved is named in `PrefetchSummary.testRequirements.unresolved` (the tests then do not run:
+ * `test-fail:deps`), not in `error`.
  */
 import type { PrefetchSummary } from '../command/command-protocol.js';
 import type { ValidatedDist } from '../input/validate-dist.js';
@@ -15,6 +20,8 @@ import type { GuestTags } from './guest-tags.js';
 import { pipDownload } from './pip-download.js';
 import { screenRequirements } from './requirements.js';
 import type { CachedWheel, WheelCache } from './wheel-cache.js';
+import { readTestRequirements, type DeclaredTestRequirements } from './test-requirements.js';
+import { resolveTestRequirements } from './test-prefetch.js';
 
 export interface PrefetchOptions {
   /** The distribution, as validateDist read it. */
@@ -55,7 +62,23 @@ export async function prefetchDependencies(o: PrefetchOptions): Promise<Prefetch
   for (const r of build.refused) errors.push(`build requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
   for (const r of runtime.refused) errors.push(`requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
 
-  return prefetchRequirementGroups(o, groups, errors, t0);
+  let declared: DeclaredTestRequirements = { requirements: [], sources: [], notes: [] };
+  if (o.dist.kind === 'sdist') {
+    try {
+      declared = await readTestRequirements(o.dist.path, o.rootfs, o.signal);
+    } catch (err) {
+      o.signal?.throwIfAborted();
+      log(`test requirements: not read (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  for (const n of declared.notes) log(`test requirements: ${n}`);
+  return prefetchRequirementGroups(o, groups, errors, t0, { declared, runtime: runtime.accepted });
+}
+
+/** The test group of prefetchRequirementGroups: declared test requirements, resolved with the `runtime` ones. */
+export interface TestGroup {
+  declared: DeclaredTestRequirements;
+  runtime: string[];
 }
 
 /** A set of screened requirements resolved together, named for the log and the summary (`build requirements`). */
@@ -69,20 +92,32 @@ export interface RequirementGroup {
  * into `o.wheelhouse` and summarizes; `errors` (problems found before, e.g. refused requirements) go
  * into the summary with pip's own failures.
  */
-export async function prefetchRequirementGroups(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[] = [], t0 = Date.now()): Promise<PrefetchSummary> {
+export async function prefetchRequirementGroups(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[] = [], t0 = Date.now(), tests?: TestGroup): Promise<PrefetchSummary> {
   const log = o.onLog ?? (() => undefined);
   const wheels = new Map<string, CachedWheel>();
+  const failed = new Set<RequirementGroup>();
   for (const g of groups) {
     if (!g.reqs.length) continue;
     log(`resolving ${g.what}: ${g.reqs.join(', ')}`);
     const dir = o.cache.stage();
     try {
       const r = await pipDownload({ rootfs: o.rootfs, tags: o.tags, simpleUrl: o.simpleUrl, downloadDir: dir, requirements: g.reqs, timeoutMs: o.timeoutMs, signal: o.signal });
-      if (!r.ok) errors.push(`${g.what}: ${r.error}`);
+      if (!r.ok) {
+        errors.push(`${g.what}: ${r.error}`);
+        failed.add(g);
+      }
       for (const w of await o.cache.commit(dir, r.files)) if (!wheels.has(w.filename)) wheels.set(w.filename, w);
     } finally {
       o.cache.unstage(dir);
     }
+  }
+  let testRequirements: PrefetchSummary['testRequirements'];
+  if (tests) {
+    // Resolved with the runtime requirements when those resolve (else install fails anyway: resolve the tests' alone).
+    const runtimeFailed = groups.some((g) => failed.has(g) && g.reqs === tests.runtime);
+    testRequirements = await resolveTestRequirements(o, runtimeFailed ? [] : tests.runtime, tests.declared, (ws) => {
+      for (const w of ws) if (!wheels.has(w.filename)) wheels.set(w.filename, w);
+    });
   }
   const list = [...wheels.values()];
   o.cache.linkInto(list, o.wheelhouse);
@@ -92,6 +127,7 @@ export async function prefetchRequirementGroups(o: Omit<PrefetchOptions, 'dist'>
     durationMs: Date.now() - t0,
   };
   if (errors.length) summary.error = errors.join('\n').slice(0, 8000);
+  if (testRequirements) summary.testRequirements = testRequirements;
   log(`${summary.wheels.length} wheels (${summary.downloaded} downloaded)${summary.error ? `; ${summary.error.split('\n')[0]}` : ''}`);
   return summary;
 }

@@ -11,47 +11,21 @@
  * members are read into memory (at most 1 MiB each); the TOML is parsed by the guest's `tomllib` inside
  * the guest sandbox without network, and its answer is checked (lists of short strings).
  */
-import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
 import { PytiError } from '@pyti/vm-agent';
 import { runInGuest } from './guest-python.js';
-import { tarParserSink } from '../input/tar-sink.js';
+import { DEFAULT_MEMBER_CAPS, readArchiveMembers } from '../input/archive-members.js';
 
 /** PEP 518's requirements when a project does not say. */
 export const DEFAULT_BUILD_REQUIRES = Object.freeze(['setuptools>=40.8.0', 'wheel']);
 
 const MAX_MEMBER = 1024 * 1024;
 
-/** The top-level pyproject.toml and egg-info requires.txt of a .tar.gz sdist (null when absent). */
+/** The top-level pyproject.toml and egg-info requires.txt of a .tar.gz or .zip sdist (null when absent). */
 export async function readSdistMembers(path: string): Promise<{ pyproject: string | null; requiresTxt: string | null }> {
-  const found: { pyproject: string | null; requiresTxt: string | null } = { pyproject: null, requiresTxt: null };
-  const parser = new Parser({ strict: false });
-  const done = new Promise<void>((resolve) => {
-    parser.once('end', () => resolve());
-    parser.once('close', () => resolve());
-  });
-  parser.on('entry', (entry: ReadEntry) => {
-    const parts = entry.path.replace(/^\.\//, '').split('/').filter(Boolean);
-    const key = parts.length === 2 && parts[1] === 'pyproject.toml' ? 'pyproject'
-      : parts.length === 3 && parts[1]!.endsWith('.egg-info') && parts[2] === 'requires.txt' ? 'requiresTxt' : null;
-    if (key && found[key] === null && entry.type === 'File' && (entry.size ?? 0) <= MAX_MEMBER) {
-      const chunks: Buffer[] = [];
-      entry.on('data', (d: Buffer) => chunks.push(d));
-      entry.on('end', () => (found[key] = Buffer.concat(chunks).toString('utf8')));
-    } else {
-      entry.resume();
-    }
-  });
-  const sink = tarParserSink(parser);
-  try {
-    await pipeline(createReadStream(path), createGunzip(), sink);
-    await done;
-  } catch (err) {
-    throw new PytiError('PYTI_INPUT_MALFORMED', `${path}: cannot read the archive (${(err as Error).message})`, { cause: err });
-  }
-  return found;
+  const isRequiresTxt = (rel: string): boolean => /^[^/]+\.egg-info\/requires\.txt$/.test(rel);
+  const { files } = await readArchiveMembers(path, (rel) => rel === 'pyproject.toml' || isRequiresTxt(rel), { ...DEFAULT_MEMBER_CAPS, maxFileBytes: MAX_MEMBER });
+  const requiresTxt = [...files.keys()].find(isRequiresTxt);
+  return { pyproject: files.get('pyproject.toml') ?? null, requiresTxt: requiresTxt === undefined ? null : files.get(requiresTxt)! };
 }
 
 /** Requirements from setuptools' requires.txt: the unconditional section and `[:marker]` sections. */
