@@ -48,9 +48,10 @@ TOOLCHAIN_PATTERNS = [
     (r"Package '?([\w+.-]+)'?,? (?:was not found in the pkg-config search path|not found)", "library {} (pkg-config)"),
     (r"Dependency \"([\w+.-]+)\" not found", "library {} (meson dependency)"),
     (r"Could NOT find ([\w+.-]+)", "library {} (CMake find_package)"),
-    (r"(?m)^(?:/bin/)?(?:ba)?sh: (?:\d+: )?(?:line \d+: )?([\w.+-]+): (?:command )?not found", "{}"),
+    (r"(?m)^(?:/bin/)?(?:ba)?sh: (?:\d+: )?(?:line \d+: )?([\w.+-]+): (?:command )?not found", "{} (command not found)"),
 ]
 MAX_NAMED = 20
+WEAK = "(command not found)"  # a shell's word for it: also printed by scripts that go on without the tool
 
 
 def wheelhouse_names(wheelhouse):
@@ -241,6 +242,8 @@ def main():
         if code == 4 and m:
             toolchain.append("build backend %s (the image's copy does not import: %s)" % (backend.partition(":")[0], m.group(1).strip()))
         toolchain += [t for t in missing_tools(output) if t not in toolchain]
+        if missing and all(t.endswith(WEAK) for t in toolchain):
+            toolchain = []  # a script's "cmd: not found" beside missing requirements: those say more
         if toolchain:
             report["missing_toolchain"] = toolchain[:MAX_NAMED]
             code = 4

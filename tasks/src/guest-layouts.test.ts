@@ -140,6 +140,7 @@ test("build_wheel.missing_tools names what a failed build's log says the image l
     'src/_yaml.c:1180:10: fatal error: yaml.h: No such file or directory',
     "error: command 'gfortran' failed: No such file or directory",
     'sh: 1: cargo: not found',
+    'sh: 1: git: not found',
     'error: can\'t find Rust compiler',
     '/usr/bin/ld: cannot find -lopenblas: No such file or directory',
     'Package libxml-2.0 was not found in the pkg-config search path.',
@@ -147,7 +148,7 @@ test("build_wheel.missing_tools names what a failed build's log says the image l
     'ModuleNotFoundError: No module named \'numpy\'',
   ].join('\n');
   const out = JSON.parse(py(`import json, build_wheel as b; print(json.dumps(b.missing_tools(${JSON.stringify(log)})))`));
-  expect(out).toEqual(['header yaml.h', 'gfortran', 'cargo (Rust toolchain)', 'a Fortran compiler (CMake)', 'library libopenblas', 'library libxml-2.0 (pkg-config)']);
+  expect(out).toEqual(['header yaml.h', 'gfortran', 'cargo (Rust toolchain)', 'a Fortran compiler (CMake)', 'library libopenblas', 'library libxml-2.0 (pkg-config)', 'git (command not found)']);
 });
 
 describe('pep517_inprocess: a backend that cannot be imported', () => {
