@@ -82,6 +82,36 @@ def junit_has_cases(path):
         return False
 
 
+MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([A-Za-z0-9_.]+)'")
+
+
+def missing_modules(records, venv, tree):
+    """Top-level modules the test modules could not import, when every collection error is one (a
+    test library the project did not declare: pytest stops at collection errors, so nothing ran)."""
+    errors = [r for r in records if r.get("when") == "collect" and r.get("outcome") == "error"]
+    if len(errors) != len(records):  # tests ran: their outcomes are the data
+        return []
+    found = []
+    for r in errors:
+        m = MISSING_MODULE.search((r.get("message") or "") + "\n" + (r.get("longrepr") or ""))
+        if not m:
+            return []
+        top = m.group(1).split(".")[0]
+        if top not in found:
+            found.append(top)
+    absent = [t for t in found if not te.venv_has(venv, t) and not in_tree(tree, t)]
+    return absent if found and len(absent) == len(found) else []
+
+
+def in_tree(tree, top):
+    """A module of the project's own tree (a layout problem, not a missing requirement)."""
+    for base, dirs, files in os.walk(tree):
+        dirs[:] = [d for d in dirs if d not in te.SKIP_DIRS and not d.startswith(".")]
+        if top + ".py" in files or (top in dirs and os.path.isfile(os.path.join(base, top, "__init__.py"))):
+            return True
+    return False
+
+
 def missing_plugins(tail):
     """Plugins a usage error points at: unrecognized options and `required_plugins`."""
     found = []
@@ -206,6 +236,13 @@ def main():
         last = tail.strip().splitlines()[-1][:300] if tail.strip() else ""
         what = "pytest usage error" if code == 4 else "pytest stopped (exit %d)" % code
         return done(code, status="error", reason=what + (": " + last if last else ""))
+
+    missing = missing_modules(records, venv, tree)
+    if missing:
+        names = ", ".join(missing)
+        print("test: the tests import modules that are not installed: " + names)
+        return done(EXIT_DEPS, status="deps", missing=missing,
+                    reason="the tests import modules that are not installed (undeclared test requirements?): " + names)
 
     # Reruns get the run's own length (60..600 s), and never the last minute of the task's wall limit.
     budget = min(600.0, max(60.0, run_seconds))

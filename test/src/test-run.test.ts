@@ -87,6 +87,12 @@ describe('the test task runs the project\'s own suite', () => {
     expect(task(r, 'test').reason).toContain('pyti-test-only-dep');
   });
 
+  it('tests that import a library nobody installed stop at collection: test-fail:deps naming the module', async () => {
+    const { report: r } = await auditFixture('undeclared-test-dep');
+    expect(r.result).toBe('test-fail:deps');
+    expect(r.tests).toMatchObject({ status: 'not run', missingRequirements: ['pyti_undeclared_lib'] });
+  });
+
   it('a test extra in the wheelhouse is installed into the test environment (not the audited venv)', async () => {
     const { report: r } = await auditFixture('uses-test-extra', { wheelhouse: ['pyti-helper'] });
     expect(r.result).toBe('pass');
