@@ -13,8 +13,9 @@ code or names a module that the distribution does not require unconditionally (a
 dependency). A primary module named like the distribution is never optional.
 
 Writes RAW_DIR/import.json: {"distribution", "primary": [...], "modules": [{"module", "ok",
-"primary", "optional", "file" | "error", "traceback"}], "error"?}.
-Exit 1 when a primary module fails to import (and is not optional), or nothing is importable.
+"primary", "optional", "file" | "error", "traceback"}], "error"?, "note"?}.
+Exit 1 when a primary module fails to import (and is not optional) or the distribution is not
+installed; a distribution with nothing to import (a meta-package, stubs only) passes with a `note`.
 """
 import importlib
 import importlib.metadata as md
@@ -149,7 +150,10 @@ def main():
     out = {"distribution": dist.metadata["Name"], "primary": sorted(primary), "modules": results}
     failed = [r for r in results if r["primary"] and not r["ok"] and not r.get("optional")]
     if not results:
-        out["error"] = "no top-level module found (no top_level.txt and no module among the installed files, less build helpers and tests)"
+        # A meta-package, a stub-only (`foo-stubs`) or scripts-only distribution: nothing to import is
+        # not a failure of the package (its scripts still run in the execute task).
+        out["note"] = ("no top-level module found (no top_level.txt and no module among the installed files, "
+                       "less build helpers and tests): nothing to import")
     elif failed:
         out["error"] = "primary module %s failed to import: %s" % (failed[0]["module"], failed[0]["error"][:300])
     with open(raw + "/import.json", "w", encoding="utf-8") as f:
@@ -157,8 +161,8 @@ def main():
     for r in results:
         how = "ok" if r["ok"] else ("optional, " if r.get("optional") else "") + r["error"]
         print("import %s%s: %s" % (r["module"], " (primary)" if r["primary"] else "", how))
-    if "error" in out:
-        print("import: " + out["error"])
+    if "error" in out or "note" in out:
+        print("import: " + out.get("error", out.get("note", "")))
     return 1 if "error" in out else 0
 
 

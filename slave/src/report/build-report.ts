@@ -88,6 +88,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   // import.json's own reason (e.g. no top-level module) says more than "exit code 1".
   const importTask = tasks.find((t) => t.id === 'import');
   if (importTask?.status === 'fail' && typeof imp?.error === 'string') importTask.reason = imp.error.slice(0, 500);
+  else if (importTask?.status === 'pass' && typeof imp?.note === 'string' && !importTask.reason) importTask.reason = imp.note.slice(0, 500);
   const reach = buildReach(raw, traces, analysis.windowsCommands);
   const imports: ImportResult[] | undefined = Array.isArray(imp?.modules)
     ? (imp.modules as Record<string, unknown>[]).slice(0, 500).map((m) => ({
