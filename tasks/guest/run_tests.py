@@ -230,6 +230,11 @@ def main():
         return done(0, status="no tests", reason="pytest collected no tests")
     if code not in (0, 1, 2) or not records:
         plugins = missing_plugins(tail)
+        m = MISSING_MODULE.search(tail)  # a conftest.py importing what is not installed
+        if not plugins and m and not te.venv_has(venv, m.group(1).split(".")[0]) and not in_tree(tree, m.group(1).split(".")[0]):
+            top = m.group(1).split(".")[0]
+            return done(EXIT_DEPS, status="deps", missing=[top],
+                        reason="the project's conftest.py imports a module that is not installed: " + top)
         if plugins:
             return done(EXIT_DEPS, status="deps", missing=plugins,
                         reason="the project's pytest configuration needs plugins that are not installed: " + ", ".join(plugins))

@@ -93,6 +93,12 @@ describe('the test task runs the project\'s own suite', () => {
     expect(r.tests).toMatchObject({ status: 'not run', missingRequirements: ['pyti_undeclared_lib'] });
   });
 
+  it('a conftest.py importing a library nobody installed (pytest exit 4): test-fail:deps naming it', async () => {
+    const { report: r } = await auditFixture('conftest-needs-lib');
+    expect(r.result).toBe('test-fail:deps');
+    expect(r.tests).toMatchObject({ status: 'not run', missingRequirements: ['pyti_conftest_lib'] });
+  });
+
   it('a test extra in the wheelhouse is installed into the test environment (not the audited venv)', async () => {
     const { report: r } = await auditFixture('uses-test-extra', { wheelhouse: ['pyti-helper'] });
     expect(r.result).toBe('pass');
