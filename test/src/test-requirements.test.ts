@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { guestTags, prefetchDependencies, readTestRequirements, validateDist, WheelCache, type GuestTags } from '@pyti/slave';
+import { auditDistribution, BwrapBackend, guestTags, prefetchDependencies, readTestRequirements, validateDist, WheelCache, type GuestTags } from '@pyti/slave';
 import { buildIndexFixtures, type IndexFixtures } from './index-fixtures.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
 
@@ -110,5 +110,24 @@ describe('prefetching the test requirements against the test index', () => {
     expect(s.testRequirements!.sources).toEqual(['extra:tests']);
     expect(s.testRequirements!.unresolved).toEqual([{ requirement: 'idx-absent-from-index>=1', reason: expect.stringMatching(/idx-absent-from-index>=1/) }]);
     expect(readdirSync(wh).some((w) => w.startsWith('idx_app-'))).toBe(true);
+  });
+
+  it.each([
+    ['idx-tested', 'pass'], ['idx-test-missing', 'test-fail:deps'],
+  ])('audits %s with what prefetch resolved: %s', async (name, result) => {
+    const dist = await validateDist(fx.dists[name]!.sdist);
+    const wh = join(dir, `wh-audit-${name}`);
+    const s = await prefetchDependencies({ dist, wheelhouse: wh, cache, rootfs, tags, simpleUrl: server.simpleUrl });
+    const { report: r } = await auditDistribution({
+      distPath: dist.path, wheelhouse: wh, outDir: join(dir, `out-${name}`), backend: new BwrapBackend(), parallel: 2, testRequirements: s.testRequirements,
+    });
+    expect(r.result).toBe(result);
+    if (result === 'pass') {
+      expect(r.tests).toMatchObject({ total: 2, passed: 2 });
+      expect(r.tests!.run!.installed).toEqual(['idx-app>=1.0']);
+    } else {
+      expect(r.tests).toMatchObject({ status: 'not run', total: 0 });
+      expect(r.tests!.missingRequirements!.join(' ')).toContain('idx-absent-from-index');
+    }
   });
 });
