@@ -29,6 +29,7 @@ import pyti_testenv as te  # noqa: E402
 from pyti_common import capture, read_json, write_json  # noqa: E402
 
 EXIT_DEPS = 3
+EXIT_PYTEST = 2
 EXIT_INFRA = 75
 MAX_RERUNS = 30
 MAX_JUNIT = 32 * 1024 * 1024
@@ -43,6 +44,13 @@ OPTION_PLUGINS = {"--cov": "pytest-cov", "-n": "pytest-xdist", "--numprocesses":
                   "--mypy": "pytest-mypy", "--flake8": "pytest-flake8", "--randomly": "pytest-randomly",
                   "--doctest-rst": "pytest-doctestplus", "--doctest-plus": "pytest-doctestplus", "--mpl": "pytest-mpl",
                   "--asyncio-mode": "pytest-asyncio", "--env": "pytest-env", "--hypothesis": "hypothesis"}
+
+
+# Markers that plugins register: "Unknown pytest.mark.X" names the plugin missing.
+MARK_PLUGINS = {"no_cover": "pytest-cov", "timeout": "pytest-timeout", "asyncio": "pytest-asyncio", "benchmark": "pytest-benchmark",
+                "django_db": "pytest-django", "mpl_image_compare": "pytest-mpl", "flaky": "flaky", "xdist_group": "pytest-xdist",
+                "order": "pytest-order", "vcr": "pytest-recording", "trio": "pytest-trio", "httpx_mock": "pytest-httpx",
+                "freeze_time": "pytest-freezer", "forked": "pytest-forked", "randomize": "pytest-randomly"}
 
 
 def stream(cmd, cwd, env, timeout=None):
@@ -122,6 +130,10 @@ def missing_plugins(tail):
                 (p for o, p in OPTION_PLUGINS.items() if o.startswith("--") and arg.startswith(o)), None)
             if plugin and plugin not in found:
                 found.append(plugin)
+    for mark in re.findall(r"Unknown pytest\.mark\.(\w+)", tail):  # a marker a plugin registers (filterwarnings = error)
+        plugin = MARK_PLUGINS.get(mark)
+        if plugin and plugin not in found:
+            found.append(plugin)
     m = re.search(r"Missing required plugins: (.*)", tail)
     if m:
         found += [p.strip() for p in m.group(1).split(",") if p.strip() and p.strip() not in found]
@@ -228,6 +240,14 @@ def main():
     if code == 5 or (code == 0 and not records):
         print("test: pytest collected no tests")
         return done(0, status="no tests", reason="pytest collected no tests")
+    missing = missing_modules(records, venv, tree)
+    if missing:
+        missing += [p for p in (missing_plugins(tail) if code not in (0, 1, 2) else []) if p not in missing]
+        names = ", ".join(missing)
+        print("test: the tests import modules that are not installed: " + names)
+        return done(EXIT_DEPS, status="deps", missing=missing,
+                    reason="the tests need what is not installed (undeclared test requirements?): " + names)
+
     if code not in (0, 1, 2) or not records:
         plugins = missing_plugins(tail)
         m = MISSING_MODULE.search(tail)  # a conftest.py importing what is not installed
@@ -240,14 +260,8 @@ def main():
                         reason="the project's pytest configuration needs plugins that are not installed: " + ", ".join(plugins))
         last = tail.strip().splitlines()[-1][:300] if tail.strip() else ""
         what = "pytest usage error" if code == 4 else "pytest stopped (exit %d)" % code
-        return done(code, status="error", reason=what + (": " + last if last else ""))
-
-    missing = missing_modules(records, venv, tree)
-    if missing:
-        names = ", ".join(missing)
-        print("test: the tests import modules that are not installed: " + names)
-        return done(EXIT_DEPS, status="deps", missing=missing,
-                    reason="the tests import modules that are not installed (undeclared test requirements?): " + names)
+        # Exit 2 whatever pytest's code (its 3, internal error, must not read as EXIT_DEPS).
+        return done(EXIT_PYTEST, status="error", pytest_exit=code, reason=what + (": " + last if last else ""))
 
     # Reruns get the run's own length (60..600 s), and never the last minute of the task's wall limit.
     budget = min(600.0, max(60.0, run_seconds))
