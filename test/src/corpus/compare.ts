@@ -1,0 +1,88 @@
+/**
+ * Per-test comparison of PyTI's test results with a native pytest run's. Both sides are keyed the
+ * way pytest's JUnit XML names a test (`classname::name`; PyTI's node ids are mangled to that form
+ * exactly as pytest's junitxml plugin does) and reduced to pass / fail / error / skip. PyTI's
+ * `flaky` (failed, then passed when run again alone) counts as what it finally was: pass; `xfailed`
+ * is a skip and `xpassed` a pass, as JUnit XML reports them. A test that appears more than once
+ * (a failing call and an erroring teardown) keeps its worst outcome.
+ */
+import type { TestCaseResult, TestSummary } from '@pyti/slave';
+
+export type Outcome = 'pass' | 'fail' | 'error' | 'skip';
+
+/** pytest's junitxml `mangle_test_address`: node id → `classname::name`. */
+export function junitKeyOfNodeId(nodeId: string): string {
+  const open = nodeId.indexOf('[');
+  const path = open >= 0 ? nodeId.slice(0, open) : nodeId;
+  const params = open >= 0 ? nodeId.slice(open) : '';
+  const names = path.split('::');
+  names[0] = names[0]!.replace(/\//g, '.').replace(/\.py$/, '');
+  names[names.length - 1] += params;
+  return `${names.slice(0, -1).join('.')}::${names[names.length - 1]}`;
+}
+
+const RANK: Record<Outcome, number> = { pass: 0, skip: 1, fail: 2, error: 3 };
+
+function outcomeOf(o: TestCaseResult['outcome']): Outcome {
+  switch (o) {
+    case 'passed': case 'xpassed': case 'flaky': return 'pass';
+    case 'failed': return 'fail';
+    case 'error': return 'error';
+    default: return 'skip';
+  }
+}
+
+function toMap(cases: { key: string; outcome: Outcome }[]): Map<string, Outcome> {
+  const m = new Map<string, Outcome>();
+  for (const c of cases) {
+    const prev = m.get(c.key);
+    if (!prev || RANK[c.outcome] > RANK[prev]) m.set(c.key, c.outcome);
+  }
+  return m;
+}
+
+/** Native JUnit cases (ids are already `classname::name`). */
+export function nativeOutcomes(cases: TestCaseResult[]): Map<string, Outcome> {
+  return toMap(cases.map((c) => ({ key: c.classname !== undefined ? `${c.classname}::${c.name}` : c.id, outcome: outcomeOf(c.outcome) })));
+}
+
+/** PyTI's report `tests` (node ids from test-outcomes.jsonl, or JUnit ids). */
+export function pytiOutcomes(tests: TestSummary | undefined): Map<string, Outcome> {
+  if (!tests) return new Map();
+  const flaky = new Set(tests.flaky ?? []);
+  return toMap(tests.cases.map((c) => {
+    const fromJunit = c.classname !== undefined || tests.source === 'junit.xml';
+    const key = fromJunit ? (c.classname !== undefined ? `${c.classname}::${c.name}` : c.id) : junitKeyOfNodeId(c.id);
+    return { key, outcome: flaky.has(c.id) ? 'pass' : outcomeOf(c.outcome) };
+  }));
+}
+
+/** The comparison of two outcome maps. */
+export interface Parity {
+  identical: boolean;
+  native: number;
+  pyti: number;
+  /** Tests whose outcome differs, or that only one side ran (first ones only). */
+  differences: string[];
+  differenceCount: number;
+}
+
+/** Compares per test; `differences` lists up to `max` of them as `key: native → pyti`. */
+export function compareOutcomes(native: Map<string, Outcome>, pyti: Map<string, Outcome>, max = 5): Parity {
+  const diffs: string[] = [];
+  let n = 0;
+  for (const [k, o] of native) {
+    const p = pyti.get(k);
+    if (p !== o) {
+      n++;
+      if (diffs.length < max) diffs.push(`${k}: ${o} → ${p ?? 'absent'}`);
+    }
+  }
+  for (const [k, p] of pyti) {
+    if (!native.has(k)) {
+      n++;
+      if (diffs.length < max) diffs.push(`${k}: absent → ${p}`);
+    }
+  }
+  return { identical: n === 0, native: native.size, pyti: pyti.size, differences: diffs, differenceCount: n };
+}

@@ -1,0 +1,87 @@
+/**
+ * The native baseline for the corpus bench: a member's own tests run by plain pytest the way a
+ * maintainer runs them, with the same Python as the guest (the guest root filesystem's python3,
+ * Debian 12's 3.11.2) and the same dependencies, but without PyTI: inside bubblewrap with no network
+ * (runInGuest), a fresh venv, `pip install --no-index --find-links WHEELHOUSE SDIST`, then pytest,
+ * coverage and the project's declared test requirements (readTestRequirements) from the same
+ * wheelhouse, then `python -m pytest --junitxml=…` from the unpacked sdist's root. When the tests then
+ * import the package from the source tree and fail for want of its compiled extensions, the extensions
+ * are built in place (`setup.py build_ext --inplace`, as such projects' CI does) and pytest runs again.
+ */
+import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseJunit, readTestRequirements, runInGuest, type TestCaseResult } from '@pyti/slave';
+
+/** What the native run did. */
+export interface NativeResult {
+  /** `ran`, or why the tests did not run (`install-fail`, `test-deps-missing` is not fatal). */
+  status: 'ran' | 'install-fail' | 'no-junit';
+  /** The test requirements installed, and those the wheelhouse could not give. */
+  testRequirements: string[];
+  missingTestRequirements: string[];
+  cases: TestCaseResult[];
+  pytestExit: number | null;
+  ms: number;
+  /** The end of the run's log. */
+  log: string;
+}
+
+export interface NativeOptions {
+  rootfs: string;
+  sdist: string;
+  wheelhouse: string;
+  /** A scratch directory (emptied first). */
+  workDir: string;
+  /** Test requirements; default: readTestRequirements(sdist). */
+  testRequirements?: string[];
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs the member's tests natively; never throws for the package's own failures. */
+export async function runNative(opts: NativeOptions): Promise<NativeResult> {
+  const t0 = Date.now();
+  rmSync(opts.workDir, { recursive: true, force: true });
+  mkdirSync(opts.workDir, { recursive: true });
+  const reqs = opts.testRequirements ?? (await readTestRequirements(opts.sdist, opts.rootfs, opts.signal)).requirements;
+  writeFileSync(join(opts.workDir, 'reqs.txt'), reqs.join('\n') + '\n');
+  const sd = `/tmp/in/${basename(opts.sdist)}`;
+  const pip = '/tmp/work/venv/bin/python -m pip install --no-index --find-links /tmp/wheelhouse';
+  const unpack = sd.endsWith('.zip')
+    ? `/tmp/work/venv/bin/python -c 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall("/tmp/work/x")' ${q(sd)} && mv /tmp/work/x/* /tmp/work/src`
+    : `mkdir -p /tmp/work/src && tar -xf ${q(sd)} -C /tmp/work/src --strip-components=1`;
+  const script = [
+    'exec 2>&1',
+    'python3 -m venv /tmp/work/venv || exit 90',
+    `${pip} ${q(sd)} > /tmp/work/install.log 2>&1 || { tail -40 /tmp/work/install.log; exit 91; }`,
+    // The test requirements together; if that fails, one by one (what is missing is named).
+    `if ! ${pip} pytest coverage -r /tmp/work/reqs.txt > /tmp/work/testreqs.log 2>&1; then`,
+    `  ${pip} pytest coverage >> /tmp/work/testreqs.log 2>&1`,
+    '  while read -r r; do [ -z "$r" ] && continue; ' + `${pip} "$r" >> /tmp/work/testreqs.log 2>&1 || echo "$r" >> /tmp/work/missing.txt; done < /tmp/work/reqs.txt`,
+    'fi',
+    `${unpack} || exit 92`,
+    'cd /tmp/work/src',
+    'PYTEST="/tmp/work/venv/bin/python -m pytest -o junit_family=xunit2 --junitxml=/tmp/work/native-junit.xml -q -p no:cacheprovider"',
+    '$PYTEST > /tmp/work/pytest.log 2>&1; code=$?',
+    // Tests that import the package from the source tree (tests inside a package with C extensions) need
+    // the extensions built in place, as the projects' CI does (`setup.py build_ext --inplace`).
+    'if [ -f setup.py ] && grep -q "ImportError\\|ModuleNotFoundError" /tmp/work/pytest.log && find . -name "*.pyx" -o -name "*.c" | grep -q .; then',
+    `  ${pip} setuptools wheel cython >> /tmp/work/testreqs.log 2>&1; /tmp/work/venv/bin/python setup.py -q build_ext --inplace > /tmp/work/build_ext.log 2>&1 && echo "native: built the extensions in place" && { $PYTEST > /tmp/work/pytest.log 2>&1; code=$?; }`,
+    'fi',
+    'tail -15 /tmp/work/pytest.log; exit $code',
+  ].join('\n');
+  const r = await runInGuest(['bash', '-c', script], {
+    rootfs: opts.rootfs,
+    binds: [{ host: opts.workDir, guest: '/tmp/work', rw: true }, { host: dirname(opts.sdist), guest: '/tmp/in' }, { host: opts.wheelhouse, guest: '/tmp/wheelhouse' }],
+    env: { PIP_DISABLE_PIP_VERSION_CHECK: '1' }, cwd: '/tmp/work', timeoutMs: opts.timeoutMs ?? 1_800_000, signal: opts.signal, maxOutputBytes: 64 * 1024,
+  });
+  const ms = Date.now() - t0;
+  const missing = existsSync(join(opts.workDir, 'missing.txt')) ? readFileSync(join(opts.workDir, 'missing.txt'), 'utf8').split('\n').filter(Boolean) : [];
+  const base = { testRequirements: reqs, missingTestRequirements: missing, pytestExit: r.code, ms, log: (r.stdout + r.stderr).slice(-4000) };
+  if (r.code === 90 || r.code === 91 || r.code === 92) return { status: 'install-fail', cases: [], ...base };
+  const junit = join(opts.workDir, 'native-junit.xml');
+  if (!existsSync(junit)) return { status: 'no-junit', cases: [], ...base };
+  return { status: 'ran', cases: parseJunit(readFileSync(junit, 'utf8')).cases, ...base };
+}
