@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeXmlText, parseJunit } from './junit.js';
 import { nameOfNodeId, parseTestOutcomes } from './test-outcomes.js';
-import { buildTestSummary, parsePerf, testRunInfraError } from './test-summary.js';
+import { buildTestSummary, capCases, parsePerf, testRunInfraError } from './test-summary.js';
 
 const data = (name: string): string => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 
@@ -112,6 +112,17 @@ describe('buildTestSummary', () => {
     const s = buildTestSummary({ pytestJson: { status: 'ran' }, outcomes: Buffer.from(big), task: { status: 'pass' } }, [])!;
     expect(s).toMatchObject({ total: 70003, passed: 70000, failed: 3, casesOmitted: 69998 });
     expect(s.cases).toHaveLength(5);
+  });
+
+  it('a byte budget keeps every failure and as many of the others as fit, in run order', () => {
+    const cases = Array.from({ length: 100 }, (_, i) => ({ id: `t.py::t${i}`, name: `t${i}`, outcome: (i % 10 === 9 ? 'failed' : 'passed') as 'failed' | 'passed', durationMs: 1 }));
+    const one = JSON.stringify(cases[0]).length + 1;
+    const kept = capCases(cases, one * 30);
+    expect(kept.length).toBeGreaterThanOrEqual(27); // ids of two digits are a byte longer
+    expect(kept.length).toBeLessThanOrEqual(30);
+    expect(kept.filter((c) => c.outcome === 'failed')).toHaveLength(10);
+    expect(kept.map((c) => Number(c.name.slice(1)))).toEqual([...kept.map((c) => Number(c.name.slice(1)))].sort((a, b) => a - b));
+    expect(capCases(cases)).toBe(cases);
   });
 
   it('missing test requirements, no tests, and a task that never ran', () => {

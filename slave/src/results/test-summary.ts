@@ -5,7 +5,7 @@
  */
 import type { TaskResult } from '@pyti/vm-agent';
 import type { InfraError, SessionOutcome } from '../agent-session.js';
-import { countOutcomes, MAX_CASES, parseJunit, type TestSummary } from './junit.js';
+import { countOutcomes, MAX_CASES, parseJunit, type TestCaseResult, type TestSummary } from './junit.js';
 import { parseTestOutcomes } from './test-outcomes.js';
 
 /** The test task's exit code for missing test requirements (tasks/guest/run_tests.py). */
@@ -79,10 +79,12 @@ export function buildTestSummary({ pytestJson: pj, outcomes, junit, task }: Test
       counts.total = Object.values(parsed.summary).reduce((a, b) => a + b, 0);
     }
     const sum = parsed.cases.reduce((a, c) => a + c.durationMs, 0) / 1000;
+    const kept = capCases(parsed.cases);
+    const omitted = parsed.omitted + parsed.cases.length - kept.length;
     summary = {
-      status: 'ran', ...counts, flaky, cases: parsed.cases,
+      status: 'ran', ...counts, flaky, cases: kept,
       durationSeconds: Math.round((typeof pj?.duration_seconds === 'number' ? pj.duration_seconds : sum) * 1000) / 1000,
-      ...(parsed.omitted ? { casesOmitted: parsed.omitted } : {}), source: 'test-outcomes.jsonl',
+      ...(omitted ? { casesOmitted: omitted } : {}), source: 'test-outcomes.jsonl',
     };
     if (parsed.cases.length === 0 && !parsed.summary && junit) summary = undefined;
   }
@@ -102,6 +104,34 @@ export function buildTestSummary({ pytestJson: pj, outcomes, junit, task }: Test
     : task.status === 'skipped' ? `not run: ${task.reason ?? 'skipped'}`
       : `${task.status}${task.reason ? `: ${task.reason}` : ''}`;
   return withRun(empty('not run', reason ?? why), pj);
+}
+
+/**
+ * Bytes of `cases` (as JSON) a report carries: the master takes reports of up to 12 MiB
+ * (master/src/rpc/validate.ts MAX_REPORT_BYTES), and traces and findings need room too.
+ */
+export const CASES_BUDGET_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The cases a report keeps, in run order: failures, errors, flaky and xpassed ones first, then the
+ * others while the byte budget lasts (the counts still cover every test).
+ */
+export function capCases(cases: TestCaseResult[], budget = CASES_BUDGET_BYTES): TestCaseResult[] {
+  const size = cases.map((c) => JSON.stringify(c).length + 1);
+  const total = size.reduce((a, b) => a + b, 0);
+  if (total <= budget) return cases;
+  const keep = new Array<boolean>(cases.length).fill(false);
+  let left = budget;
+  const important = (c: TestCaseResult): boolean => c.outcome === 'failed' || c.outcome === 'error' || c.outcome === 'flaky' || c.outcome === 'xpassed';
+  for (const pass of [true, false]) {
+    cases.forEach((c, i) => {
+      if (!keep[i] && important(c) === pass && size[i]! <= left) {
+        keep[i] = true;
+        left -= size[i]!;
+      }
+    });
+  }
+  return cases.filter((_, i) => keep[i]);
 }
 
 function withRun(s: TestSummary, pj?: Record<string, unknown>): TestSummary {
