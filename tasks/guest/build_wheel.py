@@ -190,9 +190,11 @@ def main():
     toolchain = []
     python = sys.executable
     if not isolated:  # built with the image's packages: name the requirements neither it nor the wheelhouse has
-        absent = [r for r, n in zip(requires, req_names) if n not in have and not installed(n)]
+        # Version-aware: the image's flit_core 3.8 does not satisfy `flit_core>=3.12`.
+        absent = [r for r, n in zip(requires, req_names) if n not in have and not satisfied_by_image(r)]
         toolchain = [TOOLCHAIN_REQUIREMENTS[n] for n in req_names if n in TOOLCHAIN_REQUIREMENTS and n not in have]
         python = overlay_env(requires, have, scratch, wheelhouse, raw, report)
+        absent += [r for r in report.get("overlay_failed", []) if not satisfied_by_image(r)]
         module = backend.partition(":")[0].strip()
         if module and not in_tree_backend and not (backend_importable(module) if python == sys.executable
                                                    else importable_by(python, module)):
@@ -242,12 +244,14 @@ def main():
         if code == 4 and m:
             toolchain.append("build backend %s (the image's copy does not import: %s)" % (backend.partition(":")[0], m.group(1).strip()))
         toolchain += [t for t in missing_tools(output) if t not in toolchain]
-        if missing and all(t.endswith(WEAK) for t in toolchain):
+        unmet_reqs = missing or report.get("missing_build_requirements")
+        if unmet_reqs and all(t.endswith(WEAK) for t in toolchain):
             toolchain = []  # a script's "cmd: not found" beside missing requirements: those say more
         if toolchain:
             report["missing_toolchain"] = toolchain[:MAX_NAMED]
             code = 4
-        elif missing or "No matching distribution found" in output:
+        elif unmet_reqs or "No matching distribution found" in output:
+            # Tried all the same without them, and it failed: the missing requirements are the cause named.
             report["missing_build_requirements"] = report.get("missing_build_requirements") or requires
             code = 3
     report["exit_code"] = code

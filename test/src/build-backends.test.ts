@@ -80,6 +80,13 @@ describe('build requirements', () => {
     expect(r.build!.missingToolchain).toBeUndefined();
   }, 300_000);
 
+  it('a backend newer than the image\'s, in neither: the image\'s copy is tried, and its failure is build-fail:deps naming the requirement', async () => {
+    const r = await audit('backend-flit-new');
+    expect(r.result).toBe('build-fail:deps');
+    expect(r.build).toMatchObject({ backend: 'flit_core.buildapi', backendDistribution: 'flit_core 3.8.0', missingBuildRequirements: ['flit_core>=3.12,<4'] });
+    expect(r.distribution.licenseExpression).toBe('MIT');
+  }, 300_000);
+
   it('one only the wheelhouse has is installed over the image\'s backend (no isolation, overlay)', async () => {
     const r = await audit('build-req-overlay', makeWheelhouse(join(dir, 'overlay-wheels'), ['pyti-helper']));
     expect(r.result).toBe('pass');
