@@ -231,7 +231,11 @@ def find_modules(root):
     packages, modules = entries(root)
     for p in packages:
         add(p)
-    if packages:
+    try:  # an unpacked wheel: every file at its root is installed, so every module there is one
+        wheel = any(n.endswith(".dist-info") for n in os.listdir(root))
+    except OSError:
+        wheel = False
+    if packages and not wheel:
         declared = declared_root_modules(root)
         modules = [m for m in modules if os.path.basename(m)[:-3].lower() in declared]
     for m in modules:

@@ -70,6 +70,11 @@ describe('find_modules', () => {
     expect(modules(tree({ 'six.py': '', 'setup.py': '', 'test_six.py': '', 'documentation/conf.py': '' }))).toEqual(['six.py']);
   });
 
+  it('an unpacked wheel: every module at its root is installed', () => {
+    const root = tree({ 'pkg/__init__.py': '', 'pkg_speedups.py': '', 'pkg-1.0.dist-info/METADATA': 'Name: pkg\n' });
+    expect(modules(root)).toEqual(['pkg', 'pkg_speedups.py']);
+  });
+
   it("a src/ layout makes the root's own packages and scripts helpers (attrs' typing_tests, dateutil's updatezinfo.py)", () => {
     const root = tree({ 'src/dateutil/__init__.py': '', 'updatezinfo.py': '', 'typing_tests/__init__.py': '', 'tasks/__init__.py': '', 'setup.py': '' });
     expect(modules(root)).toEqual(['src/dateutil']);
