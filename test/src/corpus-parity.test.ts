@@ -124,6 +124,13 @@ describe('junit keys', () => {
     expect(p.identical).toBe(false);
     expect(p.differences).toEqual(['tests.t::b: fail → absent', 'tests.t::c: absent → pass']);
   });
+
+  it('pairs parametrized ids that differ only in digits taken from the clock', () => {
+    const native = new Map([['t::test_dt[18:59:56 2026-12-02]', 'pass' as const], ['t::test_x[1]', 'pass' as const]]);
+    const pyti = new Map([['t::test_dt[19:00:01 2026-12-02]', 'pass' as const], ['t::test_x[2]', 'fail' as const]]);
+    const p = compareOutcomes(native, pyti);
+    expect(p.differences).toEqual(['t::test_x[1]: pass → fail']);
+  });
 });
 
 describe('native parity on the corpus members CI can obtain', () => {

@@ -4,9 +4,9 @@
  * Debian 12's 3.11.2) and the same dependencies, but without PyTI: inside bubblewrap with no network
  * (runInGuest), a fresh venv, `pip install --no-index --find-links WHEELHOUSE SDIST`, then pytest,
  * coverage and the project's declared test requirements (readTestRequirements) from the same
- * wheelhouse, then `python -m pytest --junitxml=…` from the unpacked sdist's root. When the tests then
- * import the package from the source tree and fail for want of its compiled extensions, the extensions
- * are built in place (`setup.py build_ext --inplace`, as such projects' CI does) and pytest runs again.
+ * wheelhouse, then `python -m pytest --junitxml=…` from the unpacked sdist's root. A flat layout with C
+ * extensions (setup.py, no src/, C or Cython sources outside the tests) has them built in place first
+ * (`setup.py build_ext --inplace`, as such projects' CI does), since its tests import the source tree.
  */
 import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -64,12 +64,12 @@ export async function runNative(opts: NativeOptions): Promise<NativeResult> {
     `${unpack} || exit 92`,
     'cd /tmp/work/src',
     'PYTEST="/tmp/work/venv/bin/python -m pytest -o junit_family=xunit2 --junitxml=/tmp/work/native-junit.xml -q -p no:cacheprovider"',
-    '$PYTEST > /tmp/work/pytest.log 2>&1; code=$?',
-    // Tests that import the package from the source tree (tests inside a package with C extensions) need
-    // the extensions built in place, as the projects' CI does (`setup.py build_ext --inplace`).
-    'if [ -f setup.py ] && grep -q "ImportError\\|ModuleNotFoundError" /tmp/work/pytest.log && find . -name "*.pyx" -o -name "*.c" | grep -q .; then',
-    `  ${pip} setuptools wheel cython >> /tmp/work/testreqs.log 2>&1; /tmp/work/venv/bin/python setup.py -q build_ext --inplace > /tmp/work/build_ext.log 2>&1 && echo "native: built the extensions in place" && { $PYTEST > /tmp/work/pytest.log 2>&1; code=$?; }`,
+    // A flat layout with C extensions: its tests import the package from the source tree, so the
+    // extensions are built in place first, as such projects' CI does (`setup.py build_ext --inplace`).
+    'if [ -f setup.py ] && [ ! -d src ] && find . -path ./tests -prune -o -path ./test -prune -o \\( -name "*.pyx" -o -name "*.c" -o -name "*.cpp" \\) -print | grep -q .; then',
+    `  ${pip} setuptools wheel cython >> /tmp/work/testreqs.log 2>&1; /tmp/work/venv/bin/python setup.py -q build_ext --inplace > /tmp/work/build_ext.log 2>&1 && echo "native: built the extensions in place"`,
     'fi',
+    '$PYTEST > /tmp/work/pytest.log 2>&1; code=$?',
     'tail -15 /tmp/work/pytest.log; exit $code',
   ].join('\n');
   const r = await runInGuest(['bash', '-c', script], {
