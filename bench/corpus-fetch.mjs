@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireRootfs } from '../images/dist/index.js';
+import { validateDist } from '../slave/dist/index.js';
 import { corpusDir, obtainCorpus } from '../test/dist/corpus/obtain.js';
 
 const args = process.argv.slice(2);
@@ -44,7 +45,17 @@ const res = await obtainCorpus({ dir, rootfs, only, mirrors, log: (l) => console
 console.log(`corpus: ${res.members.length} sdists in ${res.sdistDir}, ${readdirSync(res.wheelhouse).length} wheels in ${res.wheelhouse}`);
 for (const s of res.skipped) console.log(`  not obtained: ${s.name}: ${s.reason.split('\n')[0]}`);
 if (serve) {
-  const files = [...res.members.map((m) => join(res.sdistDir, m.file)), ...readdirSync(res.wheelhouse).filter((f) => f.endsWith('.whl')).map((f) => join(res.wheelhouse, f))];
+  const all = [...res.members.map((m) => join(res.sdistDir, m.file)), ...readdirSync(res.wheelhouse).filter((f) => f.endsWith('.whl')).map((f) => join(res.wheelhouse, f))];
+  // The index serves only what PyTI's own input validation accepts; the others are named.
+  const files = [];
+  for (const f of all) {
+    try {
+      await validateDist(f);
+      files.push(f);
+    } catch (err) {
+      console.log(`  not served: ${err.message}`);
+    }
+  }
   const server = spawn(process.execPath, [new URL('../test/dist/index-server/main.js', import.meta.url).pathname, '--port', port, ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
   server.stdout.on('data', (d) => {
     for (const line of d.toString().split('\n').filter(Boolean)) {

@@ -171,6 +171,33 @@ describe('pyti audit by name against the test index', () => {
     expect(r.install?.missingDependencies?.join(' ')).toMatch(/idx-leaf/);
   });
 
+  it('hands what prefetch resolved for the tests to the audit: the test extra installed, what the index lacks named by the host', async () => {
+    const more = buildIndexFixtures({ extra: ['idx-tested', 'idx-test-missing'] });
+    const idx = await startIndexServer({ files: more.files.filter((f) => !/idx_test(ed|_missing)-.*\.whl$/.test(f)) });
+    try {
+      const o = io();
+      const out = join(dir, 'tested');
+      expect(await main(['audit', 'idx-tested==1.0', '--index-url', idx.simpleUrl, '--out', out], o)).toBe(0);
+      expect(o.stderr).toMatch(/prefetch: test requirements: pytest cannot be resolved from the index; the test task uses the image's copy/);
+      const r = report(out);
+      expect(r.result).toBe('pass');
+      expect(r.tests).toMatchObject({ total: 2, passed: 2 });
+      expect(r.tests!.run!.installed).toEqual(['idx-app>=1.0']);
+
+      // The host's pip could not resolve idx-absent-from-index: the guest is told so (`unresolved`) and does not run the
+      // tests; without prefetch's list the guest would only find out itself when installing them.
+      const out2 = join(dir, 'test-missing');
+      await main(['audit', 'idx-test-missing==1.0', '--index-url', idx.simpleUrl, '--out', out2], io());
+      const r2 = report(out2);
+      expect(r2.result).toBe('test-fail:deps');
+      expect(r2.tests!.missingRequirements).toEqual(['idx-absent-from-index>=1']);
+      const raw = JSON.parse(readFileSync(join(out2, 'raw', 'test', 'pytest.json'), 'utf8')) as { unresolved?: { requirement: string }[] };
+      expect(raw.unresolved?.map((u) => u.requirement)).toEqual(['idx-absent-from-index>=1']);
+    } finally {
+      await idx.close();
+    }
+  });
+
   it('refuses a download whose bytes do not match the published sha256 (exit 2, PYTI_INDEX_HASH_MISMATCH)', async () => {
     const leaf = basename(fx.dists['idx-leaf-1.0']!.sdist);
     const bad = await startIndexServer({ files: fx.files, corrupt: [leaf] });

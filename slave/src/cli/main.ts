@@ -34,7 +34,7 @@ export const USAGE = `usage:
   pyti rescore <report-dir>...                re-judge stored reports with the current rules (raw traces, kept dist/)
   pyti image build [--force]
   pyti image info
-  pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N] [--index-url URL] [--data DIR]
+  pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N] [--index-url URL] [--data DIR] [--perf]
                                               run a slave: lease jobs, prefetch with pip, audit, report (env PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA)
   pyti master [options]                       run the master: job queue, command API, user API, web pages
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--wait] [--json]
@@ -183,6 +183,8 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
           say(`prefetching dependencies and build requirements with the guest's pip (wheel cache ${cache.root})`);
           const summary = await prefetchDependencies({ dist, wheelhouse, cache, rootfs, tags, simpleUrl: client!.simpleUrl, onLog: (l) => say(`prefetch: ${l}`) });
           if (summary.error) say(`prefetch incomplete (the audit runs all the same; what is missing shows in the report): ${summary.error.split('\n')[0]}`);
+          // What prefetch resolved for the tests (as the slave's job-runner passes it on).
+          if (summary.testRequirements) audit.testRequirements = summary.testRequirements;
         }
       }
     }
