@@ -97,7 +97,7 @@ export interface AuditDetail extends AuditSummary {
   prefetch: {
     wheels: string[]; downloaded: number; error?: string; durationMs: number;
     /** The test requirements: resolved (with `sources[i]` for `requirements[i]`) and unresolved (with pip's reason). */
-    testRequirements?: { requirements: string[]; unresolved: { requirement: string; reason: string }[]; sources: string[] };
+    testRequirements?: { requirements: string[]; unresolved: { requirement: string; reason: string }[]; sources: string[]; relaxed?: { requirement: string; relaxedTo: string }[] };
   } | null;
   /** Every attempt (lease) of the job, oldest first: which slave, how it ended and why. */
   attemptLog: { attempt: number; slave: string; state: string; reason: string | null; leasedAt: string; endedAt: string | null }[];

@@ -42,8 +42,17 @@ def req_name(req):
 
 # ---------------------------------------------------------------- requirements
 
+def without_version(req):
+    """A PEP 508 requirement without its version specifier (extras and marker kept); None when it has
+    none or is a direct reference. Mirrors withoutVersion in slave/src/prefetch/test-prefetch.ts."""
+    m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;]*?)\s*(;.*)?$", req)
+    if not m or not m.group(3) or "@" in m.group(3):
+        return None
+    return m.group(1) + re.sub(r"\s+", "", m.group(2) or "") + ((" " + m.group(4).strip()) if m.group(4) else "")
+
+
 def read_requirements(path):
-    """pyti-test-requirements.json as (requirements, unresolved, sources); None when absent or unreadable."""
+    """pyti-test-requirements.json as (requirements, unresolved, sources, relaxed); None when absent or unreadable."""
     if not path or not os.path.isfile(path):
         return None
     try:
@@ -59,7 +68,9 @@ def read_requirements(path):
         if isinstance(u, dict) and isinstance(u.get("requirement"), str):
             unresolved.append({"requirement": u["requirement"][:300], "reason": str(u.get("reason") or "")[:500]})
     sources = [s[:200] for s in doc.get("sources") or [] if isinstance(s, str)][:100]
-    return reqs, unresolved[:200], sources
+    relaxed = [{"requirement": x["requirement"][:300], "relaxed_to": x["relaxedTo"][:300]} for x in doc.get("relaxed") or []
+               if isinstance(x, dict) and isinstance(x.get("requirement"), str) and isinstance(x.get("relaxedTo"), str)][:200]
+    return reqs, unresolved[:200], sources, relaxed
 
 
 def wheelhouse_names(wheelhouse):
@@ -138,9 +149,26 @@ def pip_install(venv, wheelhouse, reqs, capture):
     return code, missing, tail
 
 
+def installed_versions(venv):
+    """Normalized project name -> version of the distributions in the venv's site-packages (from the
+    .dist-info directory names, without starting an interpreter)."""
+    out = {}
+    try:
+        names = os.listdir(site_packages(venv))
+    except OSError:
+        return out
+    for n in names:
+        if n.endswith(".dist-info") and "-" in n:
+            name, version = n[:-len(".dist-info")].rsplit("-", 1)
+            out[normalize(name)] = version
+    return out
+
+
 def prepare_requirements(venv, wheelhouse, reqs, capture):
     """Installs pytest, coverage and the test requirements. Returns a dict for pytest.json:
-    installed (list), image_tools (names taken from the image), missing (names) and error."""
+    installed (list), image_tools (names taken from the image), relaxed (requirements the wheelhouse
+    has the project of but not at a matching version: installed by their bare name, as the host's
+    prefetch does), missing (names) and error."""
     have = wheelhouse_names(wheelhouse)
     from_image = [t for t in TOOLS if t not in have]
     info = {"requirements": reqs, "image_tools": from_image}
@@ -152,7 +180,23 @@ def prepare_requirements(venv, wheelhouse, reqs, capture):
     wanted = [t for t in TOOLS if t in have and t not in {req_name(r) for r in kept}] + kept
     if not wanted:
         return info
-    code, missing, tail = pip_install(venv, wheelhouse, wanted, capture)
+    relaxed = []
+    for _ in range(3):
+        code, missing, tail = pip_install(venv, wheelhouse, wanted, capture)
+        if code == 0:
+            break
+        culprits = {req_name(m) for m in missing}
+        changed = False
+        for i, r in enumerate(wanted):
+            loose = without_version(r) if req_name(r) in culprits and req_name(r) in have else None
+            if loose:
+                wanted[i] = loose
+                relaxed.append({"requirement": r, "relaxed_to": loose})
+                changed = True
+        if not changed:
+            break
+    if relaxed:
+        info["relaxed"] = relaxed
     if code != 0:
         info["missing"] = missing or []
         info["error"] = tail or "pip exited with %d" % code

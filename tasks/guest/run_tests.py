@@ -5,8 +5,10 @@ Run by the image's python3. Steps:
 - TEST_REQS ({input}/pyti-test-requirements.json, may be absent): `unresolved` non-empty -> the tests
   are not run (exit 3, pytest.json names them);
 - RUN_DIR/venv: a copy of the install task's venv, where the image's pip installs pytest, coverage and
-  the test requirements offline from WHEELHOUSE (pip naming a missing distribution -> exit 3); what the
-  wheelhouse lacks of pytest/coverage is taken from the image, at the END of sys.path;
+  the test requirements offline from WHEELHOUSE (a pinned requirement the wheelhouse has only at another
+  version is relaxed to its bare name, as the host's prefetch does, and reported; pip naming a missing
+  distribution -> exit 3); what the wheelhouse lacks of pytest/coverage is taken from the image, at the
+  END of sys.path;
 - RUN_DIR/tree: the whole unpacked sdist; pytest runs from its root (its own config decides: testpaths,
   python_files, addopts...), as `pytest` does (no cwd on sys.path), against the installed package
   (flat layouts get the installed compiled extensions copied in, as an in-place build);
@@ -177,9 +179,9 @@ def main():
         return code
 
     declared = te.read_requirements(reqs_file)
-    reqs = []
+    reqs, host_relaxed = [], []
     if declared is not None:
-        reqs, unresolved, sources = declared
+        reqs, unresolved, sources, host_relaxed = declared
         result.update(declared_requirements=reqs, sources=sources)
         if unresolved:
             names = [u["requirement"] for u in unresolved]
@@ -192,6 +194,14 @@ def main():
     shutil.copytree(source, tree, symlinks=False)
     info = te.prepare_requirements(venv, wheelhouse, reqs, capture)
     result.update(image_tools=info.get("image_tools"), installed=info.get("installed", []))
+    relaxed = host_relaxed + info.get("relaxed", [])
+    if relaxed:
+        versions = te.installed_versions(venv)
+        for x in relaxed:
+            x["installed"] = versions.get(te.req_name(x["relaxed_to"]))
+        print("test: test requirements relaxed (no matching version to install): " + ", ".join(
+            "%s -> %s" % (x["requirement"], x["installed"] or x["relaxed_to"]) for x in relaxed))
+        result["relaxed"] = relaxed
     if "error" in info:
         names = info.get("missing") or []
         why = ("not in the wheelhouse: " + ", ".join(names)) if names else info["error"]

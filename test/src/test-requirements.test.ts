@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { auditDistribution, BwrapBackend, guestTags, prefetchDependencies, readTestRequirements, validateDist, WheelCache, type GuestTags } from '@pyti/slave';
+import { auditDistribution, BwrapBackend, guestTags, prefetchDependencies, readTestRequirements, renderHtml, validateDist, WheelCache, type GuestTags } from '@pyti/slave';
 import { buildIndexFixtures, type IndexFixtures } from './index-fixtures.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
 
@@ -81,9 +81,9 @@ describe('prefetching the test requirements against the test index', () => {
   let tags: GuestTags;
   let cache: WheelCache;
   beforeAll(async () => {
-    fx = buildIndexFixtures({ extra: ['idx-tested', 'idx-test-missing'] });
-    // The index serves neither idx-tested's sdist's own package wheels nor pytest and coverage.
-    server = await startIndexServer({ files: fx.files.filter((f) => !/idx_test(ed|_missing)-.*\.whl$/.test(f)) });
+    fx = buildIndexFixtures({ extra: ['idx-tested', 'idx-test-missing', 'idx-pinned-tests'] });
+    // The index serves neither the audited fixtures' own wheels nor pytest and coverage.
+    server = await startIndexServer({ files: fx.files.filter((f) => !/idx_(test(ed|_missing)|pinned_tests)-.*\.whl$/.test(f)) });
     tags = await guestTags(rootfs);
     cache = new WheelCache(join(dir, 'wheels'));
   });
@@ -104,16 +104,27 @@ describe('prefetching the test requirements against the test index', () => {
   it('names a test requirement the index lacks, and still resolves the others', async () => {
     const dist = await validateDist(fx.dists['idx-test-missing']!.sdist);
     const wh = join(dir, 'wh-missing');
-    const s = await prefetchDependencies({ dist, wheelhouse: wh, cache, rootfs, tags, simpleUrl: server.simpleUrl });
+    const log: string[] = [];
+    const s = await prefetchDependencies({ dist, wheelhouse: wh, cache, rootfs, tags, simpleUrl: server.simpleUrl, onLog: (l) => log.push(l) });
     expect(s.error).toBeUndefined(); // the runtime and build requirements resolved
     expect(s.testRequirements!.requirements).toEqual(['idx-app']);
     expect(s.testRequirements!.sources).toEqual(['extra:tests']);
-    expect(s.testRequirements!.unresolved).toEqual([{ requirement: 'idx-absent-from-index>=1', reason: expect.stringMatching(/idx-absent-from-index>=1/) }]);
+    expect(s.testRequirements!.unresolved).toEqual([{ requirement: 'idx-absent-from-index>=1', reason: 'the index has no project idx-absent-from-index' }]);
+    // One failed run, the index asked which projects it lacks (idx-absent-from-index, pytest, coverage), one run that resolves.
+    expect(log.join('\n')).toMatch(/test requirements: 1 resolved, unresolved: idx-absent-from-index>=1 \(2 pip runs\)/);
     expect(readdirSync(wh).some((w) => w.startsWith('idx_app-'))).toBe(true);
   });
 
+  it('relaxes a pinned test requirement the index has only at another version, so the tests still run', async () => {
+    const dist = await validateDist(fx.dists['idx-pinned-tests']!.sdist);
+    const log: string[] = [];
+    const s = await prefetchDependencies({ dist, wheelhouse: join(dir, 'wh-pinned'), cache, rootfs, tags, simpleUrl: server.simpleUrl, onLog: (l) => log.push(l) });
+    expect(s.testRequirements).toEqual({ requirements: ['idx-app'], unresolved: [], sources: ['extra:test'], relaxed: [{ requirement: 'idx-app==0.5', relaxedTo: 'idx-app' }] });
+    expect(log.join('\n')).toMatch(/idx-app==0\.5 cannot be resolved at that version; trying idx-app/);
+  });
+
   it.each([
-    ['idx-tested', 'pass'], ['idx-test-missing', 'test-fail:deps'],
+    ['idx-tested', 'pass'], ['idx-test-missing', 'test-fail:deps'], ['idx-pinned-tests', 'pass'],
   ])('audits %s with what prefetch resolved: %s', async (name, result) => {
     const dist = await validateDist(fx.dists[name]!.sdist);
     const wh = join(dir, `wh-audit-${name}`);
@@ -122,9 +133,16 @@ describe('prefetching the test requirements against the test index', () => {
       distPath: dist.path, wheelhouse: wh, outDir: join(dir, `out-${name}`), backend: new BwrapBackend(), parallel: 2, testRequirements: s.testRequirements,
     });
     expect(r.result).toBe(result);
-    if (result === 'pass') {
+    if (name === 'idx-pinned-tests') {
+      // Installed by its bare name, and the report says which version stood in for the pin.
+      expect(r.tests).toMatchObject({ total: 2, passed: 2 });
+      expect(r.tests!.run!.installed).toEqual(['idx-app']);
+      expect(r.tests!.run!.relaxed).toEqual([{ requirement: 'idx-app==0.5', installed: '1.0' }]);
+      expect(renderHtml(r)).toContain('<code>idx-app==0.5</code> → 1.0');
+    } else if (result === 'pass') {
       expect(r.tests).toMatchObject({ total: 2, passed: 2 });
       expect(r.tests!.run!.installed).toEqual(['idx-app>=1.0']);
+      expect(r.tests!.run!.relaxed).toBeUndefined();
     } else {
       expect(r.tests).toMatchObject({ status: 'not run', total: 0 });
       expect(r.tests!.missingRequirements!.join(' ')).toContain('idx-absent-from-index');

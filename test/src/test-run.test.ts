@@ -107,6 +107,14 @@ describe('the test task runs the project\'s own suite', () => {
     expect(r.install!.installed!.map((i) => i.name)).toEqual(['uses-test-extra']);
   });
 
+  it('a pinned test requirement the wheelhouse has only at another version is relaxed, reported, and the tests run', async () => {
+    const { report: r } = await auditFixture('pinned-test-reqs', { wheelhouse: ['pyti-helper'] });
+    expect(r.result).toBe('pass');
+    expect(outcomes(r)).toEqual({ 'tests/test_pinned.py::test_shout': 'passed', 'tests/test_pinned.py::test_helper_installed_by_name': 'passed' });
+    expect(r.tests!.run!.relaxed).toEqual([{ requirement: 'pyti-helper==0.0.9', installed: '0.1' }]);
+    expect(r.tests!.missingRequirements).toBeUndefined();
+  });
+
   it('a run that meets a full disk is the sandbox\'s failure: error:sandbox, retried, not test-fail', async () => {
     const { report: r, exitCode } = await auditFixture('enospc-tests');
     expect(r.result).toBe('error:sandbox');

@@ -43,7 +43,7 @@ export function auditDetailText(d: AuditDetail, pageUrl: string, color: boolean,
   }
   if (d.prefetch) kv('prefetch', `${d.prefetch.wheels.length} wheels, ${d.prefetch.downloaded} downloaded, in ${(d.prefetch.durationMs / 1000).toFixed(1)} s${d.prefetch.error ? `; pip failed: ${clean(d.prefetch.error).slice(0, 300)}` : ''}`);
   const tr = d.prefetch?.testRequirements;
-  if (tr) kv('test deps', `${tr.requirements.length} resolved${tr.unresolved.length ? `; unresolved: ${tr.unresolved.map((u) => clean(u.requirement)).join(', ').slice(0, 300)}` : ''}`);
+  if (tr) kv('test deps', `${tr.requirements.length} resolved${tr.relaxed?.length ? ` (relaxed: ${tr.relaxed.map((x) => clean(x.requirement)).join(', ').slice(0, 300)})` : ''}${tr.unresolved.length ? `; unresolved: ${tr.unresolved.map((u) => clean(u.requirement)).join(', ').slice(0, 300)}` : ''}`);
   if (d.artifacts.length) kv('artifacts', `${d.artifacts.length} files, ${mib(d.artifacts.reduce((s, a) => s + a.sizeBytes, 0))}`);
   for (const e of d.events.slice(-5)) out.push(`    ${clean(e.at)} ${clean(e.kind)}: ${clean(e.text).slice(0, 200)}`);
   kv('page', pageUrl);

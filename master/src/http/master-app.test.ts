@@ -145,6 +145,7 @@ describe('master app (in-process)', () => {
       const testRequirements = {
         requirements: ['pytest-xdist[psutil]>=3', 'pytest'], sources: ['dependency-group:tests', 'pyti'],
         unresolved: [{ requirement: 'idx-absent>=1', reason: 'No matching distribution found for idx-absent>=1' }],
+        relaxed: [{ requirement: 'pytest==7.2.0', relaxedTo: 'pytest' }],
       };
       const prefetch = { wheels: ['dep-1.0-py3-none-any.whl'], downloaded: 1, durationMs: 5, testRequirements };
       // A test-requirements summary of the wrong shape is refused, naming the field.
@@ -152,6 +153,7 @@ describe('master app (in-process)', () => {
         [{ ...testRequirements, sources: [] }, 'outcome.prefetch.testRequirements.sources'],
         [{ ...testRequirements, unresolved: [{ requirement: 'x' }] }, 'outcome.prefetch.testRequirements.unresolved.0.reason'],
         [{ ...testRequirements, requirements: [7, 8] }, 'outcome.prefetch.testRequirements.requirements.0'],
+        [{ ...testRequirements, relaxed: [{ requirement: 'x==1' }] }, 'outcome.prefetch.testRequirements.relaxed.0.relaxedTo'],
       ] as const) {
         expect((await rpc(S1, 'jobs.complete', { leaseId: lease, outcome: { ...reportOutcome('high', 'clean', []), prefetch: { ...prefetch, testRequirements: bad } } })).error.data.field).toBe(field);
       }

@@ -168,7 +168,7 @@ function checkPrefetch(v: unknown): PrefetchSummary {
   return pf;
 }
 
-/** `outcome.prefetch.testRequirements`: resolved requirements with their sources (parallel lists), and the unresolved ones with pip's reason. */
+/** `outcome.prefetch.testRequirements`: resolved requirements with their sources (parallel lists), the unresolved ones with pip's reason, and the relaxed pins. */
 function checkTestRequirements(v: unknown): NonNullable<PrefetchSummary['testRequirements']> {
   const path = 'outcome.prefetch.testRequirements.';
   const o = obj(v, path.slice(0, -1));
@@ -180,7 +180,13 @@ function checkTestRequirements(v: unknown): NonNullable<PrefetchSummary['testReq
     const e = obj(u, p.slice(0, -1));
     return { requirement: str(e, 'requirement', p, 500), reason: text(e, 'reason', p, MAX_MESSAGE) };
   });
-  return { requirements, unresolved, sources };
+  if (o.relaxed === undefined) return { requirements, unresolved, sources };
+  const relaxed = arr(o, 'relaxed', path, 0, 1000).map((x, i) => {
+    const p = `${path}relaxed.${i}.`;
+    const e = obj(x, p.slice(0, -1));
+    return { requirement: str(e, 'requirement', p, 500), relaxedTo: str(e, 'relaxedTo', p, 500) };
+  });
+  return { requirements, unresolved, sources, relaxed };
 }
 
 /** A report outcome checked for basic shape, with what the queue stores. */

@@ -91,6 +91,7 @@ function testRequirementsPart(t: NonNullable<AuditDetail['prefetch']>['testRequi
   if (!t) return '';
   return `<h3>Test requirements: ${esc(t.requirements.length)} resolved${t.unresolved.length ? `, ${esc(t.unresolved.length)} unresolved` : ''}</h3>`
     + (t.unresolved.length ? `<p class="verdict-failed">not resolved (the tests do not run for want of them):</p><ul>${t.unresolved.map((u) => `<li><code>${esc(u.requirement)}</code><pre>${esc(u.reason)}</pre></li>`).join('')}</ul>` : '')
+    + (t.relaxed?.length ? `<p>relaxed (the index has no matching version; resolved by name):</p><ul>${t.relaxed.map((x) => `<li><code>${esc(x.requirement)}</code> → <code>${esc(x.relaxedTo)}</code></li>`).join('')}</ul>` : '')
     + (t.requirements.length ? `<ul>${t.requirements.map((r, i) => `<li><code>${esc(r)}</code> (${esc(t.sources[i] ?? '')})</li>`).join('')}</ul>` : '');
 }
 

@@ -176,6 +176,8 @@ export interface PrefetchSummary {
     requirements: string[];
     unresolved: { requirement: string; reason: string }[];
     sources: string[];
+    /** Pinned requirements the index has only at other versions: resolved by their bare name (`relaxedTo`, in `requirements`). */
+    relaxed?: { requirement: string; relaxedTo: string }[];
   };
 }
 

@@ -7,7 +7,7 @@ import { parseIni } from './ini.js';
 import { logicalLines, parseRequirementFile, resolveIncluded, selfReference } from './requirement-file.js';
 import { pluginModuleDistribution, pytestPluginRequirements, shellSplit } from './pytest-plugins.js';
 import { checkTomlTables, collectTestRequirements, toxFactorMatches, wantedTestMember, type TestSources } from './test-requirements.js';
-import { pipMissingNames } from './test-prefetch.js';
+import { pipMissingNames, withoutVersion } from './test-prefetch.js';
 
 /** yarl's pytest.ini (abridged): comments and blank lines inside the multi-line addopts. */
 const YARL_PYTEST_INI = `[pytest]
@@ -266,5 +266,20 @@ describe('pip\'s failures', () => {
     const m = pipMissingNames('ERROR: Could not find a version that satisfies the requirement idx_missing>=1 (from versions: none)\nERROR: No matching distribution found for idx_missing>=1\n');
     expect([...m.keys()]).toEqual(['idx-missing']);
     expect(m.get('idx-missing')).toMatch(/^Could not find a version that satisfies the requirement idx_missing>=1/);
+  });
+});
+
+describe('relaxing a pin', () => {
+  it('drops the version specifier and keeps extras and marker', () => {
+    expect(withoutVersion('packaging==22.0')).toBe('packaging');
+    expect(withoutVersion('foo[bar, baz] >=1.0,<2 ; python_version < "3.12"')).toBe('foo[bar,baz] ; python_version < "3.12"');
+    expect(withoutVersion('Foo_Bar~=1.4')).toBe('Foo_Bar');
+    expect(withoutVersion('pytest (>=7)')).toBe('pytest');
+  });
+
+  it('leaves what has no specifier or is a direct reference', () => {
+    expect(withoutVersion('pretend')).toBeUndefined();
+    expect(withoutVersion('mock; python_version < "3.3"')).toBeUndefined();
+    expect(withoutVersion('pkg @ https://example.invalid/pkg-1.0.tar.gz')).toBeUndefined();
   });
 });

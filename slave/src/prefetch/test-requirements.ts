@@ -61,6 +61,8 @@ export interface TestRequirementsFile {
   requirements: string[];
   unresolved: { requirement: string; reason: string }[];
   sources: string[];
+  /** Requirements the index could not give at the declared version, resolved by their bare name instead (in `requirements`). */
+  relaxed?: { requirement: string; relaxedTo: string }[];
 }
 
 /** The file name of TestRequirementsFile in the job's input directory. */

@@ -33,6 +33,7 @@ export function testsTerminalLines(r: AuditReport, c: (key: string, s: string) =
   const t = r.tests;
   if (t) {
     out.push(`  tests: ${plain(testsHeadline(t), 400)}`);
+    if (t.run?.relaxed?.length) out.push(`    relaxed test requirements: ${plain(t.run.relaxed.map((x) => `${x.requirement} → ${x.installed ?? 'any version'}`).join(', '), 400)}`);
     for (const f of t.cases.filter((x) => x.outcome === 'failed' || x.outcome === 'error').slice(0, 5)) {
       out.push(`    ${c('failed', 'FAIL')} ${plain(f.id, 200)}${f.needsNetwork ? ' (needs the network)' : ''}: ${plain((f.message ?? '').split('\n')[0], 120)}`);
     }
@@ -52,6 +53,7 @@ export function testsHtmlSections(r: AuditReport): string {
     const flaky = new Set(t.flaky ?? []);
     const run = t.run ? `<p class="muted">pytest ${t.run.args === null ? '(the configuration\'s testpaths)' : esc((t.run.args ?? []).join(' ') || '(the project root)')} · config: ${esc(t.run.config ?? 'none')}${t.run.imageTools?.length ? ` · from the image: ${esc(t.run.imageTools.join(', '))}` : ''}</p>` : '';
     const missing = t.missingRequirements?.length ? `<p>Missing test requirements: ${t.missingRequirements.map((m) => `<code>${esc(m)}</code>`).join(', ')}</p>` : '';
+    const relaxed = t.run?.relaxed?.length ? `<p>Test requirements relaxed (no matching version to install; installed by name): ${t.run.relaxed.map((x) => `<code>${esc(x.requirement)}</code> → ${esc(x.installed ?? 'any version')}`).join(', ')}</p>` : '';
     const omitted = t.cases.length > HTML_CASES || t.casesOmitted ? `<p class="muted">${esc(Math.min(t.cases.length, HTML_CASES))} of ${esc(t.total)} tests shown.</p>` : '';
     const flakyList = flaky.size ? `<p>Flaky (failed in the run, passed when run again alone; not counted as failures): ${[...flaky].map((f) => `<code>${esc(f)}</code>`).join(', ')}</p>` : '';
     const rows = t.cases.slice(0, HTML_CASES).map((c) => {
@@ -60,7 +62,7 @@ export function testsHtmlSections(r: AuditReport): string {
         ? `<details><summary>${esc((c.message ?? '').slice(0, 200))}${c.needsNetwork ? ' <b>(needs the network)</b>' : ''}</summary><pre>${esc(c.traceback ?? c.message ?? '')}</pre></details>` : '';
       return `<tr><td><code>${esc(c.id)}</code>${detail}</td><td class="s-${cls}">${esc(c.outcome)}</td><td class="num">${esc((caseMs(c) / 1000).toFixed(3))} s</td></tr>`;
     }).join('');
-    parts.push(`<section><h2>Tests: ${esc(testsHeadline(t))}</h2>${run}${missing}${flakyList}${omitted}${rows ? `<table><tr><th>test</th><th>outcome</th><th class="num">time</th></tr>${rows}</table>` : ''}</section>`);
+    parts.push(`<section><h2>Tests: ${esc(testsHeadline(t))}</h2>${run}${missing}${relaxed}${flakyList}${omitted}${rows ? `<table><tr><th>test</th><th>outcome</th><th class="num">time</th></tr>${rows}</table>` : ''}</section>`);
   }
   if (r.perf?.length) {
     parts.push(`<section><h2>Performance: the slowest tests, timed again</h2><table><tr><th>test</th><th class="num">runs</th><th class="num">min</th><th class="num">median</th><th class="num">max</th></tr>${r.perf.map((p) =>

@@ -58,7 +58,11 @@ export interface TestSummary {
   /** Where the per-test results came from. */
   source?: 'test-outcomes.jsonl' | 'junit.xml';
   /** How pytest was run: its config file, how the test paths were chosen, the paths passed. */
-  run?: { config?: string | null; discovery?: string; args?: string[] | null; imageTools?: string[]; installed?: string[] };
+  run?: {
+    config?: string | null; discovery?: string; args?: string[] | null; imageTools?: string[]; installed?: string[];
+    /** Test requirements with no matching version to install, installed by their bare name (`installed`: the version it got). */
+    relaxed?: { requirement: string; installed?: string }[];
+  };
 }
 
 /** Cases kept in a report. */

@@ -141,6 +141,11 @@ function withRun(s: TestSummary, pj?: Record<string, unknown>): TestSummary {
     config: pj.config === null ? null : str(pj.config, 100), discovery: str(pj.discovery, 40), args,
     imageTools: strList(pj.image_tools, 10, 100), installed: strList(pj.installed, 200, 300),
   };
+  const relaxed = Array.isArray(pj.relaxed)
+    ? pj.relaxed.slice(0, 200).filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null && typeof (x as Record<string, unknown>).requirement === 'string')
+      .map((x) => ({ requirement: str(x.requirement, 300)!, ...(str(x.installed, 100) ? { installed: str(x.installed, 100) } : {}) }))
+    : [];
+  if (relaxed.length) s.run.relaxed = relaxed;
   return s;
 }
 
