@@ -10,7 +10,10 @@
  */
 import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { parseJunit, readTestRequirements, runInGuest, type TestCaseResult } from '@pyti/slave';
+import { parseJunit, readTestRequirements, runInGuest, withoutVersion, type TestCaseResult } from '@pyti/slave';
+
+/** Bumped whenever the way the native baseline runs changes, so that cached native results are made again. */
+export const NATIVE_METHOD = 2;
 
 /** What the native run did. */
 export interface NativeResult {
@@ -19,6 +22,8 @@ export interface NativeResult {
   /** The test requirements installed, and those the wheelhouse could not give. */
   testRequirements: string[];
   missingTestRequirements: string[];
+  /** Pinned test requirements the wheelhouse has only at another version, installed by their bare name. */
+  relaxedTestRequirements?: string[];
   cases: TestCaseResult[];
   pytestExit: number | null;
   ms: number;
@@ -46,7 +51,9 @@ export async function runNative(opts: NativeOptions): Promise<NativeResult> {
   rmSync(opts.workDir, { recursive: true, force: true });
   mkdirSync(opts.workDir, { recursive: true });
   const reqs = opts.testRequirements ?? (await readTestRequirements(opts.sdist, opts.rootfs, opts.signal)).requirements;
-  writeFileSync(join(opts.workDir, 'reqs.txt'), reqs.join('\n') + '\n');
+  // Each line: the requirement, a tab, its bare name when it has a version specifier (tried when the pin cannot be met).
+  writeFileSync(join(opts.workDir, 'reqs.txt'), reqs.map((r) => `${r}\t${withoutVersion(r) ?? ''}`).join('\n') + '\n');
+  writeFileSync(join(opts.workDir, 'reqs-only.txt'), reqs.join('\n') + '\n');
   const sd = `/tmp/in/${basename(opts.sdist)}`;
   const pip = '/tmp/work/venv/bin/python -m pip install --no-index --find-links /tmp/wheelhouse';
   const unpack = sd.endsWith('.zip')
@@ -56,10 +63,12 @@ export async function runNative(opts: NativeOptions): Promise<NativeResult> {
     'exec 2>&1',
     'python3 -m venv /tmp/work/venv || exit 90',
     `${pip} ${q(sd)} > /tmp/work/install.log 2>&1 || { tail -40 /tmp/work/install.log; exit 91; }`,
-    // The test requirements together; if that fails, one by one (what is missing is named).
-    `if ! ${pip} pytest coverage -r /tmp/work/reqs.txt > /tmp/work/testreqs.log 2>&1; then`,
+    // The test requirements together; if that fails, one by one, a pin that cannot be met by its bare
+    // name (as a maintainer would, and as PyTI does); what still fails is named.
+    `if ! ${pip} pytest coverage -r /tmp/work/reqs-only.txt > /tmp/work/testreqs.log 2>&1; then`,
     `  ${pip} pytest coverage >> /tmp/work/testreqs.log 2>&1`,
-    '  while read -r r; do [ -z "$r" ] && continue; ' + `${pip} "$r" >> /tmp/work/testreqs.log 2>&1 || echo "$r" >> /tmp/work/missing.txt; done < /tmp/work/reqs.txt`,
+    "  while IFS=$'\\t' read -r r loose; do [ -z \"$r\" ] && continue; " + `${pip} "$r" >> /tmp/work/testreqs.log 2>&1 && continue; `
+      + `if [ -n "$loose" ] && ${pip} "$loose" >> /tmp/work/testreqs.log 2>&1; then echo "$r" >> /tmp/work/relaxed.txt; else echo "$r" >> /tmp/work/missing.txt; fi; done < /tmp/work/reqs.txt`,
     'fi',
     `${unpack} || exit 92`,
     'cd /tmp/work/src',
@@ -78,8 +87,8 @@ export async function runNative(opts: NativeOptions): Promise<NativeResult> {
     env: { PIP_DISABLE_PIP_VERSION_CHECK: '1' }, cwd: '/tmp/work', timeoutMs: opts.timeoutMs ?? 1_800_000, signal: opts.signal, maxOutputBytes: 64 * 1024,
   });
   const ms = Date.now() - t0;
-  const missing = existsSync(join(opts.workDir, 'missing.txt')) ? readFileSync(join(opts.workDir, 'missing.txt'), 'utf8').split('\n').filter(Boolean) : [];
-  const base = { testRequirements: reqs, missingTestRequirements: missing, pytestExit: r.code, ms, log: (r.stdout + r.stderr).slice(-4000) };
+  const lines = (f: string): string[] => (existsSync(join(opts.workDir, f)) ? readFileSync(join(opts.workDir, f), 'utf8').split('\n').filter(Boolean) : []);
+  const base = { testRequirements: reqs, missingTestRequirements: lines('missing.txt'), relaxedTestRequirements: lines('relaxed.txt'), pytestExit: r.code, ms, log: (r.stdout + r.stderr).slice(-4000) };
   if (r.code === 90 || r.code === 91 || r.code === 92) return { status: 'install-fail', cases: [], ...base };
   const junit = join(opts.workDir, 'native-junit.xml');
   if (!existsSync(junit)) return { status: 'no-junit', cases: [], ...base };
