@@ -48,12 +48,12 @@ async function eventually<T>(f: () => Promise<T | undefined> | T | undefined, ms
 }
 
 describe('pyti slave daemon with the real master, index and bwrap', () => {
-  it('audits idx-app from the index end to end, and ends an unknown project at once without retry', async () => {
+  it('audits idx-app from the index end to end (with the perf task, --perf), and ends an unknown project at once without retry', async () => {
     const { m, url } = await startMaster(join(dir, 'm1'));
     const data = join(dir, 's1');
     const lines: string[] = [];
     const drain = new AbortController();
-    const config = loadSlaveConfig({ master: url, token: S1, name: 'test-slave', concurrency: '2', indexUrl: index.url, data }, {});
+    const config = loadSlaveConfig({ master: url, token: S1, name: 'test-slave', concurrency: '2', indexUrl: index.url, data, perf: true }, {});
     const slave = runSlave(config, { log: (l) => lines.push(l), drain: drain.signal, retry: fast, leaseWaitMs: 1000 });
     try {
       const user = new UserClient({ url, token: USER });
@@ -69,8 +69,12 @@ describe('pyti slave daemon with the real master, index and bwrap', () => {
       expect(done.slave).toBe('s1');
       expect(done.prefetch?.error).toBeUndefined();
       expect(done.prefetch?.wheels.map((w) => w.split('-')[0])).toEqual(['idx_leaf', 'setuptools', 'wheel']);
-      const report = await user.reportJson(app.id) as { result: string; dist: { name: string } };
+      const report = await user.reportJson(app.id) as { result: string; dist: { name: string }; perf?: { test: string; runs: number }[] };
       expect(report.result).toBe('pass');
+      // The master keeps the perf task's timings with the report (a project's history can show them).
+      expect(report.perf?.length).toBeGreaterThan(0);
+      expect(report.perf!.every((p) => p.test.startsWith('tests/test_app.py::') && p.runs === 5)).toBe(true);
+      expect(lines.some((l) => l.includes('perf task on'))).toBe(true);
       expect(done.artifacts.length).toBeGreaterThan(0);
       // The raw data, and the distribution itself (kept so that `pyti master rescore` can re-run the static rules).
       expect(done.artifacts.every((a) => a.name.startsWith('raw/') || a.name.startsWith('dist/'))).toBe(true);

@@ -45,7 +45,7 @@ export interface JobContext {
   signal: AbortSignal;
   progress: (e: JobProgressEvent) => void;
   log: (line: string) => void;
-  audit?: Pick<AuditOptions, 'parallel' | 'limits' | 'sessionLimits'>;
+  audit?: Pick<AuditOptions, 'parallel' | 'limits' | 'sessionLimits' | 'perf'>;
 }
 
 /** What the job produced: an outbox outcome and, for a report, the directory holding it. */

@@ -29,6 +29,8 @@ export interface SlaveConfig {
   readonly indexUrl: string;
   /** Wheel cache, outbox and job directories live here. */
   readonly dataDir: string;
+  /** Every job also runs the perf task (its slowest tests timed five times), so the master's history of a project has timings. */
+  readonly perf: boolean;
 }
 
 /** Flags as `pyti slave` parses them. */
@@ -40,6 +42,7 @@ export interface SlaveFlags {
   concurrency?: string | number;
   indexUrl?: string;
   data?: string;
+  perf?: boolean;
 }
 
 function invalid(what: string, why: string): never {
@@ -73,10 +76,10 @@ export function loadSlaveConfig(flags: SlaveFlags, env: NodeJS.ProcessEnv = proc
   const index = flags.indexUrl ?? env.PYTI_INDEX_URL ?? DEFAULT_INDEX_URL;
   const indexUrl = wrap(flags.indexUrl ? '--index-url' : 'PYTI_INDEX_URL', () => normalizeIndexUrl(index));
   const dataDir = resolve(flags.data ?? env.PYTI_SLAVE_DATA ?? join(cacheRoot(env), 'slave'));
-  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, dataDir });
+  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, dataDir, perf: flags.perf ?? false });
 }
 
 /** The configuration for a log line, without the token. */
 export function describeSlaveConfig(c: SlaveConfig): string {
-  return `master ${c.masterUrl}, index ${c.indexUrl}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}`;
+  return `master ${c.masterUrl}, index ${c.indexUrl}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}${c.perf ? ', perf task on' : ''}`;
 }

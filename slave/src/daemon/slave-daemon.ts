@@ -242,7 +242,7 @@ class SlaveDaemon {
         const result = backend
           ? await runJob({
             job, jobDir, client: this.client, index: this.index, cache: this.cache, rootfs: this.rootfs, tags: this.tags, backend,
-            signal: ctrl.signal, progress: (e) => progress.push(e), log: (l) => this.io.log(l), audit: this.io.audit,
+            signal: ctrl.signal, progress: (e) => progress.push(e), log: (l) => this.io.log(l), audit: { ...this.io.audit, perf: this.config.perf },
           })
           : { outcome: { kind: 'error' as const, code: 'PYTI_BACKEND_UNAVAILABLE', message: `this slave has no backend ${job.backend}`, retry: true } };
         await progress.flush();
