@@ -67,3 +67,19 @@ describe('validateDist rejects bad input with a clear, coded error', () => {
     expect(err.code).toBe('PYTI_INPUT_MALFORMED');
   });
 });
+
+describe('validateDist reads a large wheel', () => {
+  it('finds the METADATA a wheel keeps last, after more than 4 MiB of modules (a C-extension wheel such as Cython\'s)', async () => {
+    const path = join(dir, 'big_ext-2.0-cp311-cp311-linux_x86_64.whl');
+    execFileSync('python3', ['-c', `
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("big_ext/__init__.py", "")
+    z.writestr("big_ext/_core.so", os.urandom(5 * 1024 * 1024))
+    z.writestr("big_ext-2.0.dist-info/METADATA", "Metadata-Version: 2.1\\nName: big-ext\\nVersion: 2.0\\n")
+    z.writestr("big_ext-2.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nRoot-Is-Purelib: false\\n")
+    z.writestr("big_ext-2.0.dist-info/RECORD", "")
+`, path]);
+    expect(await validateDist(path)).toMatchObject({ kind: 'wheel', name: 'big-ext', version: '2.0', members: 5 });
+  });
+});

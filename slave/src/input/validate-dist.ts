@@ -246,9 +246,14 @@ function scanZip(path: string, filename: string, packed: number, limits: DistLim
         zip.openReadStream(entry, (e2, stream) => {
           if (e2 || !stream) return done(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: cannot read ${entry.fileName} (${e2?.message})`, { cause: e2 }));
           const chunks: Buffer[] = [];
+          let kept = 0;
           stream.on('data', (d: Buffer) => {
             actual += d.length;
-            if (entry === metadataEntry && actual < 4 * 1024 * 1024) chunks.push(d);
+            // The metadata's own first 4 MiB (`actual` counts the whole archive: a wheel keeps its dist-info last).
+            if (entry === metadataEntry && kept < 4 * 1024 * 1024) {
+              chunks.push(d);
+              kept += d.length;
+            }
             if (actual > limits.maxUnpackedBytes) {
               stream.destroy();
               done(new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: decompresses beyond ${limits.maxUnpackedBytes} bytes`));
