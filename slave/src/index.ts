@@ -33,6 +33,7 @@ export * from './trace/trace-events.js';
 export * from './trace/process-tree.js';
 export { parseStrace } from './trace/strace-parser.js';
 export * from './results/junit.js';
+export * from './results/test-outcomes.js';
 export * from './results/pylint.js';
 export * from './results/pycodestyle.js';
 export * from './results/coverage.js';

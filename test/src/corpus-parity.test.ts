@@ -20,7 +20,7 @@ import { requireRootfs } from '@pyti/images';
 import { auditDistribution, BwrapBackend, type AuditReport } from '@pyti/slave';
 import { corpusDir, loadManifest, normalizeName, obtainCorpus, type ObtainResult } from './corpus/obtain.js';
 import { NATIVE_METHOD, runNative, type NativeResult } from './corpus/native.js';
-import { compareOutcomes, junitKeyOfNodeId, nativeOutcomes, pytiOutcomes } from './corpus/compare.js';
+import { compareOutcomes, junitKeyOfNodeId, nativeOutcomes, pytiOutcomes, pytiOutcomesOfReport } from './corpus/compare.js';
 
 jest.setTimeout(900_000);
 
@@ -126,6 +126,21 @@ describe('junit keys', () => {
     expect(p.differences).toEqual(['tests.t::b: fail → absent', 'tests.t::c: absent → pass']);
   });
 
+  it('reads every case from the raw outcomes when the report left some out for its size budget', () => {
+    const d = mkdtempSync(join(tmpdir(), 'pyti-compare-'));
+    try {
+      mkdirSync(join(d, 'raw', 'test'), { recursive: true });
+      const lines = ['{"pyti": "outcomes", "version": 1}', ...['a', 'b', 'c'].map((n) => JSON.stringify({ nodeid: `tests/t.py::${n}`, outcome: n === 'b' ? 'failed' : 'passed', when: 'call', duration: 0 }))];
+      writeFileSync(join(d, 'raw', 'test', 'test-outcomes.jsonl'), `${lines.join('\n')}\n`);
+      const tests = { total: 3, passed: 2, failed: 0, errors: 0, skipped: 0, durationSeconds: 0, flaky: ['tests/t.py::b'], casesOmitted: 2, source: 'test-outcomes.jsonl' as const,
+        cases: [{ id: 'tests/t.py::b', name: 'b', outcome: 'flaky' as const, durationMs: 0 }] };
+      expect([...pytiOutcomesOfReport(tests, d)]).toEqual([['tests.t::a', 'pass'], ['tests.t::b', 'pass'], ['tests.t::c', 'pass']]);
+      expect([...pytiOutcomesOfReport({ ...tests, casesOmitted: 0 }, d)]).toEqual([['tests.t::b', 'pass']]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('pairs parametrized ids that differ only in digits taken from the clock', () => {
     const native = new Map([['t::test_dt[18:59:56 2026-12-02]', 'pass' as const], ['t::test_x[1]', 'pass' as const]]);
     const pyti = new Map([['t::test_dt[19:00:01 2026-12-02]', 'pass' as const], ['t::test_x[2]', 'fail' as const]]);
@@ -182,7 +197,7 @@ describe('native parity on the corpus members CI can obtain', () => {
         return;
       }
       const nat = nativeOutcomes(native.cases);
-      const parity = compareOutcomes(nat, pytiOutcomes(report.tests));
+      const parity = compareOutcomes(nat, pytiOutcomesOfReport(report.tests, join(work, 'pyti')));
       if (nat.size === 0) expect({ name, tests: report.tests?.status }).toEqual({ name, tests: 'no tests' });
       expect({ name, native: parity.native, pyti: parity.pyti, differences: parity.differences })
         .toEqual({ name, native: parity.native, pyti: parity.native, differences: [] });

@@ -6,7 +6,9 @@
  * is a skip and `xpassed` a pass, as JUnit XML reports them. A test that appears more than once
  * (a failing call and an erroring teardown) keeps its worst outcome.
  */
-import type { TestCaseResult, TestSummary } from '@pyti/slave';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseTestOutcomes, type TestCaseResult, type TestSummary } from '@pyti/slave';
 
 export type Outcome = 'pass' | 'fail' | 'error' | 'skip';
 
@@ -55,6 +57,18 @@ export function pytiOutcomes(tests: TestSummary | undefined): Map<string, Outcom
     const key = fromJunit ? (c.classname !== undefined ? `${c.classname}::${c.name}` : c.id) : junitKeyOfNodeId(c.id);
     return { key, outcome: flaky.has(c.id) ? 'pass' : outcomeOf(c.outcome) };
   }));
+}
+
+/**
+ * PyTI's outcomes for a report directory: the report's cases, or, when the report left cases out to
+ * stay within its size budget (`casesOmitted`: suites of tens of thousands of tests), every case of
+ * the raw `raw/test/test-outcomes.jsonl` the report was made from (flaky ones as the report says).
+ */
+export function pytiOutcomesOfReport(tests: TestSummary | undefined, reportDir: string): Map<string, Outcome> {
+  const raw = join(reportDir, 'raw', 'test', 'test-outcomes.jsonl');
+  if (!tests?.casesOmitted || !existsSync(raw)) return pytiOutcomes(tests);
+  const { cases } = parseTestOutcomes(readFileSync(raw, 'utf8'), Number.MAX_SAFE_INTEGER);
+  return pytiOutcomes({ ...tests, cases, source: 'test-outcomes.jsonl' });
 }
 
 /** The comparison of two outcome maps. */
