@@ -3,7 +3,7 @@
  * backend, turn the raw data into a report, and write report.json, report.html and the raw data.
  * Package failures are data in the report; only what stops an audit from happening is thrown.
  */
-import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError, type Plan, type TaskLimits } from '@pyti/vm-agent';
 import { auditPlan, tasksDir } from '@pyti/tasks';
@@ -161,6 +161,8 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     const inputDir = join(jobDir, 'input');
     mkdirSync(inputDir);
     copyFileSync(dist.path, join(inputDir, dist.filename));
+    // Readable by every task uid whatever the file's own mode (hatchling writes its sdists 0600).
+    chmodSync(join(inputDir, dist.filename), 0o644);
     writeFileSync(join(inputDir, TEST_REQUIREMENTS_FILE), `${JSON.stringify(testRequirements, null, 2)}\n`);
     const wheelhouse = opts.wheelhouse !== undefined ? readableWheelhouse(opts.wheelhouse, join(jobDir, 'wheelhouse')) : join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });

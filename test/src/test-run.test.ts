@@ -39,8 +39,8 @@ describe('the test task runs the project\'s own suite', () => {
     expect(r.tests!.run).toMatchObject({ config: 'setup.cfg', discovery: 'root', args: [] });
   });
 
-  it('a src/ layout is tested as installed, with its pyproject config', async () => {
-    const { report: r } = await auditFixture('src-layout');
+  it('a src/ layout is tested as installed, with its pyproject config (from an sdist only its owner can read, as hatchling writes them)', async () => {
+    const { report: r } = await auditFixture('src-layout', { mode: 0o600 });
     expect(r.result).toBe('pass');
     expect(outcomes(r)).toEqual({ 'tests/test_double.py::test_installed_copy_is_tested': 'passed', 'tests/test_double.py::test_double': 'passed' });
     expect(r.tests!.run).toMatchObject({ config: 'pyproject.toml', discovery: 'discovered', args: ['tests'] });
