@@ -73,6 +73,24 @@ describe('readTestRequirements with the guest\'s Python', () => {
     const fx = buildIndexFixtures();
     expect(await readTestRequirements(fx.dists['idx-app']!.wheel, rootfs)).toEqual({ requirements: [], sources: [], notes: [] });
   });
+
+  it('reads setup.py\'s tests_require without running setup.py (a list through a module-level name, as pyrsistent 0.19.3 declares its tests\' needs)', async () => {
+    const setupPy = [
+      'import sys',
+      'open("/tmp/pyti-setup-py-ran", "w").write("ran")  # would be seen if setup.py ran',
+      'TESTS = ["pytest<7", "hypothesis<7; python_version >= \'3\'", "pywin32; sys_platform == \'win32\'"]',
+      'from setuptools import setup',
+      'setup(name="legacy-pkg", version="1.0", tests_require=TESTS, extras_require={"docs": ["sphinx"]})',
+    ].join('\n');
+    const r = await readTestRequirements(sdist('legacy_pkg-1.0', { 'PKG-INFO': 'Metadata-Version: 1.1\nName: legacy-pkg\nVersion: 1.0\n\n', 'setup.py': setupPy }, 'tar.gz'), rootfs);
+    expect(r.requirements.map((q, i) => [q, r.sources[i]])).toEqual([
+      ['pytest<7', 'setup.py tests_require'], ['hypothesis<7; python_version >= \'3\'', 'setup.py tests_require'],
+    ]);
+    // A setup.py that is not Python is a note, not a failure.
+    const bad = await readTestRequirements(sdist('broken_pkg-1.0', { 'PKG-INFO': 'Metadata-Version: 1.1\nName: broken-pkg\nVersion: 1.0\n\n', 'setup.py': 'setup(tests_require=[\n' }, 'tar.gz'), rootfs);
+    expect(bad.requirements).toEqual([]);
+    expect(bad.notes.join('\n')).toMatch(/tests_require not read: setup\.py: SyntaxError/);
+  });
 });
 
 describe('prefetching the test requirements against the test index', () => {

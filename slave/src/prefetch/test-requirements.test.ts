@@ -248,10 +248,10 @@ describe('collecting the declared test requirements', () => {
   });
 
   it('picks the members it needs', () => {
-    for (const p of ['PKG-INFO', 'tox.ini', 'requirements-test.txt', 'requirements_tests.txt', 'test-requirements.txt', 'requirements/test.txt', 'requirements/tests-ci.txt', 'tests/requirements.txt', 'requirements-dev.txt', 'requirements/dev.txt', 'pkg.egg-info/requires.txt', 'src/pkg.egg-info/requires.txt', '.github/workflows/ci.yml', 'noxfile.py']) {
+    for (const p of ['PKG-INFO', 'tox.ini', 'setup.py', 'requirements-test.txt', 'requirements_tests.txt', 'test-requirements.txt', 'requirements/test.txt', 'requirements/tests-ci.txt', 'tests/requirements.txt', 'requirements-dev.txt', 'requirements/dev.txt', 'pkg.egg-info/requires.txt', 'src/pkg.egg-info/requires.txt', '.github/workflows/ci.yml', 'noxfile.py']) {
       expect([p, wantedTestMember(p)]).toEqual([p, true]);
     }
-    for (const p of ['setup.py', 'requirements.txt', 'docs/requirements.txt', 'pkg/tests/requirements.py', 'a/b/tox.ini']) expect([p, wantedTestMember(p)]).toEqual([p, false]);
+    for (const p of ['pkg/setup.py', 'requirements.txt', 'docs/requirements.txt', 'pkg/tests/requirements.py', 'a/b/tox.ini']) expect([p, wantedTestMember(p)]).toEqual([p, false]);
   });
 
   it('checks the guest\'s TOML answer for shape', () => {

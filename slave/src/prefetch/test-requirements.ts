@@ -15,6 +15,10 @@
  *    `[tool.tox] legacy_tox_ini` or `[tool.tox.env_run_base]`, tox.toml): lines without a factor or
  *    whose factors match this Python (`py311`), `{toxinidir}` and `{[section]key}` substituted, lines
  *    with other substitutions skipped;
+ * 4b. setup.py's `tests_require` (what `setup.py test` installs; legacy projects declare their test
+ *    requirements only there: pyrsistent 0.19.3's `pytest<7`, `hypothesis<7`), read by the guest's `ast`
+ *    without running setup.py: a list or tuple of string literals given to `setup(...)`, directly or
+ *    through a module-level name assigned one;
  * 5. the pytest plugins the project's pytest configuration needs (pytest-plugins.ts), from the file
  *    pytest itself would read (pytest.ini, .pytest.ini, pyproject's `[tool.pytest.ini_options]`,
  *    tox.ini `[pytest]`, setup.cfg `[tool:pytest]`).
@@ -27,7 +31,7 @@
  * the extra set): requirements whose marker is false are dropped, an extra's requirement loses its
  * marker, others keep theirs. Every result passes screenRequirements.
  *
- * Security: TOML and requirement strings are parsed by the guest's Python inside the guest sandbox
+ * Security: TOML, setup.py and requirement strings are parsed by the guest's Python inside the guest sandbox
  * without network; its answers are checked for shape and size. INI files and requirement files are
  * parsed here (ini.ts, requirement-file.ts). Everything is capped: 1 MiB a file, 200 files, 3 reads
  * of the archive, 1 000 candidate and 300 final requirements.
@@ -99,6 +103,8 @@ export interface TestSources {
   files: Map<string, string>;
   /** `pyproject.toml` and `tox.toml`, parsed by the guest. */
   toml: { pyproject?: TomlTables; toxToml?: ToxNative };
+  /** setup.py's `tests_require` literals, read by the guest's `ast` (setup.py is never run). */
+  testsRequire?: string[];
   /** The guest's `major.minor` (for tox factors). */
   python: string;
 }
@@ -114,7 +120,7 @@ const MAX_DEPTH = 5;
 const TEST_FILE = /^(?:requirements[-_]tests?[^/]*|tests?[-_]requirements[^/]*|requirements\/tests?[^/]*|tests?\/requirements[^/]*)\.txt$/i;
 const DEV_FILE = /^(?:requirements[-_]dev[^/]*|dev[-_]requirements[^/]*|requirements\/dev[^/]*)\.txt$/i;
 const CI_FILE = /^(?:noxfile\.py|\.github\/workflows\/[^/]+\.ya?ml)$/;
-const TOP_FILES = new Set(['PKG-INFO', 'pyproject.toml', 'setup.cfg', 'tox.ini', 'tox.toml', 'pytest.ini', '.pytest.ini']);
+const TOP_FILES = new Set(['PKG-INFO', 'pyproject.toml', 'setup.cfg', 'setup.py', 'tox.ini', 'tox.toml', 'pytest.ini', '.pytest.ini']);
 
 /** Whether the collector reads the sdist member at `rel` (path below the top directory) on its first pass. */
 export function wantedTestMember(rel: string): boolean {
@@ -436,6 +442,7 @@ export function collectTestRequirements(src: TestSources): { candidates: TestCan
   const paths = [...src.files.keys()].sort();
   for (const p of paths.filter((x) => TEST_FILE.test(x))) c.file(p);
   if (toxDeps.length) c.lines(toxDeps.join('\n'), '.', (f) => (f === '.' ? toxLabel : f), 0);
+  for (const r of src.testsRequire ?? []) c.push(r, 'setup.py tests_require');
   if (!c.out.length) {
     if (c.groups.has('dev')) c.group('dev');
     for (const p of paths.filter((x) => DEV_FILE.test(x))) c.file(p);
@@ -482,8 +489,39 @@ def tox_native(t):
         return None
     return {k: strs(t.get(k)) for k in ('deps', 'extras', 'dependency_groups') if strs(t.get(k)) is not None}
 
+def tests_require(text):
+    # setup(..., tests_require=[...]) or tests_require=NAME with NAME = [...] at module level; never run.
+    import ast
+    tree = ast.parse(text)
+    assigned = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            assigned[node.targets[0].id] = node.value
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if not ((isinstance(f, ast.Name) and f.id == 'setup') or (isinstance(f, ast.Attribute) and f.attr == 'setup')):
+            continue
+        for kw in node.keywords:
+            if kw.arg != 'tests_require':
+                continue
+            v = assigned.get(kw.value.id) if isinstance(kw.value, ast.Name) else kw.value
+            try:
+                lit = ast.literal_eval(v) if v is not None else None
+            except Exception:
+                lit = None
+            if isinstance(lit, (list, tuple)):
+                return [x for x in lit if isinstance(x, str)][:500]
+    return []
+
 if inp['mode'] == 'toml':
     import tomllib
+    if isinstance(inp.get('setupPy'), str):
+        try:
+            out['testsRequire'] = tests_require(inp['setupPy'])
+        except Exception as e:
+            out['testsRequireError'] = ('setup.py: %s: %s' % (type(e).__name__, e))[:300]
     for key, text in inp['files'].items():
         try:
             doc = tomllib.loads(text)
@@ -610,9 +648,11 @@ export async function readTestRequirements(distPath: string, rootfs: string, sig
   const tomlFiles: Record<string, string> = {};
   if (files.has('pyproject.toml')) tomlFiles.pyproject = files.get('pyproject.toml')!;
   if (files.has('tox.toml')) tomlFiles.toxToml = files.get('tox.toml')!;
-  const t = await guest<Record<string, unknown>>(rootfs, { mode: 'toml', files: tomlFiles }, signal);
+  const t = await guest<Record<string, unknown>>(rootfs, { mode: 'toml', files: tomlFiles, setupPy: files.get('setup.py') }, signal);
   const python = typeof t.python === 'string' && /^\d+\.\d+$/.test(t.python) ? t.python : '3.11';
   const src: TestSources = { files, python, toml: {} };
+  if (isStrings(t.testsRequire)) src.testsRequire = t.testsRequire;
+  if (typeof t.testsRequireError === 'string') notes.push(`tests_require not read: ${t.testsRequireError.slice(0, 300)}`);
   if (tomlFiles.pyproject !== undefined) src.toml.pyproject = checkTomlTables(t.pyproject);
   if (tomlFiles.toxToml !== undefined) src.toml.toxToml = checkToxNative(t.toxToml) ?? {};
 
