@@ -11,7 +11,9 @@
  * 2. native: the same sdist, the same wheelhouse and the same test requirements (readTestRequirements),
  *    plain pytest in a fresh venv of the guest's Python under bubblewrap without network
  *    (test/src/corpus/native.ts);
- * 3. per-test comparison (classname::name → pass/fail/error/skip; PyTI's flaky counts as its final pass).
+ * 3. per-test comparison (classname::name → pass/fail/error/skip; PyTI's flaky counts as its final pass); a
+ *    package whose test requirements the wheelhouse cannot give at all is `deps` when PyTI says
+ *    test-fail:deps naming only what native lacked too (native pytest runs without them), not parity.
  * Prints one line per package (native tests, PyTI tests, identical y/n with the first differences, PyTI's
  * result, verdict and highest finding, PyTI time / native time), then totals; writes everything to
  * DIR/results/corpus-<time>.json (or --json FILE). Needs `npm run build` and the guest image.
@@ -22,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { requireRootfs } from '../images/dist/index.js';
 import { corpusDir, normalizeName } from '../test/dist/corpus/obtain.js';
 import { runNative } from '../test/dist/corpus/native.js';
-import { compareOutcomes, nativeOutcomes, pytiOutcomes } from '../test/dist/corpus/compare.js';
+import { compareOutcomes, nativeOutcomes, pytiOutcomesOfReport } from '../test/dist/corpus/compare.js';
 
 const args = process.argv.slice(2);
 let dir;
@@ -113,20 +115,33 @@ for (const [i, f] of picked.entries()) {
     native = { status: 'error', cases: [], ms: 0, log: String(err?.message ?? err), testRequirements: [], missingTestRequirements: [] };
   }
   const nat = nativeOutcomes(native.cases);
-  const pyt = pytiOutcomes(r?.tests);
+  const pyt = pytiOutcomesOfReport(r?.tests, out);
   const parity = compareOutcomes(nat, pyt);
   const bothNone = nat.size === 0 && pyt.size === 0;
   const identical = parity.identical && (!bothNone || (native.status === 'ran' && r?.tests?.status === 'no tests'));
+  // A test requirement the wheelhouse cannot give at all: native pytest runs without it, PyTI does not run
+  // the tests and names it (test-fail:deps, as designed). Agreed when PyTI names only what native lacked
+  // too, or when the tests need what nobody declared and native pytest stopped too (every native outcome
+  // an error: collection errors, an internal error).
+  const base = (q) => normalizeName(q.split(/[<>=!~;\s[(]/)[0]);
+  const nativeMissing = new Set((native.missingTestRequirements ?? []).map(base));
+  const named = (r?.tests?.missingRequirements ?? []).map(base);
+  const nativeStopped = nat.size > 0 && [...nat.values()].every((o) => o === 'error');
+  const depsAgreed = r?.result === 'test-fail:deps' && named.length > 0
+    && ((nativeMissing.size > 0 && named.every((n) => nativeMissing.has(n))) || (nativeMissing.size === 0 && nativeStopped));
   const row = {
     name, version, file: f,
     native: { status: native.status, tests: nat.size, ms: native.ms, pytestExit: native.pytestExit, missingTestRequirements: native.missingTestRequirements, testRequirements: native.testRequirements, log: native.status === 'ran' ? undefined : native.log },
     pyti: r ? { result: r.result, verdict: r.verdict, maxSeverity: r.maxSeverity ?? null, tests: pyt.size, testStatus: r.tests?.status, testReason: r.tests?.reason, missingRequirements: r.tests?.missingRequirements, flaky: r.tests?.flaky?.length ?? 0, ms: a.ms, findings: (r.findings ?? []).filter((x) => x.severity !== 'info' && x.severity !== 'low').map((x) => `${x.severity} ${x.rule}`) } : { error: `exit ${a.code}: ${a.stderr.slice(-600)}`, ms: a.ms },
-    identical, differences: parity.differences, differenceCount: parity.differenceCount,
+    identical, depsAgreed, differences: parity.differences, differenceCount: parity.differenceCount,
   };
   rows.push(row);
   const ratio = native.ms ? (a.ms / native.ms).toFixed(1) : '-';
-  console.log(`${name} ${version}: native ${nat.size} (${native.status}) · PyTI ${pyt.size} · identical ${identical ? 'y' : `n (${parity.differenceCount} differ)`} · ${r ? `${r.result} ${r.verdict} ${r.maxSeverity ?? '-'}` : 'no report'} · ${(a.ms / 1000).toFixed(0)} s / ${(native.ms / 1000).toFixed(0)} s (${ratio}×)`);
-  for (const d of identical ? [] : parity.differences.length ? parity.differences : [native.status !== 'ran' ? `native: ${native.log.split('\n').slice(-3).join(' | ')}` : `PyTI: ${r?.tests?.reason ?? r?.result ?? 'no report'}`]) console.log(`    ${d}`);
+  const verdictText = identical ? 'y' : depsAgreed
+    ? (nativeMissing.size ? `deps (test requirements not obtainable here: ${[...nativeMissing].join(', ')}; PyTI names ${named.join(', ')}, native ran without them)` : `deps (undeclared: PyTI names ${named.join(', ')}; native pytest stopped with ${nat.size} errors)`)
+    : `n (${parity.differenceCount} differ)`;
+  console.log(`${name} ${version}: native ${nat.size} (${native.status}) · PyTI ${pyt.size} · identical ${verdictText} · ${r ? `${r.result} ${r.verdict} ${r.maxSeverity ?? '-'}` : 'no report'} · ${(a.ms / 1000).toFixed(0)} s / ${(native.ms / 1000).toFixed(0)} s (${ratio}×)`);
+  for (const d of identical || depsAgreed ? [] : parity.differences.length ? parity.differences : [native.status !== 'ran' ? `native: ${native.log.split('\n').slice(-3).join(' | ')}` : `PyTI: ${r?.tests?.reason ?? r?.result ?? 'no report'}`]) console.log(`    ${d}`);
   if (!keep) rmSync(join(work, `${name}-${version}`, 'native', 'venv'), { recursive: true, force: true });
 }
 const sum = (k) => rows.reduce((s, x) => s + (k(x) || 0), 0);
@@ -134,13 +149,16 @@ const above = rows.filter((x) => x.pyti.findings?.length);
 const totals = {
   packages: rows.length,
   parity: rows.filter((x) => x.identical).length,
+  depsAgreed: rows.filter((x) => x.depsAgreed).length,
+  errors: rows.filter((x) => !x.pyti.result || x.pyti.result.startsWith('error') || x.pyti.result === 'inspect-fail').map((x) => `${x.name}: ${x.pyti.result ?? x.pyti.error}`),
   nativeTests: sum((x) => x.native.tests),
   pytiTests: sum((x) => x.pyti.tests),
   aboveLow: above.map((x) => `${x.name}: ${x.pyti.findings.join(', ')}`),
   pytiSeconds: Math.round(sum((x) => x.pyti.ms) / 1000),
   nativeSeconds: Math.round(sum((x) => x.native.ms) / 1000),
 };
-console.log(`\ntotal: parity ${totals.parity}/${totals.packages} · tests native ${totals.nativeTests} vs PyTI ${totals.pytiTests} · packages with findings above low: ${above.length}${above.length ? ` (${totals.aboveLow.join('; ')})` : ''} · PyTI ${totals.pytiSeconds} s vs native ${totals.nativeSeconds} s`);
+const comparable = totals.packages - totals.depsAgreed;
+console.log(`\ntotal: parity ${totals.parity}/${comparable} of the packages whose test requirements are obtainable (${comparable ? ((100 * totals.parity) / comparable).toFixed(1) : '-'} %) · test-fail:deps agreeing with native's missing requirements: ${totals.depsAgreed} · inspect or infrastructure errors: ${totals.errors.length}${totals.errors.length ? ` (${totals.errors.join('; ')})` : ''} · tests native ${totals.nativeTests} vs PyTI ${totals.pytiTests} · packages with findings above low: ${above.length}${above.length ? ` (${totals.aboveLow.join('; ')})` : ''} · PyTI ${totals.pytiSeconds} s vs native ${totals.nativeSeconds} s`);
 const resultFile = jsonOut ?? join(dir, 'results', `corpus-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 mkdirSync(join(resultFile, '..'), { recursive: true });
 writeFileSync(resultFile, JSON.stringify({ backend, dir, totals, rows }, null, 1));
