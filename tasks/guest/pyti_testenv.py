@@ -18,7 +18,6 @@ IMAGE_SITE = "/usr/lib/python3/dist-packages"
 # appends the line to the END of sys.path, so the venv's packages always win.
 IMAGE_TOOLS_PTH = "zzz-pyti-image-tools.pth"
 TOOLS = ("pytest", "coverage")
-TEST_DIRS = ("tests", "test", "testing")
 SKIP_DIRS = {"docs", "doc", "build", "dist", "venv", ".venv", "env", ".tox", ".nox", ".git", "node_modules",
              "__pycache__", "site-packages", "examples", "example", "benchmarks", "bench"}
 DEFAULT_PATTERNS = ("test_*.py", "*_test.py")
@@ -269,31 +268,12 @@ def packages_in(base):
 
 def discover(root, opts):
     """What to pass pytest: (args, why). args None: the config's testpaths decide (no args); []
-    nothing found; else test locations relative to root."""
+    pytest from the root with no paths, as a maintainer's plain `pytest` collects (tests at the root,
+    in tests/, inside packages, under src/, anywhere pytest's python_files and norecursedirs reach),
+    or nothing found (why `none`: no test file anywhere and no doctest option)."""
     if opt_list(opts, "testpaths"):
         return None, "testpaths"
-    if any(o.startswith("--doctest-modules") for o in opt_list(opts, "addopts")):
-        return [], "root"  # doctests in the package's modules: what `pytest` collects from the root
     patterns = opt_list(opts, "python_files") or list(DEFAULT_PATTERNS)
-    locs = [d for d in TEST_DIRS if os.path.isdir(os.path.join(root, d))]
-    bases = [""] + (["src"] if os.path.isdir(os.path.join(root, "src")) else [])
-    for base in bases:
-        for pkg in [p for p in packages_in(os.path.join(root, base)) if base or p not in TEST_DIRS]:
-            rel = os.path.join(base, pkg) if base else pkg
-            for d in TEST_DIRS:
-                if os.path.isdir(os.path.join(root, rel, d)):
-                    locs.append(os.path.join(rel, d))
-            for f in sorted(os.listdir(os.path.join(root, rel))):
-                if f.endswith(".py") and (_matches(f, patterns) or f in ("tests.py", "test.py")):
-                    locs.append(os.path.join(rel, f))
-    for f in sorted(os.listdir(root)):
-        if f.endswith(".py") and f != "setup.py" and os.path.isfile(os.path.join(root, f)) and _matches(f, patterns):
-            locs.append(f)
-    # One location inside another would be collected twice (pytest keeps explicit duplicates).
-    locs = [p for i, p in enumerate(locs) if p not in locs[:i]
-            and not any(p.startswith(q + "/") for q in locs if q != p)]
-    if locs:
-        return locs, "discovered"
     addopts = " ".join(opt_list(opts, "addopts"))
     if "--doctest" in addopts or _any_matching(root, patterns):
         return [], "root"

@@ -178,6 +178,17 @@ def main():
         write_json(pj, result)
         return code
 
+    # No tests: nothing to run, whatever the test requirements (sortedcontainers' sdist ships no tests
+    # but declares tox): `no tests`, not test-fail:deps.
+    tree = os.path.join(run_dir, "tree")
+    shutil.copytree(source, tree, symlinks=False)
+    config, opts = te.pytest_config(tree)
+    args, how = te.discover(tree, opts)
+    result.update(config=config, discovery=how, args=args)
+    if how == "none":
+        print("test: the distribution has no tests (no test files, no pytest configuration naming any)")
+        return done(0, status="no tests", reason="no test files found")
+
     declared = te.read_requirements(reqs_file)
     reqs, host_relaxed = [], []
     if declared is not None:
@@ -190,8 +201,6 @@ def main():
                         reason="test requirements could not be resolved: " + ", ".join(names))
 
     venv = te.copy_venv(venv0, os.path.join(run_dir, "venv"))
-    tree = os.path.join(run_dir, "tree")
-    shutil.copytree(source, tree, symlinks=False)
     info = te.prepare_requirements(venv, wheelhouse, reqs, capture)
     result.update(image_tools=info.get("image_tools"), installed=info.get("installed", []))
     relaxed = host_relaxed + info.get("relaxed", [])
@@ -212,12 +221,6 @@ def main():
         print("test: pytest is neither in the wheelhouse nor in the image", file=sys.stderr)
         return done(EXIT_DEPS, status="deps", missing=["pytest"], reason="pytest is neither in the wheelhouse nor in the image")
 
-    config, opts = te.pytest_config(tree)
-    args, how = te.discover(tree, opts)
-    result.update(config=config, discovery=how, args=args)
-    if how == "none":
-        print("test: the distribution has no tests (no test files, no pytest configuration naming any)")
-        return done(0, status="no tests", reason="no test files found")
     result["inplace_extensions"] = te.inplace_extensions(tree, venv)
 
     launcher = te.write_launcher(os.path.join(scratch, "bin"))

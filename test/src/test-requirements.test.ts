@@ -78,7 +78,7 @@ describe('readTestRequirements with the guest\'s Python', () => {
     const setupPy = [
       'import sys',
       'open("/tmp/pyti-setup-py-ran", "w").write("ran")  # would be seen if setup.py ran',
-      'TESTS = ["pytest<7", "hypothesis<7; python_version >= \'3\'", "pywin32; sys_platform == \'win32\'"]',
+      'TESTS = ["pytest<7", "hypothesis<7; python_version >= \'3\'", "pywin32; sys_platform == \'win32\'", "tox>=3"]',
       'from setuptools import setup',
       'setup(name="legacy-pkg", version="1.0", tests_require=TESTS, extras_require={"docs": ["sphinx"]})',
     ].join('\n');
@@ -86,6 +86,8 @@ describe('readTestRequirements with the guest\'s Python', () => {
     expect(r.requirements.map((q, i) => [q, r.sources[i]])).toEqual([
       ['pytest<7', 'setup.py tests_require'], ['hypothesis<7; python_version >= \'3\'', 'setup.py tests_require'],
     ]);
+    // tox runs suites; the tests do not import it (sortedcontainers 2.4.0 declares only tox).
+    expect(r.notes).toContain('left out, a test runner or release tool rather than a test requirement: tox');
     // A setup.py that is not Python is a note, not a failure.
     const bad = await readTestRequirements(sdist('broken_pkg-1.0', { 'PKG-INFO': 'Metadata-Version: 1.1\nName: broken-pkg\nVersion: 1.0\n\n', 'setup.py': 'setup(tests_require=[\n' }, 'tar.gz'), rootfs);
     expect(bad.requirements).toEqual([]);

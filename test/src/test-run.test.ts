@@ -43,7 +43,7 @@ describe('the test task runs the project\'s own suite', () => {
     const { report: r } = await auditFixture('src-layout', { mode: 0o600 });
     expect(r.result).toBe('pass');
     expect(outcomes(r)).toEqual({ 'tests/test_double.py::test_installed_copy_is_tested': 'passed', 'tests/test_double.py::test_double': 'passed' });
-    expect(r.tests!.run).toMatchObject({ config: 'pyproject.toml', discovery: 'discovered', args: ['tests'] });
+    expect(r.tests!.run).toMatchObject({ config: 'pyproject.toml', discovery: 'root', args: [] });
     expect(r.coverage!.percent).toBe(100);
   });
 

@@ -26,7 +26,8 @@
  * The `dev` dependency group and dev-requirements.txt / requirements-dev.txt / requirements/dev*.txt
  * are read only when none of the sources above (1-4) declares anything.
  *
- * The project itself (`-e .[test]`, `name[tests]`) stands for its extras; its bare name is dropped.
+ * The project itself (`-e .[test]`, `name[tests]`) stands for its extras; its bare name is dropped, and
+ * so are test runners and release tools (RUNNER_TOOLS: tox, nox, …), which the tests do not import.
  * Markers are evaluated by the guest's `packaging` for the guest's interpreter (an extra's marker with
  * the extra set): requirements whose marker is false are dropped, an extra's requirement loses its
  * marker, others keep theirs. Every result passes screenRequirements.
@@ -113,6 +114,12 @@ export interface TestSources {
 export const normalizeRequirementName = (n: string): string => n.trim().replace(/[-_.]+/g, '-').toLowerCase();
 
 const TEST_NAMES = ['test', 'tests', 'testing'];
+/**
+ * Tools that run a test suite or a release rather than being imported by it (sortedcontainers 2.4.0's
+ * `tests_require=['tox']`): not installed into the test environment, so their absence never keeps the
+ * tests from running.
+ */
+export const RUNNER_TOOLS: ReadonlySet<string> = new Set(['tox', 'nox', 'detox', 'pytest-runner', 'pre-commit', 'twine', 'check-manifest']);
 const MAX_CANDIDATES = 1000;
 const MAX_FINAL = 300;
 const MAX_DEPTH = 5;
@@ -677,12 +684,14 @@ export async function readTestRequirements(distPath: string, rootfs: string, sig
   const kept: string[] = [];
   const sources: string[] = [];
   let falseMarkers = 0;
+  const runners = new Set<string>();
   results.forEach((r, i) => {
     const cand = items[i]!;
     const o = (typeof r === 'object' && r !== null ? r : {}) as { keep?: unknown; name?: unknown; req?: unknown; error?: unknown };
     if (typeof o.error === 'string') return void notes.push(`${cand.source}: ${JSON.stringify(cand.requirement.slice(0, 120))} is not a valid requirement (${o.error.slice(0, 200)})`);
     if (typeof o.name !== 'string' || typeof o.req !== 'string' || typeof o.keep !== 'boolean' || o.req.length > 2000) return;
     if (!o.keep) return void falseMarkers++;
+    if (RUNNER_TOOLS.has(o.name)) return void runners.add(o.name);
     if (seen.has(o.name) || o.name === normalizeRequirementName(parseCoreMetadata(files.get('PKG-INFO') ?? '')?.name ?? '\0')) return;
     const s = screenRequirements([o.req]);
     if (s.refused.length) return void notes.push(`${cand.source}: ${JSON.stringify(s.refused[0]!.requirement)} refused: ${s.refused[0]!.reason}`);
@@ -692,5 +701,6 @@ export async function readTestRequirements(distPath: string, rootfs: string, sig
     sources.push(cand.source);
   });
   if (falseMarkers) notes.push(`${falseMarkers} requirements do not apply to this interpreter (markers)`);
+  if (runners.size) notes.push(`left out, a test runner or release tool rather than a test requirement: ${[...runners].join(', ')}`);
   return { requirements: kept, sources, notes: notes.slice(0, 200) };
 }
