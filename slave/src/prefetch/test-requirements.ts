@@ -116,10 +116,11 @@ export const normalizeRequirementName = (n: string): string => n.trim().replace(
 const TEST_NAMES = ['test', 'tests', 'testing'];
 /**
  * Tools that run a test suite or a release rather than being imported by it (sortedcontainers 2.4.0's
- * `tests_require=['tox']`): not installed into the test environment, so their absence never keeps the
- * tests from running.
+ * `tests_require=['tox']`, xmltodict 0.13.0's `['nose2']`: pytest runs their unittest suites): not
+ * installed into the test environment, so their absence never keeps the tests from running. A suite
+ * that does import one stops at collection, and that is test-fail:deps naming it.
  */
-export const RUNNER_TOOLS: ReadonlySet<string> = new Set(['tox', 'nox', 'detox', 'pytest-runner', 'pre-commit', 'twine', 'check-manifest']);
+export const RUNNER_TOOLS: ReadonlySet<string> = new Set(['tox', 'nox', 'detox', 'nose2', 'pytest-runner', 'pre-commit', 'twine', 'check-manifest']);
 const MAX_CANDIDATES = 1000;
 const MAX_FINAL = 300;
 const MAX_DEPTH = 5;
