@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node
 import { basename, dirname, join } from 'node:path';
 import { parseJunit, readTestRequirements, runInGuest, withoutVersion, type TestCaseResult } from '@pyti/slave';
 
-/** Bumped whenever the way the native baseline runs changes, so that cached native results are made again. */
-export const NATIVE_METHOD = 2;
+/** Bumped whenever the native baseline or the test requirements it installs (readTestRequirements) change, so that cached native results are made again. */
+export const NATIVE_METHOD = 3;
 
 /** What the native run did. */
 export interface NativeResult {
