@@ -2,7 +2,7 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  roots: ['<rootDir>/vm-agent/src', '<rootDir>/tasks/src', '<rootDir>/images/src', '<rootDir>/slave/src', '<rootDir>/master/src', '<rootDir>/test/src'],
+  roots: ['<rootDir>/vm-agent/src', '<rootDir>/tasks/src', '<rootDir>/images/src', '<rootDir>/common/src', '<rootDir>/slave/src', '<rootDir>/master/src', '<rootDir>/test/src'],
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: {
     '^@pyti/slave/cli$': '<rootDir>/slave/src/cli/main.ts',

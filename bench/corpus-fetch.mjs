@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireRootfs } from '../images/dist/index.js';
-import { validateDist } from '../slave/dist/index.js';
+import { validateDist } from '../common/dist/index.js';
 import { corpusDir, obtainCorpus } from '../test/dist/corpus/obtain.js';
 
 const args = process.argv.slice(2);

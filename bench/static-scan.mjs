@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 /**
  * Static scanner bench: scans every distribution under the given directories (recursively:
- * .tar.gz, .tgz, .whl, .zip, bare .py) with slave/src/static's scanDistribution, or with
+ * .tar.gz, .tgz, .whl, .zip, bare .py) with common/src/static's scanDistribution, or with
  * `--tree DIR` each package directory of an installed tree (site-packages) with scanSources, and
  * prints, per severity, how many inputs had a finding at or above it, how often each rule fired,
  * the inputs with nothing at medium or above (misses, for malware) and those with something above
- * low (alarms, for benign sets). Build first (npm run build): it imports slave/dist.
+ * low (alarms, for benign sets). Build first (npm run build): it imports common/dist.
  *
  *   node bench/static-scan.mjs /root/corpus/malware-dev [--misses 50] [--alarms 50] [--json out.json]
  *   node bench/static-scan.mjs --tree /usr/lib/python3/dist-packages
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { scanDistribution, scanSources, wantedMember } from '../slave/dist/static/index.js';
+import { scanDistribution, scanSources, wantedMember } from '../common/dist/static/index.js';
 
 const SEV = ['info', 'low', 'medium', 'high', 'critical'];
 const args = process.argv.slice(2);

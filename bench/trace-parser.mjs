@@ -3,12 +3,12 @@
 // in the same run, the floor: only splitting the same bytes into lines. Prints MB/s for both, the
 // ratio, and the heap growth. Usage: node bench/trace-parser.mjs [MB] [rounds]
 import { readFileSync } from 'node:fs';
-import { StraceParser } from '../slave/dist/trace/strace-parser.js';
+import { StraceParser } from '../common/dist/trace/strace-parser.js';
 
 const targetMb = Number(process.argv[2] ?? 64);
 const rounds = Number(process.argv[3] ?? 5);
 const fixtures = ['guest-install', 'guest-import', 'proc', 'net', 'edge', 'ux'].map((n) =>
-  readFileSync(new URL(`../slave/src/trace/fixtures/${n}.strace`, import.meta.url)));
+  readFileSync(new URL(`../common/src/trace/fixtures/${n}.strace`, import.meta.url)));
 const one = Buffer.concat(fixtures);
 const copies = Math.ceil((targetMb * 1024 * 1024) / one.length);
 const input = Buffer.concat(Array(copies).fill(one));

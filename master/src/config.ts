@@ -5,7 +5,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { normalizeIndexUrl } from '@pyti/slave';
+import { normalizeIndexUrl } from '@pyti/common';
 
 export interface MasterConfig {
   /** Database, blobs and tokens live here. */

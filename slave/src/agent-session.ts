@@ -10,6 +10,7 @@ import {
   RpcPeer, MessageTooLargeError,
   type AgentHello, type AgentNotifications, type HostNotifications, type AgentRequests, type Plan, type RunResult, type TaskResult,
 } from '@pyti/vm-agent';
+import type { InfraError } from '@pyti/common';
 import type { SandboxInstance } from './backends/backend.js';
 import { checkFinished, checkHello, checkOutput, checkPing, checkRaw, checkRunResult, checkStarted, ShapeError } from './guest-messages.js';
 
@@ -48,16 +49,6 @@ export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
   maxOutputBytesPerTask: 16 * 1024 * 1024,
   maxMessagesPerSecond: 20000,
 });
-
-export type InfraErrorKind =
-  | 'error:sandbox-protocol' | 'error:boot-timeout' | 'error:job-timeout' | 'error:sandbox' | 'error:guest-unresponsive' | 'error:task-overrun';
-
-export interface InfraError {
-  kind: InfraErrorKind;
-  message: string;
-  /** The offending message (truncated), for protocol violations. */
-  evidence?: string;
-}
 
 export interface SessionEvents {
   hello?(hello: AgentHello): void;

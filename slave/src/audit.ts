@@ -10,17 +10,14 @@ import { auditPlan, tasksDir } from '@pyti/tasks';
 import { ensureAgentBundle, requireRootfs } from '@pyti/images';
 import type { Backend } from './backends/backend.js';
 import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
-import { DEFAULT_SESSION_LIMITS, runAgentSession, type InfraError, type InfraErrorKind, type SessionLimits, type SessionOutcome } from './agent-session.js';
-import { validateDist, type ValidatedDist } from './input/validate-dist.js';
+import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionLimits, type SessionOutcome } from './agent-session.js';
+import { generateBait } from './bait/generate-bait.js';
+import { validateDist, type ValidatedDist, type AuditReport, type InfraError, type InfraErrorKind, type DistributionOrigin, type RetriedAttempt, renderHtml, loadStaticScanner, type StaticScanSummary } from '@pyti/common';
 import { readableWheelhouse } from './input/readable-wheelhouse.js';
 import { readTestRequirements, TEST_REQUIREMENTS_FILE, type TestRequirementsFile } from './prefetch/test-requirements.js';
 import { buildReport } from './report/build-report.js';
 import { testRunInfraError } from './results/test-summary.js';
-import { generateBait } from './bait/index.js';
-import type { AuditReport, DistributionOrigin, RetriedAttempt } from './report/audit-report.js';
-import { renderHtml } from './report/render-html.js';
 import { RAW_NAME } from './guest-messages.js';
-import { loadStaticScanner, type StaticScanSummary } from './report/static-scan.js';
 
 /** A distribution file name that may become a host path: one path element, not hidden, no NUL. */
 export const SAFE_DIST_NAME = /^(?!\.)[^/\\\0]{1,255}$/;

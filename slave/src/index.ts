@@ -1,3 +1,11 @@
+/**
+ * @pyti/slave: what only a slave runs: the sandbox and VM backends, the agent session, the audit
+ * orchestration (build the report from raw data), prefetch, the slave daemon and its command client,
+ * git-source sdist builds, bait generation and the sinkhole log's collection.
+ *
+ * What the master also uses (command protocol, report schema and rendering, findings and rescore,
+ * PyPI naming and index access, archive validation) lives in @pyti/common: import it from there.
+ */
 export * from './backends/backend.js';
 export * from './backends/bwrap.js';
 export * from './backends/chroot.js';
@@ -8,46 +16,13 @@ export * from './backends/libvirt-domain.js';
 export * from './backends/libvirtd.js';
 export * from './backends/accelerator.js';
 export * from './backends/vm-disks.js';
-export { killProcessGroup } from './backends/host-tools.js';
 export * from './agent-session.js';
 export * from './guest-messages.js';
 export * from './audit.js';
-export * from './input/validate-dist.js';
-export * from './input/core-metadata.js';
-export * from './report/audit-report.js';
 export * from './report/build-report.js';
-export * from './report/render-html.js';
-export * from './report/render-terminal.js';
-export * from './report/html-escape.js';
-export * from './report/trace-findings.js';
-export * from './report/apply-judgement.js';
-export * from './report/observation.js';
-export * from './report/static-scan.js';
-export * from './static/index.js';
-export * from './report/rescore.js';
 export * from './report/rescore-dir.js';
-export * from './findings/judge.js';
-export * from './findings/finding.js';
-export * from './findings/rules.js';
-export * from './trace/trace-events.js';
-export * from './trace/process-tree.js';
-export { parseStrace } from './trace/strace-parser.js';
-export * from './results/junit.js';
-export * from './results/test-outcomes.js';
-export * from './results/pylint.js';
-export * from './results/pycodestyle.js';
-export * from './results/coverage.js';
-export * from './command/command-protocol.js';
 export * from './command/command-client.js';
 export * from './command/command-results.js';
-export * from './command/backoff.js';
-export * from './index-client/index-client.js';
-export * from './index-client/index-url.js';
-export * from './index-client/dist-filename.js';
-export * from './index-client/release-json.js';
-export * from './index-client/index-http.js';
-export * from './index-client/simple-page.js';
-export * from './index-client/pep440.js';
 export * from './prefetch/prefetch.js';
 export * from './prefetch/prefetch-host.js';
 export * from './prefetch/guest-tags.js';
@@ -66,9 +41,5 @@ export * from './git-source/source-archive.js';
 export * from './git-source/sdist-build.js';
 export * from './git-source/source-report.js';
 export * from './git-source/git-job.js';
-export * from './report/reach.js';
-export * from './findings/windows-shim.js';
-export * from './sinkhole/sinkhole-record.js';
 export * from './sinkhole/parse-sinkhole.js';
 export * from './sinkhole/collect-network.js';
-export * from './findings/sinkhole-contact.js';

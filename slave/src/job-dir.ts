@@ -7,7 +7,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pidAlive } from './backends/host-tools.js';
+import { pidAlive } from '@pyti/common';
 
 const live = new Set<string>();
 let hooked = false;

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { cacheRoot } from '@pyti/images';
-import { IndexClient, normalizeProject, type AuditReport } from '@pyti/slave';
+import { IndexClient, normalizeProject, type AuditReport } from '@pyti/common';
 import { main, type CliIO } from '@pyti/slave/cli';
 import { fetchAuditTarget, parseAuditTarget } from '../../slave/src/cli/audit-target.js';
 import { buildIndexFixtures, type IndexFixtures } from './index-fixtures.js';

@@ -4,7 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { severityAtLeast, type AuditOutcome, type AuditReport } from '@pyti/slave';
+import { type AuditOutcome } from '@pyti/slave';
+import { severityAtLeast, type AuditReport } from '@pyti/common';
 import { auditFixture, cleanupFixtureAudits } from './fixture-audit.js';
 
 const task = (r: AuditReport, id: string) => r.tasks.find((t) => t.id === id)!;

@@ -7,7 +7,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditDistribution, BwrapBackend, type AuditProgress, type AuditReport, type Backend, type SandboxInputs, type SandboxInstance } from '@pyti/slave';
+import { auditDistribution, BwrapBackend, type AuditProgress, type Backend, type SandboxInputs, type SandboxInstance } from '@pyti/slave';
+import { type AuditReport } from '@pyti/common';
 import { buildFixture, makeWheelhouse } from './fixture-dists.js';
 
 /** Bubblewrap, whose first `killed` sandboxes are ended from the host once a task has started. */

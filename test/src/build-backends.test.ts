@@ -8,7 +8,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditDistribution, BwrapBackend, renderHtml, renderTerminal, type AuditReport } from '@pyti/slave';
+import { auditDistribution, BwrapBackend } from '@pyti/slave';
+import { renderHtml, renderTerminal, type AuditReport } from '@pyti/common';
 import { makeWheelhouse } from './fixture-dists.js';
 import { packRawSdist } from './raw-sdist.js';
 

@@ -17,7 +17,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { auditDistribution, BwrapBackend, type AuditReport } from '@pyti/slave';
+import { auditDistribution, BwrapBackend } from '@pyti/slave';
+import { type AuditReport } from '@pyti/common';
 import { corpusDir, loadManifest, normalizeName, obtainCorpus, type ObtainResult } from './corpus/obtain.js';
 import { NATIVE_METHOD, runNative, type NativeResult } from './corpus/native.js';
 import { compareOutcomes, junitKeyOfNodeId, nativeOutcomes, pytiOutcomes, pytiOutcomesOfReport } from './corpus/compare.js';

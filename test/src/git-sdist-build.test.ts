@@ -11,7 +11,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { BwrapBackend, buildSdist, outsidePrefix, pickSdist, validateDist, validateTarGz } from '@pyti/slave';
+import { BwrapBackend, buildSdist, pickSdist } from '@pyti/slave';
+import { outsidePrefix, validateDist, validateTarGz } from '@pyti/common';
 import { TestGitRepo } from '../../master/src/testing/git-repo-kit.js';
 import { debianWheel } from './index-fixtures.js';
 

@@ -11,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RpcPeer, type AgentNotifications, type AgentRequests, type TaskSpec } from '@pyti/vm-agent';
 import {
-  auditDistribution, BwrapBackend, ensureLibvirtd, LibvirtBackend, severityAtLeast,
-  type AuditReport, type Backend, type LibvirtInstance, type SandboxInputs,
+  auditDistribution, BwrapBackend, ensureLibvirtd, LibvirtBackend, type Backend, type LibvirtInstance, type SandboxInputs,
 } from '@pyti/slave';
+import {
+  severityAtLeast, type AuditReport,
+} from '@pyti/common';
 import { buildFixture, makeWheelhouse } from './fixture-dists.js';
 
 const URI = 'qemu:///system';

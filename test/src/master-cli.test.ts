@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMasterApp, loadMasterConfig, UserClient, type MasterApp } from '@pyti/master';
 import { main, type CliIO } from '@pyti/master/cli';
-import { COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION, COMMAND_RPC_PATH, type AuditReport, type LeasedJob } from '@pyti/slave';
+import { COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION, COMMAND_RPC_PATH, type AuditReport, type LeasedJob } from '@pyti/common';
 import { buildFixture } from './fixture-dists.js';
 
 const SLAVE_TOKEN = 'slave-a-token-0123456789';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMasterApp, loadMasterConfig, openDatabase, runMasterCommand, type MasterApp } from '@pyti/master';
-import { COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION } from '@pyti/slave';
+import { COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION } from '@pyti/common';
 import { tinyReport } from '../../master/src/testing/tiny-dists.js';
 
 const SLAVE = 'slave-token-0123456789';

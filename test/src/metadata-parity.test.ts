@@ -1,5 +1,5 @@
 /**
- * The host's core-metadata parser (slave/src/input/core-metadata.ts, what the report shows) and the
+ * The host's core-metadata parser (common/src/input/core-metadata.ts, what the report shows) and the
  * guest's (tasks/guest/inspect_dist.py's parse_metadata, what the tasks read) agree on real metadata:
  * every PKG-INFO and METADATA file of the guest image's Python packages (Debian's builds of real
  * releases: egg-info PKG-INFO of every Metadata-Version, wheel METADATA), run here with the host's python3.
@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { parseCoreMetadata } from '@pyti/slave';
+import { parseCoreMetadata } from '@pyti/common';
 
 const GUEST = new URL('../../tasks/guest/', import.meta.url).pathname;
 

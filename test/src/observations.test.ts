@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMasterApp, loadMasterConfig, ManualClock, type AuditDetail, type MasterApp } from '@pyti/master';
-import { COMMAND_PROTOCOL_VERSION } from '@pyti/slave';
+import { COMMAND_PROTOCOL_VERSION } from '@pyti/common';
 import { tinyReport, tinyWheel } from '../../master/src/testing/tiny-dists.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
 

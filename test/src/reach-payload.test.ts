@@ -5,7 +5,8 @@
  * mount) and runs powershell -EncodedCommand with CREATE_NO_WINDOW (the Windows shims);
  * `execute-payload` does something only when its public function is called (the execute task).
  */
-import { windowsShimFindings, type AuditOutcome, type AuditReport } from '@pyti/slave';
+import { type AuditOutcome } from '@pyti/slave';
+import { windowsShimFindings, type AuditReport } from '@pyti/common';
 import { auditFixture, cleanupFixtureAudits } from './fixture-audit.js';
 
 const task = (r: AuditReport, id: string) => r.tasks.find((t) => t.id === id)!;

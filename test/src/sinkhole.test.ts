@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sinkholeFindings, type AuditOutcome } from '@pyti/slave';
+import { type AuditOutcome } from '@pyti/slave';
+import { sinkholeFindings } from '@pyti/common';
 import { auditFixture, cleanupFixtureAudits } from './fixture-audit.js';
 
 describe('the sinkhole network (bwrap)', () => {

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMasterApp, loadMasterConfig, UserClient, type MasterApp } from '@pyti/master';
-import { CommandClient, type SlaveCapabilities } from '@pyti/slave';
+import { CommandClient } from '@pyti/slave';
+import { type SlaveCapabilities } from '@pyti/common';
 import { buildFixture } from './fixture-dists.js';
 
 const S1 = 'slave1-token-0123456789';

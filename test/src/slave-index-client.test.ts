@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { IndexClient, type IndexFile } from '@pyti/slave';
+import { IndexClient, type IndexFile } from '@pyti/common';
 import { buildIndexFixtures, type IndexFixtures } from './index-fixtures.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
 

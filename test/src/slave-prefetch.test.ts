@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { guestTags, prefetchDependencies, validateDist, WheelCache, type GuestTags } from '@pyti/slave';
+import { guestTags, prefetchDependencies, WheelCache, type GuestTags } from '@pyti/slave';
+import { validateDist } from '@pyti/common';
 import { buildIndexFixtures, type IndexFixtures } from './index-fixtures.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
 

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { auditDistribution, BwrapBackend, guestTags, prefetchDependencies, readTestRequirements, renderHtml, validateDist, WheelCache, type GuestTags } from '@pyti/slave';
+import { auditDistribution, BwrapBackend, guestTags, prefetchDependencies, readTestRequirements, WheelCache, type GuestTags } from '@pyti/slave';
+import { renderHtml, validateDist } from '@pyti/common';
 import { buildIndexFixtures, type IndexFixtures } from './index-fixtures.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditReport } from '@pyti/slave';
+import type { AuditReport } from '@pyti/common';
 import { auditFixture, cleanupFixtureAudits } from './fixture-audit.js';
 
 const task = (r: AuditReport, id: string) => r.tasks.find((t) => t.id === id)!;

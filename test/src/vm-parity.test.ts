@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditDistribution, BwrapBackend, ensureLibvirtd, LibvirtBackend, QemuBackend, type AuditReport, type Backend } from '@pyti/slave';
+import { auditDistribution, BwrapBackend, ensureLibvirtd, LibvirtBackend, QemuBackend, type Backend } from '@pyti/slave';
+import { type AuditReport } from '@pyti/common';
 import { buildFixture, makeWheelhouse } from './fixture-dists.js';
 
 /** Every fixture package with the wheelhouse it is audited with. */

@@ -15,7 +15,7 @@ describe('error code registry', () => {
   it('lists every PYTI_* code used in the sources, and every listed code is used', () => {
     const root = new URL('../../', import.meta.url).pathname;
     const used = new Set<string>();
-    for (const ws of ['vm-agent', 'tasks', 'images', 'slave', 'master', 'test']) {
+    for (const ws of ['vm-agent', 'tasks', 'images', 'common', 'slave', 'master', 'test']) {
       for (const f of sources(join(root, ws))) {
         if (f.endsWith(join('vm-agent', 'src', 'errors.ts'))) continue; // the registry itself
         for (const m of readFileSync(f, 'utf8').matchAll(/\bPYTI_[A-Z_]*[A-Z]\b/g)) used.add(m[0]);

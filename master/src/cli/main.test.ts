@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { AuditReport } from '@pyti/slave';
+import type { AuditReport } from '@pyti/common';
 import type { AuditDetail } from '../user-api.js';
 import { main, type CliIO } from './main.js';
 

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { renderTerminal, type AuditReport } from '@pyti/slave';
+import { renderTerminal, type AuditReport } from '@pyti/common';
 import { ERROR_CODES, PytiError, type ErrorCode } from '@pyti/vm-agent';
 import { CONNECTION_OPTIONS, UsageError, clientFor, type CliIO } from './cli-io.js';
 import { saveReport } from './save-report.js';

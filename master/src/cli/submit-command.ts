@@ -4,7 +4,7 @@
  * terminal summary (or the audit as JSON) and `pyti audit`'s exit code.
  */
 import { parseArgs } from 'node:util';
-import { renderTerminal, type AuditReport } from '@pyti/slave';
+import { renderTerminal, type AuditReport } from '@pyti/common';
 import type { AuditDetail, AuditSummary } from '../user-api.js';
 import type { UserClient } from '../client/user-client.js';
 import { CONNECTION_OPTIONS, UsageError, clientFor, intFlag, type CliIO } from './cli-io.js';

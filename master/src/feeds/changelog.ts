@@ -9,7 +9,7 @@
  * kept with kind `other`, so the cursor can pass them.
  */
 import { PytiError } from '@pyti/vm-agent';
-import { PROJECT_NAME, VERSION_TEXT, backoffDelay, sleep as defaultSleep, normalizeIndexUrl, type RetryPolicy } from '@pyti/slave';
+import { PROJECT_NAME, VERSION_TEXT, backoffDelay, sleep as defaultSleep, normalizeIndexUrl, type RetryPolicy } from '@pyti/common';
 import type { ChangeEvent, ChangeKind } from './feed-types.js';
 import { normalizeName } from './pep.js';
 import { FeedRateLimitedError, XmlRpcClient } from './xmlrpc-client.js';

@@ -3,7 +3,7 @@
  * slave's, shared) and PEP 440 version validity and ordering (via the maintained `@renovatebot/pep440`).
  */
 import { compare, valid } from '@renovatebot/pep440';
-import { normalizeProject } from '@pyti/slave';
+import { normalizeProject } from '@pyti/common';
 
 /** PEP 503 normalized name: runs of `-`, `_`, `.` become one `-`, lower case (`Foo.Bar_baz` → `foo-bar-baz`). */
 export function normalizeName(name: string): string {

@@ -9,7 +9,7 @@
  * then refused with `PYTI_FEED_STALE`. A release removed meanwhile is `PYTI_INDEX_NOT_FOUND` (404).
  */
 import { PytiError } from '@pyti/vm-agent';
-import { backoffDelay, indexGet, isPureWheel, normalizeIndexUrl, releaseFiles, releaseJsonUrl, sleep as defaultSleep, type RetryPolicy } from '@pyti/slave';
+import { backoffDelay, indexGet, isPureWheel, normalizeIndexUrl, releaseFiles, releaseJsonUrl, sleep as defaultSleep, type RetryPolicy } from '@pyti/common';
 import type { ReleaseFile, ReleaseFiles } from './feed-types.js';
 import { readCappedText } from './http-body.js';
 import { normalizeName } from './pep.js';

@@ -7,7 +7,7 @@
  * Pure functions; a feed that is not well-formed or not this shape is `PYTI_FEED_MALFORMED`.
  */
 import { PytiError } from '@pyti/vm-agent';
-import { PROJECT_NAME, VERSION_TEXT } from '@pyti/slave';
+import { PROJECT_NAME, VERSION_TEXT } from '@pyti/common';
 import type { FeedItem } from './feed-types.js';
 import { normalizeName } from './pep.js';
 import { elementChildren, parseXml, textOf, type XmlElement } from './xml-tree.js';

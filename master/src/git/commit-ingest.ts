@@ -14,7 +14,7 @@
  *
  * Security: nothing of the repository runs on the master — see git-command.ts.
  */
-import { GIT_ARCHIVE_PREFIX } from '@pyti/slave';
+import { GIT_ARCHIVE_PREFIX } from '@pyti/common';
 import { BlobTooLargeError, discardTemp, type BlobStore, type TempBlob } from '../blobs/blob-store.js';
 import type { Db } from '../db/database.js';
 import type { Clock } from '../queue/clock.js';

@@ -19,7 +19,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { killProcessGroup } from '@pyti/slave';
+import { killProcessGroup } from '@pyti/common';
 import type { GitProtocol } from './git-repo.js';
 
 /** How to run one git command. */

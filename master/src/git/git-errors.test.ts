@@ -19,7 +19,7 @@ describe('PYTI_GIT_* error codes', () => {
   it('every code written anywhere is in the one registry', () => {
     const root = new URL('../../../', import.meta.url).pathname;
     const used = new Set<string>();
-    for (const f of [join(root, 'README.md'), ...['vm-agent', 'tasks', 'images', 'slave', 'master', 'test'].flatMap((w) => files(join(root, w)))]) {
+    for (const f of [join(root, 'README.md'), ...['vm-agent', 'tasks', 'images', 'common', 'slave', 'master', 'test'].flatMap((w) => files(join(root, w)))]) {
       for (const m of readFileSync(f, 'utf8').matchAll(/\bPYTI_GIT_[A-Z_]*[A-Z]\b/g)) used.add(m[0]);
     }
     expect([...used].filter((c) => !(c in ERROR_CODES))).toEqual([]);

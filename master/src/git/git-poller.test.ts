@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateTarGz, outsidePrefix } from '@pyti/slave';
+import { validateTarGz, outsidePrefix } from '@pyti/common';
 import { BlobStore } from '../blobs/blob-store.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { ManualClock } from '../queue/clock.js';

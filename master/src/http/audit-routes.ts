@@ -4,7 +4,7 @@
  * and cancel.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { renderHtml, type AuditReport } from '@pyti/slave';
+import { renderHtml, type AuditReport } from '@pyti/common';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';

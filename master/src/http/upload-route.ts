@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { PytiError } from '@pyti/vm-agent';
-import { validateDist } from '@pyti/slave';
+import { validateDist } from '@pyti/common';
 import { BlobTooLargeError, discardTemp, type BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';

@@ -3,7 +3,7 @@
  * one observation for it (once per file), built from the job's own project, version and file (not
  * the slave's claims) and the master's score and reasons. Git commits are not on the index: skipped.
  */
-import { observationFor, type ScoreReason } from '@pyti/slave';
+import { observationFor, type ScoreReason } from '@pyti/common';
 import type { JobRow } from '../queue/job-rows.js';
 import type { ReportOutcome } from '../queue/job-queue.js';
 import type { ObservationStore } from './observation-store.js';

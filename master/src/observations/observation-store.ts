@@ -3,7 +3,7 @@
  * audited file (project, version, filename), queued when an audit of it is judged malicious, then
  * `sent`, or `failed` with the last reason once its attempts are used up.
  */
-import type { IndexObservation } from '@pyti/slave';
+import type { IndexObservation } from '@pyti/common';
 import type { Db } from '../db/database.js';
 import type { AuditObservation } from '../user-api.js';
 

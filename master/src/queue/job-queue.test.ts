@@ -1,4 +1,4 @@
-import type { RegisterParams } from '@pyti/slave';
+import type { RegisterParams } from '@pyti/common';
 import { openDatabase, type Db } from '../db/database.js';
 import { ManualClock } from './clock.js';
 import { LeaseLostError, NotRegisteredError } from './errors.js';

@@ -17,8 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import type {
   CompleteResult, HeartbeatResult, JobOutcome, JobProgressEvent, LeasedJob, ProgressResult, RegisterParams, SlaveCommand,
-} from '@pyti/slave';
-import { COMMAND_LIMITS } from '@pyti/slave';
+} from '@pyti/common';
+import { COMMAND_LIMITS } from '@pyti/common';
 import type { Db } from '../db/database.js';
 import type { AuditDetail, AuditObservation, AuditState, AuditSummary, SlaveSummary } from '../user-api.js';
 import { systemClock, type Clock } from './clock.js';

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadStaticScanner, rescoreReport, type AuditReport, type RawData, type StaticScanSummary } from '@pyti/slave';
+import { loadStaticScanner, rescoreReport, type AuditReport, type RawData, type StaticScanSummary } from '@pyti/common';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Db } from '../db/database.js';
 import type { JobRow } from '../queue/job-rows.js';

@@ -8,7 +8,7 @@ import {
   type JSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse,
 } from 'json-rpc-2.0';
 import { PytiError } from '@pyti/vm-agent';
-import { CommandErrorCodes, type CommandMethod, type CommandResult } from '@pyti/slave';
+import { CommandErrorCodes, type CommandMethod, type CommandResult } from '@pyti/common';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { LeaseLostError, NotRegisteredError } from '../queue/errors.js';

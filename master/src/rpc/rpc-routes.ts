@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JSONRPCServer } from 'json-rpc-2.0';
 import { PytiError } from '@pyti/vm-agent';
-import { COMMAND_BLOB_PATH, COMMAND_LIMITS, COMMAND_RPC_PATH, CommandErrorCodes } from '@pyti/slave';
+import { COMMAND_BLOB_PATH, COMMAND_LIMITS, COMMAND_RPC_PATH, CommandErrorCodes } from '@pyti/common';
 import { bearerToken, type TokenAuthority } from '../auth.js';
 import { BlobTooLargeError, SHA256_HEX, type BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';

@@ -6,7 +6,7 @@ import { PytiError } from '@pyti/vm-agent';
 import {
   COMMAND_LIMITS, COMMAND_PROTOCOL_VERSION, JOB_PHASES, VERDICTS as JUDGED_VERDICTS, applyJudgement, type AuditReport,
   type CompleteParams, type HeartbeatParams, type JobPhase, type JobProgressEvent, type LeaseParams, type PrefetchSummary, type ProgressParams, type RegisterParams,
-} from '@pyti/slave';
+} from '@pyti/common';
 
 /** A params field is missing or has the wrong shape. */
 export class InvalidParamsError extends PytiError {

@@ -4,7 +4,7 @@
  * script polls `GET /api/v1/audits?limit=N` every 2 s and redraws the rows in place from the JSON
  * (cells assigned as text, never as HTML); without scripts the page is static (and refreshes itself).
  */
-import { esc } from '@pyti/slave';
+import { esc } from '@pyti/common';
 import type { AuditSummary } from '../user-api.js';
 import { AUDIT_COLUMNS, ROW_MODEL_JS, auditCells, auditTone, type RowCell } from './audit-row-model.js';
 import { NOSCRIPT_REFRESH, pageShell, scriptJson } from './page-shell.js';

@@ -12,7 +12,7 @@
  * While the audit is queued or running, a small script polls `GET /api/v1/audits/:id` every 2 s,
  * appends new events (as text) and reloads the page when the audit ends.
  */
-import { esc } from '@pyti/slave';
+import { esc } from '@pyti/common';
 import type { AuditDetail } from '../user-api.js';
 import { auditCells, auditTone } from './audit-row-model.js';
 import { isLive } from './audit-list-page.js';

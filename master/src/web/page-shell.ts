@@ -1,5 +1,5 @@
 /** The HTML document around the master's pages: one inline stylesheet, no external assets. */
-import { esc } from '@pyti/slave';
+import { esc } from '@pyti/common';
 
 const CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1f21;background:#f6f7f9}

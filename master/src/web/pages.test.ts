@@ -1,5 +1,5 @@
 import { runInNewContext } from 'node:vm';
-import { renderHtml, type AuditReport } from '@pyti/slave';
+import { renderHtml, type AuditReport } from '@pyti/common';
 import type { AuditDetail, AuditSummary } from '../user-api.js';
 import { AUDIT_COLUMNS, auditCells, auditTone, renderAuditListPage, renderAuditPage } from './pages.js';
 

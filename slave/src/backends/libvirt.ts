@@ -61,7 +61,7 @@ import { requireBootImage, type BootImageInfo } from '@pyti/images';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
 import { BoundedLog } from './bounded-log.js';
-import { commandWorks, killProcessGroup, pidAlive } from './host-tools.js';
+import { commandWorks, killProcessGroup, pidAlive } from '@pyti/common';
 import { dacBaseLabel, domainXml, readPytiMeta, type PytiDomainMeta } from './libvirt-domain.js';
 import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError } from './libvirtd.js';
 import { connectAgentSocket, vmInstance } from './qemu.js';

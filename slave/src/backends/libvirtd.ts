@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { commandWorks } from './host-tools.js';
+import { commandWorks } from '@pyti/common';
 
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
 import type { SandboxInstance } from './backend.js';
 import { BoundedLog } from './bounded-log.js';
-import { killProcessGroup } from './host-tools.js';
+import { killProcessGroup } from '@pyti/common';
 
 /** Largest single message accepted from the guest. */
 export const MAX_GUEST_MESSAGE_BYTES = 4 * 1024 * 1024;

@@ -18,7 +18,7 @@ import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } fro
 import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
 import { qemuArgs, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
-import { commandWorks } from './host-tools.js';
+import { commandWorks } from '@pyti/common';
 import { startQemu } from './vm-process.js';
 import { warmTemplate, type WarmTemplate } from './qemu-warm.js';
 import { QmpClient } from './qmp.js';

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { BoundedLog } from './bounded-log.js';
-import { killProcessGroup } from './host-tools.js';
+import { killProcessGroup } from '@pyti/common';
 
 export interface VmProcess {
   /** Serial console and QEMU's own messages (capped). */

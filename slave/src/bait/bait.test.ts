@@ -1,6 +1,5 @@
 import { generateBait } from './generate-bait.js';
-import { dnsTexts, findCanaries, indexCanaries } from './canary-match.js';
-import { parseBaitHits, parsePlanted } from './shape-check.js';
+import { dnsTexts, findCanaries, indexCanaries, parseBaitHits, parsePlanted } from '@pyti/common';
 
 describe('bait', () => {
   const bait = generateBait();

@@ -4,7 +4,7 @@
  * .env), fresh per audit so a leak can be told from anything else in the sandbox.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Bait, BaitFile, Canary } from './bait-types.js';
+import type { Bait, BaitFile, Canary } from '@pyti/common';
 
 const UPPER32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -18,11 +18,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { safeDistFilename } from '../index-client/dist-filename.js';
-import type { IndexClient, ResolvedFile } from '../index-client/index-client.js';
-import type { IndexFile } from '../index-client/release-json.js';
-import { PROJECT_NAME, VERSION_TEXT } from '../index-client/index-url.js';
-import type { DistributionOrigin } from '../report/audit-report.js';
+import { safeDistFilename, type IndexClient, type ResolvedFile, type IndexFile, PROJECT_NAME, VERSION_TEXT, type DistributionOrigin } from '@pyti/common';
 
 /** One parsed `pyti audit` argument. */
 export type AuditTarget =

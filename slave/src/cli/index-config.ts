@@ -18,7 +18,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { DEFAULT_INDEX_URL, indexLocation, type IndexLocation } from '../index-client/index-url.js';
+import { DEFAULT_INDEX_URL, indexLocation, type IndexLocation } from '@pyti/common';
 
 /** The index to use and where that choice came from. */
 export interface IndexConfig extends IndexLocation {

@@ -13,8 +13,7 @@ import { ERROR_CODES, PytiError } from '@pyti/vm-agent';
 import { buildBootImage, buildRootfs, cacheRoot, findBootImage, findRootfs } from '@pyti/images';
 import { auditDistribution, type AuditOptions, type AuditProgress } from '../audit.js';
 import { checkServedDist } from '../daemon/job-runner.js';
-import { IndexClient } from '../index-client/index-client.js';
-import { validateDist } from '../input/validate-dist.js';
+import { IndexClient, validateDist, renderTerminal } from '@pyti/common';
 import { createJobDir, removeJobDir } from '../job-dir.js';
 import { prefetchDependencies } from '../prefetch/prefetch.js';
 import { openPrefetchHost } from '../prefetch/prefetch-host.js';
@@ -24,7 +23,6 @@ import { BwrapBackend } from '../backends/bwrap.js';
 import { QemuBackend } from '../backends/qemu.js';
 import { LibvirtBackend } from '../backends/libvirt.js';
 import type { Backend } from '../backends/backend.js';
-import { renderTerminal } from '../report/render-terminal.js';
 import { slaveCommand } from '../daemon/slave-command.js';
 import { rescoreCommand } from './rescore-command.js';
 

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandClient } from './command-client.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '@pyti/common';
 
 type Handler = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
 let handler: Handler;

@@ -20,12 +20,8 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { JSONRPCClient, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import { ERROR_CODES, PytiError, type ErrorCode } from '@pyti/vm-agent';
-import {
-  COMMAND_BLOB_PATH, COMMAND_LIMITS, COMMAND_RPC_PATH, CommandErrorCodes,
-  type CommandMethod, type CommandParams, type CommandResult,
-} from './command-protocol.js';
+import { COMMAND_BLOB_PATH, COMMAND_LIMITS, COMMAND_RPC_PATH, CommandErrorCodes, type CommandMethod, type CommandParams, type CommandResult, backoffDelay, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from '@pyti/common';
 import { checkCommandResult, SHA256_HEX } from './command-results.js';
-import { backoffDelay, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './backoff.js';
 
 export interface CommandClientOptions {
   /** The master's base URL, e.g. `http://master:8080` (http or https). */

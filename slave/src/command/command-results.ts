@@ -10,7 +10,7 @@ import { PytiError } from '@pyti/vm-agent';
 import type {
   AuditSource, CommandMethod, CommandResult, CompleteResult, HeartbeatResult, LeasedJob, LeaseResult,
   ProgressResult, RegisterResult, SlaveCommand,
-} from './command-protocol.js';
+} from '@pyti/common';
 
 class Shape extends Error {}
 

@@ -6,7 +6,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { pidAlive } from '../backends/host-tools.js';
+import { pidAlive } from '@pyti/common';
 
 /** Takes the data directory for this process; throws PYTI_CONFIG_INVALID when a live slave holds it. Returns the release function. */
 export function lockDataDir(dataDir: string): () => void {

@@ -21,7 +21,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { CommandError, type CommandClient } from '../command/command-client.js';
-import { COMMAND_LIMITS, CommandErrorCodes, type ArtifactRef, type JobOutcome, type PrefetchSummary } from '../command/command-protocol.js';
+import { COMMAND_LIMITS, CommandErrorCodes, type ArtifactRef, type JobOutcome, type PrefetchSummary } from '@pyti/common';
 
 /** What an entry says about the job (the report itself is in `report/`). */
 export interface OutboxEntry {

@@ -6,7 +6,7 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import type { CommandClient } from '../command/command-client.js';
-import { COMMAND_LIMITS, type JobProgressEvent } from '../command/command-protocol.js';
+import { COMMAND_LIMITS, type JobProgressEvent } from '@pyti/common';
 
 export class ProgressSender {
   private queue: JobProgressEvent[] = [];

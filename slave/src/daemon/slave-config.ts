@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { cacheRoot } from '@pyti/images';
 import { normalizeMasterUrl } from '../command/command-client.js';
-import { DEFAULT_INDEX_URL, normalizeIndexUrl } from '../index-client/index-url.js';
+import { DEFAULT_INDEX_URL, normalizeIndexUrl } from '@pyti/common';
 
 /** Backends a slave can be told to offer. */
 export const SLAVE_BACKENDS = ['bwrap', 'qemu', 'libvirt'] as const;

@@ -19,13 +19,8 @@ import type { Backend } from '../backends/backend.js';
 import { BwrapBackend } from '../backends/bwrap.js';
 import { LibvirtBackend } from '../backends/libvirt.js';
 import { QemuBackend } from '../backends/qemu.js';
-import { backoffDelay, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from '../command/backoff.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy, COMMAND_PROTOCOL_VERSION, CommandErrorCodes, type LeasedJob, type RegisterParams, type RegisterResult, type SlaveCommand, IndexClient } from '@pyti/common';
 import { CommandClient, CommandError } from '../command/command-client.js';
-import {
-  COMMAND_PROTOCOL_VERSION, CommandErrorCodes,
-  type LeasedJob, type RegisterParams, type RegisterResult, type SlaveCommand,
-} from '../command/command-protocol.js';
-import { IndexClient } from '../index-client/index-client.js';
 import type { GuestTags } from '../prefetch/guest-tags.js';
 import { openPrefetchHost } from '../prefetch/prefetch-host.js';
 import type { WheelCache } from '../prefetch/wheel-cache.js';

@@ -23,8 +23,7 @@
 import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { GIT_ARCHIVE_PREFIX } from '../command/command-protocol.js';
-import { safeDistFilename } from '../index-client/dist-filename.js';
+import { GIT_ARCHIVE_PREFIX, safeDistFilename } from '@pyti/common';
 import { runInGuest, type GuestBind, type GuestRunResult } from '../prefetch/guest-python.js';
 import { SOURCE_ARCHIVE_NAME } from './source-archive.js';
 

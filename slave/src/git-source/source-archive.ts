@@ -12,20 +12,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandClient } from '../command/command-client.js';
-import { GIT_ARCHIVE_PREFIX, type AuditSource } from '../command/command-protocol.js';
-import { validateTarGz, type ValidatedTarGz } from '../input/validate-dist.js';
+import { outsidePrefix, type AuditSource, validateTarGz, type ValidatedTarGz } from '@pyti/common';
 
 /** The source of a git job, as leased. */
 export type GitJobSource = Extract<AuditSource, { kind: 'git' }>;
 
 /** The archive's file name in its directory (also its name inside the build sandbox, under /in). */
 export const SOURCE_ARCHIVE_NAME = 'source.tar.gz';
-
-/** Why a member of the archive is not under `source/`, or null. */
-export function outsidePrefix(name: string): string | null {
-  const n = name.replace(/^\.\//, '');
-  return n === `${GIT_ARCHIVE_PREFIX}/` || n.startsWith(`${GIT_ARCHIVE_PREFIX}/`) ? null : `is outside the archive's ${GIT_ARCHIVE_PREFIX}/ directory`;
-}
 
 /** Fetches the archive of `source` into `dir` (created; it holds nothing else) and checks it. */
 export async function fetchSourceArchive(client: Pick<CommandClient, 'getBlob'>, source: GitJobSource, dir: string, signal?: AbortSignal): Promise<ValidatedTarGz> {

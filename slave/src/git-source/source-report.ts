@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeReport } from '../audit.js';
-import { REPORT_SCHEMA_VERSION, type AuditReport, type ReportSource, type ReportTask } from '../report/audit-report.js';
+import { REPORT_SCHEMA_VERSION, type AuditReport, type ReportSource, type ReportTask } from '@pyti/common';
 import { PYTI_VERSION } from '../report/build-report.js';
 import type { SdistBuildFailure } from './sdist-build.js';
 import type { GitJobSource } from './source-archive.js';

@@ -16,8 +16,7 @@ import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { PytiError } from '@pyti/vm-agent';
-import { unsafeMemberPath } from './member-path.js';
-import { tarParserSink } from './tar-sink.js';
+import { unsafeMemberPath, tarParserSink } from '@pyti/common';
 
 /** Limits of readArchiveMembers. */
 export interface MemberCaps {

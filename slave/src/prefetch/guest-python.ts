@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { killProcessGroup } from '../backends/host-tools.js';
+import { killProcessGroup } from '@pyti/common';
 
 export interface GuestBind {
   host: string;

@@ -13,8 +13,7 @@
  * be resolved is named in `PrefetchSummary.testRequirements.unresolved` (the tests then do not run:
  * `test-fail:deps`), not in `error`.
  */
-import type { PrefetchSummary } from '../command/command-protocol.js';
-import type { ValidatedDist } from '../input/validate-dist.js';
+import type { PrefetchSummary, ValidatedDist } from '@pyti/common';
 import { sdistRequirements } from './sdist-requirements.js';
 import type { GuestTags } from './guest-tags.js';
 import { pipDownload } from './pip-download.js';

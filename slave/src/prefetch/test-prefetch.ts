@@ -18,9 +18,7 @@
  * back to the image's copies when the wheelhouse lacks them (the log says so).
  */
 import { PytiError } from '@pyti/vm-agent';
-import { indexGet } from '../index-client/index-http.js';
-import { projectSimpleUrl } from '../index-client/index-url.js';
-import { SIMPLE_ACCEPT } from '../index-client/simple-page.js';
+import { indexGet, projectSimpleUrl, SIMPLE_ACCEPT } from '@pyti/common';
 import type { TestRequirementsFile } from './test-requirements.js';
 import { normalizeRequirementName, type DeclaredTestRequirements } from './test-requirements.js';
 import { pipDownload } from './pip-download.js';

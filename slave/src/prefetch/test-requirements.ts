@@ -39,7 +39,7 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import { readArchiveMembers } from '../input/archive-members.js';
-import { parseCoreMetadata } from '../input/core-metadata.js';
+import { parseCoreMetadata } from '@pyti/common';
 import { runInGuest } from './guest-python.js';
 import { parseIni, valueLines, type IniFile } from './ini.js';
 import { pytestPluginRequirements, type PytestConfig } from './pytest-plugins.js';

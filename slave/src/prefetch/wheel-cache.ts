@@ -19,7 +19,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, copyFileSync, chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { safeDistFilename } from '../index-client/dist-filename.js';
+import { safeDistFilename } from '@pyti/common';
 
 /** One wheel in the cache. */
 export interface CachedWheel {

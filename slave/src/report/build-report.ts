@@ -5,18 +5,8 @@
 import type { Plan } from '@pyti/vm-agent';
 import type { Backend } from '../backends/backend.js';
 import type { SessionOutcome } from '../agent-session.js';
-import type { ValidatedDist } from '../input/validate-dist.js';
-import type { Finding } from '../findings/finding.js';
+import { type ValidatedDist, type Finding, parsePylint, parsePycodestyle, parseCoverage, REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask, analyzeTraces, sortFindings, applyJudgement, buildReach, type StaticScanSummary, type ReportBait } from '@pyti/common';
 import { buildTestSummary, parsePerf } from '../results/test-summary.js';
-import { parsePylint } from '../results/pylint.js';
-import { parsePycodestyle } from '../results/pycodestyle.js';
-import { parseCoverage } from '../results/coverage.js';
-import { REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask } from './audit-report.js';
-import { analyzeTraces, sortFindings } from './trace-findings.js';
-import { applyJudgement } from './apply-judgement.js';
-import { buildReach } from './reach.js';
-import type { StaticScanSummary } from './static-scan.js';
-import type { ReportBait } from '../bait/index.js';
 import { collectNetwork } from '../sinkhole/collect-network.js';
 
 export const PYTI_VERSION = '0.1.0';

@@ -1,7 +1,4 @@
-import type { AuditReport } from './audit-report.js';
-import { applyJudgement } from './apply-judgement.js';
-import { renderHtml } from './render-html.js';
-import { renderTerminal } from './render-terminal.js';
+import { type AuditReport, applyJudgement, renderHtml, renderTerminal } from '@pyti/common';
 import { exitCodeFor } from '../audit.js';
 
 const HOSTILE = '<script>alert(1)</script>';

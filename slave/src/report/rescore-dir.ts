@@ -8,10 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { RAW_NAME } from '../guest-messages.js';
-import type { AuditReport, Verdict } from './audit-report.js';
-import { renderHtml } from './render-html.js';
-import { rescoreReport, type RawData } from './rescore.js';
-import { loadStaticScanner } from './static-scan.js';
+import { type AuditReport, type Verdict, renderHtml, rescoreReport, type RawData, loadStaticScanner } from '@pyti/common';
 
 /** Largest report.json read (a stored report, possibly from an older slave). */
 export const MAX_REPORT_JSON_BYTES = 64 * 1024 * 1024;

@@ -4,8 +4,7 @@
  * testdata/test_sample.py with PyTI's plugin (tasks/guest/pytest_plugin/pyti_outcomes.py).
  */
 import { readFileSync } from 'node:fs';
-import { decodeXmlText, parseJunit } from './junit.js';
-import { nameOfNodeId, parseTestOutcomes } from './test-outcomes.js';
+import { decodeXmlText, parseJunit, nameOfNodeId, parseTestOutcomes } from '@pyti/common';
 import { buildTestSummary, capCases, parsePerf, testRunInfraError } from './test-summary.js';
 
 const data = (name: string): string => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');

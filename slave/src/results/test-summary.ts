@@ -4,25 +4,13 @@
  * came out of the sandbox: shapes are checked, sizes capped.
  */
 import type { TaskResult } from '@pyti/vm-agent';
-import type { InfraError, SessionOutcome } from '../agent-session.js';
-import { countOutcomes, MAX_CASES, parseJunit, type TestCaseResult, type TestSummary } from './junit.js';
-import { parseTestOutcomes } from './test-outcomes.js';
+import { type InfraError, type PerfResult, countOutcomes, MAX_CASES, parseJunit, type TestCaseResult, type TestSummary, parseTestOutcomes } from '@pyti/common';
+import type { SessionOutcome } from '../agent-session.js';
 
 /** The test task's exit code for missing test requirements (tasks/guest/run_tests.py). */
 export const TEST_EXIT_DEPS = 3;
 /** The test task's exit code when the sandbox, not the package, failed the run (run_tests.py). */
 export const TEST_EXIT_INFRA = 75;
-
-/** One timed test of the perf task. */
-export interface PerfResult {
-  /** pytest node id. */
-  test: string;
-  /** Runs that passed (their call durations were measured). */
-  runs: number;
-  minMs?: number;
-  medianMs?: number;
-  maxMs?: number;
-}
 
 const strList = (v: unknown, max = 200, len = 500): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, max).map((s) => s.slice(0, len)) : [];

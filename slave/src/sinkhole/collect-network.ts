@@ -4,9 +4,8 @@
  * rejected, the sinkhole unavailable) become report notes.
  */
 import type { Plan } from '@pyti/vm-agent';
-import { PHASES, type Phase } from '../findings/finding.js';
+import { PHASES, type Phase, type SinkholeRecord } from '@pyti/common';
 import { parseSinkholeLog, SINKHOLE_LIMITS } from './parse-sinkhole.js';
-import type { SinkholeRecord } from './sinkhole-record.js';
 
 /** The name of a task's sinkhole log among its raw files. */
 export const SINKHOLE_RAW_FILE = 'sinkhole.jsonl';

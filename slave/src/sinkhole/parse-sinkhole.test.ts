@@ -1,7 +1,6 @@
 import { parseSinkholeLog, SINKHOLE_LIMITS } from './parse-sinkhole.js';
 import { collectNetwork } from './collect-network.js';
-import { networkSection, payloadPreview } from './render-network.js';
-import { sinkholeFindings } from '../findings/sinkhole-contact.js';
+import { networkSection, payloadPreview, sinkholeFindings } from '@pyti/common';
 import type { Plan, TaskSpec } from '@pyti/vm-agent';
 
 // Lines captured from real runs of tasks/guest/sinkhole.py in the bwrap sandbox: the stage2-fetch

@@ -7,8 +7,7 @@
  * here; `suppressed` records beyond the sinkhole's own cap), `unavailable` (the sinkhole could not
  * be set up: the phase ran without it) and `note`. They become `notes`.
  */
-import type { Phase } from '../findings/finding.js';
-import type { SinkholeRecord } from './sinkhole-record.js';
+import type { Phase, SinkholeRecord } from '@pyti/common';
 
 /** Caps of the parse. */
 export const SINKHOLE_LIMITS = {

@@ -2,7 +2,8 @@
  * Conformance, network isolation: connects, sends and DNS get nowhere, and strace sees them all;
  * on the sinkhole network they are answered and recorded, and still nothing leaves the guest.
  */
-import { parseSinkholeLog, parseStrace, summarizeTrace } from '@pyti/slave';
+import { parseSinkholeLog } from '@pyti/slave';
+import { parseStrace, summarizeTrace } from '@pyti/common';
 import type { TaskRawParams } from '@pyti/vm-agent';
 import { NET_PROBE_NAME, SINK_PROBE_NAME } from './conformance-plans.js';
 import type { ConformanceSessions } from './conformance-sessions.js';

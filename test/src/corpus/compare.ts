@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseTestOutcomes, type TestCaseResult, type TestSummary } from '@pyti/slave';
+import { parseTestOutcomes, type TestCaseResult, type TestSummary } from '@pyti/common';
 
 export type Outcome = 'pass' | 'fail' | 'error' | 'skip';
 

@@ -10,7 +10,8 @@
  */
 import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { parseJunit, readTestRequirements, runInGuest, withoutVersion, type TestCaseResult } from '@pyti/slave';
+import { readTestRequirements, runInGuest, withoutVersion } from '@pyti/slave';
+import { parseJunit, type TestCaseResult } from '@pyti/common';
 
 /** Bumped whenever the native baseline or the test requirements it installs (readTestRequirements) change, so that cached native results are made again. */
 export const NATIVE_METHOD = 3;

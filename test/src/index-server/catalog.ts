@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { validateDist } from '@pyti/slave';
+import { validateDist } from '@pyti/common';
 import { blake2bHex } from './blake2b.js';
 import { normalizeName } from './names.js';
 

@@ -1,5 +1,5 @@
 /**
- * The static scan as the report sees it: what `scanDistribution` (slave/src/static/) read of the
+ * The static scan as the report sees it: what `scanDistribution` (common/src/static/) read of the
  * distribution archive, host side and as data, and its findings (phase `static`, with `sources`).
  */
 import type { Finding } from '../findings/finding.js';
@@ -16,7 +16,7 @@ export interface StaticScanSummary {
 /** Scans one distribution archive (the static module's `scanDistribution`). */
 export type StaticScanner = (path: string) => Promise<StaticScanSummary>;
 
-/** The static scanner (slave/src/static/ `scanDistribution`); undefined would mean a build without one (callers allow for it). */
+/** The static scanner (common/src/static/ `scanDistribution`); undefined would mean a build without one (callers allow for it). */
 export async function loadStaticScanner(): Promise<StaticScanner | undefined> {
   return scanDistribution;
 }
