@@ -2,7 +2,10 @@
  * `POST /api/v1/audits/upload?filename=F&priority=P&backend=B`: the body is the distribution's bytes.
  * They are streamed to a temp file named F (capped at the configured maximum), validated as a wheel
  * or .tar.gz sdist with metadata by `validateDist` (a malformed or hostile archive is a 400 with its
- * PYTI_INPUT_* code, and nothing is stored or queued), then kept as a blob and queued.
+ * PYTI_INPUT_* code, and nothing is stored or queued), checked to be named after its own metadata's
+ * project and version (400 PYTI_UPLOAD_NAME_MISMATCH otherwise), then kept as a blob and queued.
+ * The token is checked before the body is read (api-write-auth.ts); the body is capped at
+ * --max-upload-bytes (413 PYTI_INPUT_TOO_LARGE, connection closed).
  */
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -12,6 +15,7 @@ import { BlobTooLargeError, discardTemp, type BlobStore } from '../blobs/blob-st
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';
 import { BadRequestError, DIST_FILENAME, checkBackend, checkPriority } from './request-checks.js';
+import { checkUploadName } from './upload-name-check.js';
 import type { Access } from './user-auth.js';
 
 export interface UploadRouteOptions {
@@ -36,12 +40,13 @@ export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions
     try {
       temp = await opts.blobs.writeTemp(req.body as Readable, opts.maxUploadBytes, opts.blobs.tempPath(filename));
     } catch (err) {
-      if (err instanceof BlobTooLargeError) return sendApiError(reply, 413, 'PYTI_INPUT_TOO_LARGE', `${filename}: larger than the ${opts.maxUploadBytes}-byte upload limit`);
+      if (err instanceof BlobTooLargeError) return sendApiError(reply.header('connection', 'close'), 413, 'PYTI_INPUT_TOO_LARGE', `${filename}: larger than the ${opts.maxUploadBytes}-byte upload limit`);
       throw err;
     }
     let dist;
     try {
       dist = await validateDist(temp.path);
+      checkUploadName(filename, dist);
     } catch (err) {
       discardTemp(temp.path);
       if (err instanceof PytiError) return sendApiError(reply, 400, err.code, err.message.split(temp.path).join(filename));
