@@ -86,7 +86,7 @@ describe('master HTTP hardening', () => {
         expect(r.body).not.toContain('<style>');
         expect(r.headers['x-content-type-options']).toBe('nosniff');
         expect(r.headers['x-frame-options']).toBe('DENY');
-        expect(r.headers['referrer-policy']).toBe('no-referrer');
+        expect(r.headers['referrer-policy']).toBe('same-origin');
       }
       expect(nonces.size).toBe(3);
     });
@@ -104,7 +104,7 @@ describe('master HTTP hardening', () => {
         expect(r.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
         expect(r.headers['x-content-type-options']).toBe('nosniff');
         expect(r.headers['x-frame-options']).toBe('DENY');
-        expect(r.headers['referrer-policy']).toBe('no-referrer');
+        expect(r.headers['referrer-policy']).toBe('same-origin');
       }
       const rpc = await send(url, 'POST', '/rpc/v1', { authorization: 'Bearer wrong-token-123', 'content-type': 'application/json' }, '{}');
       expect(rpc.status).toBe(401);
@@ -214,7 +214,8 @@ describe('master HTTP hardening', () => {
     });
 
     it('refuses form posts from other sites (CSRF) before reading them, and logs out', async () => {
-      for (const headers of [{ origin: 'http://evil.invalid' }, { origin: 'null' }, {}, { 'sec-fetch-site': 'cross-site' }]) {
+      const origin = url.replace(/\/$/, '');
+      for (const headers of [{ origin: 'http://evil.invalid' }, { origin: 'null' }, {}, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site', origin }]) {
         for (const path of ['/login', '/logout']) {
           const r = await post(path, { token: USER }, headers);
           expect(r.status).toBe(403);
@@ -224,7 +225,7 @@ describe('master HTTP hardening', () => {
       }
       const sameSite = await post('/login', { token: USER }, { 'sec-fetch-site': 'same-origin' });
       expect(sameSite.status).toBe(303);
-      const out = await post('/logout', {}, { origin: url.replace(/\/$/, ''), cookie });
+      const out = await post('/logout', {}, { origin, cookie });
       expect(out.status).toBe(303);
       expect(out.headers.location).toBe('/login');
       expect(String(out.headers['set-cookie'])).toMatch(/^pyti_token=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict/);

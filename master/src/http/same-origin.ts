@@ -1,27 +1,31 @@
 /**
  * CSRF protection of the pages' form posts (log in, log out, and any state-changing form a page
  * adds). Two layers: the token cookie is `SameSite=Strict` (another site's form post carries no
- * cookie), and every form post must come from a page of this master: its `Origin` header names the
- * same host as its (allow-listed) `Host` header, or, when a browser sends no `Origin`, its
- * `Sec-Fetch-Site` is `same-origin`. A post with neither is refused (403 `PYTI_CSRF`); scripts and
- * tools use the JSON API with `Authorization: Bearer` instead, which no other site can send.
+ * cookie), and every form post must come from a page of this master: its `Sec-Fetch-Site` is
+ * `same-origin`, or, from a browser that sends none, its `Origin` header names the same host as its
+ * (allow-listed) `Host` header. A post with neither is refused (403 `PYTI_CSRF`); scripts and tools
+ * use the JSON API with `Authorization: Bearer` instead, which no other site can send. (The pages'
+ * `Referrer-Policy: same-origin` keeps browsers sending a real `Origin` on these posts.)
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendApiError } from './body.js';
 
-/** Whether `req` comes from a page served by this master (see the module comment). */
+/**
+ * Whether `req` comes from a page served by this master: the browser's own `Sec-Fetch-Site` says
+ * `same-origin` when it sends one (it cannot be set by a page); otherwise `Origin` names the host
+ * of the request's `Host` header. `Origin: null` (a sandboxed or privacy-stripped origin) is refused.
+ */
 export function isSameOrigin(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (typeof site === 'string') return site === 'same-origin';
   const host = (req.headers.host ?? '').toLowerCase();
   const origin = req.headers.origin;
-  if (typeof origin === 'string' && origin !== 'null') {
-    try {
-      return host !== '' && new URL(origin).host.toLowerCase() === host;
-    } catch {
-      return false;
-    }
+  if (typeof origin !== 'string' || origin === 'null' || host === '') return false;
+  try {
+    return new URL(origin).host.toLowerCase() === host;
+  } catch {
+    return false;
   }
-  if (origin === 'null') return false;
-  return req.headers['sec-fetch-site'] === 'same-origin';
 }
 
 /** An onRequest/preHandler hook refusing cross-site posts with 403 `PYTI_CSRF` (before the body is read). */

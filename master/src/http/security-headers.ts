@@ -8,7 +8,9 @@
  *   `default-src 'none'; frame-ancestors 'none'`. A route that sets its own policy (the stored report,
  *   artifacts) keeps it.
  * - `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` (`SAMEORIGIN` when the route's own
- *   policy allows `frame-ancestors 'self'`), `Referrer-Policy: no-referrer`, and
+ *   policy allows `frame-ancestors 'self'`), `Referrer-Policy: same-origin` (no address leaves for
+ *   another site; with `no-referrer` browsers would send `Origin: null` on the pages' own form
+ *   posts, which the CSRF check needs), and
  *   `Cross-Origin-Opener-Policy: same-origin`.
  *
  * Pages read the nonce with `cspNonce(request)` and put it on every `<script>` (see
@@ -61,7 +63,7 @@ export function registerSecurityHeaders(app: FastifyInstance): void {
     }
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', typeof own === 'string' && /frame-ancestors\s+'self'/.test(own) ? 'SAMEORIGIN' : 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
+    reply.header('referrer-policy', 'same-origin');
     reply.header('cross-origin-opener-policy', 'same-origin');
     return payload;
   });
