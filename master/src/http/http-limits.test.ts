@@ -78,6 +78,16 @@ describe('master HTTP limits', () => {
     expect(ms).toBeLessThan(3000);
   });
 
+  it('answers an upload announced above --max-upload-bytes 413 before reading it', async () => {
+    await start({ maxUploadBytes: 4096 });
+    const { sock, closed } = rawConnection(port);
+    sock.write(`POST /api/v1/audits/upload?filename=a-1.0.tar.gz HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${USER}\r\nContent-Type: application/octet-stream\r\nContent-Length: 4097\r\n\r\n0123`);
+    const { text, ms } = await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).toContain('"code":"PYTI_INPUT_TOO_LARGE"');
+    expect(ms).toBeLessThan(5000);
+  });
+
   it('refuses an idle timeout that would cut long-polls', () => {
     expect(() => loadMasterConfig({ data: '/x', maxWaitMs: 30_000, idleTimeoutMs: 20_000 }, {})).toThrow(/--idle-timeout-ms.*max-wait-ms/);
     expect(loadMasterConfig({ data: '/x', maxWaitMs: 30_000 }, {})).toMatchObject({ idleTimeoutMs: 60_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 5_000 });

@@ -8,7 +8,7 @@
  * --max-upload-bytes (413 PYTI_INPUT_TOO_LARGE, connection closed).
  */
 import type { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PytiError } from '@pyti/vm-agent';
 import { validateDist } from '@pyti/slave';
 import { BlobTooLargeError, discardTemp, type BlobStore } from '../blobs/blob-store.js';
@@ -28,7 +28,12 @@ export interface UploadRouteOptions {
 export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions): Promise<void> {
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
-  app.post<{ Querystring: Record<string, string | undefined> }>('/api/v1/audits/upload', { preHandler: opts.guard('write') as never }, async (req, reply) => {
+  // An upload announced above the limit is refused before it is read (after the token check).
+  const announcedTooLarge = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (Number(req.headers['content-length'] ?? 0) <= opts.maxUploadBytes) return;
+    await sendApiError(reply.header('connection', 'close'), 413, 'PYTI_INPUT_TOO_LARGE', `the upload is larger than the ${opts.maxUploadBytes}-byte limit`);
+  };
+  app.post<{ Querystring: Record<string, string | undefined> }>('/api/v1/audits/upload', { onRequest: announcedTooLarge, preHandler: opts.guard('write') as never }, async (req, reply) => {
     const filename = req.query.filename ?? '';
     if (!DIST_FILENAME.test(filename)) throw new BadRequestError('filename', 'must be the distribution\'s .whl or .tar.gz file name');
     const priority = checkPriority(req.query.priority);
