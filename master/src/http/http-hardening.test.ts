@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMasterConfig, type MasterFlags } from '../config.js';
-import { tinyWheel } from '../testing/tiny-dists.js';
+import { tinyReport, tinyWheel } from '../testing/tiny-dists.js';
 import { buildMasterApp, type MasterApp } from './master-app.js';
 
 const SLAVE = 's1-token-0123456789';
@@ -109,6 +109,26 @@ describe('master HTTP hardening', () => {
       const rpc = await send(url, 'POST', '/rpc/v1', { authorization: 'Bearer wrong-token-123', 'content-type': 'application/json' }, '{}');
       expect(rpc.status).toBe(401);
       expect(rpc.headers['x-content-type-options']).toBe('nosniff');
+    });
+
+    it('serves the stored report with its own nonce\'d stylesheet and no inline anything else', async () => {
+      const lease = async () => {
+        const call = (method: string, params: unknown) => send(url, 'POST', '/rpc/v1', { authorization: `Bearer ${SLAVE}`, 'content-type': 'application/json' }, JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
+        await call('slave.register', { protocolVersion: 1, version: '0.1.0', host: 'h', capabilities: { backends: ['bwrap'], python: '3.11', platforms: ['linux_x86_64'], implementation: 'cp', abi: 'cp311', concurrency: 1 } });
+        const leaseId = JSON.parse((await call('jobs.lease', { max: 1, waitMs: 0 })).body).result.jobs[0].leaseId;
+        await call('jobs.complete', { leaseId, outcome: { kind: 'report', report: tinyReport('rep-pkg', '1.0', 'clean', 'pass'), artifacts: [] } });
+      };
+      const { id } = await submit('rep-pkg');
+      await lease();
+      const r = await send(url, 'GET', `/api/v1/audits/${id}/report.html`, { authorization: `Bearer ${USER}` });
+      expect(r.status).toBe(200);
+      const csp = String(r.headers['content-security-policy']);
+      const nonce = /style-src 'nonce-([^']+)'/.exec(csp)![1]!;
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).not.toContain('script-src');
+      expect(r.body).toContain(`<style nonce="${nonce}">`);
+      expect(r.body).not.toContain('<style>');
+      expect(r.headers['x-frame-options']).toBe('SAMEORIGIN');
     });
 
     it('serves the pages\' stylesheet to anyone, as CSS', async () => {
