@@ -207,6 +207,11 @@ describe('master HTTP hardening', () => {
       // The JSON API still answers JSON.
       expect((await send(url, 'GET', '/api/v1/audits')).headers['content-type']).toMatch(/^application\/json/);
 
+      const wrongQuery = await send(url, 'GET', `/audits/${id}?token=not-the-token`);
+      expect(wrongQuery.status).toBe(401);
+      expect(wrongQuery.body).toContain('That is not the user token.');
+      expect(wrongQuery.body).toContain(`name="next" value="/audits/${id}"`);
+
       const origin = url.replace(/\/$/, '');
       const wrong = await post('/login', { token: 'not-the-token', next: `/audits/${id}` }, { origin });
       expect(wrong.status).toBe(401);

@@ -10,7 +10,8 @@ import type { JobQueue } from '../queue/job-queue.js';
 import { renderAuditListPage, renderAuditPage } from '../web/pages.js';
 import { renderStoredReport } from './audit-routes.js';
 import { sendApiError } from './body.js';
-import { tokenCookie, type Access } from './user-auth.js';
+import { renderLoginPage } from '../web/login-page.js';
+import { safeNext, tokenCookie, type Access } from './user-auth.js';
 
 export interface PageRoutesOptions {
   queue: JobQueue;
@@ -30,7 +31,9 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
   const login = async (req: FastifyRequest, reply: FastifyReply) => {
     const token = (req.query as Record<string, string | undefined>).token;
     if (token === undefined) return read(req as never, reply as never);
-    if (!opts.auth.isUser(token)) return sendApiError(reply, 401, 'PYTI_AUTH', 'wrong user token');
+    if (!opts.auth.isUser(token)) {
+      return reply.code(401).type('text/html; charset=utf-8').send(renderLoginPage({ next: safeNext(req.url.split('?')[0]), error: 'That is not the user token.' }));
+    }
     return reply.header('set-cookie', tokenCookie(token, req.protocol === 'https')).redirect(req.url.split('?')[0]!, 303);
   };
 

@@ -13,11 +13,11 @@
  *   posts, which the CSRF check needs), and
  *   `Cross-Origin-Opener-Policy: same-origin`.
  *
- * Pages read the nonce with `cspNonce(request)` and put it on every `<script>` (see
+ * Pages read the nonce from `request.cspNonce` and put it on every `<script>` (see
  * `inlineScript` in web/page-shell.ts). An injected `<script>` has no nonce and does not run.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -43,11 +43,6 @@ export function pagePolicy(nonce: string): string {
 
 /** The policy of everything that is not a page (JSON, text, bytes): nothing may run or embed it. */
 export const NON_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'";
-
-/** The nonce of `req` (set by the hook; the empty string before it ran). */
-export function cspNonce(req: FastifyRequest): string {
-  return req.cspNonce;
-}
 
 /** Adds the hooks to `app` (call on the root instance, before routes are registered). */
 export function registerSecurityHeaders(app: FastifyInstance): void {
