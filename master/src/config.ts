@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { normalizeIndexUrl } from '@pyti/common';
+import { allowedHostList } from './http/allowed-hosts.js';
 
 export interface MasterConfig {
   /** Database, blobs and tokens live here. */
@@ -45,6 +46,17 @@ export interface MasterConfig {
    * null: nothing is reported.
    */
   readonly observationsToken: string | null;
+  /**
+   * Host names (lower case, `name` or `name:port`) the master answers to; any other `Host` header
+   * gets 421 `PYTI_HOST_NOT_ALLOWED` (a DNS-rebinding page cannot reach it). `['*']`: any.
+   */
+  readonly allowedHosts: readonly string[];
+  /** Longest time to receive a whole request, headers and body (Node's requestTimeout). */
+  readonly requestTimeoutMs: number;
+  /** A connection idle this long is closed (Fastify's connectionTimeout); above maxWaitMs, so long-polls live. */
+  readonly idleTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
@@ -69,6 +81,11 @@ export interface MasterFlags {
   rssPollMs?: string | number;
   gitPollMs?: string | number;
   observationsToken?: string;
+  /** `--allowed-host NAME[:PORT]`, repeatable, added to the defaults; `*` turns the check off. */
+  allowedHost?: string[];
+  requestTimeoutMs?: string | number;
+  idleTimeoutMs?: string | number;
+  keepAliveTimeoutMs?: string | number;
 }
 
 export const MASTER_DEFAULTS = {
@@ -84,6 +101,10 @@ export const MASTER_DEFAULTS = {
   pollMs: 60_000,
   rssPollMs: 15_000,
   gitPollMs: 60_000,
+  requestTimeoutMs: 120_000,
+  /** Added to maxWaitMs for the idle timeout's default. */
+  idleMarginMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
 } as const;
 
 const SLAVE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -160,7 +181,13 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   if (observationsToken !== null && !TOKEN.test(observationsToken)) {
     invalid(flags.observationsToken !== undefined ? '--observations-token' : 'PYTI_OBSERVATIONS_TOKEN', 'must be 8-256 printable characters without spaces');
   }
+  const requestTimeoutMs = int('--request-timeout-ms', flags.requestTimeoutMs, MASTER_DEFAULTS.requestTimeoutMs, 1000, 24 * 3600_000);
+  const idleTimeoutMs = int('--idle-timeout-ms', flags.idleTimeoutMs, maxWaitMs + MASTER_DEFAULTS.idleMarginMs, 1000, 24 * 3600_000);
+  if (idleTimeoutMs <= maxWaitMs) invalid('--idle-timeout-ms', `${idleTimeoutMs} must be above --max-wait-ms (${maxWaitMs}): long-polls would be cut`);
+  const keepAliveTimeoutMs = int('--keep-alive-timeout-ms', flags.keepAliveTimeoutMs, MASTER_DEFAULTS.keepAliveTimeoutMs, 100, 600_000);
+  const allowedHosts = allowedHostList(host, flags.allowedHost ?? []);
   return Object.freeze({
+    allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
     observationsToken,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
     indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs,

@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   PYTI_GIT_TIMEOUT: 'a git command took longer than its time limit and was killed',
   PYTI_GIT_TOO_LARGE: 'a commit\'s archive, or a git command\'s output, is above its limit',
   PYTI_GIT_FAILED: 'a git command failed for another reason (a corrupt object, a full disk, unexpected output)',
+  PYTI_HOST_NOT_ALLOWED: 'the request\'s Host header is not a name this master answers to (pyti master --allowed-host)',
+  PYTI_CSRF: 'a form post to the master\'s pages did not come from one of its pages (Origin / Sec-Fetch-Site)',
+  PYTI_UPLOAD_NAME_MISMATCH: 'an uploaded distribution\'s file name does not match the project and version in its own metadata',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -24,8 +24,10 @@ export function artifactType(name: string): string {
     : 'application/octet-stream';
 }
 
-/** CSP for the stored report page: no scripts, no fetches; inline styles only. */
-export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'";
+/** CSP for the stored report page: no scripts, no fetches; only its own stylesheet (carrying `nonce`). */
+export function reportPolicy(nonce: string): string {
+  return `default-src 'none'; style-src 'nonce-${nonce}'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'`;
+}
 
 export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions): Promise<void> {
   const { queue, blobs } = opts;
@@ -62,7 +64,8 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
     if (json === null) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `audit ${req.params.id} has no report (yet)`);
     const html = renderStoredReport(json);
     if (html === null) return sendApiError(reply, 500, 'PYTI_RPC_INVALID', `the stored report of audit ${req.params.id} cannot be rendered`);
-    return reply.type('text/html; charset=utf-8').header('content-security-policy', REPORT_CSP).send(html);
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', reportPolicy(req.cspNonce))
+      .send(html.replaceAll('<style>', `<style nonce="${req.cspNonce}">`));
   });
 
   const sendArtifact = async (id: string, name: string, reply: FastifyReply) => {

@@ -19,17 +19,26 @@ export async function readCapped(stream: Readable | Buffer | string | undefined,
     if (b.length > maxBytes) throw new BodyTooLargeError(maxBytes);
     return b;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      stream.destroy();
-      throw new BodyTooLargeError(maxBytes);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      // The rest is read and dropped (not reset), so the client gets the 413; the caller's
+      // `Connection: close` and the request timeout bound how long that takes.
+      stream.off('data', onData);
+      stream.resume();
+      chunks.length = 0;
+      reject(new BodyTooLargeError(maxBytes));
+    };
+    stream.on('data', onData);
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
 }
 
 /** Sends `{ error: { code, message } }`. */

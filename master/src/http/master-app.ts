@@ -27,6 +27,12 @@ import { ObservationSender, type ObservationSenderOptions } from '../observation
 import { queueObservation } from '../observations/observation-hook.js';
 import type { AuditObservation } from '../user-api.js';
 import { requireUser, type Access } from './user-auth.js';
+import { registerHostCheck } from './allowed-hosts.js';
+import { registerApiWriteAuth } from './api-write-auth.js';
+import { healthRoute } from './health-route.js';
+import { httpLimits } from './http-limits.js';
+import { loginRoutes } from './login-routes.js';
+import { registerSecurityHeaders } from './security-headers.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -99,7 +105,10 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   }
   const server = createCommandServer(queue, blobs, { leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs, maxWaitMs: config.maxWaitMs, onError });
 
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: options.logger ?? false, ...httpLimits(config) });
+  registerHostCheck(app, config.allowedHosts);
+  registerSecurityHeaders(app);
+  registerApiWriteAuth(app, auth);
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err instanceof PytiError) return sendApiError(reply, statusOf(err), err.code, err.message);
     if (typeof err.statusCode === 'number' && err.statusCode < 500) {
@@ -123,7 +132,8 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   app.addHook('onClose', async () => db.close());
 
   const guard = (access: Access) => requireUser(auth, config.publicRead, access) as (req: never, reply: never) => Promise<void>;
-  app.get('/healthz', async () => ({ ok: true, counts: queue.counts() }));
+  await app.register(healthRoute, { auth, queue });
+  await app.register(loginRoutes, { auth });
   await app.register(rpcRoutes, { auth, server, queue, blobs });
   await app.register(async (api) => {
     await uploadRoute(api, { queue, blobs, maxUploadBytes: config.maxUploadBytes, guard });

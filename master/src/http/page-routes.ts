@@ -1,7 +1,8 @@
 /**
  * The master's HTML pages (rendered by web/pages.ts): `/` lists audits, `/audits/:id` shows one.
  * Opening a page with `?token=<user token>` stores the token in an HttpOnly cookie (then redirects
- * without it), so the pages' own polling of the user API is authenticated.
+ * without it), so the pages' own polling of the user API is authenticated; without a token a page
+ * answers with the login form (see login-routes.ts). Pages pass `req.cspNonce` to their scripts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenAuthority } from '../auth.js';
@@ -9,7 +10,8 @@ import type { JobQueue } from '../queue/job-queue.js';
 import { renderAuditListPage, renderAuditPage } from '../web/pages.js';
 import { renderStoredReport } from './audit-routes.js';
 import { sendApiError } from './body.js';
-import { tokenCookie, type Access } from './user-auth.js';
+import { renderLoginPage } from '../web/login-page.js';
+import { safeNext, tokenCookie, type Access } from './user-auth.js';
 
 export interface PageRoutesOptions {
   queue: JobQueue;
@@ -29,18 +31,20 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
   const login = async (req: FastifyRequest, reply: FastifyReply) => {
     const token = (req.query as Record<string, string | undefined>).token;
     if (token === undefined) return read(req as never, reply as never);
-    if (!opts.auth.isUser(token)) return sendApiError(reply, 401, 'PYTI_AUTH', 'wrong user token');
-    return reply.header('set-cookie', tokenCookie(token)).redirect(req.url.split('?')[0]!, 303);
+    if (!opts.auth.isUser(token)) {
+      return reply.code(401).type('text/html; charset=utf-8').send(renderLoginPage({ next: safeNext(req.url.split('?')[0]), error: 'That is not the user token.' }));
+    }
+    return reply.header('set-cookie', tokenCookie(token, req.protocol === 'https')).redirect(req.url.split('?')[0]!, 303);
   };
 
-  app.get('/', { preHandler: login }, async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').send(renderAuditListPage(opts.queue.list({ limit: 100 }), { title: 'PyTI audits' })));
+  app.get('/', { preHandler: login }, async (req, reply) =>
+    reply.type('text/html; charset=utf-8').send(renderAuditListPage(opts.queue.list({ limit: 100 }), { title: 'PyTI audits', nonce: req.cspNonce })));
 
   app.get<{ Params: { id: string } }>('/audits/:id', { preHandler: login }, async (req, reply) => {
     const d = opts.queue.detail(req.params.id);
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
     const json = d.state === 'done' ? opts.queue.reportJson(d.id) : null;
     const html = json === null ? null : renderStoredReport(json);
-    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, html === null ? null : withReportBase(html, d.id)));
+    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, html === null ? null : withReportBase(html, d.id), req.cspNonce));
   });
 }

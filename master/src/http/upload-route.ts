@@ -2,16 +2,20 @@
  * `POST /api/v1/audits/upload?filename=F&priority=P&backend=B`: the body is the distribution's bytes.
  * They are streamed to a temp file named F (capped at the configured maximum), validated as a wheel
  * or .tar.gz sdist with metadata by `validateDist` (a malformed or hostile archive is a 400 with its
- * PYTI_INPUT_* code, and nothing is stored or queued), then kept as a blob and queued.
+ * PYTI_INPUT_* code, and nothing is stored or queued), checked to be named after its own metadata's
+ * project and version (400 PYTI_UPLOAD_NAME_MISMATCH otherwise), then kept as a blob and queued.
+ * The token is checked before the body is read (api-write-auth.ts); the body is capped at
+ * --max-upload-bytes (413 PYTI_INPUT_TOO_LARGE, connection closed).
  */
 import type { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PytiError } from '@pyti/vm-agent';
 import { validateDist } from '@pyti/common';
 import { BlobTooLargeError, discardTemp, type BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';
 import { BadRequestError, DIST_FILENAME, checkBackend, checkPriority } from './request-checks.js';
+import { checkUploadName } from './upload-name-check.js';
 import type { Access } from './user-auth.js';
 
 export interface UploadRouteOptions {
@@ -24,7 +28,12 @@ export interface UploadRouteOptions {
 export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions): Promise<void> {
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
-  app.post<{ Querystring: Record<string, string | undefined> }>('/api/v1/audits/upload', { preHandler: opts.guard('write') as never }, async (req, reply) => {
+  // An upload announced above the limit is refused before it is read (after the token check).
+  const announcedTooLarge = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (Number(req.headers['content-length'] ?? 0) <= opts.maxUploadBytes) return;
+    await sendApiError(reply.header('connection', 'close'), 413, 'PYTI_INPUT_TOO_LARGE', `the upload is larger than the ${opts.maxUploadBytes}-byte limit`);
+  };
+  app.post<{ Querystring: Record<string, string | undefined> }>('/api/v1/audits/upload', { onRequest: announcedTooLarge, preHandler: opts.guard('write') as never }, async (req, reply) => {
     const filename = req.query.filename ?? '';
     if (!DIST_FILENAME.test(filename)) throw new BadRequestError('filename', 'must be the distribution\'s .whl or .tar.gz file name');
     const priority = checkPriority(req.query.priority);
@@ -36,12 +45,13 @@ export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions
     try {
       temp = await opts.blobs.writeTemp(req.body as Readable, opts.maxUploadBytes, opts.blobs.tempPath(filename));
     } catch (err) {
-      if (err instanceof BlobTooLargeError) return sendApiError(reply, 413, 'PYTI_INPUT_TOO_LARGE', `${filename}: larger than the ${opts.maxUploadBytes}-byte upload limit`);
+      if (err instanceof BlobTooLargeError) return sendApiError(reply.header('connection', 'close'), 413, 'PYTI_INPUT_TOO_LARGE', `${filename}: larger than the ${opts.maxUploadBytes}-byte upload limit`);
       throw err;
     }
     let dist;
     try {
       dist = await validateDist(temp.path);
+      checkUploadName(filename, dist);
     } catch (err) {
       discardTemp(temp.path);
       if (err instanceof PytiError) return sendApiError(reply, 400, err.code, err.message.split(temp.path).join(filename));

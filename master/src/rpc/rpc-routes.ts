@@ -1,6 +1,7 @@
 /**
  * The command API's HTTP routes (a Fastify plugin): `POST /rpc/v1` (JSON-RPC 2.0, one request per
- * body, capped at COMMAND_LIMITS.maxRpcBodyBytes) and the blob endpoints
+ * body, capped at COMMAND_LIMITS.maxRpcBodyBytes: a bigger one is answered 413 with a JSON-RPC error
+ * `tooLarge` and data.code `PYTI_INPUT_TOO_LARGE`, then the connection is closed) and the blob endpoints
  * `PUT|GET /rpc/v1/blobs/:sha256`. Every route needs a slave token (HTTP 401 and `PYTI_AUTH`
  * otherwise), checked before the body is read.
  */
@@ -36,6 +37,16 @@ export async function rpcRoutes(app: FastifyInstance, opts: RpcRoutesOptions): P
       return reply.code(401).send(rpcError(null, CommandErrorCodes.unauthorized, message, 'PYTI_AUTH'));
     }
     slaveOf.set(req, slave);
+    // A body announced above its cap is refused before it is read (the connection then closes).
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    const path = req.url.split('?')[0]!;
+    if (path === COMMAND_RPC_PATH && declared > COMMAND_LIMITS.maxRpcBodyBytes) {
+      const err = new BodyTooLargeError(COMMAND_LIMITS.maxRpcBodyBytes);
+      return reply.code(413).header('connection', 'close').send(rpcError(null, CommandErrorCodes.tooLarge, err.message, 'PYTI_INPUT_TOO_LARGE'));
+    }
+    if (path.startsWith(`${COMMAND_BLOB_PATH}/`) && req.method === 'PUT' && declared > COMMAND_LIMITS.maxBlobBytes) {
+      return sendApiError(reply.header('connection', 'close'), 413, 'PYTI_BLOB_MISMATCH', `the blob is larger than ${COMMAND_LIMITS.maxBlobBytes} bytes`);
+    }
   });
 
   app.post(COMMAND_RPC_PATH, async (req, reply) => {
@@ -43,7 +54,9 @@ export async function rpcRoutes(app: FastifyInstance, opts: RpcRoutesOptions): P
     try {
       body = await readCapped(req.body as Readable | undefined, COMMAND_LIMITS.maxRpcBodyBytes);
     } catch (err) {
-      if (err instanceof BodyTooLargeError) return reply.code(413).send(rpcError(null, CommandErrorCodes.tooLarge, err.message, 'PYTI_RPC_INVALID'));
+      if (err instanceof BodyTooLargeError) {
+        return reply.code(413).header('connection', 'close').send(rpcError(null, CommandErrorCodes.tooLarge, err.message, 'PYTI_INPUT_TOO_LARGE'));
+      }
       throw err;
     }
     const res = await handleRpcBody(opts.server, body.toString('utf8'), { slave: slaveOf.get(req)! });

@@ -16,7 +16,8 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
-                   [--observations-token T]
+                   [--observations-token T] [--allowed-host NAME[:PORT]]...
+                   [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
        pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
@@ -24,6 +25,9 @@ subscriptions (pyti subscribe): --index-url is the index followed (default https
   --git-poll-ms between fetches of the git subscriptions' branches (default 60000)
 reporting: --observations-token T reports each malicious verdict once per file to --index-url's
   observations API (POST /danger-api/projects/NAME/observations, kind is_malware); without it nothing is sent
+http: --allowed-host adds a name the master answers to (default: --host, localhost, 127.0.0.1, ::1; '*': any);
+  other Host headers get 421 PYTI_HOST_NOT_ALLOWED. --request-timeout-ms: a whole request, body included (default 120000);
+  --idle-timeout-ms: an idle connection (default --max-wait-ms + 30000); --keep-alive-timeout-ms (default 5000)
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
   PYTI_OBSERVATIONS_TOKEN`;
 
@@ -56,6 +60,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true }, 'request-timeout-ms': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
+        'keep-alive-timeout-ms': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -81,6 +87,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
       observationsToken: values['observations-token'],
+      allowedHost: values['allowed-host'], requestTimeoutMs: values['request-timeout-ms'], idleTimeoutMs: values['idle-timeout-ms'],
+      keepAliveTimeoutMs: values['keep-alive-timeout-ms'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
@@ -94,6 +102,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`data: ${config.dataDir}\n`);
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
+    io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
     io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {

@@ -7,7 +7,7 @@
 import { esc } from '@pyti/common';
 import type { AuditSummary } from '../user-api.js';
 import { AUDIT_COLUMNS, ROW_MODEL_JS, auditCells, auditTone, type RowCell } from './audit-row-model.js';
-import { NOSCRIPT_REFRESH, pageShell, scriptJson } from './page-shell.js';
+import { NOSCRIPT_REFRESH, inlineScript, pageShell, scriptJson } from './page-shell.js';
 
 /** Whether an audit is still moving (the pages poll while one is). */
 export function isLive(a: Pick<AuditSummary, 'state'>): boolean {
@@ -53,8 +53,11 @@ const LIVE_LIST_JS = `
   setTimeout(tick, 2000);
 })();`;
 
-/** The front page: a complete HTML document listing `audits` (newest first) with live progress. */
-export function renderAuditListPage(audits: AuditSummary[], opts: { title?: string; pollLimit?: number } = {}): string {
+/**
+ * The front page: a complete HTML document listing `audits` (newest first) with live progress.
+ * `nonce`: the response's CSP nonce (the live script does not run without it).
+ */
+export function renderAuditListPage(audits: AuditSummary[], opts: { title?: string; pollLimit?: number; nonce?: string } = {}): string {
   const title = opts.title ?? 'PyTI audits';
   const sorted = [...audits].sort((a, b) => (a.submittedAt < b.submittedAt ? 1 : a.submittedAt > b.submittedAt ? -1 : 0));
   const now = Date.now();
@@ -67,7 +70,7 @@ export function renderAuditListPage(audits: AuditSummary[], opts: { title?: stri
     ? `<table><thead><tr>${AUDIT_COLUMNS.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody id="audits">${sorted.map((a) => auditRowHtml(a, now)).join('\n')}</tbody></table>`
     : '<p class="muted">No audits yet. Submit one with <code>pyti submit &lt;file.tar.gz|name==version&gt;</code>.</p>';
   const script = live && sorted.length
-    ? `<script id="pyti-live">${ROW_MODEL_JS}${LIVE_LIST_JS.replace('__LIMIT__', scriptJson(limit))}</script>`
+    ? inlineScript(`${ROW_MODEL_JS}${LIVE_LIST_JS.replace('__LIMIT__', scriptJson(limit))}`, opts.nonce ?? '', 'pyti-live')
     : '';
   const body = `<header><h1>${esc(title)}</h1><p>${sorted.length} audits · ${counts} · ${red} malicious · ${orange} suspicious`
     + ` · <span id="live-note">${live ? 'live' : 'nothing running'}</span></p></header><main><section>${table}</section></main>${script}`;

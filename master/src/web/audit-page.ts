@@ -16,7 +16,7 @@ import { esc } from '@pyti/common';
 import type { AuditDetail } from '../user-api.js';
 import { auditCells, auditTone } from './audit-row-model.js';
 import { isLive } from './audit-list-page.js';
-import { NOSCRIPT_REFRESH, pageShell, scriptJson } from './page-shell.js';
+import { NOSCRIPT_REFRESH, inlineScript, pageShell, scriptJson } from './page-shell.js';
 
 /** Only same-site paths and http(s) URLs become links; anything else (`javascript:` …) stays text. */
 function safeHref(url: string): string | null {
@@ -136,7 +136,7 @@ const FIT_FRAME_JS = `(function () { var f = document.getElementById('report');
   function fit() { try { f.style.height = (f.contentDocument.documentElement.scrollHeight + 24) + 'px'; } catch (e) { /* keep 85vh */ } }
   f.addEventListener('load', fit); fit(); })();`;
 
-function progressSection(d: AuditDetail): string {
+function progressSection(d: AuditDetail, nonce: string): string {
   const live = isLive(d);
   const now = live ? `<p><b id="live-state">${esc(d.state)}${d.slave ? ` on ${esc(d.slave)}` : ''}${d.progress?.task ? `: ${esc(d.progress.task)}` : d.progress?.phase ? `: ${esc(d.progress.phase)}` : ''}</b></p>` : '';
   if (!live && !d.events.length) return '';
@@ -145,21 +145,32 @@ function progressSection(d: AuditDetail): string {
   const last = d.events.at(-1);
   const script = LIVE_AUDIT_JS.replace('__URL__', scriptJson(`/api/v1/audits/${encodeURIComponent(d.id)}`))
     .replace('__SEEN__', scriptJson(last ? `${last.at}|${last.kind}|${last.text}` : ''));
-  return `<section><h2>Progress</h2>${now}${list}</section><script id="pyti-live">${script}</script>`;
+  return `<section><h2>Progress</h2>${now}${list}</section>${inlineScript(script, nonce, 'pyti-live')}`;
 }
 
-function reportSection(d: AuditDetail, reportHtml: string | null): string {
+/**
+ * The report's own `<style>` elements get the nonce: a srcdoc frame inherits this page's policy.
+ * Only renderHtml's literal `<style>` tags match (report text is escaped, so it has no `<`).
+ */
+function withStyleNonce(reportHtml: string, nonce: string): string {
+  return reportHtml.replaceAll('<style>', `<style nonce="${esc(nonce)}">`);
+}
+
+function reportSection(d: AuditDetail, reportHtml: string | null, nonce: string): string {
   if (d.state !== 'done') return '';
   if (reportHtml === null) return '<section><h2>Report</h2><p class="muted">The report is not available.</p></section>';
-  return `<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(reportHtml)}"></iframe><script>${FIT_FRAME_JS}</script>`;
+  return `<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(withStyleNonce(reportHtml, nonce))}"></iframe>${inlineScript(FIT_FRAME_JS, nonce)}`;
 }
 
-/** The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done). */
-export function renderAuditPage(detail: AuditDetail, reportHtml: string | null): string {
+/**
+ * The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done).
+ * `nonce`: the response's CSP nonce (its scripts and the report's stylesheet need it).
+ */
+export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, nonce = ''): string {
   const d = detail;
   const label = d.verdict ? d.verdict.toUpperCase() : d.state.toUpperCase();
   const body = `<header class="tone-${auditTone(d)}"><p><a href="/">← all audits</a></p><h1>${esc(d.project)} ${esc(d.version)} — ${esc(label)}</h1>`
     + `<p>audit <code>${esc(d.id)}</code>${d.result ? ` · result <b>${esc(d.result)}</b>` : ''}</p></header><main>`
-    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml)}</main>`;
+    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d, nonce)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml, nonce)}</main>`;
   return pageShell(`PyTI: ${d.project} ${d.version} — ${label.toLowerCase()}`, body, isLive(d) ? NOSCRIPT_REFRESH : '');
 }

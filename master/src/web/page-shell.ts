@@ -1,7 +1,15 @@
-/** The HTML document around the master's pages: one inline stylesheet, no external assets. */
+/**
+ * The HTML document around the master's pages: the master's own stylesheet (served at
+ * `PAGE_CSS_PATH`, allowed by the pages' Content-Security-Policy), no other assets. Inline scripts
+ * must carry the response's CSP nonce (`inlineScript`): the policy refuses any other.
+ */
 import { esc } from '@pyti/common';
 
-const CSS = `
+/** Where the master serves `PAGE_CSS` (public, no token: the login page needs it too). */
+export const PAGE_CSS_PATH = '/assets/pyti.css';
+
+/** The pages' stylesheet. */
+export const PAGE_CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1f21;background:#f6f7f9}
 header{padding:16px 28px;background:#2f3640;color:#fff}header h1{margin:0;font-size:21px}header p{margin:4px 0 0}
 header a{color:#fff}header.tone-red{background:#b3261e}header.tone-orange{background:#c2410c}header.tone-green{background:#1e7a3c}header.tone-neutral{background:#4b5563}
@@ -19,12 +27,28 @@ tr.tone-neutral td:first-child{border-left:4px solid #c3c8cf}
 .num{text-align:right}.muted{color:#6b7280}.progress{color:#374151}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dl.facts dt{color:#6b7280}dl.facts dd{margin:0}
 ol.events{margin:0;padding-left:22px;max-height:360px;overflow:auto;font:12px/1.5 ui-monospace,monospace}
-iframe.report{width:100%;height:85vh;border:1px solid #dde1e6;border-radius:6px;background:#fff}`;
+iframe.report{width:100%;height:85vh;border:1px solid #dde1e6;border-radius:6px;background:#fff}
+footer{padding:0 28px 24px}input[type=password]{font:inherit;padding:4px}`;
 
-/** A complete HTML document: `head` extra (e.g. a no-script refresh), `body` already escaped HTML. */
-export function pageShell(title: string, body: string, head = ''): string {
+/** The log-out button at the foot of every page (a same-origin form post; see http/login-routes.ts). */
+export const LOGOUT_FORM = '<footer class="muted"><form method="post" action="/logout"><button type="submit">Log out</button></form></footer>';
+
+/**
+ * A complete HTML document: `head` extra (e.g. a no-script refresh), `body` already escaped HTML.
+ * `logout: false` leaves out the log-out button (the login page).
+ */
+export function pageShell(title: string, body: string, head = '', opts: { logout?: boolean } = {}): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
-    + `<title>${esc(title)}</title><style>${CSS}</style>${head}</head><body>${body}</body></html>`;
+    + `<title>${esc(title)}</title><link rel="stylesheet" href="${PAGE_CSS_PATH}">${head}</head><body>${body}${opts.logout === false ? '' : LOGOUT_FORM}</body></html>`;
+}
+
+/**
+ * A `<script>` element that runs under the pages' Content-Security-Policy: `nonce` is the
+ * response's (`request.cspNonce`, see http/security-headers.ts); without it the browser refuses the
+ * script. `js` is trusted code; put data in it only through `scriptJson`.
+ */
+export function inlineScript(js: string, nonce: string, id?: string): string {
+  return `<script${id ? ` id="${esc(id)}"` : ''} nonce="${esc(nonce)}">${js}</script>`;
 }
 
 /** Refreshes the page every few seconds when scripts are off (the live scripts do it otherwise). */

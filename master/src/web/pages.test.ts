@@ -60,14 +60,16 @@ describe('audit list page', () => {
     expect(html).toContain('auditing · install · 2 tasks done');
     expect(html.match(/<th>/g)).toHaveLength(AUDIT_COLUMNS.length);
     expect(html).toMatch(/^<!doctype html>.*<\/html>$/s);
-    expect(html).not.toMatch(/<(link|img)\b|src=/);
+    // One asset only: the master's own stylesheet (allowed by the pages' CSP); no images, no other sources.
+    expect(html.match(/<link\b[^>]*>/g)).toEqual(['<link rel="stylesheet" href="/assets/pyti.css">']);
+    expect(html).not.toMatch(/<img\b|src=|<style/);
   });
 
   it('includes the live script only while something is queued or running', () => {
     expect(renderAuditListPage([summary(), summary({ id: 'c', state: 'cancelled', verdict: null })], {})).not.toContain('<script');
     for (const state of ['queued', 'running'] as const) {
-      const html = renderAuditListPage([summary(), running({ state })], {});
-      expect(html).toContain('<script id="pyti-live">');
+      const html = renderAuditListPage([summary(), running({ state })], { nonce: 'n0nce+/=' });
+      expect(html).toContain('<script id="pyti-live" nonce="n0nce+/=">');
       expect(html).toContain("fetch('/api/v1/audits?limit=' + LIMIT");
       expect(html).toContain('http-equiv="refresh"');
     }
@@ -76,7 +78,7 @@ describe('audit list page', () => {
 
   it('runs the same row model in the browser script as on the server', () => {
     const html = renderAuditListPage([running({ project: HOSTILE })], { pollLimit: 7 });
-    const js = /<script id="pyti-live">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const js = /<script id="pyti-live" nonce="">([\s\S]*?)<\/script>/.exec(html)![1]!;
     const ctx: Record<string, unknown> = { setTimeout: () => 0, document: { getElementById: () => ({}) }, fetch: () => Promise.reject(new Error('no')) };
     runInNewContext(`${js}; this.cells = pytiCells; this.tone = pytiTone;`, ctx);
     const a = running({ project: HOSTILE });
@@ -113,10 +115,13 @@ describe('audit page', () => {
 
   it('embeds the done report in a sandboxed frame, escaped, with links to its JSON and HTML', () => {
     const reportHtml = renderHtml(report(HOSTILE));
-    const html = renderAuditPage(detail({ project: HOSTILE }), reportHtml);
+    const html = renderAuditPage(detail({ project: HOSTILE }), reportHtml, 'N1');
     expect(html).toContain('<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="&lt;!doctype html&gt;');
     const srcdoc = /srcdoc="([^"]*)"/.exec(html)![1]!;
-    expect(srcdoc.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')).toBe(reportHtml);
+    // The frame inherits the page's CSP: the report's stylesheet carries the nonce, nothing else changes.
+    expect(srcdoc.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'))
+      .toBe(reportHtml.replace('<style>', '<style nonce="N1">'));
+    expect(html).toContain('<script nonce="N1">');
     expect(html).toContain('href="/api/v1/audits/a1/report.json"');
     expect(html).toContain('class="tone-green"');
     expect(html).not.toContain('pyti-live');
@@ -125,8 +130,8 @@ describe('audit page', () => {
 
   it('shows live progress, polling the audit, only while it is queued or running', () => {
     const d = detail({ ...running(), id: 'r/1', events: [{ at: '2025-01-02T03:04:07Z', kind: 'task-started', text: 'install</script><script>x' }] });
-    const html = renderAuditPage(d, null);
-    expect(html).toContain('<script id="pyti-live">');
+    const html = renderAuditPage(d, null, 'N2');
+    expect(html).toContain('<script id="pyti-live" nonce="N2">');
     expect(html).toContain('"/api/v1/audits/r%2F1"');
     expect(html).not.toContain('install</script><script>x');
     expect(html).toContain('running on slave-a: install');
