@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { normalizeIndexUrl } from '@pyti/slave';
+import { loadNotifyConfig, type NotifyConfig, type NotifyFlags } from './notify/notify-config.js';
 
 export interface MasterConfig {
   /** Database, blobs and tokens live here. */
@@ -45,10 +46,12 @@ export interface MasterConfig {
    * null: nothing is reported.
    */
   readonly observationsToken: string | null;
+  /** Notifications: public URL of links, SMTP server (see notify/notify-config.ts). */
+  readonly notify: NotifyConfig;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
-export interface MasterFlags {
+export interface MasterFlags extends NotifyFlags {
   data?: string;
   host?: string;
   port?: string | number;
@@ -160,8 +163,9 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   if (observationsToken !== null && !TOKEN.test(observationsToken)) {
     invalid(flags.observationsToken !== undefined ? '--observations-token' : 'PYTI_OBSERVATIONS_TOKEN', 'must be 8-256 printable characters without spaces');
   }
+  const notify = loadNotifyConfig(flags, env, { host, port });
   return Object.freeze({
-    observationsToken,
+    observationsToken, notify,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
     indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs,
     publicRead: flags.publicRead ?? false,

@@ -50,6 +50,9 @@ export const ERROR_CODES = {
   PYTI_GIT_BRANCH_NOT_FOUND: 'the repository has no such branch',
   PYTI_GIT_TIMEOUT: 'a git command took longer than its time limit and was killed',
   PYTI_GIT_TOO_LARGE: 'a commit\'s archive, or a git command\'s output, is above its limit',
+  PYTI_REPORT_REJECTED: 'a slave\'s report cannot be rendered or contradicts itself (missing sections, counts that do not add up, malformed tasks); the job is retried on another slave',
+  PYTI_WEBHOOK_INVALID: 'a webhook\'s definition is invalid (URL not http(s), events, secret, subscription)',
+  PYTI_WEBHOOK_NOT_FOUND: 'no webhook with this id',
   PYTI_GIT_FAILED: 'a git command failed for another reason (a corrupt object, a full disk, unexpected output)',
 } as const;
 

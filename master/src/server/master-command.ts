@@ -16,7 +16,8 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
-                   [--observations-token T]
+                   [--observations-token T] [--public-url URL]
+                   [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
        pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
@@ -24,8 +25,12 @@ subscriptions (pyti subscribe): --index-url is the index followed (default https
   --git-poll-ms between fetches of the git subscriptions' branches (default 60000)
 reporting: --observations-token T reports each malicious verdict once per file to --index-url's
   observations API (POST /danger-api/projects/NAME/observations, kind is_malware); without it nothing is sent
+notifications: --public-url is the master's address in links (default http://HOST:PORT); e-mail goes through
+  --smtp-host (port 25, or 587 with --smtp-starttls which then is required) from --smtp-from to --smtp-to on
+  --email-on events (completed,flagged,regression or all; default flagged,regression); the password of
+  --smtp-user is read from PYTI_SMTP_PASSWORD; webhooks: pyti webhook, feeds: GET /api/v1/feed-token
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
-  PYTI_OBSERVATIONS_TOKEN`;
+  PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD`;
 
 export interface MasterCommandIO {
   out(s: string): void;
@@ -56,6 +61,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
+        'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
+        'smtp-from': { type: 'string' }, 'smtp-to': { type: 'string' }, 'smtp-user': { type: 'string' }, 'email-on': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -81,6 +88,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
       observationsToken: values['observations-token'],
+      publicUrl: values['public-url'], smtpHost: values['smtp-host'], smtpPort: values['smtp-port'], smtpStarttls: values['smtp-starttls'],
+      smtpFrom: values['smtp-from'], smtpTo: values['smtp-to'], smtpUser: values['smtp-user'], emailOn: values['email-on'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
@@ -95,6 +104,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
+    io.out(`e-mail: ${config.notify.smtp ? `${config.notify.smtp.events.join(', ')} to ${config.notify.smtp.to.join(', ')} via ${config.notify.smtp.host}:${config.notify.smtp.port}` : 'off (no --smtp-host)'}; links to ${config.notify.publicUrl}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {
     if (err instanceof PytiError) {

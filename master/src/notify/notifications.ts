@@ -1,0 +1,60 @@
+/**
+ * Notifications, assembled for the master: webhooks and their delivery log, the outbox, the sender
+ * (webhooks and e-mail), the Atom feeds and the routes. `onReportStored` runs inside the
+ * transaction that stores a report (see notification-hook.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db/database.js';
+import type { Access } from '../http/user-auth.js';
+import type { Clock } from '../queue/clock.js';
+import type { ReportOutcome } from '../queue/job-queue.js';
+import type { JobRow } from '../queue/job-rows.js';
+import { DeliveryOutbox } from './delivery-outbox.js';
+import { FeedQuery } from './feed-query.js';
+import { feedRoutes } from './feed-routes.js';
+import { queueNotifications } from './notification-hook.js';
+import { NotificationSender, type NotificationSenderOptions } from './notification-sender.js';
+import type { NotifyConfig } from './notify-config.js';
+import { PreviousReleaseFinder } from './previous-release.js';
+import { webhookRoutes } from './webhook-routes.js';
+import { WebhookStore } from './webhook-store.js';
+
+/** The sender's tunables (tests and benchmarks). */
+export type NotificationOptions = Pick<NotificationSenderOptions, 'maxAttempts' | 'retryMs' | 'everyMs' | 'timeoutMs' | 'maxResponseBytes' | 'log'>;
+
+export class Notifications {
+  readonly webhooks: WebhookStore;
+  readonly outbox: DeliveryOutbox;
+  readonly sender: NotificationSender;
+  private readonly previous: PreviousReleaseFinder;
+  private readonly feeds: FeedQuery;
+
+  constructor(db: Db, private readonly config: NotifyConfig, private readonly clock: Clock, private readonly userToken: string, options: NotificationOptions = {}) {
+    this.webhooks = new WebhookStore(db);
+    this.outbox = new DeliveryOutbox(db);
+    this.previous = new PreviousReleaseFinder(db);
+    this.feeds = new FeedQuery(db);
+    this.sender = new NotificationSender({ outbox: this.outbox, webhooks: this.webhooks, smtp: config.smtp, clock, ...options });
+  }
+
+  /** Queues the report's notifications (inside the storing transaction); wakes the sender when some were queued. */
+  onReportStored(job: JobRow, outcome: ReportOutcome): void {
+    const n = queueNotifications({ webhooks: this.webhooks, outbox: this.outbox, previous: this.previous, config: this.config }, job, outcome, this.clock.now());
+    if (n > 0) this.sender.wake();
+  }
+
+  /** Registers the webhook API and the feeds. */
+  async routes(app: FastifyInstance, guard: (access: Access) => (req: never, reply: never) => Promise<void>): Promise<void> {
+    const now = () => this.clock.now();
+    await webhookRoutes(app, { webhooks: this.webhooks, outbox: this.outbox, now, guard });
+    await feedRoutes(app, { feeds: this.feeds, userToken: this.userToken, publicUrl: this.config.publicUrl, now, guard });
+  }
+
+  start(): void {
+    this.sender.start();
+  }
+
+  close(): Promise<void> {
+    return this.sender.close();
+  }
+}
