@@ -163,7 +163,7 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   if (observationsToken !== null && !TOKEN.test(observationsToken)) {
     invalid(flags.observationsToken !== undefined ? '--observations-token' : 'PYTI_OBSERVATIONS_TOKEN', 'must be 8-256 printable characters without spaces');
   }
-  const notify = loadNotifyConfig(flags, env, { host, port });
+  const notify = loadNotifyConfig(flags, env);
   return Object.freeze({
     observationsToken, notify,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,

@@ -158,6 +158,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       master.url = address;
+      notifications!.listening(address);
       return address;
     },
     close() {

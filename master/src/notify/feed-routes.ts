@@ -16,7 +16,8 @@ import { feedToken, isFeedToken } from './feed-token.js';
 export interface FeedRoutesOptions {
   feeds: FeedQuery;
   userToken: string;
-  publicUrl: string;
+  /** Base of the links (no trailing slash). */
+  publicUrl: () => string;
   now: () => number;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
 }
@@ -31,10 +32,12 @@ export async function feedRoutes(app: FastifyInstance, o: FeedRoutesOptions): Pr
     if (token === undefined) return read(req as never, reply as never);
     if (!isFeedToken(o.userToken, token)) return sendApiError(reply, 401, 'PYTI_AUTH', 'wrong feed token (GET /api/v1/feed-token with the user token gives it)');
   };
-  const send = (reply: FastifyReply, path: string, title: string, htmlPath: string, filter: FeedFilter) =>
-    reply.type('application/atom+xml; charset=utf-8').header('x-content-type-options', 'nosniff').send(renderAtom({
-      selfUrl: `${o.publicUrl}${path}`, htmlUrl: `${o.publicUrl}${htmlPath}`, title, publicUrl: o.publicUrl, audits: o.feeds.audits(filter), now: o.now(),
+  const send = (reply: FastifyReply, path: string, title: string, htmlPath: string, filter: FeedFilter) => {
+    const base = o.publicUrl();
+    return reply.type('application/atom+xml; charset=utf-8').header('x-content-type-options', 'nosniff').send(renderAtom({
+      selfUrl: `${base}${path}`, htmlUrl: `${base}${htmlPath}`, title, publicUrl: base, audits: o.feeds.audits(filter), now: o.now(),
     }));
+  };
   /** `<name>.atom` → name, or null. */
   const nameOf = (file: string): string | null => (file.endsWith('.atom') && NAME.test(file.slice(0, -5)) ? file.slice(0, -5) : null);
 
@@ -55,14 +58,15 @@ export async function feedRoutes(app: FastifyInstance, o: FeedRoutesOptions): Pr
   // The token itself needs the user token in the header (a cookie could be ridden by another site).
   app.get('/api/v1/feed-token', { preHandler: write as never }, async () => {
     const t = feedToken(o.userToken);
+    const base = o.publicUrl();
     const q = `?token=${t}`;
     return {
       token: t,
       feeds: {
-        audits: `${o.publicUrl}/feeds/audits.atom${q}`,
-        flagged: `${o.publicUrl}/feeds/flagged.atom${q}`,
-        project: `${o.publicUrl}/feeds/projects/{name}.atom${q}`,
-        subscription: `${o.publicUrl}/feeds/subscriptions/{name}.atom${q}`,
+        audits: `${base}/feeds/audits.atom${q}`,
+        flagged: `${base}/feeds/flagged.atom${q}`,
+        project: `${base}/feeds/projects/{name}.atom${q}`,
+        subscription: `${base}/feeds/subscriptions/{name}.atom${q}`,
       },
     };
   });

@@ -8,7 +8,7 @@
 import type { JobRow } from '../queue/job-rows.js';
 import type { ReportOutcome } from '../queue/job-queue.js';
 import type { DeliveryOutbox } from './delivery-outbox.js';
-import type { NotifyConfig } from './notify-config.js';
+import type { SmtpConfig } from './notify-config.js';
 import type { NotifyEvent } from './notify-events.js';
 import type { PreviousReleaseFinder } from './previous-release.js';
 import { regressionOf, type RegressionView } from './regression.js';
@@ -32,7 +32,9 @@ export interface NotificationHookDeps {
   webhooks: WebhookStore;
   outbox: DeliveryOutbox;
   previous: PreviousReleaseFinder;
-  config: NotifyConfig;
+  /** Base of the links (no trailing slash). */
+  publicUrl: string;
+  smtp: SmtpConfig | null;
 }
 
 function parse(json: string): RegressionView {
@@ -46,7 +48,7 @@ function parse(json: string): RegressionView {
 
 /** Queues the notifications of a stored report; returns how many deliveries were queued. */
 export function queueNotifications(deps: NotificationHookDeps, job: JobRow, outcome: ReportOutcome, now: number): number {
-  const auditUrl = (id: string): string => `${deps.config.publicUrl}/audits/${encodeURIComponent(id)}`;
+  const auditUrl = (id: string): string => `${deps.publicUrl}/audits/${encodeURIComponent(id)}`;
   const events: NotifyEvent[] = ['completed'];
   if (outcome.verdict === 'malicious' || outcome.verdict === 'suspicious') events.push('flagged');
   const prev = deps.previous.find(job.project, job.version, job.seq);
@@ -69,7 +71,7 @@ export function queueNotifications(deps: NotificationHookDeps, job: JobRow, outc
     };
     const text = JSON.stringify(body);
     for (const w of deps.webhooks.targetsFor(job.id, event)) if (deps.outbox.enqueue('webhook', w.id, job.seq, event, text, now)) queued++;
-    if (deps.config.smtp?.events.includes(event) && deps.outbox.enqueue('email', 'smtp', job.seq, event, text, now)) queued++;
+    if (deps.smtp?.events.includes(event) && deps.outbox.enqueue('email', 'smtp', job.seq, event, text, now)) queued++;
   }
   return queued;
 }

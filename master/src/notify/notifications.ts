@@ -28,6 +28,7 @@ export class Notifications {
   readonly sender: NotificationSender;
   private readonly previous: PreviousReleaseFinder;
   private readonly feeds: FeedQuery;
+  private listenUrl = 'http://127.0.0.1';
 
   constructor(db: Db, private readonly config: NotifyConfig, private readonly clock: Clock, private readonly userToken: string, options: NotificationOptions = {}) {
     this.webhooks = new WebhookStore(db);
@@ -37,9 +38,19 @@ export class Notifications {
     this.sender = new NotificationSender({ outbox: this.outbox, webhooks: this.webhooks, smtp: config.smtp, clock, ...options });
   }
 
+  /** The base URL links point to: the configured public URL, or where the master listens. */
+  get publicUrl(): string {
+    return this.config.publicUrl ?? this.listenUrl;
+  }
+
+  /** Tells where the master listens (the links' base when no public URL is configured). */
+  listening(url: string): void {
+    this.listenUrl = url.replace(/\/+$/, '');
+  }
+
   /** Queues the report's notifications (inside the storing transaction); wakes the sender when some were queued. */
   onReportStored(job: JobRow, outcome: ReportOutcome): void {
-    const n = queueNotifications({ webhooks: this.webhooks, outbox: this.outbox, previous: this.previous, config: this.config }, job, outcome, this.clock.now());
+    const n = queueNotifications({ webhooks: this.webhooks, outbox: this.outbox, previous: this.previous, publicUrl: this.publicUrl, smtp: this.config.smtp }, job, outcome, this.clock.now());
     if (n > 0) this.sender.wake();
   }
 
@@ -47,7 +58,7 @@ export class Notifications {
   async routes(app: FastifyInstance, guard: (access: Access) => (req: never, reply: never) => Promise<void>): Promise<void> {
     const now = () => this.clock.now();
     await webhookRoutes(app, { webhooks: this.webhooks, outbox: this.outbox, now, guard });
-    await feedRoutes(app, { feeds: this.feeds, userToken: this.userToken, publicUrl: this.config.publicUrl, now, guard });
+    await feedRoutes(app, { feeds: this.feeds, userToken: this.userToken, publicUrl: () => this.publicUrl, now, guard });
   }
 
   start(): void {

@@ -22,8 +22,11 @@ export interface SmtpConfig {
 }
 
 export interface NotifyConfig {
-  /** Base URL of the master as users reach it (links in notifications and feeds), no trailing slash. */
-  readonly publicUrl: string;
+  /**
+   * Base URL of the master as users reach it (links in notifications and feeds), no trailing slash;
+   * null: the address the master listens on.
+   */
+  readonly publicUrl: string | null;
   /** Null: no e-mail. */
   readonly smtp: SmtpConfig | null;
 }
@@ -49,11 +52,11 @@ function invalid(what: string, why: string): never {
   throw new PytiError('PYTI_CONFIG_INVALID', `${what}: ${why}`);
 }
 
-/** Builds the notification settings; `host`/`port` are the master's listen address (the default public URL). */
-export function loadNotifyConfig(flags: NotifyFlags, env: Record<string, string | undefined>, listen: { host: string; port: number }): NotifyConfig {
-  const rawUrl = flags.publicUrl ?? env.PYTI_PUBLIC_URL ?? `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
-  let publicUrl: string;
-  try {
+/** Builds the notification settings. */
+export function loadNotifyConfig(flags: NotifyFlags, env: Record<string, string | undefined>): NotifyConfig {
+  const rawUrl = flags.publicUrl ?? env.PYTI_PUBLIC_URL ?? null;
+  let publicUrl: string | null = null;
+  if (rawUrl !== null) try {
     const u = new URL(rawUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('must be http or https');
     if (u.username || u.password || u.search || u.hash) throw new Error('must have no credentials, query or fragment');
