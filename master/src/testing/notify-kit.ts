@@ -36,7 +36,7 @@ export interface KitMaster {
 export async function startKitMaster(flags: MasterFlags = {}, options: MasterAppOptions = {}, dir = mkdtempSync(join(tmpdir(), 'pyti-notify-'))): Promise<KitMaster> {
   const config = loadMasterConfig({
     data: dir, port: 0, leaseMs: 10_000, heartbeatMs: 1000, maxWaitMs: 1000, maxAttempts: 3,
-    slaveToken: Object.entries(KIT_SLAVES).map(([n, t]) => `${n}:${t}`), rssPollMs: 0, ...flags,
+    slaveToken: Object.entries(KIT_SLAVES).map(([n, t]) => `${n}:${t}`), rssPollMs: 0, indexUrl: 'https://index.invalid', follow: false, ...flags,
   }, { PYTI_USER_TOKEN: KIT_USER });
   const m = await buildMasterApp(config, { sweepIntervalMs: 0, ...options });
   const url = await m.listen();
