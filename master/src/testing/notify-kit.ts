@@ -32,12 +32,14 @@ export interface KitMaster {
   close(keep?: boolean): Promise<void>;
 }
 
-/** Starts a master on 127.0.0.1:0 (in `dir`, a fresh temporary directory by default). */
-export async function startKitMaster(flags: MasterFlags = {}, options: MasterAppOptions = {}, dir = mkdtempSync(join(tmpdir(), 'pyti-notify-'))): Promise<KitMaster> {
+/** Starts a master on 127.0.0.1:0 (in `dir`, a fresh temporary directory by default; `env`: its environment besides the user token). */
+export async function startKitMaster(
+  flags: MasterFlags = {}, options: MasterAppOptions = {}, dir = mkdtempSync(join(tmpdir(), 'pyti-notify-')), env: Record<string, string> = {},
+): Promise<KitMaster> {
   const config = loadMasterConfig({
     data: dir, port: 0, leaseMs: 10_000, heartbeatMs: 1000, maxWaitMs: 1000, maxAttempts: 3,
     slaveToken: Object.entries(KIT_SLAVES).map(([n, t]) => `${n}:${t}`), rssPollMs: 0, indexUrl: 'https://index.invalid', follow: false, ...flags,
-  }, { PYTI_USER_TOKEN: KIT_USER });
+  }, { PYTI_USER_TOKEN: KIT_USER, ...env });
   const m = await buildMasterApp(config, { sweepIntervalMs: 0, ...options });
   const url = await m.listen();
   let id = 1;
