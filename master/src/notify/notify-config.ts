@@ -56,13 +56,15 @@ function invalid(what: string, why: string): never {
 export function loadNotifyConfig(flags: NotifyFlags, env: Record<string, string | undefined>): NotifyConfig {
   const rawUrl = flags.publicUrl ?? env.PYTI_PUBLIC_URL ?? null;
   let publicUrl: string | null = null;
-  if (rawUrl !== null) try {
-    const u = new URL(rawUrl);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('must be http or https');
-    if (u.username || u.password || u.search || u.hash) throw new Error('must have no credentials, query or fragment');
-    publicUrl = u.href.replace(/\/+$/, '');
-  } catch (err) {
-    invalid(flags.publicUrl !== undefined ? '--public-url' : 'PYTI_PUBLIC_URL', `${JSON.stringify(rawUrl.slice(0, 200))}: ${(err as Error).message}`);
+  if (rawUrl !== null) {
+    try {
+      const u = new URL(rawUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('must be http or https');
+      if (u.username || u.password || u.search || u.hash) throw new Error('must have no credentials, query or fragment');
+      publicUrl = u.href.replace(/\/+$/, '');
+    } catch (err) {
+      invalid(flags.publicUrl !== undefined ? '--public-url' : 'PYTI_PUBLIC_URL', `${JSON.stringify(rawUrl.slice(0, 200))}: ${(err as Error).message}`);
+    }
   }
   const any = [flags.smtpHost, flags.smtpPort, flags.smtpFrom, flags.smtpTo, flags.smtpUser, flags.emailOn].some((v) => v !== undefined) || flags.smtpStarttls === true;
   if (!any) return Object.freeze({ publicUrl, smtp: null });
