@@ -39,7 +39,7 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
   app.get<{ Params: { id: string } }>('/audits/:id', { preHandler: login }, async (req, reply) => {
     const d = opts.queue.detail(req.params.id);
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
-    const r = d.state === 'done' ? renderReportOrReason(opts.queue.reportJson(d.id)) : { html: null, reason: null };
-    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), r.reason));
+    const r = d.state === 'done' ? renderReportOrReason(opts.queue.reportJson(d.id)) : { html: null, reason: null, judgement: null };
+    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), r.reason, r.judgement));
   });
 }

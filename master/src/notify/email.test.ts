@@ -79,6 +79,19 @@ describe('e-mail notifications (local SMTP sink)', () => {
     expect(k.m.notifications.outbox.all().filter((d) => d.channel === 'email').map((d) => [d.event, d.state, d.response_code])).toEqual([['flagged', 'sent', 250], ['regression', 'sent', 250]]);
   });
 
+  it('logs a refused login as a failed delivery with the server\'s reply, without retrying it', async () => {
+    await k?.close();
+    mails.length = 0;
+    k = await startKitMaster({
+      smtpHost: '127.0.0.1', smtpPort: String(port), smtpFrom: 'pyti@example.invalid', smtpTo: 'sec@example.invalid', smtpUser: 'pyti', emailOn: 'completed',
+    }, { notifications: { everyMs: 20, retryMs: 50, log: () => undefined } }, undefined, { PYTI_SMTP_PASSWORD: 'wrong-password' });
+    await k.audit('lib', '1.0', tinyReport('lib', '1.0', 'clean'));
+    const d = await until('the failed mail', async () => k.m.notifications.outbox.all().find((x) => x.state === 'failed'));
+    expect(d).toMatchObject({ channel: 'email', event: 'completed', attempts: 1, response_code: 535 });
+    expect(d.last_error).toMatch(/^SMTP: .*bad credentials/);
+    expect(mails).toHaveLength(0);
+  });
+
   it('checks the SMTP settings at start-up', () => {
     const bad = (flags: Parameters<typeof loadNotifyConfig>[0], env: Record<string, string> = {}) => {
       try {

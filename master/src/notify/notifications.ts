@@ -29,6 +29,7 @@ export class Notifications {
   private readonly previous: PreviousReleaseFinder;
   private readonly feeds: FeedQuery;
   private listenUrl = 'http://127.0.0.1';
+  private readonly log: (line: string) => void;
 
   constructor(db: Db, private readonly config: NotifyConfig, private readonly clock: Clock, private readonly userToken: string, options: NotificationOptions = {}) {
     this.webhooks = new WebhookStore(db);
@@ -36,6 +37,7 @@ export class Notifications {
     this.previous = new PreviousReleaseFinder(db);
     this.feeds = new FeedQuery(db);
     this.sender = new NotificationSender({ outbox: this.outbox, webhooks: this.webhooks, smtp: config.smtp, clock, ...options });
+    this.log = options.log ?? ((line: string) => void process.stderr.write(`pyti master: ${line}\n`));
   }
 
   /** The base URL links point to: the configured public URL, or where the master listens. */
@@ -48,9 +50,17 @@ export class Notifications {
     this.listenUrl = url.replace(/\/+$/, '');
   }
 
-  /** Queues the report's notifications (inside the storing transaction); wakes the sender when some were queued. */
+  /**
+   * Queues the report's notifications (inside the storing transaction); wakes the sender when some
+   * were queued. A failure here is logged, never thrown: it must not undo storing the report.
+   */
   onReportStored(job: JobRow, outcome: ReportOutcome): void {
-    const n = queueNotifications({ webhooks: this.webhooks, outbox: this.outbox, previous: this.previous, publicUrl: this.publicUrl, smtp: this.config.smtp }, job, outcome, this.clock.now());
+    let n = 0;
+    try {
+      n = queueNotifications({ webhooks: this.webhooks, outbox: this.outbox, previous: this.previous, publicUrl: this.publicUrl, smtp: this.config.smtp }, job, outcome, this.clock.now());
+    } catch (err) {
+      this.log(`notifications of audit ${job.id} could not be queued: ${(err as Error)?.message ?? String(err)}`);
+    }
     if (n > 0) this.sender.wake();
   }
 

@@ -22,6 +22,7 @@ describe('the master decides the result and refuses reports that contradict them
     expect(await k.detail(id)).toMatchObject({ state: 'done', verdict: 'clean', result: 'test-fail' });
     const stored = (await k.api('GET', `/api/v1/audits/${id}/report.json`)).body;
     expect(stored).toMatchObject({ result: 'test-fail', masterJudgement: { resultClaimed: 'pass', reason: 'the slave said pass, but task test is fail' } });
+    expect((await k.api('GET', `/audits/${id}`)).text).toContain('<p class="muted" id="master-judgement">The master decided the result from the tasks in the report: the slave said pass, but task test is fail.</p>');
     // Failing counts with a passing test task are failures too; an infrastructure result stays.
     const counts = await k.audit('counts', '1.0', { ...tinyReport('counts', '1.0', 'clean', 'pass'), tasks: [task('test', 'pass')], tests: tests({ passed: 1, failed: 1, errors: 1 }) });
     expect(await k.detail(counts.id)).toMatchObject({ result: 'test-fail' });

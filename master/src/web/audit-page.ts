@@ -148,18 +148,19 @@ function progressSection(d: AuditDetail): string {
   return `<section><h2>Progress</h2>${now}${list}</section><script id="pyti-live">${script}</script>`;
 }
 
-function reportSection(d: AuditDetail, reportHtml: string | null, unavailable: string | null): string {
+function reportSection(d: AuditDetail, reportHtml: string | null, unavailable: string | null, judgement: string | null): string {
   if (d.state !== 'done') return '';
   if (reportHtml === null) return `<section><h2>Report</h2><p class="muted" id="report-unavailable">The report is not available: ${esc(unavailable ?? 'no reason was given')}.</p></section>`;
-  return `<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(reportHtml)}"></iframe><script>${FIT_FRAME_JS}</script>`;
+  const note = judgement ? `<p class="muted" id="master-judgement">The master decided the result from the tasks in the report: ${esc(judgement)}.</p>` : '';
+  return `${note}<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(reportHtml)}"></iframe><script>${FIT_FRAME_JS}</script>`;
 }
 
-/** The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done; else `unavailable` says why). */
-export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, unavailable: string | null = null): string {
+/** The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done; else `unavailable` says why; `judgement`: what the master changed in the slave's result). */
+export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, unavailable: string | null = null, judgement: string | null = null): string {
   const d = detail;
   const label = d.verdict ? d.verdict.toUpperCase() : d.state.toUpperCase();
   const body = `<header class="tone-${auditTone(d)}"><p><a href="/">← all audits</a></p><h1>${esc(d.project)} ${esc(d.version)} — ${esc(label)}</h1>`
     + `<p>audit <code>${esc(d.id)}</code>${d.result ? ` · result <b>${esc(d.result)}</b>` : ''}</p></header><main>`
-    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml, unavailable)}</main>`;
+    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml, unavailable, judgement)}</main>`;
   return pageShell(`PyTI: ${d.project} ${d.version} — ${label.toLowerCase()}`, body, isLive(d) ? NOSCRIPT_REFRESH : '');
 }
