@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { normalizeIndexUrl } from '@pyti/common';
 import { allowedHostList } from './http/allowed-hosts.js';
+import { loadNotifyConfig, type NotifyConfig, type NotifyFlags } from './notify/notify-config.js';
 
 export interface MasterConfig {
   /** Database, blobs and tokens live here. */
@@ -57,10 +58,12 @@ export interface MasterConfig {
   readonly idleTimeoutMs: number;
   /** An idle keep-alive connection is closed after this long. */
   readonly keepAliveTimeoutMs: number;
+  /** Notifications: public URL of links, SMTP server (see notify/notify-config.ts). */
+  readonly notify: NotifyConfig;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
-export interface MasterFlags {
+export interface MasterFlags extends NotifyFlags {
   data?: string;
   host?: string;
   port?: string | number;
@@ -186,9 +189,10 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   if (idleTimeoutMs <= maxWaitMs) invalid('--idle-timeout-ms', `${idleTimeoutMs} must be above --max-wait-ms (${maxWaitMs}): long-polls would be cut`);
   const keepAliveTimeoutMs = int('--keep-alive-timeout-ms', flags.keepAliveTimeoutMs, MASTER_DEFAULTS.keepAliveTimeoutMs, 100, 600_000);
   const allowedHosts = allowedHostList(host, flags.allowedHost ?? []);
+  const notify = loadNotifyConfig(flags, env);
   return Object.freeze({
     allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
-    observationsToken,
+    observationsToken, notify,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
     indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs,
     publicRead: flags.publicRead ?? false,

@@ -5,6 +5,7 @@
  *   pyti status [ID] [--state S] [--limit N] [--commit HEX] [--json]
  *   pyti report ID [--json | --html] [--out DIR]
  *   pyti subscribe add|list|show|pause|resume|set|remove …   (see subscribe-command.ts)
+ *   pyti webhook add|list|remove|deliveries …                (see webhook-command.ts)
  * Each takes --master URL and --token T (or PYTI_MASTER_URL, PYTI_TOKEN; default URL http://127.0.0.1:8470).
  * Exit codes: 0 clean (or done); 1 failed; 2 could not submit, no report, error or cancelled; 3 suspicious; 4 malicious; 64 usage.
  */
@@ -14,6 +15,7 @@ import { submitCommand } from './submit-command.js';
 import { statusCommand } from './status-command.js';
 import { reportCommand } from './report-command.js';
 import { subscribeCommand } from './subscribe-command.js';
+import { webhookCommand } from './webhook-command.js';
 
 export type { CliIO } from './cli-io.js';
 
@@ -26,12 +28,13 @@ export const MASTER_USAGE = `usage:
                  [--priority N] [--backend B] [--backlog N [--on-backlog drop-oldest|pause]]
   pyti subscribe list | show NAME | pause NAME | resume NAME | remove NAME
   pyti subscribe set NAME [--priority N] [--backend B|default] [--backlog N|none] [--on-backlog drop-oldest|pause]
+  pyti webhook add URL [--subscription NAME] [--on completed,flagged,regression|all] | list | remove ID | deliveries ID [--limit N]
   common: --master URL (PYTI_MASTER_URL, default http://127.0.0.1:8470) --token T (PYTI_TOKEN)
 
 exit codes: 0 clean · 1 failed · 2 could not submit, no report, error or cancelled · 3 suspicious · 4 malicious · 64 usage error`;
 
 /** The commands this module answers (bin/pyti.mjs sends them here). */
-export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report', 'subscribe'] as const;
+export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report', 'subscribe', 'webhook'] as const;
 
 /** Runs `pyti master|submit|status|report …` (argv without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
@@ -50,6 +53,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     if (cmd === 'status') return await statusCommand(rest, io);
     if (cmd === 'report') return await reportCommand(rest, io);
     if (cmd === 'subscribe') return await subscribeCommand(rest, io);
+    if (cmd === 'webhook') return await webhookCommand(rest, io);
     throw new UsageError(`unknown command ${JSON.stringify(cmd ?? '')}`);
   } catch (err) {
     if (err instanceof PytiError) {

@@ -268,6 +268,38 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX observations_due ON observations (state, next_at);
   `,
+  // notifications (src/notify): webhooks (global, or for one subscription, with the events they
+  //    take and their HMAC secret), and the notification outbox: one delivery per (channel, target,
+  //    audit, event), written in the transaction that stores the report, then sent with retries
+  //    (pending → sent, or failed with the last error and response code once its attempts are used up).
+  `
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    subscription_id INTEGER REFERENCES subscriptions (id) ON DELETE CASCADE,
+    events TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE notification_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+    target TEXT NOT NULL,
+    job_seq INTEGER NOT NULL REFERENCES jobs (seq) ON DELETE CASCADE,
+    event TEXT NOT NULL CHECK (event IN ('completed', 'flagged', 'regression')),
+    body TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    response_code INTEGER,
+    next_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (channel, target, job_seq, event)
+  );
+  CREATE INDEX notification_deliveries_due ON notification_deliveries (state, next_at);
+  CREATE INDEX notification_deliveries_target ON notification_deliveries (target, id);
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -33,6 +33,7 @@ import { healthRoute } from './health-route.js';
 import { httpLimits } from './http-limits.js';
 import { loginRoutes } from './login-routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { Notifications, type NotificationOptions } from '../notify/notifications.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -43,6 +44,8 @@ export interface MasterApp {
   subscriptions: SubscriptionService;
   /** The observations reported to the index, and their sender (null without an observations token). */
   observations: { store: ObservationStore; sender: ObservationSender | null };
+  /** Webhooks, e-mail and feeds (see notify/notifications.ts). */
+  notifications: Notifications;
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers waiting long-polls, finishes in-flight requests, closes the database. */
@@ -64,6 +67,8 @@ export interface MasterAppOptions {
   git?: Pick<GitPollerOptions, 'log' | 'timers' | 'maxCommitsPerPoll' | 'fetchTimeoutMs' | 'gitTimeoutMs'>;
   /** The observation sender's retries, timer, lines and fetch. */
   observations?: Pick<ObservationSenderOptions, 'maxAttempts' | 'retryMs' | 'everyMs' | 'timeoutMs' | 'log' | 'fetch'>;
+  /** The notification sender's retries, timer and lines. */
+  notifications?: NotificationOptions;
 }
 
 /** The distribution file a stored report names (for jobs by name, whose file the slave picked). */
@@ -91,11 +96,13 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));
   const observations = new ObservationStore(db);
   let sender: ObservationSender | null = null;
+  let notifications: Notifications | null = null;
   const queue = new JobQueue(db, {
     leaseMs: config.leaseMs, maxWaitMs: config.maxWaitMs, maxAttempts: config.maxAttempts, defaultBackend: config.defaultBackend,
     clock: options.clock, sweepIntervalMs: options.sweepIntervalMs,
     onReportStored: (job, outcome) => {
       if (sender && queueObservation(observations, job, outcome, queue.clock.now())) sender.wake();
+      notifications?.onReportStored(job, outcome);
     },
     observationOf: (job): AuditObservation | null => observations.ofFile(job.seq, job.project, job.version, job.filename ?? reportFilename(queue.reportJson(job.id))),
   });
@@ -103,6 +110,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   if (config.observationsToken) {
     sender = new ObservationSender({ store: observations, indexUrl: config.indexUrl, token: config.observationsToken, clock: queue.clock, log, ...options.observations });
   }
+  notifications = new Notifications(db, config.notify, queue.clock, tokens.user, { log, ...options.notifications });
   const server = createCommandServer(queue, blobs, { leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs, maxWaitMs: config.maxWaitMs, onError });
 
   const app = Fastify({ logger: options.logger ?? false, ...httpLimits(config) });
@@ -129,6 +137,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   app.addHook('preClose', async () => subscriptions.close());
   app.addHook('preClose', async () => queue.close());
   app.addHook('preClose', async () => sender?.close());
+  app.addHook('preClose', async () => notifications!.close());
   app.addHook('onClose', async () => db.close());
 
   const guard = (access: Access) => requireUser(auth, config.publicRead, access) as (req: never, reply: never) => Promise<void>;
@@ -141,11 +150,13 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await adminRoutes(api, { queue, auth, guard });
     await pageRoutes(api, { queue, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
+    await notifications!.routes(api, guard);
   });
   await app.ready();
   queue.start();
   subscriptions.start();
   sender?.start();
+  notifications.start();
 
   let closed: Promise<void> | null = null;
   const master: MasterApp = {
@@ -153,9 +164,11 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     tokens: { user: tokens.user, slaves: { ...tokens.slaves } },
     subscriptions,
     observations: { store: observations, sender },
+    notifications,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       master.url = address;
+      notifications!.listening(address);
       return address;
     },
     close() {

@@ -75,6 +75,9 @@ export type CompletionOutcome = ReportOutcome | Extract<JobOutcome, { kind: 'err
 /** Events kept per job (the rest are dropped, oldest first). */
 export const MAX_EVENTS_PER_JOB = 200;
 
+/** How the reason of an attempt whose report the master rejected starts (see reject). */
+export const REJECTED_PREFIX = 'PYTI_REPORT_REJECTED';
+
 const newId = (bytes: number) => randomBytes(bytes).toString('base64url');
 
 export class JobQueue {
@@ -136,6 +139,11 @@ export class JobQueue {
       list: db.prepare(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@after IS NULL OR seq < @after)
         AND (@commit IS NULL OR (git_commit >= @commit AND git_commit < @commit || 'g')) ORDER BY seq DESC LIMIT @limit`),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
+      rejectedBy: db.prepare(`SELECT 1 FROM attempts WHERE job_seq = ? AND slave = ? AND reason LIKE '${REJECTED_PREFIX}%' LIMIT 1`),
+      // Another live slave (registered, not draining, seen within two leases, with the job's backend) that has not rejected the job.
+      otherSlaveFor: db.prepare(`SELECT 1 FROM slaves s WHERE s.name != @slave AND s.capabilities IS NOT NULL AND s.draining = 0 AND s.drain_requested = 0
+        AND s.last_seen >= @since AND EXISTS (SELECT 1 FROM json_each(s.capabilities, '$.backends') b WHERE b.value = @backend)
+        AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_seq = @seq AND a.slave = s.name AND a.reason LIKE '${REJECTED_PREFIX}%') LIMIT 1`),
     };
   }
 
@@ -303,7 +311,10 @@ export class JobQueue {
       this.st.touchSlave.run(now, slave);
       if (s.draining || s.drain_requested) return [];
       const backends = (JSON.parse(s.capabilities) as { backends?: unknown }).backends;
-      const rows = this.st.queuedFor.all(JSON.stringify(Array.isArray(backends) ? backends : []), max) as JobRow[];
+      // A job whose report this slave had rejected goes to another slave while one is there to take it.
+      const rows = (this.st.queuedFor.all(JSON.stringify(Array.isArray(backends) ? backends : []), max * 2 + 50) as JobRow[])
+        .filter((j) => !this.st.rejectedBy.get(j.seq, slave) || !this.st.otherSlaveFor.get({ slave, seq: j.seq, backend: j.backend, since: now - 2 * this.opts.leaseMs }))
+        .slice(0, max);
       return rows.map((j): LeasedJob => {
         const leaseId = newId(24);
         const expires = now + this.opts.leaseMs;
@@ -405,6 +416,32 @@ export class JobQueue {
     })();
     if (requeued) this.waiters.wakeAll();
     return result;
+  }
+
+  /**
+   * Rejects the report of `leaseId` (the master would not store it: `reason` starts with the
+   * PYTI_REPORT_REJECTED code and carries the evidence): ends the attempt with the reason, logs it
+   * on the job, and puts the job back for another slave, or ends it as PYTI_ATTEMPTS_EXHAUSTED
+   * (with every attempt's reason) when no attempt is left. Nothing changes for a job that is
+   * finished or has moved past this attempt. Throws LeaseLostError for a lease not the slave's.
+   */
+  reject(slave: string, leaseId: string, reason: string): { requeued: boolean } {
+    this.sweep();
+    let requeued = false;
+    this.db.transaction(() => {
+      const a = this.ownAttempt(slave, leaseId);
+      const j = this.st.jobBySeq.get(a.job_seq) as JobRow;
+      if (FINISHED_STATES.has(j.state) || (a.state !== 'active' && a.state !== 'expired')) return;
+      const now = this.clock.now();
+      const why = reason.startsWith(REJECTED_PREFIX) ? reason : `${REJECTED_PREFIX}: ${reason}`;
+      this.st.touchSlave.run(now, slave);
+      this.st.insertEvent.run(j.seq, now, 'log', `attempt ${a.attempt} on ${slave}: report rejected: ${why}`.slice(0, COMMAND_LIMITS.maxLogText));
+      this.st.trimEvents.run({ seq: j.seq });
+      if (a.state === 'active') this.st.endAttempt.run({ id: leaseId, state: 'retried', reason: why, now });
+      if (j.state === 'running' && j.current_lease === leaseId) requeued = this.requeueOrExhaust(j.seq, now);
+    })();
+    if (requeued) this.waiters.wakeAll();
+    return { requeued };
   }
 
   /** Whether `slave` may download the blob `sha256`: an uploaded distribution or a git archive of a job it leased. */

@@ -12,7 +12,17 @@ import { CommandErrorCodes, type CommandMethod, type CommandResult } from '@pyti
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { LeaseLostError, NotRegisteredError } from '../queue/errors.js';
+import { ReportRejectedError } from './report-consistency.js';
 import { InvalidParamsError, ProtocolVersionError, checkComplete, checkHeartbeat, checkLease, checkProgress, checkRegister } from './validate.js';
+
+/** A rejected report, answered to the slave with its evidence and whether the job went back to the queue. */
+class RejectedReportError extends PytiError {
+  readonly evidence: string[];
+  constructor(err: ReportRejectedError, readonly requeued: boolean) {
+    super(err.code, `${err.message}; ${requeued ? 'the job is retried on another slave' : 'the job has no attempt left'}`);
+    this.evidence = err.evidence;
+  }
+}
 
 /** Who is calling: the slave its token names. */
 export interface RpcContext {
@@ -33,6 +43,7 @@ export function rpcError(id: JSONRPCID, code: number, message: string, pytiCode:
 }
 
 function mapError(id: JSONRPCID, err: unknown, onError?: (err: unknown) => void): JSONRPCErrorResponse {
+  if (err instanceof RejectedReportError) return rpcError(id, -32000, err.message, err.code, { evidence: err.evidence, requeued: err.requeued });
   if (err instanceof InvalidParamsError) return rpcError(id, JSONRPCErrorCode.InvalidParams, err.message, err.code, { field: err.field });
   if (err instanceof ProtocolVersionError) return rpcError(id, CommandErrorCodes.protocolVersion, err.message, err.code);
   if (err instanceof LeaseLostError) return rpcError(id, CommandErrorCodes.leaseLost, err.message, err.code);
@@ -71,7 +82,16 @@ export function createCommandServer(queue: JobQueue, blobs: BlobStore, opts: Com
     return queue.progress(ctx.slave, leaseId, events);
   });
   add('jobs.complete', (p, ctx) => {
-    const { leaseId, outcome } = checkComplete(p);
+    let checked: ReturnType<typeof checkComplete>;
+    try {
+      checked = checkComplete(p);
+    } catch (err) {
+      if (!(err instanceof ReportRejectedError)) throw err;
+      // Logged on the job (the attempt's reason and an event); the job goes back to the queue for another slave.
+      const { requeued } = queue.reject(ctx.slave, err.leaseId, `${err.code}: ${err.reason}${err.evidence.length ? ` — evidence: ${err.evidence.join('; ')}` : ''}`.slice(0, 4000));
+      throw new RejectedReportError(err, requeued);
+    }
+    const { leaseId, outcome } = checked;
     if (outcome.kind === 'report') {
       outcome.artifacts.forEach((a, i) => {
         const size = blobs.sizeOf(a.sha256);

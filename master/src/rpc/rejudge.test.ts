@@ -20,9 +20,11 @@ describe('the master re-judges every report', () => {
     expect(JSON.parse((out as { reportJson: string }).reportJson).observation).toBeUndefined();
   });
 
-  it('accepts an older slave\'s flagged and stores what the findings say; ignores findings of no shape', () => {
+  it('accepts an older slave\'s flagged and stores what the findings say; refuses findings of no shape', () => {
     expect(complete(tinyReport('old', '1.0', 'flagged'))).toMatchObject({ verdict: 'suspicious', score: 40 });
-    expect(complete({ ...tinyReport('odd', '1.0', 'clean'), findings: [null, 7, 'x', [], { severity: 'critical' }] })).toMatchObject({ verdict: 'clean', score: 0 });
+    for (const bad of [null, 7, 'x', [], { severity: 'critical' }, { rule: 'r', severity: 'critical', title: 't' }]) {
+      expect(() => complete({ ...tinyReport('odd', '1.0', 'clean'), findings: [bad] })).toThrow(expect.objectContaining({ code: 'PYTI_REPORT_REJECTED', leaseId: 'l-1' }));
+    }
     expect(complete({ ...tinyReport('bf', '1.0', 'failed'), findings: [{ rule: 'network-attempt', severity: 'high', phase: 'build', title: 'x', evidence: [] }] })).toMatchObject({ verdict: 'suspicious' });
     expect(() => complete({ ...tinyReport('x', '1.0'), verdict: 'great' })).toThrow(/verdict/);
   });

@@ -4,9 +4,10 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import {
-  COMMAND_LIMITS, COMMAND_PROTOCOL_VERSION, JOB_PHASES, VERDICTS as JUDGED_VERDICTS, applyJudgement, type AuditReport,
+  COMMAND_LIMITS, COMMAND_PROTOCOL_VERSION, JOB_PHASES, VERDICTS as JUDGED_VERDICTS, applyJudgement, renderHtml, type AuditReport,
   type CompleteParams, type HeartbeatParams, type JobPhase, type JobProgressEvent, type LeaseParams, type PrefetchSummary, type ProgressParams, type RegisterParams,
 } from '@pyti/common';
+import { decideResult, ReportRejectedError } from './report-consistency.js';
 
 /** A params field is missing or has the wrong shape. */
 export class InvalidParamsError extends PytiError {
@@ -224,6 +225,15 @@ export function rejudge(report: Obj, result: string): { verdict: string; score: 
   return { verdict: view.verdict!, score: view.score! };
 }
 
+/** Rejects a report renderHtml cannot render (the page would have nothing to show). */
+function checkRenders(report: Obj): void {
+  try {
+    renderHtml(report as unknown as AuditReport);
+  } catch (err) {
+    throw new ReportRejectedError('the report cannot be rendered', [`renderHtml: ${String((err as Error)?.message ?? err).slice(0, 500)}`]);
+  }
+}
+
 /** Checks `jobs.complete` params (the report's shape, size and artifact names; not the blobs). */
 export function checkComplete(p: unknown): { leaseId: string; outcome: CheckedReport | Extract<CompleteParams['outcome'], { kind: 'error' }> } {
   const o = obj(p, '');
@@ -244,8 +254,16 @@ export function checkComplete(p: unknown): { leaseId: string; outcome: CheckedRe
   const report = obj(out.report, 'outcome.report');
   const verdict = str(report, 'verdict', 'outcome.report.', 20);
   if (!VERDICTS.has(verdict)) throw new InvalidParamsError('outcome.report.verdict', `must be one of ${[...VERDICTS].join(', ')}`);
-  const result = str(report, 'result', 'outcome.report.', 100, /^[a-z][a-z0-9:-]*$/);
-  const judged = rejudge(report, result);
+  const claimed = str(report, 'result', 'outcome.report.', 100, /^[a-z][a-z0-9:-]*$/);
+  let result: string;
+  let judged: { verdict: string; score: number };
+  try {
+    result = decideResult(report, claimed).result;
+    judged = rejudge(report, result);
+    checkRenders(report);
+  } catch (err) {
+    throw err instanceof ReportRejectedError ? err.forLease(leaseId) : err;
+  }
   const reportJson = JSON.stringify(report);
   if (Buffer.byteLength(reportJson) > MAX_REPORT_BYTES) throw new InvalidParamsError('outcome.report', `is larger than ${MAX_REPORT_BYTES} bytes`);
   const findings = Array.isArray(report.findings)

@@ -18,6 +18,8 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
+                   [--observations-token T] [--public-url URL]
+                   [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
        pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
@@ -28,8 +30,12 @@ reporting: --observations-token T reports each malicious verdict once per file t
 http: --allowed-host adds a name the master answers to (default: --host, localhost, 127.0.0.1, ::1; '*': any);
   other Host headers get 421 PYTI_HOST_NOT_ALLOWED. --request-timeout-ms: a whole request, body included (default 120000);
   --idle-timeout-ms: an idle connection (default --max-wait-ms + 30000); --keep-alive-timeout-ms (default 5000)
+notifications: --public-url is the master's address in links (default http://HOST:PORT); e-mail goes through
+  --smtp-host (port 25, or 587 with --smtp-starttls which then is required) from --smtp-from to --smtp-to on
+  --email-on events (completed,flagged,regression or all; default flagged,regression); the password of
+  --smtp-user is read from PYTI_SMTP_PASSWORD; webhooks: pyti webhook, feeds: GET /api/v1/feed-token
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
-  PYTI_OBSERVATIONS_TOKEN`;
+  PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD`;
 
 export interface MasterCommandIO {
   out(s: string): void;
@@ -62,6 +68,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true }, 'request-timeout-ms': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
         'keep-alive-timeout-ms': { type: 'string' },
+        'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
+        'smtp-from': { type: 'string' }, 'smtp-to': { type: 'string' }, 'smtp-user': { type: 'string' }, 'email-on': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -89,6 +97,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       observationsToken: values['observations-token'],
       allowedHost: values['allowed-host'], requestTimeoutMs: values['request-timeout-ms'], idleTimeoutMs: values['idle-timeout-ms'],
       keepAliveTimeoutMs: values['keep-alive-timeout-ms'],
+      publicUrl: values['public-url'], smtpHost: values['smtp-host'], smtpPort: values['smtp-port'], smtpStarttls: values['smtp-starttls'],
+      smtpFrom: values['smtp-from'], smtpTo: values['smtp-to'], smtpUser: values['smtp-user'], emailOn: values['email-on'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
@@ -104,6 +114,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
     io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
+    io.out(`e-mail: ${config.notify.smtp ? `${config.notify.smtp.events.join(', ')} to ${config.notify.smtp.to.join(', ')} via ${config.notify.smtp.host}:${config.notify.smtp.port}` : 'off (no --smtp-host)'}; links to ${master.notifications.publicUrl}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {
     if (err instanceof PytiError) {

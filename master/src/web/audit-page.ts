@@ -156,21 +156,23 @@ function withStyleNonce(reportHtml: string, nonce: string): string {
   return reportHtml.replaceAll('<style>', `<style nonce="${esc(nonce)}">`);
 }
 
-function reportSection(d: AuditDetail, reportHtml: string | null, nonce: string): string {
+function reportSection(d: AuditDetail, reportHtml: string | null, nonce: string, unavailable: string | null, judgement: string | null): string {
   if (d.state !== 'done') return '';
-  if (reportHtml === null) return '<section><h2>Report</h2><p class="muted">The report is not available.</p></section>';
-  return `<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(withStyleNonce(reportHtml, nonce))}"></iframe>${inlineScript(FIT_FRAME_JS, nonce)}`;
+  if (reportHtml === null) return `<section><h2>Report</h2><p class="muted" id="report-unavailable">The report is not available: ${esc(unavailable ?? 'no reason was given')}.</p></section>`;
+  const note = judgement ? `<p class="muted" id="master-judgement">The master decided the result from the tasks in the report: ${esc(judgement)}.</p>` : '';
+  return `${note}<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(withStyleNonce(reportHtml, nonce))}"></iframe>${inlineScript(FIT_FRAME_JS, nonce)}`;
 }
 
 /**
- * The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done).
+ * The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done; else
+ * `unavailable` says why; `judgement`: what the master changed in the slave's result).
  * `nonce`: the response's CSP nonce (its scripts and the report's stylesheet need it).
  */
-export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, nonce = ''): string {
+export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, nonce = '', unavailable: string | null = null, judgement: string | null = null): string {
   const d = detail;
   const label = d.verdict ? d.verdict.toUpperCase() : d.state.toUpperCase();
   const body = `<header class="tone-${auditTone(d)}"><p><a href="/">← all audits</a></p><h1>${esc(d.project)} ${esc(d.version)} — ${esc(label)}</h1>`
     + `<p>audit <code>${esc(d.id)}</code>${d.result ? ` · result <b>${esc(d.result)}</b>` : ''}</p></header><main>`
-    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d, nonce)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml, nonce)}</main>`;
+    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d, nonce)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml, nonce, unavailable, judgement)}</main>`;
   return pageShell(`PyTI: ${d.project} ${d.version} — ${label.toLowerCase()}`, body, isLive(d) ? NOSCRIPT_REFRESH : '');
 }
