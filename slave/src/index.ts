@@ -72,3 +72,5 @@ export * from './sinkhole/sinkhole-record.js';
 export * from './sinkhole/parse-sinkhole.js';
 export * from './sinkhole/collect-network.js';
 export * from './findings/sinkhole-contact.js';
+export * from './trace/trace-owner.js';
+export * from './trace/trace-index.js';

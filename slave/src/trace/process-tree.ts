@@ -49,6 +49,10 @@ export interface TraceSummary {
 
 /** System locations whose reads are not listed one by one (they are counted). */
 const ROUTINE_READ = /^(\/usr\/|\/lib|\/etc\/(ld\.so|localtime|python|pip\.conf|nsswitch|host\.conf|resolv\.conf|hosts|gai\.conf|mime\.types|passwd|group|os-release)|\/proc\/self\/|\/dev\/(null|urandom|random|tty)|\/sys\/)/;
+/** True for a read the file tables do not list one by one (system locations: counted only). */
+export function isRoutineRead(path: string): boolean {
+  return ROUTINE_READ.test(path);
+}
 const MAX_FILES = 5000;
 const MAX_NET = 2000;
 const MAX_PROCS = 5000;
