@@ -40,7 +40,7 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
     const d = opts.queue.detail(req.params.id);
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
     const json = d.state === 'done' ? opts.queue.reportJson(d.id) : null;
-    const html = json === null ? null : renderStoredReport(json);
+    const html = json === null ? null : renderStoredReport(json, d.id, true);
     return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, html === null ? null : withReportBase(html, d.id)));
   });
 }

@@ -6,7 +6,8 @@
  * The report (renderHtml's self-contained page, which has no scripts) is embedded as
  * `<iframe srcdoc sandbox="allow-same-origin">`: its stylesheet styles `body`, `header`, `table` … and
  * would restyle this page if inlined; in a sandboxed frame it renders exactly as the standalone report
- * and still cannot run anything. A one-line script sizes the frame to its content (without scripts it
+ * and still cannot run anything; its evidence and trace-viewer links open in the top window (`target=_top`,
+ * allowed on a click only: `allow-top-navigation-by-user-activation`). A one-line script sizes the frame to its content (without scripts it
  * is 85% of the window high and scrolls).
  *
  * While the audit is queued or running, a small script polls `GET /api/v1/audits/:id` every 2 s,
@@ -151,7 +152,7 @@ function progressSection(d: AuditDetail): string {
 function reportSection(d: AuditDetail, reportHtml: string | null): string {
   if (d.state !== 'done') return '';
   if (reportHtml === null) return '<section><h2>Report</h2><p class="muted">The report is not available.</p></section>';
-  return `<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(reportHtml)}"></iframe><script>${FIT_FRAME_JS}</script>`;
+  return `<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin allow-top-navigation-by-user-activation" srcdoc="${esc(reportHtml)}"></iframe><script>${FIT_FRAME_JS}</script>`;
 }
 
 /** The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done). */

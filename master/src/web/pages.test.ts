@@ -114,7 +114,7 @@ describe('audit page', () => {
   it('embeds the done report in a sandboxed frame, escaped, with links to its JSON and HTML', () => {
     const reportHtml = renderHtml(report(HOSTILE));
     const html = renderAuditPage(detail({ project: HOSTILE }), reportHtml);
-    expect(html).toContain('<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="&lt;!doctype html&gt;');
+    expect(html).toContain('<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin allow-top-navigation-by-user-activation" srcdoc="&lt;!doctype html&gt;');
     const srcdoc = /srcdoc="([^"]*)"/.exec(html)![1]!;
     expect(srcdoc.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')).toBe(reportHtml);
     expect(html).toContain('href="/api/v1/audits/a1/report.json"');
