@@ -58,8 +58,11 @@ export function testsHtmlSections(r: AuditReport): string {
     const flakyList = flaky.size ? `<p>Flaky (failed in the run, passed when run again alone; not counted as failures): ${[...flaky].map((f) => `<code>${esc(f)}</code>`).join(', ')}</p>` : '';
     const rows = t.cases.slice(0, HTML_CASES).map((c) => {
       const cls = c.outcome === 'passed' || c.outcome === 'xfailed' ? 'pass' : c.outcome === 'skipped' || c.outcome === 'flaky' ? 'skipped' : 'fail';
+      // Decoded once by the parsers, escaped once here; a multi-line message is shown whole, as preformatted text.
+      const msg = c.message ?? '';
+      const body = [msg.includes('\n') || !c.traceback ? msg : '', c.traceback ?? ''].filter(Boolean).join('\n\n');
       const detail = c.traceback || c.message
-        ? `<details><summary>${esc((c.message ?? '').slice(0, 200))}${c.needsNetwork ? ' <b>(needs the network)</b>' : ''}</summary><pre>${esc(c.traceback ?? c.message ?? '')}</pre></details>` : '';
+        ? `<details><summary>${esc(msg.split('\n')[0]!.slice(0, 200))}${c.needsNetwork ? ' <b>(needs the network)</b>' : ''}</summary><pre>${esc(body)}</pre></details>` : '';
       return `<tr><td><code>${esc(c.id)}</code>${detail}</td><td class="s-${cls}">${esc(c.outcome)}</td><td class="num">${esc((caseMs(c) / 1000).toFixed(3))} s</td></tr>`;
     }).join('');
     parts.push(`<section><h2>Tests: ${esc(testsHeadline(t))}</h2>${run}${missing}${relaxed}${flakyList}${omitted}${rows ? `<table><tr><th>test</th><th>outcome</th><th class="num">time</th></tr>${rows}</table>` : ''}</section>`);
