@@ -7,6 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenAuthority } from '../auth.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { renderAuditListPage, renderAuditPage } from '../web/pages.js';
+import { metadataPanel } from '../web/metadata-panel.js';
+import { traceLinksPanel } from '../web/trace-links-panel.js';
 import { renderStoredReport } from './audit-routes.js';
 import { sendApiError } from './body.js';
 import { tokenCookie, type Access } from './user-auth.js';
@@ -41,6 +43,6 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
     const json = d.state === 'done' ? opts.queue.reportJson(d.id) : null;
     const html = json === null ? null : renderStoredReport(json, d.id, true);
-    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, html === null ? null : withReportBase(html, d.id)));
+    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, html === null ? null : withReportBase(html, d.id), metadataPanel(json) + traceLinksPanel(d)));
   });
 }

@@ -56,8 +56,10 @@ beforeAll(async () => {
     await fetch(`${m.url}${COMMAND_BLOB_PATH}/${sha(bytes)}`, { method: 'PUT', headers: { authorization: `Bearer ${SLAVE}`, 'content-type': 'application/octet-stream' }, body: bytes });
     artifacts.push({ name, sha256: sha(bytes), sizeBytes: bytes.length });
   }
+  const tiny = tinyReport('ssh_writer', '1.0', 'clean');
   const report = {
-    ...tinyReport('ssh_writer', '1.0', 'clean'), rawFiles: artifacts.map((a) => a.name),
+    ...tiny, rawFiles: artifacts.map((a) => a.name),
+    distribution: { ...(tiny.distribution as object), summary: `keys ${XSS}`, description: `<img src=x onerror=alert(3)>\nline two`, projectUrls: [{ label: 'Source', url: 'javascript:alert(4)' }] },
     guest: { python: '3.11', platform: 'linux', machine: 'x86_64', tools: {}, agentVersion: '0.1.0', paths: { home: '/home/alex', work: '/work', tmp: '/tmp' } },
   };
   await rpc('jobs.complete', { leaseId: jobs[0].leaseId, outcome: { kind: 'report', report, artifacts } });
@@ -158,5 +160,23 @@ describe('the trace viewer page and the raw line', () => {
     }
     const json = (await get(`/api/v1/audits/${id}/trace?phase=install&owner=all`)).json();
     expect(json.rows.map((f: { path: string }) => f.path)).toContain(`/tmp/${XSS}`);
+  });
+});
+
+describe('the audit page', () => {
+  it('links each traced phase to the viewer and shows the package metadata, escaped', async () => {
+    const r = await get(`/audits/${id}`);
+    expect(r.status).toBe(200);
+    expect(r.text).toContain('<h2>Trace viewer</h2>');
+    expect(r.text).toContain(`<a href="/audits/${id}/trace?phase=build&amp;kind=files&amp;owner=package">files</a>`);
+    expect(r.text).toContain(`<a href="/audits/${id}/trace?phase=install&amp;kind=processes&amp;owner=package">processes</a>`);
+    expect(r.text).toContain('<dt>summary</dt><dd>keys &lt;script&gt;alert(1)&lt;/script&gt;</dd>');
+    expect(r.text).toContain('<pre>&lt;img src=x onerror=alert(3)&gt;\nline two</pre>');
+    expect(r.text).toContain('<code>javascript:alert(4)</code>');
+    // Outside the report's frame (whose srcdoc is escaped once more), nothing hostile is markup.
+    const outside = r.text.replace(/<iframe[^>]*><\/iframe>/, '');
+    expect(outside).not.toContain(XSS);
+    expect(outside).not.toContain('<img');
+    expect(outside).not.toMatch(/href="javascript:/i);
   });
 });
