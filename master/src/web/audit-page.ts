@@ -164,6 +164,6 @@ export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, 
   const label = d.verdict ? d.verdict.toUpperCase() : d.state.toUpperCase();
   const body = `<header class="tone-${auditTone(d)}"><p><a href="/">← all audits</a></p><h1>${esc(d.project)} ${esc(d.version)} — ${esc(label)}</h1>`
     + `<p>audit <code>${esc(d.id)}</code>${d.result ? ` · result <b>${esc(d.result)}</b>` : ''}</p></header><main>`
-    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d)}${prefetchSection(d)}${artifactsSection(d)}${panels}${reportSection(d, reportHtml)}</main>`;
+    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d)}${prefetchSection(d)}${panels}${artifactsSection(d)}${reportSection(d, reportHtml)}</main>`;
   return pageShell(`PyTI: ${d.project} ${d.version} — ${label.toLowerCase()}`, body, isLive(d) ? NOSCRIPT_REFRESH : '');
 }

@@ -34,6 +34,12 @@ describe('metadataPanel', () => {
     expect(html).not.toMatch(/href="javascript:/i);
   });
 
+  it('says so when the distribution declares nothing beyond its name and version', () => {
+    const bare = metadataPanel(JSON.stringify({ distribution: { name: 'bare<b>', version: '1.0', filename: 'bare-1.0.tar.gz', requiresDist: [] } }));
+    expect(bare).toContain('<p><b>bare&lt;b&gt;</b> 1.0 · <code>bare-1.0.tar.gz</code></p>');
+    expect(bare).toContain('declares no summary, author, licence, URLs, requirements or classifiers');
+  });
+
   it('ignores what is not metadata-shaped and reports that do not parse', () => {
     expect(metadataPanel(null)).toBe('');
     expect(metadataPanel('{')).toBe('');

@@ -62,6 +62,9 @@ export function metadataPanel(reportJson: string | null): string {
   const desc = description
     ? `<details><summary>description${ctype ? ` (${esc(ctype)}, shown as text)` : ''}${d.descriptionTruncated === true || description.length >= MAX_DESCRIPTION ? ', truncated' : ''}</summary><pre>${esc(description)}</pre></details>`
     : '';
-  if (!rows && !desc) return '';
-  return `<section class="metadata"><h2>Package metadata</h2>${rows ? `<dl class="meta">${rows}</dl>` : ''}${desc}</section>`;
+  const name = str(d.name, 200);
+  const version = str(d.version, 200);
+  if (!rows && !desc && !name) return '';
+  const head = name ? `<p><b>${esc(name)}</b> ${esc(version ?? '')}${str(d.filename, 300) ? ` · <code>${esc(str(d.filename, 300))}</code>` : ''}</p>` : '';
+  return `<section class="metadata"><h2>Package metadata</h2>${head}${rows ? `<dl class="meta">${rows}</dl>` : '<p class="muted">The distribution declares no summary, author, licence, URLs, requirements or classifiers.</p>'}${desc}</section>`;
 }

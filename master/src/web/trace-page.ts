@@ -53,7 +53,7 @@ const ownerTag = (o: string): string => `<span class="owner-${esc(o)}">${o === '
 
 function fileRows(i: TracePageInput, rows: TraceFileRow[]): string {
   return `<table><tr><th>path</th><th>operations</th><th class="num">count</th><th>owner</th><th>first line</th></tr>${rows.map((f) =>
-    `<tr><td><code>${esc(f.path)}</code></td><td>${esc(f.ops.join(', '))}${f.failed ? ' <span class="muted">(some failed)</span>' : ''}</td><td class="num">${esc(f.count)}</td><td>${ownerTag(f.owner)}</td><td>${lineCell(i, f.line)} <span class="muted">pid ${esc(f.pid)}</span></td></tr>`).join('')}</table>`;
+    `<tr><td><code>${esc(f.path)}</code></td><td>${esc(f.ops.join(', '))}${f.failed ? ' <span class="muted">(some failed)</span>' : ''}</td><td class="num">${esc(f.count)}</td><td>${ownerTag(f.owner)}</td><td class="line">${lineCell(i, f.line)} <span class="muted">pid ${esc(f.pid)}</span></td></tr>`).join('')}</table>`;
 }
 
 const argvText = (p: TraceProcessRow): string => (p.argv.length ? p.argv.join(' ') : p.exe ?? '(no exec)');
@@ -61,12 +61,12 @@ const exitText = (p: TraceProcessRow): string => (p.signal ? `killed by ${p.sign
 
 function processRows(i: TracePageInput, rows: TraceProcessRow[]): string {
   return `<table><tr><th class="num">pid</th><th>command</th><th>ended</th><th>owner</th><th>line</th></tr>${rows.map((p) =>
-    `<tr><td class="num"><code>${esc(p.pid)}</code></td><td><code>${esc(argvText(p).slice(0, 2000))}</code></td><td>${esc(exitText(p))}</td><td>${ownerTag(p.owner)}</td><td>${lineCell(i, p.line)}</td></tr>`).join('')}</table>`;
+    `<tr><td class="num"><code>${esc(p.pid)}</code></td><td><code>${esc(argvText(p).slice(0, 2000))}</code></td><td>${esc(exitText(p))}</td><td>${ownerTag(p.owner)}</td><td class="line">${lineCell(i, p.line)}</td></tr>`).join('')}</table>`;
 }
 
 function networkRows(i: TracePageInput, rows: TraceNetRow[]): string {
   return `<table><tr><th>op</th><th>target</th><th>result</th><th>DNS</th><th>owner</th><th>line</th></tr>${rows.map((r) =>
-    `<tr><td>${esc(r.op)}</td><td><code>${esc(r.family)} ${esc(r.address)}${r.port !== undefined ? `:${esc(r.port)}` : ''}</code></td><td>${r.ok ? 'ok' : esc(r.errno ?? 'failed')}</td><td>${r.dns ? `<code>${esc(r.dns.type)} ${esc(r.dns.name)}</code>` : ''}</td><td>${ownerTag(r.owner)}</td><td>${lineCell(i, r.line)} <span class="muted">pid ${esc(r.pid)}</span></td></tr>`).join('')}</table>`;
+    `<tr><td>${esc(r.op)}</td><td><code>${esc(r.family)} ${esc(r.address)}${r.port !== undefined ? `:${esc(r.port)}` : ''}</code></td><td>${r.ok ? 'ok' : esc(r.errno ?? 'failed')}</td><td>${r.dns ? `<code>${esc(r.dns.type)} ${esc(r.dns.name)}</code>` : ''}</td><td>${ownerTag(r.owner)}</td><td class="line">${lineCell(i, r.line)} <span class="muted">pid ${esc(r.pid)}</span></td></tr>`).join('')}</table>`;
 }
 
 /** The process tree as nested `<details>`: the package's subtrees open, the tooling's folded. */
@@ -83,7 +83,7 @@ export function processTreeHtml(i: TracePageInput, index: TraceIndex): string {
     const kids = p.children.map((c) => byPid.get(c)).filter((c): c is TraceProcessRow => !!c);
     if (!kids.length) return `<li>${head}</li>`;
     const open = kids.some((k) => k.owner === 'package') || p.owner === 'package';
-    return `<li><details${open ? ' open' : ''}><summary>${head} <span class="muted">(${esc(kids.length)} children)</span></summary><ul>${kids.map((k) => node(k, depth + 1)).join('')}</ul></details></li>`;
+    return `<li><details${open ? ' open' : ''}><summary>${head} <span class="muted">(${esc(kids.length)} ${kids.length === 1 ? 'child' : 'children'})</span></summary><ul>${kids.map((k) => node(k, depth + 1)).join('')}</ul></details></li>`;
   };
   const body = roots.map((r) => node(r, 0)).join('');
   const shown = MAX_TREE_NODES - budget;

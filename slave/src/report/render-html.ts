@@ -25,7 +25,7 @@ th{font-weight:600;background:#fafbfc}code,pre{font:12px/1.4 ui-monospace,monosp
 .s-pass{color:#1e7a3c;font-weight:600}.s-fail,.s-error,.s-timeout,.s-oom,.s-limit{color:#b3261e;font-weight:600}.s-skipped{color:#6b7280}
 .sev-critical,.sev-high{color:#b3261e;font-weight:700}.sev-medium{color:#b35c00;font-weight:600}.sev-low,.sev-info{color:#4b5563}
 .tree ul{list-style:none;padding-left:18px;margin:0}.muted{color:#6b7280}.num{text-align:right}
-.owner-package{color:#8b0f0f;font-weight:600}.owner-tooling{color:#6b7280}`;
+.owner-package{color:#1d4ed8;font-weight:600}.owner-tooling{color:#6b7280}`;
 
 const ms = (v?: number): string => (v === undefined ? '' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`);
 const mb = (v?: number): string => (v === undefined ? '' : `${(v / 1048576).toFixed(1)} MiB`);

@@ -62,7 +62,7 @@ function processTree(procs: TracedProcess[]): string {
     const kids = p.children.map((c) => byPid.get(c)).filter((c): c is TracedProcess => !!c);
     if (!kids.length) return `<li>${head}</li>`;
     const open = p.owner !== 'tooling' || kids.some((k) => k.owner === 'package');
-    return `<li><details${open ? ' open' : ''}><summary>${head} <span class="muted">(${esc(kids.length)} children)</span></summary><ul>${kids.map((k) => node(k, depth + 1)).join('')}</ul></details></li>`;
+    return `<li><details${open ? ' open' : ''}><summary>${head} <span class="muted">(${esc(kids.length)} ${kids.length === 1 ? 'child' : 'children'})</span></summary><ul>${kids.map((k) => node(k, depth + 1)).join('')}</ul></details></li>`;
   };
   const body = roots.map((r) => node(r, 0)).join('');
   const note = procs.length > TREE_NODES - budget ? `<p class="muted">${esc(n(TREE_NODES - budget))} of ${esc(n(procs.length))} processes drawn.</p>` : '';
