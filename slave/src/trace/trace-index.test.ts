@@ -115,5 +115,8 @@ describe('owner rules', () => {
     expect(r.fileOwner('create', '/tmp/build-env-abc/lib/python3.11/site-packages/setuptools/dist.py', 'tooling')).toBe('tooling');
     expect(r.fileOwner('create', '/work/data/venv/lib/python3.11/site-packages/evil/__init__.py', 'tooling')).toBe('package');
     expect(r.fileOwner('create', '/work/data/venv/lib/python3.11/site-packages/pip/__init__.py', 'tooling')).toBe('tooling');
+    // PyTI's own scripts are tooling; a fallback module the package's import needed is the package's (the report's reach lists them).
+    expect(r.fileOwner('read', '/opt/pyti/tasks/guest/import_all.py', 'package')).toBe('tooling');
+    expect(r.fileOwner('read', '/opt/pyti/fallback-modules/yaml/__init__.py', 'package')).toBe('package');
   });
 });

@@ -10,7 +10,8 @@
  * process does stays the package's, whatever it runs (a setup.py that runs pip is the package).
  *
  * Files: a package process's writes are always the package's; its reads and probes of tooling
- * locations (the interpreter's and the tools' own files, PyTI's scripts) are tooling. A tooling
+ * locations (the interpreter's and the tools' own files, PyTI's scripts — not the fallback modules
+ * PyTI lends a package's imports) are tooling. A tooling
  * process's operations are the package's only where they are the package's footprint: its source
  * tree, its built wheel, and what installing it puts into a site-packages (its files and its
  * dependencies', not pip's, setuptools' or wheel's).
@@ -72,7 +73,7 @@ export class OwnerRules {
     const w = dirRe(paths.work);
     const t = dirRe(paths.tmp);
     this.toolingRe = new RegExp([
-      '^/opt/pyti/', '^/usr/(?:local/)?lib/python[0-9.]*/', '^/usr/lib/python3/', '^/usr/(?:lib|share)/locale/', '^/usr/(?:bin/)?pyvenv\\.cfg$',
+      '^/opt/pyti/(?!fallback-modules/)', '^/usr/(?:local/)?lib/python[0-9.]*/', '^/usr/lib/python3/', '^/usr/(?:lib|share)/locale/', '^/usr/(?:bin/)?pyvenv\\.cfg$',
       '/python[0-9.]*\\._pth$', '/pybuilddir\\.txt$', '/python[0-9]+\\.zip$', '^/dev/null$', '^/etc/debian_version$',
       `^${w}/raw(?:/|$)`, `^${w}/data/meta(?:/|$)`, `^${w}/data/venv/pyvenv\\.cfg$`, `^${w}/data/venv/bin/python[0-9.]*$`,
       `^${t}/(?:build-env-|pip-|build-reqs-|tmp[a-z0-9_]{6,}/(?:pip|setuptools|wheel)-[^/]*\\.whl$)`,
