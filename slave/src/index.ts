@@ -31,7 +31,7 @@ export * from './findings/finding.js';
 export * from './findings/rules.js';
 export * from './trace/trace-events.js';
 export * from './trace/process-tree.js';
-export { parseStrace } from './trace/strace-parser.js';
+export { parseStrace, StraceParser, type StraceParseStats, type StraceParserOptions } from './trace/strace-parser.js';
 export * from './results/junit.js';
 export * from './results/test-outcomes.js';
 export * from './results/pylint.js';

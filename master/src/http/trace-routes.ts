@@ -40,19 +40,19 @@ export async function traceRoutes(app: FastifyInstance, opts: TraceRoutesOptions
   app.get<Query>('/api/v1/audits/:id/trace', read, async (req) => {
     title(req.params.id);
     const { phase, query } = checkTraceQuery(req.query);
-    return viewer.query(req.params.id, phase, query);
+    return await viewer.query(req.params.id, phase, query);
   });
 
   app.get<Query>('/audits/:id/trace', read, async (req, reply) => {
     const id = req.params.id;
     const t = title(id);
     const { phase, query } = checkTraceQuery(req.query);
-    const answer = viewer.query(id, phase, query);
-    const totals = (kind: TraceKind) => viewer.query(id, answer.phase, { kind, offset: 0, limit: 1 }).totals;
+    const answer = await viewer.query(id, phase, query);
+    const totals = async (kind: TraceKind) => (await viewer.query(id, answer.phase, { kind, offset: 0, limit: 1 })).totals;
     const input: TracePageInput = {
       id, title: t, answer, query,
-      kindTotals: { files: totals('files'), processes: totals('processes'), network: totals('network') },
-      ...(query.kind === 'processes' ? { tree: viewer.indexOf(id, answer.phase) } : {}),
+      kindTotals: { files: await totals('files'), processes: await totals('processes'), network: await totals('network') },
+      ...(query.kind === 'processes' ? { tree: await viewer.indexOf(id, answer.phase) } : {}),
     };
     return reply.type('text/html; charset=utf-8').header('x-content-type-options', 'nosniff').send(renderTracePage(input));
   });

@@ -3,15 +3,18 @@
  * in the blob store, as the rescore command reads it) parsed into a TraceIndex — every process, file
  * and network row attributed to the package or its tooling — and filtered and paged on request.
  *
- * Parsing a trace takes about a second per 50 MB, so the last few indexes are kept in memory, keyed
- * by the blob's sha256 (content-addressed: an index never goes stale) and the guest paths.
+ * Parsing a trace takes about a second per 50 MB: it is read as a stream in 1 MiB chunks fed to the
+ * streaming parser and the index builder (the event loop runs between chunks, and the events are
+ * never all held), and the last few indexes are kept in memory, keyed by the blob's sha256
+ * (content-addressed: an index never goes stale) and the guest paths. Concurrent requests for one
+ * index share its build.
  *
  * Security: the trace came from a sandbox: parsed by the defensive streaming parser, never above
  * `MAX_TRACE_BYTES`; rows are data (the pages escape them).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import {
-  buildTraceIndex, DEFAULT_GUEST_PATHS, parseStrace, PHASE_TRACES, PHASES, queryTrace,
+  DEFAULT_GUEST_PATHS, PHASE_TRACES, PHASES, queryTrace, StraceParser, TraceIndexBuilder,
   type OwnerPaths, type Phase, type TraceIndex, type TracePage, type TraceQuery,
 } from '@pyti/slave';
 import { PytiError } from '@pyti/vm-agent';
@@ -55,7 +58,7 @@ export function guestPathsOf(reportJson: string | null): OwnerPaths {
 }
 
 export class TraceViewer {
-  private readonly cache = new Map<string, TraceIndex>();
+  private readonly cache = new Map<string, Promise<TraceIndex>>();
 
   constructor(private readonly queue: JobQueue, private readonly blobs: BlobStore) {}
 
@@ -68,23 +71,23 @@ export class TraceViewer {
    * One page of one phase's rows (`phase` absent: the first phase with a trace). Throws
    * PYTI_JOB_NOT_FOUND (no such audit, or no trace of that phase) and PYTI_INPUT_TOO_LARGE.
    */
-  query(id: string, phase: Phase | undefined, q: TraceQuery): TraceAnswer {
+  async query(id: string, phase: Phase | undefined, q: TraceQuery): Promise<TraceAnswer> {
     const phases = this.phases(id);
     const ph = phase ?? phases[0];
     if (!ph || !phases.includes(ph)) {
       throw new PytiError('PYTI_JOB_NOT_FOUND', phase ? `audit ${id} has no ${phase} trace` : `audit ${id} has no trace`);
     }
     const file = phaseTraceFile(ph);
-    const index = this.index(id, file);
+    const index = await this.index(id, file);
     return { audit: id, phase: ph, file, phases, probes: index.probes, ...queryTrace(index, q) };
   }
 
   /** The whole index of one phase (for the process tree). */
-  indexOf(id: string, phase: Phase): TraceIndex {
+  indexOf(id: string, phase: Phase): Promise<TraceIndex> {
     return this.index(id, phaseTraceFile(phase));
   }
 
-  private index(id: string, file: string): TraceIndex {
+  private index(id: string, file: string): Promise<TraceIndex> {
     const a = this.queue.artifact(id, file);
     if (!a || !this.blobs.has(a.sha256)) throw new PytiError('PYTI_JOB_NOT_FOUND', `audit ${id} has no artifact ${file}`);
     const paths = guestPathsOf(this.queue.reportJson(id));
@@ -98,9 +101,19 @@ export class TraceViewer {
     const path = this.blobs.pathOf(a.sha256);
     const size = statSync(path).size;
     if (size > MAX_TRACE_BYTES) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${file} is ${size} bytes; the viewer reads at most ${MAX_TRACE_BYTES}`);
-    const index = buildTraceIndex(parseStrace(readFileSync(path)).events, paths);
-    this.cache.set(key, index);
+    const built = buildFromFile(path, paths);
+    built.catch(() => this.cache.delete(key));
+    this.cache.set(key, built);
     while (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
-    return index;
+    return built;
   }
+}
+
+/** Streams a trace file through the parser into an index builder. */
+async function buildFromFile(path: string, paths: OwnerPaths): Promise<TraceIndex> {
+  const builder = new TraceIndexBuilder(paths);
+  const parser = new StraceParser((e) => builder.add(e));
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) parser.push(chunk);
+  parser.end();
+  return builder.finish();
 }

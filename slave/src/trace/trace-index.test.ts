@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { parseStrace } from './strace-parser.js';
-import { buildTraceIndex, queryTrace, type TraceFileRow, type TraceIndex, type TraceProcessRow } from './trace-index.js';
+import { parseStrace, StraceParser } from './strace-parser.js';
+import { buildTraceIndex, queryTrace, TraceIndexBuilder, type TraceFileRow, type TraceIndex, type TraceProcessRow } from './trace-index.js';
 import { OwnerRules, runsPackageCode } from './trace-owner.js';
 
 const PATHS = { work: '/work', tmp: '/tmp', home: '/home/alex' };
@@ -95,6 +95,17 @@ describe('the trace classifier on a real in-process build, install and import', 
     const idx = load('ssh-writer-import.strace.gz');
     expect(idx.processes[0]!.argv.join(' ')).toContain('import_all.py');
     expect(idx.processes[0]!.owner).toBe('package');
+  });
+});
+
+describe('building the index from the streaming parser', () => {
+  it('gives the same index fed in odd-sized chunks as from the whole parsed trace', () => {
+    const buf = gunzipSync(readFileSync(new URL('./fixtures/ssh-writer-install.strace.gz', import.meta.url)));
+    const b = new TraceIndexBuilder(PATHS);
+    const parser = new StraceParser((e) => b.add(e));
+    for (let i = 0; i < buf.length; i += 4093) parser.push(buf.subarray(i, i + 4093));
+    parser.end();
+    expect(b.finish()).toEqual(buildTraceIndex(parseStrace(buf).events, PATHS));
   });
 });
 

@@ -70,51 +70,63 @@ export interface TraceIndex {
 
 export type TraceKind = 'files' | 'processes' | 'network';
 
-/** Builds the index of one phase from its events (in trace order). */
-export function buildTraceIndex(events: Iterable<TraceEvent>, paths: OwnerPaths): TraceIndex {
-  const rules = new OwnerRules(paths);
-  const owners = new ProcessOwners();
-  const procs = new Map<number, TraceProcessRow>();
-  const files = new Map<string, TraceFileRow>();
-  const network: TraceNetRow[] = [];
-  const dropped = { processes: 0, files: 0, network: 0 };
-  let probes = 0;
-  const execed = new Set<number>();
-  const proc = (pid: number, line: number, ppid?: number): TraceProcessRow | undefined => {
-    let p = procs.get(pid);
+/**
+ * Builds the index of one phase from its events, fed in trace order (`add`), e.g. straight from the
+ * streaming parser, so the events need not be held; `finish` returns the index.
+ */
+export class TraceIndexBuilder {
+  private readonly rules: OwnerRules;
+  private readonly owners = new ProcessOwners();
+  private readonly procs = new Map<number, TraceProcessRow>();
+  private readonly files = new Map<string, TraceFileRow>();
+  private readonly network: TraceNetRow[] = [];
+  private readonly dropped = { processes: 0, files: 0, network: 0 };
+  private readonly execed = new Set<number>();
+  private probes = 0;
+
+  constructor(paths: OwnerPaths) {
+    this.rules = new OwnerRules(paths);
+  }
+
+  private proc(pid: number, line: number, ppid?: number): TraceProcessRow | undefined {
+    let p = this.procs.get(pid);
     if (p) return p;
-    if (procs.size >= TRACE_INDEX_LIMITS.processes) {
-      dropped.processes++;
+    if (this.procs.size >= TRACE_INDEX_LIMITS.processes) {
+      this.dropped.processes++;
       return undefined;
     }
-    const parent = ppid !== undefined ? procs.get(ppid) : undefined;
-    p = { pid, ppid, argv: parent ? parent.argv : [], exe: parent?.exe, owner: owners.ownerOf(pid), line, children: [] };
-    procs.set(pid, p);
+    const parent = ppid !== undefined ? this.procs.get(ppid) : undefined;
+    p = { pid, ppid, argv: parent ? parent.argv : [], exe: parent?.exe, owner: this.owners.ownerOf(pid), line, children: [] };
+    this.procs.set(pid, p);
     if (parent && !parent.children.includes(pid)) parent.children.push(pid);
     return p;
-  };
-  const touch = (path: string, op: FileOp, owner: TraceOwner, e: TraceEvent, ok: boolean): void => {
-    let f = files.get(path);
+  }
+
+  private touch(path: string, op: FileOp, owner: TraceOwner, e: TraceEvent, ok: boolean): void {
+    let f = this.files.get(path);
     if (!f) {
-      if (files.size >= TRACE_INDEX_LIMITS.files) {
-        dropped.files++;
+      if (this.files.size >= TRACE_INDEX_LIMITS.files) {
+        this.dropped.files++;
         return;
       }
       f = { path: path.slice(0, 4096), ops: [], count: 0, failed: false, owner, line: e.line, pid: e.pid };
-      files.set(path, f);
+      this.files.set(path, f);
     }
     if (!f.ops.includes(op)) f.ops.push(op);
     f.count++;
     if (!ok) f.failed = true;
     if (owner === 'package' && f.owner !== 'package') Object.assign(f, { owner, line: e.line, pid: e.pid });
-  };
-  for (const e of events) {
+  }
+
+  /** Takes the next event (in trace order). */
+  add(e: TraceEvent): void {
+    const owners = this.owners;
     owners.observe(e);
-    const p = proc(e.pid, e.line, e.ppid);
+    const p = this.proc(e.pid, e.line, e.ppid);
     if (p) p.owner = owners.ownerOf(e.pid);
     switch (e.kind) {
       case 'fork': {
-        const c = proc(e.child, e.line, e.pid);
+        const c = this.proc(e.child, e.line, e.pid);
         if (c) c.owner = owners.ownerOf(e.child);
         break;
       }
@@ -122,8 +134,8 @@ export function buildTraceIndex(events: Iterable<TraceEvent>, paths: OwnerPaths)
         if (e.ok && p) {
           p.argv = e.argv.slice(0, MAX_ARGV).map((a) => a.slice(0, MAX_ARG));
           p.exe = e.path.slice(0, MAX_ARG);
-          if (!execed.has(e.pid)) p.line = e.line;
-          execed.add(e.pid);
+          if (!this.execed.has(e.pid)) p.line = e.line;
+          this.execed.add(e.pid);
         }
         break;
       case 'exit':
@@ -131,19 +143,19 @@ export function buildTraceIndex(events: Iterable<TraceEvent>, paths: OwnerPaths)
         break;
       case 'file': {
         if (e.op === 'probe') {
-          probes++;
+          this.probes++;
           break;
         }
         if (e.op === 'read' && e.ok && isRoutineRead(e.path)) break;
         const po = owners.ownerOf(e.pid);
-        touch(e.path, e.op, rules.fileOwner(e.op, e.path, po), e, e.ok);
-        if (e.to) touch(e.to, e.op, rules.fileOwner(e.op, e.to, po), e, e.ok);
+        this.touch(e.path, e.op, this.rules.fileOwner(e.op, e.path, po), e, e.ok);
+        if (e.to) this.touch(e.to, e.op, this.rules.fileOwner(e.op, e.to, po), e, e.ok);
         break;
       }
       case 'net':
-        if (network.length >= TRACE_INDEX_LIMITS.network) dropped.network++;
+        if (this.network.length >= TRACE_INDEX_LIMITS.network) this.dropped.network++;
         else {
-          network.push({
+          this.network.push({
             op: e.op, family: e.family, address: e.address.slice(0, 1024), port: e.port, protocol: e.protocol, ok: e.ok, errno: e.errno,
             dns: e.dns && { name: e.dns.name.slice(0, 1024), type: e.dns.type }, pid: e.pid, line: e.line, owner: owners.ownerOf(e.pid),
           });
@@ -153,7 +165,21 @@ export function buildTraceIndex(events: Iterable<TraceEvent>, paths: OwnerPaths)
         break;
     }
   }
-  return { processes: [...procs.values()], files: [...files.values()].sort((a, b) => a.line - b.line), network, dropped, probes };
+
+  /** The index of everything added. */
+  finish(): TraceIndex {
+    return {
+      processes: [...this.procs.values()], files: [...this.files.values()].sort((a, b) => a.line - b.line),
+      network: this.network, dropped: { ...this.dropped }, probes: this.probes,
+    };
+  }
+}
+
+/** Builds the index of one phase from its events (in trace order). */
+export function buildTraceIndex(events: Iterable<TraceEvent>, paths: OwnerPaths): TraceIndex {
+  const b = new TraceIndexBuilder(paths);
+  for (const e of events) b.add(e);
+  return b.finish();
 }
 
 /** What to show of one kind of rows. */
