@@ -39,6 +39,13 @@ describe('JUnit text in the report', () => {
     expect(html).not.toContain('<a>');
   });
 
+  it('failures in the open, passed, skipped and xfailed tests folded', () => {
+    const fold = html.indexOf('<details><summary>4 passed, skipped or xfailed tests</summary>');
+    expect(fold).toBeGreaterThan(0);
+    expect(html.indexOf('test_sample::test_lt')).toBeLessThan(fold);
+    expect(html.indexOf('test_sample.TestK::test_ok')).toBeGreaterThan(fold);
+  });
+
   it('multi-line messages are preformatted with their lines', () => {
     const p = pres(html);
     expect(p).toEqual(expect.arrayContaining([expect.stringContaining("AssertionError: assert 'a\\nb' == 'a\\nc'\n    a\n  - c\n  + b")]));
