@@ -61,7 +61,7 @@ const exitText = (p: TraceProcessRow): string => (p.signal ? `killed by ${p.sign
 
 function processRows(i: TracePageInput, rows: TraceProcessRow[]): string {
   return `<table><tr><th class="num">pid</th><th>command</th><th>ended</th><th>owner</th><th>line</th></tr>${rows.map((p) =>
-    `<tr><td class="num"><code>${esc(p.pid)}</code></td><td><code>${esc(argvText(p).slice(0, 2000))}</code></td><td>${esc(exitText(p))}</td><td>${ownerTag(p.owner)}</td><td class="line">${lineCell(i, p.line)}</td></tr>`).join('')}</table>`;
+    `<tr><td class="num"><code>${esc(p.pid)}</code></td><td><code>${esc(argvText(p).slice(0, 8192))}</code>${p.argvTruncated ? ' <span class="muted">[…cut]</span>' : ''}</td><td>${esc(exitText(p))}</td><td>${ownerTag(p.owner)}</td><td class="line">${lineCell(i, p.line)}</td></tr>`).join('')}</table>`;
 }
 
 function networkRows(i: TracePageInput, rows: TraceNetRow[]): string {

@@ -109,6 +109,18 @@ describe('building the index from the streaming parser', () => {
   });
 });
 
+describe('limits against a hostile trace', () => {
+  it('caps a process\'s argv and marks it cut', () => {
+    const arg = 'A'.repeat(3000);
+    const line = `7 1.0 execve("/bin/sh", [${Array.from({ length: 100 }, () => `"${arg}"`).join(', ')}], 0x7ffd0 /* 3 vars */) = 0\n`;
+    const idx = buildTraceIndex(parseStrace(line).events, PATHS);
+    const p = idx.processes[0]!;
+    expect(p.argv.join('').length).toBeLessThanOrEqual(8192);
+    expect(p.argv[0]!.length).toBe(2000);
+    expect(p.argvTruncated).toBe(true);
+  });
+});
+
 describe('owner rules', () => {
   it('package runners by argv', () => {
     expect(runsPackageCode(['python', '/x/pyproject_hooks/_in_process/_in_process.py', 'build_wheel', '/tmp/t'])).toBe(true);

@@ -14,14 +14,34 @@ import { OwnerRules, ProcessOwners, type OwnerPaths, type TraceOwner } from './t
 
 /** Rows kept per kind (beyond: counted in `dropped`). */
 export const TRACE_INDEX_LIMITS = { files: 250_000, processes: 20_000, network: 50_000 } as const;
+/** Characters of paths, argv and addresses one index holds at most (a hostile trace of long unique paths stays bounded). */
+export const TRACE_INDEX_TEXT_BUDGET = 64 * 1024 * 1024;
 const MAX_ARG = 2000;
 const MAX_ARGV = 64;
+/** Characters of one process's argv kept (the rest cut, `argvTruncated`). */
+const MAX_ARGV_CHARS = 8192;
+
+/** argv capped: at most MAX_ARGV arguments of MAX_ARG characters and MAX_ARGV_CHARS in all. */
+function capArgv(argv: readonly string[]): { argv: string[]; cut: boolean } {
+  const out: string[] = [];
+  let total = 0;
+  for (const a of argv.slice(0, MAX_ARGV)) {
+    const room = MAX_ARGV_CHARS - total;
+    if (room <= 0) break;
+    const kept = a.slice(0, Math.min(MAX_ARG, room));
+    out.push(kept);
+    total += kept.length;
+  }
+  return { argv: out, cut: out.length < argv.length || out.some((a, i) => a.length < argv[i]!.length) };
+}
 
 export interface TraceProcessRow {
   pid: number;
   ppid?: number;
-  /** argv of the last successful exec, or the parent's (capped). */
+  /** argv of the last successful exec, or the parent's (capped: see `argvTruncated`). */
   argv: string[];
+  /** True when argv was cut (by strace's string limit or the index's). */
+  argvTruncated?: boolean;
   exe?: string;
   owner: TraceOwner;
   /** The line of its first successful exec, else of its first event. */
@@ -83,6 +103,7 @@ export class TraceIndexBuilder {
   private readonly dropped = { processes: 0, files: 0, network: 0 };
   private readonly execed = new Set<number>();
   private probes = 0;
+  private text = 0;
 
   constructor(paths: OwnerPaths) {
     this.rules = new OwnerRules(paths);
@@ -105,10 +126,11 @@ export class TraceIndexBuilder {
   private touch(path: string, op: FileOp, owner: TraceOwner, e: TraceEvent, ok: boolean): void {
     let f = this.files.get(path);
     if (!f) {
-      if (this.files.size >= TRACE_INDEX_LIMITS.files) {
+      if (this.files.size >= TRACE_INDEX_LIMITS.files || this.text > TRACE_INDEX_TEXT_BUDGET) {
         this.dropped.files++;
         return;
       }
+      this.text += Math.min(path.length, 4096);
       f = { path: path.slice(0, 4096), ops: [], count: 0, failed: false, owner, line: e.line, pid: e.pid };
       this.files.set(path, f);
     }
@@ -132,7 +154,11 @@ export class TraceIndexBuilder {
       }
       case 'exec':
         if (e.ok && p) {
-          p.argv = e.argv.slice(0, MAX_ARGV).map((a) => a.slice(0, MAX_ARG));
+          const { argv, cut } = this.text > TRACE_INDEX_TEXT_BUDGET ? { argv: [], cut: e.argv.length > 0 } : capArgv(e.argv);
+          this.text += argv.reduce((n, a) => n + a.length, 0);
+          p.argv = argv;
+          if (cut || e.argvTruncated) p.argvTruncated = true;
+          else delete p.argvTruncated;
           p.exe = e.path.slice(0, MAX_ARG);
           if (!this.execed.has(e.pid)) p.line = e.line;
           this.execed.add(e.pid);
@@ -153,8 +179,9 @@ export class TraceIndexBuilder {
         break;
       }
       case 'net':
-        if (this.network.length >= TRACE_INDEX_LIMITS.network) this.dropped.network++;
+        if (this.network.length >= TRACE_INDEX_LIMITS.network || this.text > TRACE_INDEX_TEXT_BUDGET) this.dropped.network++;
         else {
+          this.text += Math.min(e.address.length, 1024) + Math.min(e.dns?.name.length ?? 0, 1024);
           this.network.push({
             op: e.op, family: e.family, address: e.address.slice(0, 1024), port: e.port, protocol: e.protocol, ok: e.ok, errno: e.errno,
             dns: e.dns && { name: e.dns.name.slice(0, 1024), type: e.dns.type }, pid: e.pid, line: e.line, owner: owners.ownerOf(e.pid),
