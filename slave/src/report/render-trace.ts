@@ -77,8 +77,8 @@ function fileTable(links: ReportLinks, phase: Phase, files: FileEntry[]): string
 function networkTable(links: ReportLinks, phase: Phase, net: NetEntry[], total: number): string {
   if (!net.length) return '<p>No network operations.</p>';
   const shown = net.slice(0, 300);
-  return `${total > shown.length ? `<p class="muted">${esc(n(shown.length))} of ${esc(n(total))} shown.</p>` : ''}<table><tr><th>op</th><th>target</th><th>result</th><th>DNS</th><th>line</th></tr>${shown.map((x) =>
-    `<tr><td>${esc(x.op)}</td><td><code>${esc(x.family)} ${esc(x.address)}${x.port !== undefined ? `:${esc(x.port)}` : ''}</code></td><td>${x.ok ? 'ok' : esc(x.errno ?? 'failed')}</td><td>${x.dns ? `<code>${esc(x.dns.type)} ${esc(x.dns.name)}</code>` : ''}</td><td>${rawLineLink(links, phase, x.line, `${phase}.strace:${x.line}`)} <span class="muted">pid ${esc(x.pid)}</span></td></tr>`).join('')}</table>`;
+  return `${total > shown.length ? `<p class="muted">${esc(n(shown.length))} of ${esc(n(total))} shown.</p>` : ''}<table><tr><th>op</th><th>target</th><th>result</th><th>DNS</th><th>owner</th><th>line</th></tr>${shown.map((x) =>
+    `<tr><td>${esc(x.op)}</td><td><code>${esc(x.family)} ${esc(x.address)}${x.port !== undefined ? `:${esc(x.port)}` : ''}</code></td><td>${x.ok ? 'ok' : esc(x.errno ?? 'failed')}</td><td>${x.dns ? `<code>${esc(x.dns.type)} ${esc(x.dns.name)}</code>` : ''}</td><td>${ownerTag(x.owner).trim()}</td><td>${rawLineLink(links, phase, x.line, `${phase}.strace:${x.line}`)} <span class="muted">pid ${esc(x.pid)}</span></td></tr>`).join('')}</table>`;
 }
 
 /** Files of a phase: the package's first (and apart), the tooling's folded, each with "N of M shown". */

@@ -41,6 +41,8 @@ export interface NetEntry {
   pid: number;
   seq: number;
   line: number;
+  /** The package's or the tooling's (its process's; absent in older reports). */
+  owner?: TraceOwner;
 }
 
 export interface TraceSummary {
@@ -160,7 +162,10 @@ export function summarizeTrace(events: TraceEvent[], routineRead: (path: string)
       case 'net':
         counts.network++;
         if (network.length < MAX_NET) {
-          network.push({ op: e.op, family: e.family, address: e.address, port: e.port, protocol: e.protocol, ok: e.ok, errno: e.errno, dns: e.dns, pid: e.pid, seq: e.seq, line: e.line });
+          network.push({
+            op: e.op, family: e.family, address: e.address, port: e.port, protocol: e.protocol, ok: e.ok, errno: e.errno, dns: e.dns, pid: e.pid, seq: e.seq, line: e.line,
+            ...(owners ? { owner: owners.ownerOf(e.pid) } : {}),
+          });
         }
         break;
       default:
