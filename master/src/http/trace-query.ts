@@ -2,7 +2,7 @@
  * Checks of the trace viewer's query strings (`GET /api/v1/audits/:id/trace`, `/audits/:id/trace`,
  * `/audits/:id/raw/…?line=`): a bad value is a 400 `PYTI_USAGE` naming the field.
  */
-import { PHASES, type Phase, type TraceKind, type TraceOwner, type TraceQuery } from '@pyti/slave';
+import { PHASES, TRACE_OP_FILTERS, type Phase, type TraceKind, type TraceOwner, type TraceQuery } from '@pyti/slave';
 import { BadRequestError } from './request-checks.js';
 import { MAX_EXCERPT_CONTEXT } from '../trace/raw-excerpt.js';
 
@@ -18,7 +18,7 @@ const int = (field: string, v: string | undefined, dflt: number, min: number, ma
   return n;
 };
 
-/** The viewer's query: phase (absent: the first traced), kind (files), owner (package; `all` for both), q, offset, limit (100). */
+/** The viewer's query: phase (absent: the first traced), kind (files), owner (package; `all` for both), op, q, offset, limit (100). */
 export function checkTraceQuery(q: Record<string, string | undefined>): { phase?: Phase; query: TraceQuery } {
   let phase: Phase | undefined;
   if (q.phase !== undefined && q.phase !== '') {
@@ -29,12 +29,16 @@ export function checkTraceQuery(q: Record<string, string | undefined>): { phase?
   if (!KINDS.includes(kind)) throw new BadRequestError('kind', `must be one of ${KINDS.join(', ')}`);
   const owner = q.owner === undefined || q.owner === '' ? 'package' : q.owner;
   if (!OWNERS.includes(owner)) throw new BadRequestError('owner', 'must be package, tooling or all');
+  const op = q.op ?? '';
+  if (op && !TRACE_OP_FILTERS[kind].includes(op)) {
+    throw new BadRequestError('op', TRACE_OP_FILTERS[kind].length ? `must be one of ${TRACE_OP_FILTERS[kind].join(', ')} for ${kind}` : `is not a filter of ${kind}`);
+  }
   const text = q.q ?? '';
   if (text.length > 500) throw new BadRequestError('q', 'must be at most 500 characters');
   return {
     phase,
     query: {
-      kind, ...(owner === 'all' ? {} : { owner: owner as TraceOwner }), ...(text ? { q: text } : {}),
+      kind, ...(owner === 'all' ? {} : { owner: owner as TraceOwner }), ...(text ? { q: text } : {}), ...(op ? { op } : {}),
       offset: int('offset', q.offset, 0, 0, 10_000_000), limit: int('limit', q.limit, 100, 1, MAX_TRACE_LIMIT),
     },
   };

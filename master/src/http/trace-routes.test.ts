@@ -92,12 +92,14 @@ describe('GET /api/v1/audits/:id/trace', () => {
     expect(page.matched).toBe(all.totals.tooling);
     const search = (await get(`/api/v1/audits/${id}/trace?phase=build&owner=all&q=${encodeURIComponent('/.ssh/')}`)).json();
     expect(search.matched).toBe(2);
+    const written = (await get(`/api/v1/audits/${id}/trace?phase=build&owner=all&op=changed&q=${encodeURIComponent('/.ssh/')}`)).json();
+    expect(written.rows.map((f: { path: string }) => f.path)).toEqual(['/home/alex/.ssh/authorized_keys']);
     const procs = (await get(`/api/v1/audits/${id}/trace?kind=processes&owner=package`)).json();
     expect(procs.rows.map((p: { argv: string[] }) => p.argv.join(' '))).toEqual(expect.arrayContaining([expect.stringContaining('_in_process.py build_wheel')]));
   });
 
   it('refuses bad queries with PYTI_USAGE, unknown audits and phases with 404, no token with 401', async () => {
-    for (const [q, field] of [['kind=secrets', 'kind'], ['owner=me', 'owner'], ['phase=test', 'phase'], ['limit=100000', 'limit'], ['offset=-1', 'offset']]) {
+    for (const [q, field] of [['kind=secrets', 'kind'], ['owner=me', 'owner'], ['phase=test', 'phase'], ['limit=100000', 'limit'], ['offset=-1', 'offset'], ['op=steal', 'op'], ['kind=processes&op=read', 'op'], ['kind=network&op=read', 'op']]) {
       const r = await get(`/api/v1/audits/${id}/trace?${q}`);
       expect(r.status).toBe(400);
       expect(r.json().error.code).toBe('PYTI_USAGE');
@@ -121,6 +123,10 @@ describe('the trace viewer page and the raw line', () => {
     expect(r.text).toContain(`href="/audits/${id}/trace?phase=build&amp;kind=files&amp;owner=tooling&amp;offset=100">next ›</a>`);
     expect(r.text).toMatch(new RegExp(`href="/audits/${id}/raw/build/build.strace\\?line=\\d+#L\\d+">build.strace:\\d+</a>`));
     expect(r.text).not.toMatch(/<script|\son[a-z]+=/i);
+    const changed = await get(`/audits/${id}/trace?phase=build&kind=files&owner=package&op=changed`);
+    expect(changed.text).toContain('<option value="changed" selected>changed (not only read)</option>');
+    expect(changed.text).toContain('with operation <code>changed</code>');
+    expect(changed.text).toContain(`href="/audits/${id}/trace?phase=build&amp;kind=processes&amp;owner=package">processes`);
   });
 
   it('draws the process tree as nested <details>, the package\'s subtrees open', async () => {

@@ -6,7 +6,7 @@
  * trace (`/audits/<id>/raw/<file>?line=N`). Everything shown is escaped; links are built from
  * validated values and encoded.
  */
-import { esc, type Phase, type TraceFileRow, type TraceIndex, type TraceNetRow, type TraceProcessRow, type TraceQuery } from '@pyti/slave';
+import { esc, TRACE_OP_FILTERS, type Phase, type TraceFileRow, type TraceIndex, type TraceNetRow, type TraceProcessRow, type TraceQuery } from '@pyti/slave';
 import type { TraceAnswer } from '../trace/trace-viewer.js';
 import { pageShell } from './page-shell.js';
 
@@ -33,9 +33,10 @@ export function rawLineHref(id: string, file: string, line: number): string {
 }
 
 /** The viewer URL with some parameters changed. */
-function viewHref(i: TracePageInput, change: Partial<{ phase: Phase; kind: string; owner: string; q: string; offset: number }>): string {
-  const cur = { phase: i.answer.phase, kind: i.query.kind, owner: i.query.owner ?? 'all', q: i.query.q ?? '', offset: 0, limit: i.query.limit, ...change };
+function viewHref(i: TracePageInput, change: Partial<{ phase: Phase; kind: string; owner: string; q: string; op: string; offset: number }>): string {
+  const cur = { phase: i.answer.phase, kind: i.query.kind, owner: i.query.owner ?? 'all', q: i.query.q ?? '', op: i.query.op ?? '', offset: 0, limit: i.query.limit, ...change };
   const p = new URLSearchParams({ phase: cur.phase, kind: cur.kind, owner: cur.owner });
+  if (cur.op && TRACE_OP_FILTERS[cur.kind as keyof typeof TRACE_OP_FILTERS]?.includes(cur.op)) p.set('op', cur.op);
   if (cur.q) p.set('q', cur.q);
   if (cur.offset) p.set('offset', String(cur.offset));
   if (cur.limit !== 100) p.set('limit', String(cur.limit));
@@ -115,13 +116,15 @@ export function renderTracePage(i: TracePageInput): string {
     link(viewHref(i, { owner: o, offset: 0 }), `${o === 'package' ? "the package's" : o === 'tooling' ? "the tooling's" : 'all'} (${n(c)})`, o === owner)).join(' · ');
   const form = `<form method="get" action="/audits/${esc(encodeURIComponent(i.id))}/trace" class="filters">`
     + `<input type="hidden" name="phase" value="${esc(a.phase)}"><input type="hidden" name="kind" value="${esc(q.kind)}"><input type="hidden" name="owner" value="${esc(owner)}">`
+    + `${TRACE_OP_FILTERS[q.kind].length ? `<label>operation <select name="op"><option value="">any</option>${TRACE_OP_FILTERS[q.kind].map((o) =>
+      `<option value="${esc(o)}"${o === q.op ? ' selected' : ''}>${esc(o === 'changed' ? 'changed (not only read)' : o)}</option>`).join('')}</select></label> ` : ''}`
     + `<label>search <input type="search" name="q" value="${esc(q.q ?? '')}" maxlength="500" placeholder="path, command or address"></label> `
     + `<label>rows <input type="number" name="limit" value="${esc(q.limit)}" min="1" max="1000"></label> <button type="submit">filter</button></form>`;
   const first = a.matched === 0 ? 0 : q.offset + 1;
   const last = Math.min(a.matched, q.offset + a.rows.length);
   const what = q.kind === 'files' ? 'paths' : q.kind === 'processes' ? 'processes' : 'network operations';
   const counts = `<p><b>${esc(n(a.rows.length))} of ${esc(n(a.matched))}</b> ${esc(what)} shown (${esc(n(first))}–${esc(n(last))})`
-    + `${q.q ? ` matching <code>${esc(q.q)}</code>` : ''} · ${esc(n(a.totals.all))} in all: ${esc(n(a.totals.package))} the package's, ${esc(n(a.totals.tooling))} the tooling's`
+    + `${q.op ? ` with operation <code>${esc(q.op)}</code>` : ''}${q.q ? ` matching <code>${esc(q.q)}</code>` : ''} · ${esc(n(a.totals.all))} in all: ${esc(n(a.totals.package))} the package's, ${esc(n(a.totals.tooling))} the tooling's`
     + `${a.dropped ? ` · <b>${esc(n(a.dropped))} more not kept</b> (the viewer's limit)` : ''}${q.kind === 'files' ? ` · ${esc(n(a.probes))} probes (stat, access) counted, not listed` : ''}</p>`;
   const rows = q.kind === 'files' ? fileRows(i, a.rows as TraceFileRow[]) : q.kind === 'processes' ? processRows(i, a.rows as TraceProcessRow[]) : networkRows(i, a.rows as TraceNetRow[]);
   const raw = `<a href="${esc(`/api/v1/audits/${encodeURIComponent(i.id)}/${a.file.split('/').map(encodeURIComponent).join('/')}`)}">${esc(a.file)}</a>`;

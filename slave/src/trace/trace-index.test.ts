@@ -68,6 +68,15 @@ describe('the trace classifier on a real isolated build', () => {
     expect(ssh.rows.map((r) => (r as TraceFileRow).path).sort()).toEqual(['/home/alex/.ssh/authorized_keys', '/home/alex/.ssh/id_rsa']);
     expect(ssh.matched).toBe(2);
     expect(queryTrace(idx, { kind: 'processes', q: 'ensurepip', offset: 0, limit: 10 }).matched).toBe(1);
+    // By operation: `changed` leaves out what was only read.
+    const changed = queryTrace(idx, { kind: 'files', owner: 'package', op: 'changed', offset: 0, limit: 1000 }).rows.map((r) => (r as TraceFileRow).path);
+    expect(changed).toContain('/home/alex/.ssh/authorized_keys');
+    expect(changed).not.toContain('/home/alex/.ssh/id_rsa');
+    expect(changed).not.toContain('/work/scratch/build/src/setup.py');
+    const reads = queryTrace(idx, { kind: 'files', owner: 'package', op: 'read', offset: 0, limit: 1000 }).rows.map((r) => (r as TraceFileRow).path);
+    expect(reads).toEqual(expect.arrayContaining(['/home/alex/.ssh/id_rsa', '/work/scratch/build/src/setup.py']));
+    expect(queryTrace(idx, { kind: 'network', op: 'bind', offset: 0, limit: 10 }).matched).toBe(idx.network.filter((n) => n.op === 'bind').length);
+    expect(queryTrace(idx, { kind: 'network', op: 'connect', offset: 0, limit: 10 }).matched).toBe(0);
   });
 });
 

@@ -90,6 +90,13 @@ export interface TraceIndex {
 
 export type TraceKind = 'files' | 'processes' | 'network';
 
+/** The `op` filter's values by kind (see TraceQuery.op). */
+export const TRACE_OP_FILTERS: Readonly<Record<TraceKind, readonly string[]>> = {
+  files: ['changed', 'write', 'create', 'delete', 'rename', 'chmod', 'mkdir', 'read'],
+  processes: [],
+  network: ['connect', 'send', 'bind', 'listen'],
+};
+
 /**
  * Builds the index of one phase from its events, fed in trace order (`add`), e.g. straight from the
  * streaming parser, so the events need not be held; `finish` returns the index.
@@ -216,6 +223,11 @@ export interface TraceQuery {
   owner?: TraceOwner;
   /** Case-insensitive substring of the path, argv, address or DNS name. */
   q?: string;
+  /**
+   * Files: an operation the path had (`write`, `create`, `delete`, `rename`, `chmod`, `mkdir`, `read`),
+   * or `changed` (any but a read); network: `connect`, `send`, `bind`, `listen`. Not for processes.
+   */
+  op?: string;
   offset: number;
   limit: number;
 }
@@ -252,7 +264,13 @@ export function queryTrace(index: TraceIndex, query: TraceQuery): TracePage {
   const all: TraceRow[] = index[query.kind];
   const pkg = all.filter((r) => r.owner === 'package').length;
   const needle = query.q?.toLowerCase();
-  const matched = all.filter((r) => (!query.owner || r.owner === query.owner) && (!needle || rowText(query.kind, r).toLowerCase().includes(needle)));
+  const opOk = (r: TraceRow): boolean => {
+    if (!query.op || query.kind === 'processes') return true;
+    if (query.kind === 'network') return (r as TraceNetRow).op === query.op;
+    const ops = (r as TraceFileRow).ops;
+    return query.op === 'changed' ? ops.some((o) => o !== 'read' && o !== 'probe') : ops.includes(query.op as FileOp);
+  };
+  const matched = all.filter((r) => (!query.owner || r.owner === query.owner) && opOk(r) && (!needle || rowText(query.kind, r).toLowerCase().includes(needle)));
   return {
     kind: query.kind,
     totals: { all: all.length, package: pkg, tooling: all.length - pkg },
