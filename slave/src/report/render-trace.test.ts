@@ -60,3 +60,11 @@ describe('the report\'s trace sections on a real isolated build', () => {
     expect(linked).toContain('<a href="/audits/A1/trace?phase=build&amp;kind=files&amp;owner=package" target="_top">Open this trace in the trace viewer</a>');
   });
 });
+
+describe('raw file names', () => {
+  it('match where the audit keeps each phase\'s trace', async () => {
+    const { PHASE_TRACES } = await import('./trace-findings.js');
+    const { phaseRawFile } = await import('./render-trace.js');
+    for (const [phase, [task, file]] of Object.entries(PHASE_TRACES)) expect(phaseRawFile(phase as never)).toBe(`raw/${task}/${file}`);
+  });
+});

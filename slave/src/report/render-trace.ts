@@ -8,7 +8,6 @@
  */
 import type { AuditReport } from './audit-report.js';
 import type { FileEntry, NetEntry, TracedProcess } from '../trace/process-tree.js';
-import { PHASE_TRACES } from './trace-findings.js';
 import type { Phase } from '../findings/finding.js';
 import { esc } from './html-escape.js';
 
@@ -29,10 +28,12 @@ const TREE_NODES = 400;
 
 const n = (v: number): string => v.toLocaleString('en-US').replace(/,/g, '\u202f');
 
-/** The raw file a phase's strace lines are in (`raw/build/build.strace`), or its task's `file`. */
+/**
+ * The raw file a phase's strace lines are in (`raw/build/build.strace`: each traced phase's task has
+ * its name, see PHASE_TRACES in trace-findings.ts), or its task's `file`.
+ */
 export function phaseRawFile(phase: Phase, file?: string): string {
-  const [task, trace] = PHASE_TRACES[phase] ?? [phase, `${phase}.strace`];
-  return `raw/${task}/${file ?? trace}`;
+  return `raw/${phase}/${file ?? `${phase}.strace`}`;
 }
 
 /** `<a>` to a raw line (or plain text when there is no way to link); `label` is escaped here. */
