@@ -4,12 +4,12 @@
  * tree, file table, network) and findings with their evidence. All report text is escaped.
  */
 import type { AuditReport } from './audit-report.js';
-import type { Finding } from '../findings/finding.js';
 import { esc } from './html-escape.js';
 import { testsHtmlSections } from './render-tests.js';
 import { reachSection } from './render-reach.js';
 import { networkSection } from '../sinkhole/render-network.js';
-import { rawLineLink, traceSections, type ReportLinks } from './render-trace.js';
+import { traceSections, type ReportLinks } from './render-trace.js';
+import { findingsSection } from './render-findings.js';
 import { coverageSection, coverageTaskStatus } from './render-coverage.js';
 
 export type { ReportLinks } from './render-trace.js';
@@ -35,13 +35,6 @@ function banner(r: AuditReport): string {
   const reasons = Array.isArray(r.scoreReasons) ? r.scoreReasons.slice(0, 5) : [];
   return `<div class="banner"><b>${esc(String(r.verdict).toUpperCase())}</b> · score <b>${esc(r.score ?? 0)}</b>${reasons.length ? ` (≥ 100 is malicious)<ol>${reasons.map((x) =>
     `<li><b>${esc(x.severity)}</b> +${esc(x.points)} ${esc(x.title)} <code>${esc(x.rule)}</code></li>`).join('')}</ol>` : ' · no finding earned points'}</div>`;
-}
-
-/** A finding's evidence: trace events (pid, phase.strace:line) and source lines (file:line and the excerpt). */
-function evidenceCell(f: Finding, links: ReportLinks): string {
-  const dyn = f.evidence.map((e) => `<code>${esc(e.summary)}</code> <span class="muted">pid ${esc(e.pid)}, ${rawLineLink(links, e.phase, e.line, `${e.file ? `${e.phase}/${e.file}` : `${e.phase}.strace`}:${e.line}`, e.file)}</span>`);
-  const src = (f.sources ?? []).map((s) => `<span class="muted">${esc(s.file)}:${esc(s.line)}</span><pre>${esc(s.excerpt)}</pre>`);
-  return [...dyn, ...src].join('<br>');
 }
 
 /** A link only for http(s) URLs (a `javascript:` URL in metadata must not become one); text otherwise. */
@@ -103,8 +96,7 @@ export function renderHtml(r: AuditReport, links: ReportLinks = {}): string {
     parts.push(`<section><h2>Retried after ${r.retried.length === 1 ? 'an infrastructure failure' : `${r.retried.length} infrastructure failures`}</h2>${r.retried.map((a, i) =>
       `<p>attempt ${i + 1}: <b>${esc(a.infraError.kind)}</b> after ${ms(a.totalMs)}: ${esc(a.infraError.message)}</p><details><summary>its console</summary><pre>${esc(a.console)}</pre></details>`).join('')}</section>`);
   }
-  parts.push(`<section><h2>Findings (${r.findings.length})</h2>${r.findings.length ? `<table><tr><th>severity</th><th>phase</th><th>finding</th><th>evidence</th></tr>${r.findings.map((f) =>
-    `<tr><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td>${esc(f.phase)}</td><td>${esc(f.title)}<br><span class="muted">${esc(f.rule)}</span></td><td>${evidenceCell(f, links)}</td></tr>`).join('')}</table>` : '<p>No findings.</p>'}</section>`);
+  parts.push(findingsSection(r, links));
   parts.push(`<section><h2>Tasks</h2><table><tr><th>task</th><th>status</th><th>reason</th><th class="num">time</th><th class="num">CPU</th><th class="num">peak memory</th><th>policy</th></tr>${r.tasks.map((t) =>
     `<tr><td><b>${esc(t.id)}</b><br><span class="muted">${esc(t.title)}</span></td>${((st) => `<td class="s-${esc(st.cls)}">${esc(st.text)}</td>`)(t.id === 'coverage' ? coverageTaskStatus(r, t.status) : { text: t.status, cls: t.status })}<td>${esc(t.reason ?? '')}</td><td class="num">${ms(t.durationMs)}</td><td class="num">${ms(t.cpuMs)}</td><td class="num">${mb(t.peakMemoryBytes)}</td><td>${esc(t.failurePolicy)}</td></tr>`).join('')}</table>
 ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outputTail).map((t) => `<details><summary>output of ${esc(t.id)}</summary><pre>${esc(t.outputTail)}</pre></details>`).join('')}</section>`);
