@@ -80,3 +80,8 @@ export * from './input/regular-file.js';
 export * from './input/tar-sink.js';
 
 export * from './process/host-tools.js';
+export * from './trace/trace-owner.js';
+export * from './trace/trace-index.js';
+export * from './report/render-coverage.js';
+export * from './report/render-findings.js';
+export * from './report/render-trace.js';

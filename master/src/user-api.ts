@@ -14,6 +14,9 @@
  *   GET  /api/v1/audits/:id/report.html      → the HTML report
  *   GET  /api/v1/audits/:id/artifacts/*      → one raw artifact (text/plain or octet-stream)
  *   POST /api/v1/audits/:id/cancel           → AuditSummary
+ *   GET  /api/v1/audits/:id/trace?phase=&kind=files|processes|network&owner=package|tooling|all&q=&offset=&limit=
+ *                                            → TraceAnswer (master/src/trace/trace-viewer.ts): one page of a phase's rows
+ *   GET  /audits/:id/trace?…                 → HTML trace viewer;  GET /audits/:id/raw/<file>?line=N&context=C → HTML raw lines
  *   GET  /                                   → HTML list of audits (red: malicious/failed/error, orange: suspicious, green: clean), live progress
  *   GET  /audits/:id                         → HTML page of one audit (its report when done, live progress before)
  *

@@ -110,12 +110,21 @@ describe('auditing fixture packages in the sandbox', () => {
   });
 
   it('a setup.py that writes ~/.ssh: critical findings', async () => {
-    const { report: r, exitCode } = await auditFixture('ssh-writer');
+    const { report: r, exitCode, outDir } = await auditFixture('ssh-writer');
     expect(r).toMatchObject({ verdict: 'malicious', observation: { kind: 'is_malware' } });
     expect(r.score).toBeGreaterThanOrEqual(100);
     expect(exitCode).toBe(4);
     expect(rules(r)).toEqual(expect.arrayContaining(['build:sensitive-write:critical', 'build:persistence:critical', 'build:sensitive-read:high']));
     expect(r.maxSeverity).toBe('critical');
+    // The trace summary says whose: the key written by setup.py is the package's, the image's setuptools read by it the tooling's.
+    const build = r.traces.build!;
+    expect(build.files.find((f) => f.path.endsWith('/.ssh/authorized_keys'))).toMatchObject({ owner: 'package', ops: expect.arrayContaining(['create']) });
+    expect(build.files.filter((f) => f.path.includes('/setuptools/')).every((f) => f.owner === 'tooling')).toBe(true);
+    expect(build.counts.filesByOwner!.package).toBe(build.files.filter((f) => f.owner === 'package').length);
+    // Its evidence names the raw line that shows the write (what the report links).
+    const evidence = r.findings.find((f) => f.rule === 'sensitive-write')!.evidence[0]!;
+    expect(readFileSync(join(outDir, 'raw/build/build.strace'), 'utf8').split('\n')[evidence.line - 1]).toContain('/.ssh');
+    expect(readFileSync(join(outDir, 'report.html'), 'utf8')).toContain(`<a href="raw/build/build.strace">build.strace:${evidence.line}</a>`);
   });
 
   it('a setup.py that sweeps credential stores and sends the planted key out: probe, bait read, canary leak, chain', async () => {

@@ -4,12 +4,15 @@
  * tree, file table, network) and findings with their evidence. All report text is escaped.
  */
 import type { AuditReport } from './audit-report.js';
-import type { TracedProcess } from '../trace/process-tree.js';
-import type { Finding } from '../findings/finding.js';
 import { esc } from './html-escape.js';
 import { testsHtmlSections } from './render-tests.js';
 import { reachSection } from './render-reach.js';
 import { networkSection } from '../sinkhole/render-network.js';
+import { traceSections, type ReportLinks } from './render-trace.js';
+import { findingsSection } from './render-findings.js';
+import { coverageSection, coverageTaskStatus } from './render-coverage.js';
+
+export type { ReportLinks } from './render-trace.js';
 
 const CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1f21;background:#f6f7f9}
@@ -21,36 +24,17 @@ h2{font-size:17px;margin:4px 0 10px}table{border-collapse:collapse;width:100%}td
 th{font-weight:600;background:#fafbfc}code,pre{font:12px/1.4 ui-monospace,monospace}pre{background:#f3f4f6;padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap}
 .s-pass{color:#1e7a3c;font-weight:600}.s-fail,.s-error,.s-timeout,.s-oom,.s-limit{color:#b3261e;font-weight:600}.s-skipped{color:#6b7280}
 .sev-critical,.sev-high{color:#b3261e;font-weight:700}.sev-medium{color:#b35c00;font-weight:600}.sev-low,.sev-info{color:#4b5563}
-.tree ul{list-style:none;padding-left:18px;margin:0}.muted{color:#6b7280}.num{text-align:right}`;
+.tree ul{list-style:none;padding-left:18px;margin:0}.muted{color:#6b7280}.num{text-align:right}
+.owner-package{color:#1d4ed8;font-weight:600}.owner-tooling{color:#6b7280}`;
 
 const ms = (v?: number): string => (v === undefined ? '' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`);
 const mb = (v?: number): string => (v === undefined ? '' : `${(v / 1048576).toFixed(1)} MiB`);
-
-function processTree(procs: TracedProcess[]): string {
-  const byPid = new Map(procs.map((p) => [p.pid, p]));
-  const roots = procs.filter((p) => p.ppid === undefined || !byPid.has(p.ppid));
-  let budget = 400;
-  const node = (p: TracedProcess, depth: number): string => {
-    if (budget-- <= 0 || depth > 40) return '';
-    const end = p.signal ? `killed by ${p.signal}` : p.exitCode !== undefined ? `exit ${p.exitCode}` : '';
-    const kids = p.children.map((c) => byPid.get(c)).filter((c): c is TracedProcess => !!c);
-    return `<li><code>${esc(p.pid)}</code> <code>${esc(p.argv.join(' ').slice(0, 300))}</code> <span class="muted">${esc(end)}</span>${kids.length ? `<ul>${kids.map((k) => node(k, depth + 1)).join('')}</ul>` : ''}</li>`;
-  };
-  return `<div class="tree"><ul>${roots.map((r) => node(r, 0)).join('')}</ul></div>`;
-}
 
 /** The verdict banner: verdict, score and the rules that earned it. */
 function banner(r: AuditReport): string {
   const reasons = Array.isArray(r.scoreReasons) ? r.scoreReasons.slice(0, 5) : [];
   return `<div class="banner"><b>${esc(String(r.verdict).toUpperCase())}</b> · score <b>${esc(r.score ?? 0)}</b>${reasons.length ? ` (≥ 100 is malicious)<ol>${reasons.map((x) =>
     `<li><b>${esc(x.severity)}</b> +${esc(x.points)} ${esc(x.title)} <code>${esc(x.rule)}</code></li>`).join('')}</ol>` : ' · no finding earned points'}</div>`;
-}
-
-/** A finding's evidence: trace events (pid, phase.strace:line) and source lines (file:line and the excerpt). */
-function evidenceCell(f: Finding): string {
-  const dyn = f.evidence.map((e) => `<code>${esc(e.summary)}</code> <span class="muted">pid ${esc(e.pid)}, ${esc(e.file ? `${e.phase}/${e.file}` : `${e.phase}.strace`)}:${esc(e.line)}</span>`);
-  const src = (f.sources ?? []).map((s) => `<span class="muted">${esc(s.file)}:${esc(s.line)}</span><pre>${esc(s.excerpt)}</pre>`);
-  return [...dyn, ...src].join('<br>');
 }
 
 /** A link only for http(s) URLs (a `javascript:` URL in metadata must not become one); text otherwise. */
@@ -88,7 +72,11 @@ function distributionSection(r: AuditReport): string {
   return `<section><h2>Distribution</h2><table>${rows}</table>${desc}</section>`;
 }
 
-export function renderHtml(r: AuditReport): string {
+/**
+ * The report as one HTML page. `links` says how to link raw lines and the trace viewer (the
+ * master's pages); by default evidence links the raw files beside the report.
+ */
+export function renderHtml(r: AuditReport, links: ReportLinks = {}): string {
   const d = r.distribution;
   const parts: string[] = [];
   parts.push(`<header class="${esc(r.verdict)}"><h1>${esc(d.name)} ${esc(d.version)} — ${esc(r.verdict.toUpperCase())}</h1>
@@ -108,26 +96,21 @@ export function renderHtml(r: AuditReport): string {
     parts.push(`<section><h2>Retried after ${r.retried.length === 1 ? 'an infrastructure failure' : `${r.retried.length} infrastructure failures`}</h2>${r.retried.map((a, i) =>
       `<p>attempt ${i + 1}: <b>${esc(a.infraError.kind)}</b> after ${ms(a.totalMs)}: ${esc(a.infraError.message)}</p><details><summary>its console</summary><pre>${esc(a.console)}</pre></details>`).join('')}</section>`);
   }
-  parts.push(`<section><h2>Findings (${r.findings.length})</h2>${r.findings.length ? `<table><tr><th>severity</th><th>phase</th><th>finding</th><th>evidence</th></tr>${r.findings.map((f) =>
-    `<tr><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td>${esc(f.phase)}</td><td>${esc(f.title)}<br><span class="muted">${esc(f.rule)}</span></td><td>${evidenceCell(f)}</td></tr>`).join('')}</table>` : '<p>No findings.</p>'}</section>`);
+  parts.push(findingsSection(r, links));
   parts.push(`<section><h2>Tasks</h2><table><tr><th>task</th><th>status</th><th>reason</th><th class="num">time</th><th class="num">CPU</th><th class="num">peak memory</th><th>policy</th></tr>${r.tasks.map((t) =>
-    `<tr><td><b>${esc(t.id)}</b><br><span class="muted">${esc(t.title)}</span></td><td class="s-${esc(t.status)}">${esc(t.status)}</td><td>${esc(t.reason ?? '')}</td><td class="num">${ms(t.durationMs)}</td><td class="num">${ms(t.cpuMs)}</td><td class="num">${mb(t.peakMemoryBytes)}</td><td>${esc(t.failurePolicy)}</td></tr>`).join('')}</table>
+    `<tr><td><b>${esc(t.id)}</b><br><span class="muted">${esc(t.title)}</span></td>${((st) => `<td class="s-${esc(st.cls)}">${esc(st.text)}</td>`)(t.id === 'coverage' ? coverageTaskStatus(r, t.status) : { text: t.status, cls: t.status })}<td>${esc(t.reason ?? '')}</td><td class="num">${ms(t.durationMs)}</td><td class="num">${ms(t.cpuMs)}</td><td class="num">${mb(t.peakMemoryBytes)}</td><td>${esc(t.failurePolicy)}</td></tr>`).join('')}</table>
 ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outputTail).map((t) => `<details><summary>output of ${esc(t.id)}</summary><pre>${esc(t.outputTail)}</pre></details>`).join('')}</section>`);
   parts.push(reachSection(r));
   parts.push(networkSection(r.network));
   const testsPart = testsHtmlSections(r);
   if (testsPart) parts.push(testsPart);
-  if (r.coverage) parts.push(`<section><h2>Coverage: ${r.coverage.percent === null ? esc(r.coverage.note ?? 'none') : `${r.coverage.percent}% of ${r.coverage.statements} statements`}</h2><table>${r.coverage.files.map((f) => `<tr><td><code>${esc(f.path)}</code></td><td class="num">${esc(f.percent)}%</td><td class="num">${esc(f.missing)} missing</td></tr>`).join('')}</table></section>`);
+  const cov = coverageSection(r);
+  if (cov) parts.push(cov);
   if (r.imports) parts.push(`<section><h2>Imports</h2><table>${r.imports.map((i) => `<tr><td><code>${esc(i.module)}</code>${i.primary ? ' <span class="muted">primary</span>' : ''}</td><td class="s-${i.ok ? 'pass' : i.optional ? 'skipped' : 'fail'}">${i.ok ? 'ok' : `${i.optional ? 'optional, not the package\'s failure: ' : ''}${esc(i.error)}`}</td></tr>`).join('')}</table></section>`);
   if (r.lint) parts.push(`<section><h2>pylint: ${r.lint.score === null ? 'no score' : `${esc(r.lint.score)}/10`} · ${Object.entries(r.lint.counts).map(([k, v]) => `${esc(v)} ${esc(k)}`).join(', ') || 'no messages'}</h2><table>${r.lint.messages.slice(0, 300).map((m) => `<tr><td><code>${esc(m.path)}:${esc(m.line)}</code></td><td>${esc(m.type)}</td><td><code>${esc(m.messageId)} ${esc(m.symbol)}</code></td><td>${esc(m.message)}</td></tr>`).join('')}</table></section>`);
   if (r.style) parts.push(`<section><h2>PEP 8 (pycodestyle): ${r.style.total} violations</h2><table>${Object.entries(r.style.byCode).map(([code, v]) => `<tr><td><code>${esc(code)}</code></td><td class="num">${esc(v.count)}</td><td>${esc(v.text)}</td></tr>`).join('')}</table></section>`);
-  for (const [phase, tr] of Object.entries(r.traces)) {
-    if (!tr) continue;
-    parts.push(`<section><h2>Install trace: ${esc(phase)}</h2><p class="muted">${tr.counts.processes} processes · ${tr.counts.fileReads} reads · ${tr.counts.fileWrites} writes · ${tr.counts.deletes} deletes · ${tr.counts.network} network operations · ${tr.stats.lines} trace lines</p>
-<h3>Processes</h3>${processTree(tr.processes)}
-<h3>Network</h3>${tr.network.length ? `<table><tr><th>op</th><th>target</th><th>result</th><th>DNS</th></tr>${tr.network.slice(0, 300).map((n) => `<tr><td>${esc(n.op)}</td><td><code>${esc(n.family)} ${esc(n.address)}${n.port !== undefined ? `:${esc(n.port)}` : ''}</code></td><td>${n.ok ? 'ok' : esc(n.errno ?? 'failed')}</td><td>${n.dns ? `<code>${esc(n.dns.type)} ${esc(n.dns.name)}</code>` : ''}</td></tr>`).join('')}</table>` : '<p>No network operations.</p>'}
-<h3>Files (writes, deletes, and reads outside system locations)</h3><table><tr><th>path</th><th>operations</th><th class="num">count</th></tr>${tr.files.filter((f) => f.ops.some((o) => o !== 'read')).concat(tr.files.filter((f) => f.ops.every((o) => o === 'read'))).slice(0, 600).map((f) => `<tr><td><code>${esc(f.path)}</code></td><td>${esc(f.ops.join(', '))}${f.failed ? ' <span class="muted">(some failed)</span>' : ''}</td><td class="num">${esc(f.count)}</td></tr>`).join('')}</table></section>`);
-  }
+  const traces = traceSections(r, links);
+  if (traces) parts.push(traces);
   if (r.static) parts.push(`<section><h2>Static scan</h2><p>${esc(r.static.files)} files, ${mb(r.static.bytes)} read${r.static.truncated ? ' · <b>stopped at its limits</b> (not every file was read)' : ''} · ${r.findings.filter((f) => f.phase === 'static').length} static findings</p></section>`);
   if (r.guest) parts.push(`<section><h2>Guest</h2><p>Python ${esc(r.guest.python)} on ${esc(r.guest.platform)}/${esc(r.guest.machine)} · ${Object.entries(r.guest.tools).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(' · ')}</p></section>`);
   parts.push(`<p class="muted">PyTI ${esc(r.tool.version)} · report schema ${esc(r.schemaVersion)} · started ${esc(r.timings.startedAt)}</p></main>`);

@@ -1,6 +1,7 @@
 /** A short terminal summary of an audit report. */
 import type { AuditReport } from './audit-report.js';
 import { testsTerminalLines } from './render-tests.js';
+import { coverageHeadline, coverageState } from './render-coverage.js';
 
 const COLORS: Record<string, string> = { clean: '32', flagged: '33', suspicious: '33', malicious: '1;31', failed: '31', error: '35', pass: '32', skipped: '90', critical: '31', high: '31', medium: '33', low: '36', info: '90' };
 
@@ -26,7 +27,8 @@ export function renderTerminal(r: AuditReport, color = false): string {
     out.push(`  ${t.id.padEnd(9)} ${c(t.status === 'pass' ? 'pass' : t.status === 'skipped' ? 'skipped' : 'failed', t.status.padEnd(8))} ${time.padStart(7)}  ${t.reason ?? ''}`);
   }
   out.push(...testsTerminalLines(r, c));
-  if (r.coverage?.percent !== undefined && r.coverage.percent !== null) out.push(`  coverage: ${r.coverage.percent}%`);
+  const cov = coverageState(r);
+  if (cov) out.push(`  coverage: ${cov.measured ? `${cov.percent}%` : coverageHeadline(cov).replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, 300)}`);
   if (r.lint) out.push(`  pylint: ${r.lint.score ?? 'no score'}/10, ${Object.entries(r.lint.counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'no messages'}`);
   if (r.style) out.push(`  pycodestyle: ${r.style.total} violations`);
   const tr = r.traces.install;

@@ -56,13 +56,24 @@ export function testsHtmlSections(r: AuditReport): string {
     const relaxed = t.run?.relaxed?.length ? `<p>Test requirements relaxed (no matching version to install; installed by name): ${t.run.relaxed.map((x) => `<code>${esc(x.requirement)}</code> → ${esc(x.installed ?? 'any version')}`).join(', ')}</p>` : '';
     const omitted = t.cases.length > HTML_CASES || t.casesOmitted ? `<p class="muted">${esc(Math.min(t.cases.length, HTML_CASES))} of ${esc(t.total)} tests shown.</p>` : '';
     const flakyList = flaky.size ? `<p>Flaky (failed in the run, passed when run again alone; not counted as failures): ${[...flaky].map((f) => `<code>${esc(f)}</code>`).join(', ')}</p>` : '';
-    const rows = t.cases.slice(0, HTML_CASES).map((c) => {
+    const row = (c: TestCaseResult): string => {
       const cls = c.outcome === 'passed' || c.outcome === 'xfailed' ? 'pass' : c.outcome === 'skipped' || c.outcome === 'flaky' ? 'skipped' : 'fail';
+      // Decoded once by the parsers, escaped once here; a multi-line message is shown whole, as preformatted text.
+      const msg = c.message ?? '';
+      const body = [msg.includes('\n') || !c.traceback ? msg : '', c.traceback ?? ''].filter(Boolean).join('\n\n');
       const detail = c.traceback || c.message
-        ? `<details><summary>${esc((c.message ?? '').slice(0, 200))}${c.needsNetwork ? ' <b>(needs the network)</b>' : ''}</summary><pre>${esc(c.traceback ?? c.message ?? '')}</pre></details>` : '';
+        ? `<details><summary>${esc(msg.split('\n')[0]!.slice(0, 200))}${c.needsNetwork ? ' <b>(needs the network)</b>' : ''}</summary><pre>${esc(body)}</pre></details>` : '';
       return `<tr><td><code>${esc(c.id)}</code>${detail}</td><td class="s-${cls}">${esc(c.outcome)}</td><td class="num">${esc((caseMs(c) / 1000).toFixed(3))} s</td></tr>`;
-    }).join('');
-    parts.push(`<section><h2>Tests: ${esc(testsHeadline(t))}</h2>${run}${missing}${relaxed}${flakyList}${omitted}${rows ? `<table><tr><th>test</th><th>outcome</th><th class="num">time</th></tr>${rows}</table>` : ''}</section>`);
+    };
+    const head = '<tr><th>test</th><th>outcome</th><th class="num">time</th></tr>';
+    const shown = t.cases.slice(0, HTML_CASES);
+    // What needs reading (failures, errors, flaky, xpassed) in the open; passed, skipped and xfailed tests folded.
+    const quiet = (c: TestCaseResult): boolean => c.outcome === 'passed' || c.outcome === 'skipped' || c.outcome === 'xfailed';
+    const loud = shown.filter((c) => !quiet(c));
+    const rest = shown.filter(quiet);
+    const table = (cs: TestCaseResult[]): string => `<table>${head}${cs.map(row).join('')}</table>`;
+    const cases = `${loud.length ? table(loud) : ''}${rest.length ? `<details${loud.length || rest.length > 20 ? '' : ' open'}><summary>${esc(rest.length)} passed, skipped or xfailed tests</summary>${table(rest)}</details>` : ''}`;
+    parts.push(`<section><h2>Tests: ${esc(testsHeadline(t))}</h2>${run}${missing}${relaxed}${flakyList}${omitted}${cases}</section>`);
   }
   if (r.perf?.length) {
     parts.push(`<section><h2>Performance: the slowest tests, timed again</h2><table><tr><th>test</th><th class="num">runs</th><th class="num">min</th><th class="num">median</th><th class="num">max</th></tr>${r.perf.map((p) =>

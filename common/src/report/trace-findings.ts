@@ -61,7 +61,7 @@ export function analyzeTraces(raw: RawLookup, paths: RuleContext = DEFAULT_GUEST
     const buf = raw(task, file);
     if (!buf) continue;
     const { events, stats } = parseStrace(buf);
-    traces[phase] = { ...summarizeTrace(events), stats: { lines: stats.lines, bytes: stats.bytes, unparsed: stats.unparsed } };
+    traces[phase] = { ...summarizeTrace(events, undefined, { work: paths.work, tmp: paths.tmp, home: paths.home }), stats: { lines: stats.lines, bytes: stats.bytes, unparsed: stats.unparsed } };
     phaseEvents.set(phase, events);
   }
   const homeAliases = [...(paths.homeAliases ?? []), ...(extra.homeAliases ?? [])];

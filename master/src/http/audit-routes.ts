@@ -9,6 +9,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';
 import { checkListQuery, checkSubmitByName } from './request-checks.js';
+import { masterReportLinks } from '../web/report-links.js';
 import type { Access } from './user-auth.js';
 
 export interface AuditRoutesOptions {
@@ -62,7 +63,7 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
   app.get<{ Params: { id: string } }>('/api/v1/audits/:id/report.html', read, async (req, reply) => {
     const json = queue.reportJson(req.params.id);
     if (json === null) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `audit ${req.params.id} has no report (yet)`);
-    const html = renderStoredReport(json);
+    const html = renderStoredReport(json, req.params.id);
     if (html === null) return sendApiError(reply, 500, 'PYTI_RPC_INVALID', `the stored report of audit ${req.params.id} cannot be rendered`);
     return reply.type('text/html; charset=utf-8').header('content-security-policy', reportPolicy(req.cspNonce))
       .send(html.replaceAll('<style>', `<style nonce="${req.cspNonce}">`));
@@ -83,10 +84,13 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
   app.post<{ Params: { id: string } }>('/api/v1/audits/:id/cancel', write, async (req) => queue.cancel(req.params.id));
 }
 
-/** renderHtml of a stored report JSON text; null when the report does not render (a malformed report). */
-export function renderStoredReport(json: string): string | null {
+/**
+ * renderHtml of a stored report JSON text; null when the report does not render (a malformed report).
+ * With the audit's `id`, evidence links the raw-line page and phases the trace viewer (`inFrame`: links target the top window).
+ */
+export function renderStoredReport(json: string, id?: string, inFrame = false): string | null {
   try {
-    return renderHtml(JSON.parse(json) as AuditReport);
+    return renderHtml(JSON.parse(json) as AuditReport, id === undefined ? {} : masterReportLinks(id, inFrame));
   } catch {
     return null;
   }

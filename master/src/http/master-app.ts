@@ -21,6 +21,7 @@ import { pageRoutes } from './page-routes.js';
 import { GitPoller, type GitPollerOptions } from '../git/git-poller.js';
 import { SubscriptionService, type SubscriptionServiceOptions } from '../subscriptions/subscription-service.js';
 import { subscriptionRoutes } from './subscription-routes.js';
+import { traceRoutes } from './trace-routes.js';
 import { uploadRoute } from './upload-route.js';
 import { ObservationStore } from '../observations/observation-store.js';
 import { ObservationSender, type ObservationSenderOptions } from '../observations/observation-sender.js';
@@ -151,6 +152,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await pageRoutes(api, { queue, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
     await notifications!.routes(api, guard);
+    await traceRoutes(api, { queue, blobs, guard });
   });
   await app.ready();
   queue.start();

@@ -9,6 +9,9 @@ import type { TokenAuthority } from '../auth.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { renderAuditListPage, renderAuditPage } from '../web/pages.js';
 import { renderReportOrReason } from '../web/report-render.js';
+import { metadataPanel } from '../web/metadata-panel.js';
+import { traceLinksPanel } from '../web/trace-links-panel.js';
+import { masterReportLinks } from '../web/report-links.js';
 import { sendApiError } from './body.js';
 import { renderLoginPage } from '../web/login-page.js';
 import { safeNext, tokenCookie, type Access } from './user-auth.js';
@@ -43,7 +46,8 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
   app.get<{ Params: { id: string } }>('/audits/:id', { preHandler: login }, async (req, reply) => {
     const d = opts.queue.detail(req.params.id);
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
-    const r = d.state === 'done' ? renderReportOrReason(opts.queue.reportJson(d.id)) : { html: null, reason: null, judgement: null };
-    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), req.cspNonce, r.reason, r.judgement));
+    const json = d.state === 'done' ? opts.queue.reportJson(d.id) : null;
+    const r = d.state === 'done' ? renderReportOrReason(json, masterReportLinks(d.id, true)) : { html: null, reason: null, judgement: null };
+    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), req.cspNonce, r.reason, r.judgement, metadataPanel(json) + traceLinksPanel(d)));
   });
 }

@@ -44,9 +44,9 @@ export function safeNext(next: unknown): string {
   return typeof next === 'string' && /^\/(?![/\\])[\x21-\x7e]{0,2000}$/.test(next) ? next : '/';
 }
 
-/** Whether `req` is a browser opening a page (a GET or HEAD outside the JSON API). */
+/** Whether `req` is a browser opening a page (a GET or HEAD outside the JSON API, the RPC and the Atom feeds). */
 export function isPageRequest(req: FastifyRequest): boolean {
-  return (req.method === 'GET' || req.method === 'HEAD') && !req.url.startsWith('/api/') && !req.url.startsWith('/rpc/');
+  return (req.method === 'GET' || req.method === 'HEAD') && !/^\/(api|rpc|feeds)\//.test(req.url);
 }
 
 export type Access = 'read' | 'write' | 'admin';

@@ -6,7 +6,8 @@
  * The report (renderHtml's self-contained page, which has no scripts) is embedded as
  * `<iframe srcdoc sandbox="allow-same-origin">`: its stylesheet styles `body`, `header`, `table` … and
  * would restyle this page if inlined; in a sandboxed frame it renders exactly as the standalone report
- * and still cannot run anything. A one-line script sizes the frame to its content (without scripts it
+ * and still cannot run anything; its evidence and trace-viewer links open in the top window (`target=_top`,
+ * allowed on a click only: `allow-top-navigation-by-user-activation`). A one-line script sizes the frame to its content (without scripts it
  * is 85% of the window high and scrolls).
  *
  * While the audit is queued or running, a small script polls `GET /api/v1/audits/:id` every 2 s,
@@ -160,19 +161,20 @@ function reportSection(d: AuditDetail, reportHtml: string | null, nonce: string,
   if (d.state !== 'done') return '';
   if (reportHtml === null) return `<section><h2>Report</h2><p class="muted" id="report-unavailable">The report is not available: ${esc(unavailable ?? 'no reason was given')}.</p></section>`;
   const note = judgement ? `<p class="muted" id="master-judgement">The master decided the result from the tasks in the report: ${esc(judgement)}.</p>` : '';
-  return `${note}<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(withStyleNonce(reportHtml, nonce))}"></iframe>${inlineScript(FIT_FRAME_JS, nonce)}`;
+  return `${note}<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin allow-top-navigation-by-user-activation" srcdoc="${esc(withStyleNonce(reportHtml, nonce))}"></iframe>${inlineScript(FIT_FRAME_JS, nonce)}`;
 }
 
 /**
  * The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done; else
  * `unavailable` says why; `judgement`: what the master changed in the slave's result).
  * `nonce`: the response's CSP nonce (its scripts and the report's stylesheet need it).
+ * `panels`: more sections before the report, already escaped HTML (metadata, trace links).
  */
-export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, nonce = '', unavailable: string | null = null, judgement: string | null = null): string {
+export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, nonce = '', unavailable: string | null = null, judgement: string | null = null, panels = ''): string {
   const d = detail;
   const label = d.verdict ? d.verdict.toUpperCase() : d.state.toUpperCase();
   const body = `<header class="tone-${auditTone(d)}"><p><a href="/">← all audits</a></p><h1>${esc(d.project)} ${esc(d.version)} — ${esc(label)}</h1>`
     + `<p>audit <code>${esc(d.id)}</code>${d.result ? ` · result <b>${esc(d.result)}</b>` : ''}</p></header><main>`
-    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d, nonce)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml, nonce, unavailable, judgement)}</main>`;
+    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d, nonce)}${prefetchSection(d)}${panels}${artifactsSection(d)}${reportSection(d, reportHtml, nonce, unavailable, judgement)}</main>`;
   return pageShell(`PyTI: ${d.project} ${d.version} — ${label.toLowerCase()}`, body, isLive(d) ? NOSCRIPT_REFRESH : '');
 }

@@ -27,6 +27,9 @@ tr.tone-neutral td:first-child{border-left:4px solid #c3c8cf}
 .num{text-align:right}.muted{color:#6b7280}.progress{color:#374151}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dl.facts dt{color:#6b7280}dl.facts dd{margin:0}
 ol.events{margin:0;padding-left:22px;max-height:360px;overflow:auto;font:12px/1.5 ui-monospace,monospace}
+.owner-package{color:#1d4ed8;font-weight:600}td.line{white-space:nowrap}.owner-tooling{color:#6b7280}ul.ptree,ul.ptree ul{list-style:none;padding-left:18px;margin:0}
+table.excerpt td{padding:0 8px;border:0}table.excerpt pre{margin:0;padding:0 4px;background:none;max-height:none}table.excerpt tr.hit{background:#fff3b0}
+form.filters input[type=search]{width:28em}p.pager{margin:6px 0}dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dl.meta dt{color:#6b7280}dl.meta dd{margin:0}
 iframe.report{width:100%;height:85vh;border:1px solid #dde1e6;border-radius:6px;background:#fff}
 footer{padding:0 28px 24px}input[type=password]{font:inherit;padding:4px}`;
 

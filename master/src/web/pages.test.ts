@@ -116,7 +116,7 @@ describe('audit page', () => {
   it('embeds the done report in a sandboxed frame, escaped, with links to its JSON and HTML', () => {
     const reportHtml = renderHtml(report(HOSTILE));
     const html = renderAuditPage(detail({ project: HOSTILE }), reportHtml, 'N1');
-    expect(html).toContain('<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="&lt;!doctype html&gt;');
+    expect(html).toContain('<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin allow-top-navigation-by-user-activation" srcdoc="&lt;!doctype html&gt;');
     const srcdoc = /srcdoc="([^"]*)"/.exec(html)![1]!;
     // The frame inherits the page's CSP: the report's stylesheet carries the nonce, nothing else changes.
     expect(srcdoc.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'))

@@ -142,10 +142,13 @@ function distributionMetadata(dist: ValidatedDist): Partial<AuditReport['distrib
   return out;
 }
 
-/** The result category: the first phase that did not pass decides it. */
-function classify(
-  tasks: ReportTask[], session: SessionOutcome, build?: Record<string, unknown>, install?: Record<string, unknown>,
-  tests?: { failed: number; errors: number; status?: string; missingRequirements?: string[] },
+/**
+ * The result category: the first phase that did not pass decides it. A suite that ran and collected
+ * nothing is `no-tests`, like one the test task found none in (never `pass`).
+ */
+export function classify(
+  tasks: ReportTask[], session: Pick<SessionOutcome, 'infraError'>, build?: Record<string, unknown>, install?: Record<string, unknown>,
+  tests?: { failed: number; errors: number; total?: number; status?: string; missingRequirements?: string[] },
 ): string {
   if (session.infraError) return session.infraError.kind;
   const t = (id: string): ReportTask | undefined => tasks.find((x) => x.id === id);
@@ -166,6 +169,6 @@ function classify(
   const te = t('test');
   if (te && te.status !== 'pass') return `test-fail${suffix(te, te.exitCode === 3 || (tests?.missingRequirements?.length ?? 0) > 0)}`;
   if (tests && tests.failed + tests.errors > 0) return 'test-fail';
-  if (tests?.status === 'no tests') return 'no-tests';
+  if (tests?.status === 'no tests' || (tests?.status === 'ran' && tests.total === 0)) return 'no-tests';
   return 'pass';
 }
