@@ -154,12 +154,15 @@ function reportSection(d: AuditDetail, reportHtml: string | null): string {
   return `<iframe id="report" class="report" title="audit report" sandbox="allow-same-origin" srcdoc="${esc(reportHtml)}"></iframe><script>${FIT_FRAME_JS}</script>`;
 }
 
-/** The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done). */
-export function renderAuditPage(detail: AuditDetail, reportHtml: string | null): string {
+/**
+ * The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done;
+ * `historyHtml`: the project-history section, already escaped HTML, see audit-history-section.ts).
+ */
+export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, historyHtml = ''): string {
   const d = detail;
   const label = d.verdict ? d.verdict.toUpperCase() : d.state.toUpperCase();
   const body = `<header class="tone-${auditTone(d)}"><p><a href="/">← all audits</a></p><h1>${esc(d.project)} ${esc(d.version)} — ${esc(label)}</h1>`
     + `<p>audit <code>${esc(d.id)}</code>${d.result ? ` · result <b>${esc(d.result)}</b>` : ''}</p></header><main>`
-    + `<section>${facts(d)}</section>${errorSection(d)}${attemptLogSection(d)}${progressSection(d)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml)}</main>`;
+    + `<section>${facts(d)}</section>${historyHtml}${errorSection(d)}${attemptLogSection(d)}${progressSection(d)}${prefetchSection(d)}${artifactsSection(d)}${reportSection(d, reportHtml)}</main>`;
   return pageShell(`PyTI: ${d.project} ${d.version} — ${label.toLowerCase()}`, body, isLive(d) ? NOSCRIPT_REFRESH : '');
 }

@@ -19,7 +19,10 @@ tr.tone-neutral td:first-child{border-left:4px solid #c3c8cf}
 .num{text-align:right}.muted{color:#6b7280}.progress{color:#374151}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dl.facts dt{color:#6b7280}dl.facts dd{margin:0}
 ol.events{margin:0;padding-left:22px;max-height:360px;overflow:auto;font:12px/1.5 ui-monospace,monospace}
-iframe.report{width:100%;height:85vh;border:1px solid #dde1e6;border-radius:6px;background:#fff}`;
+iframe.report{width:100%;height:85vh;border:1px solid #dde1e6;border-radius:6px;background:#fff}
+.diff-added{color:#b3261e}.diff-removed,.diff-fixed{color:#1e7a3c}h3{font-size:14px;margin:8px 0 4px}tr.diff-changed td{font-weight:600;background:#fff7e6}
+.sev-critical,.sev-high{color:#b3261e;font-weight:700}.sev-medium{color:#c2410c;font-weight:600}form.filters{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:end}
+form.filters label{display:flex;flex-direction:column;font-size:12px;color:#6b7280}nav.pager{margin:8px 0}nav.pager a{margin-right:12px}`;
 
 /** A complete HTML document: `head` extra (e.g. a no-script refresh), `body` already escaped HTML. */
 export function pageShell(title: string, body: string, head = ''): string {

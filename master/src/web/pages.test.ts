@@ -68,7 +68,7 @@ describe('audit list page', () => {
     for (const state of ['queued', 'running'] as const) {
       const html = renderAuditListPage([summary(), running({ state })], {});
       expect(html).toContain('<script id="pyti-live">');
-      expect(html).toContain("fetch('/api/v1/audits?limit=' + LIMIT");
+      expect(html).toContain("fetch('/api/v1/audits?' + QUERY");
       expect(html).toContain('http-equiv="refresh"');
     }
     expect(renderAuditListPage([], {})).toContain('No audits yet');
@@ -81,7 +81,7 @@ describe('audit list page', () => {
     runInNewContext(`${js}; this.cells = pytiCells; this.tone = pytiTone;`, ctx);
     const a = running({ project: HOSTILE });
     expect(JSON.parse(JSON.stringify((ctx.cells as typeof auditCells)(a, 1e12)))).toEqual(auditCells(a, 1e12));
-    expect(js).toContain('var LIMIT = 50');
+    expect(js).toContain('var QUERY = "limit=50"');
   });
 });
 
