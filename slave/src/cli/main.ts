@@ -40,7 +40,8 @@ export const USAGE = `usage:
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--wait] [--json]
   pyti status [ID] [--state S] [--limit N] [--json]
   pyti report ID [--json | --html] [--out DIR]
-  (submit, status, report: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
+  pyti diff A B | NAME VER1 VER2 [--json]     what changed between two audits, or two versions of a project
+  (submit, status, report, diff: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
 
 exit codes: 0 clean · 1 a package failure, nothing found · 2 could not audit · 3 suspicious · 4 malicious · 64 usage error`;
 
