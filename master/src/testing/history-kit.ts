@@ -33,7 +33,7 @@ export class HistoryKit {
 
   static async start(): Promise<HistoryKit> {
     const dir = mkdtempSync(join(tmpdir(), 'pyti-history-'));
-    const config = loadMasterConfig({ data: join(dir, 'data'), port: 0, slaveToken: Object.entries(SLAVES).map(([n, t]) => `${n}:${t}`) }, { PYTI_USER_TOKEN: KIT_USER_TOKEN });
+    const config = loadMasterConfig({ data: join(dir, 'data'), port: 0, follow: false, slaveToken: Object.entries(SLAVES).map(([n, t]) => `${n}:${t}`) }, { PYTI_USER_TOKEN: KIT_USER_TOKEN });
     const master = await buildMasterApp(config, { sweepIntervalMs: 0 });
     const url = (await master.listen()).replace(/\/$/, '');
     const kit = new HistoryKit(master, url, dir);
