@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { AuditReport } from '@pyti/slave';
 import { DIFF_LIST_CAP, diffAudits, setDiff } from './audit-diff.js';
+import { normalizer } from './trace-items.js';
 
 const report = (v: string): AuditReport => JSON.parse(readFileSync(new URL(`./fixtures/diffdemo-${v}.report.json`, import.meta.url), 'utf8')) as AuditReport;
 const v10 = report('1.0');
@@ -57,6 +58,13 @@ describe('diffAudits', () => {
     const same = diffAudits(v11, v11);
     expect(same.changed).toBe(false);
     expect(same.highlights).toEqual([]);
+  });
+
+  it('normalizes the random names of temp files and build environments', () => {
+    const norm = normalizer('1.1');
+    expect(norm("/tmp/build-env-ab_cdefg/bin/python -m pip install --find-links '/tmp/tmpj2fuwymr' -r /tmp/build-reqs-1of0trc9.txt"))
+      .toBe("/tmp/build-env-*/bin/python -m pip install --find-links '/tmp/tmp*' -r /tmp/build-reqs-*.txt");
+    expect(norm('/work/data/wheel/diffdemo-1.1-py3-none-any.whl /tmp/evil-payload.sh /tmp/pyti-updater')).toBe('/work/data/wheel/diffdemo-{version}-py3-none-any.whl /tmp/evil-payload.sh /tmp/pyti-updater');
   });
 
   it('finds a new dependency, a version change, a new command and a write outside the install', () => {

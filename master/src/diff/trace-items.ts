@@ -22,14 +22,16 @@ const reEsc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /**
  * A normalizer for one report's texts: the release's version where it is part of a file name
  * (`diffdemo-1.1-py3-none-any.whl` → `diffdemo-{version}-py3-none-any.whl`), and random temp names
- * (`/tmp/pip-unpack-03h_yt94` → `/tmp/pip-unpack-*`).
+ * directly under a temp dir (`/tmp/pip-unpack-03h_yt94` → `/tmp/pip-unpack-*`, `/tmp/tmpj2fuwymr` → `/tmp/tmp*`,
+ * `/tmp/build-reqs-1of0trc9.txt` → `/tmp/build-reqs-*.txt`).
  */
 export function normalizer(version: string): (text: string) => string {
   const v = version && version.length <= 100 ? new RegExp(`(?<=[-_/=])${reEsc(version)}(?=$|[-./\\s:])`, 'g') : null;
   return (text: string): string => {
     let t = v ? text.replace(v, '{version}') : text;
-    t = t.replace(/(\/(?:tmp|var\/tmp|dev\/shm)\/)([^/\s]+)/g, (_m, dir: string, seg: string) =>
-      dir + seg.replace(/(^|[-_])[A-Za-z0-9_]{6,}$/, (r, sep: string) => (/\d/.test(r) ? `${sep}*` : r)));
+    // Python's tempfile names: a prefix (`tmp`, or one ending in - or _), 8 of [a-z0-9_], a suffix.
+    t = t.replace(/(\/(?:tmp|var\/tmp|dev\/shm)\/)([A-Za-z0-9_.+-]+)/g, (_m, dir: string, seg: string) =>
+      dir + seg.replace(/^(.*?[-_]|tmp)[a-z0-9_]{8}((?:\.[A-Za-z0-9]+)*)$/, '$1*$2'));
     return t;
   };
 }
