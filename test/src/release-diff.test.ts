@@ -104,6 +104,8 @@ describe('release diff of two real audits', () => {
     expect(auditPage).toContain('new DNS lookup in import: diffdemo-beacon.invalid');
     const diffLink = /href="(\/projects\/diffdemo\/diff\?[^"]+)">the full diff with 1\.0</.exec(auditPage)![1]!.replace(/&amp;/g, '&');
     expect(await page(diffLink)).toContain('<code>diffdemo-beacon.invalid</code>');
+    // From the list to the project in one click.
+    expect(await page('/?q=diffdemo')).toContain('<a href="/projects/diffdemo">diffdemo</a>');
     const project = await page('/projects/diffdemo');
     expect(project).toContain(`href="/audits/${first.id}"`);
     expect(project).toContain('what changed since 1.0');

@@ -56,7 +56,8 @@ describe('audit list page', () => {
   it('lists newest first, with a link to each audit and progress for running ones', () => {
     const html = renderAuditListPage([summary({ id: 'old', submittedAt: '2025-01-01T00:00:00Z' }), running({ id: 'new', submittedAt: '2025-01-03T00:00:00Z' })], {});
     expect(html.indexOf('audit-new')).toBeLessThan(html.indexOf('audit-old'));
-    expect(html).toContain('<a href="/audits/old">demo</a>');
+    expect(html).toContain('<td class="project" title="every audit of demo"><a href="/projects/demo">demo</a></td>');
+    expect(html).toContain('<td class="version"><a href="/audits/old">1.0</a></td>');
     expect(html).toContain('auditing · install · 2 tasks done');
     expect(html.match(/<th>/g)).toHaveLength(AUDIT_COLUMNS.length);
     expect(html).toMatch(/^<!doctype html>.*<\/html>$/s);
