@@ -4,14 +4,14 @@
  * of `project` (so the queue's own INSERT needs no change), and indexes by project and by submission time.
  *
  * SQL cannot run a regular expression, so the key is computed with nested `replace`: `_` and `.`
- * become `-`, then runs of `-` are halved four times (runs of up to 16 separators become one), lower
+ * become `-`, then runs of `-` are halved eight times (runs of up to 256 separators, longer than any valid name, become one), lower
  * case. `projectKey` (below) is the same function in TypeScript; keep the two equal.
  */
 
 /** The SQL expression of the normalized name of the column or value `col`. */
 export function projectKeySql(col: string): string {
   let e = `replace(replace(${col}, '_', '-'), '.', '-')`;
-  for (let i = 0; i < 4; i++) e = `replace(${e}, '--', '-')`;
+  for (let i = 0; i < 8; i++) e = `replace(${e}, '--', '-')`;
   return `lower(${e})`;
 }
 
