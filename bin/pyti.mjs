@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `pyti` command: see `pyti --help`. Run `npm run build` first (the setup command does).
-// `master`, `submit`, `status`, `report`, `subscribe` and `webhook` belong to the master's CLI; everything else to the slave's.
+// `master`, `submit`, `status`, `report`, `subscribe`, `webhook` and `diff` belong to the master's CLI; everything else to the slave's.
 const argv = process.argv.slice(2);
-const MASTER_COMMANDS = new Set(['master', 'submit', 'status', 'report', 'subscribe', 'webhook']);
+const MASTER_COMMANDS = new Set(['master', 'submit', 'status', 'report', 'subscribe', 'webhook', 'diff']);
 // Long-running services install their own SIGINT/SIGTERM handlers to close or drain gracefully.
 const HANDLES_SIGNALS = new Set(['master', 'slave']);
 

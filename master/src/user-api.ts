@@ -7,9 +7,14 @@
  *   POST /api/v1/audits                      body {project, version, filename?, priority?, backend?} → 202 AuditSummary
  *   POST /api/v1/audits/upload?filename=F&priority=P&backend=B
  *                                            body: the sdist or wheel bytes (application/octet-stream) → 202 AuditSummary
- *   GET  /api/v1/audits?state=S&limit=N&after=ID&commit=HEX → { audits: AuditSummary[] } (newest first; `commit`: audits of
- *                                            git commits whose id starts with HEX, 7-40 hex digits)
- *   GET  /api/v1/audits/:id                  → AuditDetail
+ *   GET  /api/v1/audits?state=S&verdict=V&result=R&project=P&q=TEXT&subscription=S&rule=RULE&backend=B&slave=S&since=D&until=D
+ *                       &commit=HEX&limit=N&offset=N|after=ID
+ *                                            → { audits: AuditSummary[], total, limit, offset, counts } (newest first; filters and
+ *                                            counts: search/audit-filter.ts and search/audit-search.ts)
+ *   GET  /api/v1/audits/:id                  → AuditDetail (with `history`: the previous release's audit and the previous audit of the same file)
+ *   GET  /api/v1/projects/:name              → ProjectHistoryBody (http/history-routes.ts): releases newest first, each with its audits
+ *   GET  /api/v1/diff?from=ID&to=ID | ?project=P&from=VERSION&to=VERSION → AuditDiff (diff/audit-diff-types.ts)
+ *   GET  /projects/:name, /projects/:name/diff?from=A&to=B → HTML project page and release diff
  *   GET  /api/v1/audits/:id/report.json      → the AuditReport JSON (404 until done)
  *   GET  /api/v1/audits/:id/report.html      → the HTML report
  *   GET  /api/v1/audits/:id/artifacts/*      → one raw artifact (text/plain or octet-stream)
@@ -31,6 +36,8 @@
  * Errors: `{ error: { code: 'PYTI_…', message } }` with a 4xx/5xx status; a bad subscription field is
  * 400 PYTI_SUBSCRIPTION_INVALID naming the field.
  */
+
+import type { AuditHistoryLinks } from './projects/project-history.js';
 
 /** Where an audit is in its life. `done` has a report; `error` ended without one (see `error`). */
 export type AuditState = 'queued' | 'running' | 'done' | 'error' | 'cancelled';
@@ -108,6 +115,8 @@ export interface AuditDetail extends AuditSummary {
   events: { at: string; kind: string; text: string }[];
   /** The observation reported to the index for this audited file (malicious verdicts, when configured). */
   observation: AuditObservation | null;
+  /** `GET /api/v1/audits/:id` only: the audits before this one (see projects/project-history.ts). */
+  history?: AuditHistoryLinks | null;
 }
 
 /** The state of one observation sent to the index (PyPI's observations API). */

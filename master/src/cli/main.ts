@@ -4,6 +4,7 @@
  *   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
  *   pyti status [ID] [--state S] [--limit N] [--commit HEX] [--json]
  *   pyti report ID [--json | --html] [--out DIR]
+ *   pyti diff A B | NAME VER1 VER2 [--json]
  *   pyti subscribe add|list|show|pause|resume|set|remove …   (see subscribe-command.ts)
  *   pyti webhook add|list|remove|deliveries …                (see webhook-command.ts)
  * Each takes --master URL and --token T (or PYTI_MASTER_URL, PYTI_TOKEN; default URL http://127.0.0.1:8470).
@@ -16,14 +17,18 @@ import { statusCommand } from './status-command.js';
 import { reportCommand } from './report-command.js';
 import { subscribeCommand } from './subscribe-command.js';
 import { webhookCommand } from './webhook-command.js';
+import { diffCommand } from './diff-command.js';
 
 export type { CliIO } from './cli-io.js';
 
 export const MASTER_USAGE = `usage:
   pyti master [options]                       run the master (pyti master --help)
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
-  pyti status [ID] [--state queued|running|done|error|cancelled] [--limit N] [--commit HEX] [--json]
+  pyti status [ID] [--state queued|running|done|error|cancelled] [--verdict V] [--result R] [--project P] [--search TEXT]
+              [--subscription S] [--rule RULE] [--backend B] [--slave S] [--since DATE] [--until DATE]
+              [--limit N] [--offset N] [--commit HEX] [--json]
   pyti report ID [--json | --html] [--out DIR]
+  pyti diff A B | NAME VER1 VER2 [--json]          what changed between two audits (ids) or two versions of a project
   pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects | --git REPO --branch BRANCH)
                  [--priority N] [--backend B] [--backlog N [--on-backlog drop-oldest|pause]]
   pyti subscribe list | show NAME | pause NAME | resume NAME | remove NAME
@@ -34,7 +39,7 @@ export const MASTER_USAGE = `usage:
 exit codes: 0 clean · 1 failed · 2 could not submit, no report, error or cancelled · 3 suspicious · 4 malicious · 64 usage error`;
 
 /** The commands this module answers (bin/pyti.mjs sends them here). */
-export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report', 'subscribe', 'webhook'] as const;
+export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report', 'subscribe', 'webhook', 'diff'] as const;
 
 /** Runs `pyti master|submit|status|report …` (argv without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
@@ -54,6 +59,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     if (cmd === 'report') return await reportCommand(rest, io);
     if (cmd === 'subscribe') return await subscribeCommand(rest, io);
     if (cmd === 'webhook') return await webhookCommand(rest, io);
+    if (cmd === 'diff') return await diffCommand(rest, io);
     throw new UsageError(`unknown command ${JSON.stringify(cmd ?? '')}`);
   } catch (err) {
     if (err instanceof PytiError) {

@@ -13,6 +13,9 @@ import type {
   SubscriptionUpdateRequest,
 } from '../user-api.js';
 import { DEFAULT_RETRY, apiFetch, type ApiRequest, type RetryPolicy } from './api-request.js';
+import type { AuditDiff } from '../diff/audit-diff-types.js';
+import type { QueueCounts } from '../search/audit-search.js';
+import type { ProjectHistoryBody } from '../http/history-routes.js';
 
 /** The master's default address (`pyti master` listens there unless told otherwise). */
 export const DEFAULT_MASTER_URL = 'http://127.0.0.1:8470';
@@ -158,6 +161,29 @@ export class UserClient {
     const r = await this.json<{ audits?: AuditSummary[] }>('GET', `/api/v1/audits${q.size ? `?${q}` : ''}`);
     if (!Array.isArray(r.audits)) throw new PytiError('PYTI_MASTER_UNREACHABLE', 'GET /api/v1/audits: the answer has no audits list');
     return r.audits;
+  }
+
+  /**
+   * One page of audits matching filters (the query-string fields of search/audit-filter.ts, e.g.
+   * `{verdict: 'flagged', project: 'requests', limit: '20'}`), with the matching total and the whole
+   * queue's counts when the master sends them.
+   */
+  async listPage(filter: Record<string, string>): Promise<{ audits: AuditSummary[]; total?: number; counts?: QueueCounts }> {
+    const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== ''));
+    const r = await this.json<{ audits?: AuditSummary[]; total?: number; counts?: QueueCounts }>('GET', `/api/v1/audits${q.size ? `?${q}` : ''}`);
+    if (!Array.isArray(r.audits)) throw new PytiError('PYTI_MASTER_UNREACHABLE', 'GET /api/v1/audits: the answer has no audits list');
+    return { ...r, audits: r.audits };
+  }
+
+  /** What changed between two audits (ids), or between two versions of `project`. */
+  async diff(from: string, to: string, project?: string): Promise<AuditDiff> {
+    const q = new URLSearchParams({ from, to, ...(project ? { project } : {}) });
+    return this.json('GET', `/api/v1/diff?${q}`);
+  }
+
+  /** A project's releases and audits. */
+  async project(name: string): Promise<ProjectHistoryBody> {
+    return this.json('GET', `/api/v1/projects/${encodeURIComponent(name)}`);
   }
 
   /** One audit, with its artifacts, prefetch summary and recent events. */

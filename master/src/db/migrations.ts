@@ -3,6 +3,8 @@
  * `MIGRATIONS[N - 1]`; a database with a higher version than the last one here was written by a
  * newer PyTI and is refused.
  */
+import { PROJECT_KEY_MIGRATION } from './migration-project-key.js';
+
 export const MIGRATIONS: readonly string[] = [
   // 1: jobs (one per audit), attempts (one per lease), slaves, pending slave commands, reports,
   //    artifacts and progress events.
@@ -300,6 +302,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX notification_deliveries_due ON notification_deliveries (state, next_at);
   CREATE INDEX notification_deliveries_target ON notification_deliveries (target, id);
   `,
+  // 6 (project key): jobs.project_key, the PEP 503 normalized project name kept by triggers, and indexes by
+  //    project and submission time, for project pages and the audit list's filters (migration-project-key.ts).
+  PROJECT_KEY_MIGRATION,
 ];
 
 /** The schema version this code writes. */

@@ -8,13 +8,18 @@ import { renderHtml, type AuditReport } from '@pyti/common';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';
-import { checkListQuery, checkSubmitByName } from './request-checks.js';
+import { checkSubmitByName } from './request-checks.js';
+import { checkAuditFilter } from '../search/audit-filter.js';
+import type { AuditSearch } from '../search/audit-search.js';
+import type { ProjectHistory } from '../projects/project-history.js';
 import { masterReportLinks } from '../web/report-links.js';
 import type { Access } from './user-auth.js';
 
 export interface AuditRoutesOptions {
   queue: JobQueue;
   blobs: BlobStore;
+  search: AuditSearch;
+  history: ProjectHistory;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
 }
 
@@ -45,13 +50,14 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
     return reply.code(202).send(summary);
   });
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/audits', read, async (req) => {
-    return { audits: queue.list(checkListQuery(req.query)) };
-  });
+  // Filters, paging and the whole queue's counts: see search/audit-filter.ts.
+  app.get<{ Querystring: Record<string, unknown> }>('/api/v1/audits', read, async (req) => opts.search.page(checkAuditFilter(req.query)));
 
   app.get<{ Params: { id: string } }>('/api/v1/audits/:id', read, async (req, reply) => {
     const d = queue.detail(req.params.id);
-    return d ?? sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
+    if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
+    // `history`: the previous release's audit and the previous audit of the same file (projects/project-history.ts).
+    return { ...d, history: opts.history.linksOf(d.id) };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/audits/:id/report.json', read, async (req, reply) => {

@@ -275,7 +275,7 @@ describe('master app (in-process)', () => {
       expect(truncated.statusCode).toBe(400);
       expect(truncated.json().error.code).toMatch(/^PYTI_INPUT_/);
       expect((await upload('../x.whl', Buffer.from('PK'))).statusCode).toBe(400);
-      expect((await api('GET', '/api/v1/audits')).json()).toEqual({ audits: [] });
+      expect((await api('GET', '/api/v1/audits')).json()).toMatchObject({ audits: [], total: 0, counts: { total: 0, queued: 0 } });
       expect(readdirSync(join(dir, 'blobs'))).toEqual([]);
       expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
       const w = tinyWheel('tinypkg', '2.0');

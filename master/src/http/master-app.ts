@@ -18,6 +18,9 @@ import { adminRoutes } from './admin-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { sendApiError, statusOf } from './body.js';
 import { pageRoutes } from './page-routes.js';
+import { historyRoutes } from './history-routes.js';
+import { AuditSearch } from '../search/audit-search.js';
+import { ProjectHistory } from '../projects/project-history.js';
 import { GitPoller, type GitPollerOptions } from '../git/git-poller.js';
 import { SubscriptionService, type SubscriptionServiceOptions } from '../subscriptions/subscription-service.js';
 import { subscriptionRoutes } from './subscription-routes.js';
@@ -147,9 +150,12 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   await app.register(rpcRoutes, { auth, server, queue, blobs });
   await app.register(async (api) => {
     await uploadRoute(api, { queue, blobs, maxUploadBytes: config.maxUploadBytes, guard });
-    await auditRoutes(api, { queue, blobs, guard });
+    const search = new AuditSearch(db);
+    const history = new ProjectHistory(db);
+    await auditRoutes(api, { queue, blobs, search, history, guard });
     await adminRoutes(api, { queue, auth, guard });
-    await pageRoutes(api, { queue, auth, guard });
+    await pageRoutes(api, { queue, auth, guard, search, history });
+    await historyRoutes(api, { queue, history, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
     await notifications!.routes(api, guard);
     await traceRoutes(api, { queue, blobs, guard });

@@ -12,12 +12,19 @@ import { renderReportOrReason } from '../web/report-render.js';
 import { metadataPanel } from '../web/metadata-panel.js';
 import { traceLinksPanel } from '../web/trace-links-panel.js';
 import { masterReportLinks } from '../web/report-links.js';
+import type { AuditSearch } from '../search/audit-search.js';
+import { checkAuditFilter } from '../search/audit-filter.js';
+import type { ProjectHistory } from '../projects/project-history.js';
+import { diffAgainst } from '../diff/diff-request.js';
+import { auditHistorySection, isFlagged } from '../web/audit-history-section.js';
 import { sendApiError } from './body.js';
 import { renderLoginPage } from '../web/login-page.js';
 import { safeNext, tokenCookie, type Access } from './user-auth.js';
 
 export interface PageRoutesOptions {
   queue: JobQueue;
+  search: AuditSearch;
+  history: ProjectHistory;
   auth: TokenAuthority;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
 }
@@ -28,10 +35,10 @@ export function withReportBase(html: string, auditId: string): string {
   return html.includes('<head>') ? html.replace('<head>', `<head>${base}`) : `${base}${html}`;
 }
 
-export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions): Promise<void> {
+/** The pages' preHandler: `?token=…` is checked, kept in a cookie and dropped from the address bar; else the read guard. */
+export function pageLogin(opts: Pick<PageRoutesOptions, 'auth' | 'guard'>) {
   const read = opts.guard('read');
-  // ?token=…: check it, keep it in a cookie, and drop it from the address bar.
-  const login = async (req: FastifyRequest, reply: FastifyReply) => {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
     const token = (req.query as Record<string, string | undefined>).token;
     if (token === undefined) return read(req as never, reply as never);
     if (!opts.auth.isUser(token)) {
@@ -39,15 +46,29 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
     }
     return reply.header('set-cookie', tokenCookie(token, req.protocol === 'https')).redirect(req.url.split('?')[0]!, 303);
   };
+}
 
-  app.get('/', { preHandler: login }, async (req, reply) =>
-    reply.type('text/html; charset=utf-8').send(renderAuditListPage(opts.queue.list({ limit: 100 }), { title: 'PyTI audits', nonce: req.cspNonce })));
+export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions): Promise<void> {
+  const login = pageLogin(opts);
+
+  // The list: filters and paging from the query string (see search/audit-filter.ts), counts of the whole queue.
+  app.get<{ Querystring: Record<string, unknown> }>('/', { preHandler: login }, async (req, reply) => {
+    const raw = req.query;
+    const filter = checkAuditFilter({ limit: '100', ...raw });
+    const page = opts.search.page(filter);
+    return reply.type('text/html; charset=utf-8').send(renderAuditListPage(page.audits, {
+      title: 'PyTI audits', nonce: req.cspNonce, view: { raw, counts: page.counts, total: page.total, offset: page.offset, limit: page.limit },
+    }));
+  });
 
   app.get<{ Params: { id: string } }>('/audits/:id', { preHandler: login }, async (req, reply) => {
     const d = opts.queue.detail(req.params.id);
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
     const json = d.state === 'done' ? opts.queue.reportJson(d.id) : null;
     const r = d.state === 'done' ? renderReportOrReason(json, masterReportLinks(d.id, true)) : { html: null, reason: null, judgement: null };
-    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), req.cspNonce, r.reason, r.judgement, metadataPanel(json) + traceLinksPanel(d)));
+    const links = opts.history.linksOf(d.id);
+    const newSince = links?.previousRelease && d.state === 'done' && isFlagged(d) ? diffAgainst(opts.queue, links.previousRelease.id, d.id) : null;
+    const panels = auditHistorySection(d, links, newSince) + metadataPanel(json) + traceLinksPanel(d);
+    return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), req.cspNonce, r.reason, r.judgement, panels));
   });
 }

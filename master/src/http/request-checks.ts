@@ -1,6 +1,6 @@
 /** Checks of what users send to the user API; a violation is a 400 `PYTI_USAGE` naming the field. */
 import { PytiError } from '@pyti/vm-agent';
-import type { AuditState, SubmitByNameRequest } from '../user-api.js';
+import type { SubmitByNameRequest } from '../user-api.js';
 
 /** A bad request field. */
 export class BadRequestError extends PytiError {
@@ -14,7 +14,6 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9.!+_-]{0,127}$/;
 /** A distribution's file name (the only kinds PyTI audits). */
 export const DIST_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,250}\.(whl|tar\.gz|zip)$/;
 const BACKEND = /^[a-z][a-z0-9-]{0,31}$/;
-const STATES: ReadonlySet<string> = new Set(['queued', 'running', 'done', 'error', 'cancelled']);
 
 /** Priority from a number or query string: an integer in -100..100, default 0. */
 export function checkPriority(v: unknown): number {
@@ -43,23 +42,3 @@ export function checkSubmitByName(body: unknown): Required<Pick<SubmitByNameRequ
 
 /** A commit id or a prefix of one: 7 to 40 hex digits (either case). */
 export const COMMIT_PREFIX = /^[0-9A-Fa-f]{7,40}$/;
-
-/** `GET /api/v1/audits` query (`commit`: a commit id prefix, returned in lower case). */
-export function checkListQuery(q: Record<string, string | undefined>): { state?: AuditState; limit: number; after?: string; commit?: string } {
-  const out: { state?: AuditState; limit: number; after?: string; commit?: string } = { limit: 50 };
-  if (q.commit !== undefined && q.commit !== '') {
-    if (!COMMIT_PREFIX.test(q.commit)) throw new BadRequestError('commit', 'must be a commit id or a prefix of one: 7 to 40 hex digits');
-    out.commit = q.commit.toLowerCase();
-  }
-  if (q.state !== undefined && q.state !== '') {
-    if (!STATES.has(q.state)) throw new BadRequestError('state', `must be one of ${[...STATES].join(', ')}`);
-    out.state = q.state as AuditState;
-  }
-  if (q.limit !== undefined && q.limit !== '') {
-    const n = /^\d+$/.test(q.limit) ? Number(q.limit) : NaN;
-    if (!(n >= 1 && n <= 500)) throw new BadRequestError('limit', 'must be an integer in 1..500');
-    out.limit = n;
-  }
-  if (q.after !== undefined && q.after !== '') out.after = q.after;
-  return out;
-}

@@ -8,6 +8,9 @@ import { esc } from '@pyti/common';
 import type { AuditSummary } from '../user-api.js';
 import { AUDIT_COLUMNS, ROW_MODEL_JS, auditCells, auditTone, type RowCell } from './audit-row-model.js';
 import { NOSCRIPT_REFRESH, inlineScript, pageShell, scriptJson } from './page-shell.js';
+import type { QueueCounts } from '../search/audit-search.js';
+import { filterQuery } from '../search/audit-filter.js';
+import { countsHtml, filterFormHtml, pagerHtml } from './audit-list-controls.js';
 
 /** Whether an audit is still moving (the pages poll while one is). */
 export function isLive(a: Pick<AuditSummary, 'state'>): boolean {
@@ -26,7 +29,7 @@ export function auditRowHtml(a: AuditSummary, nowMs = Date.now()): string {
 
 const LIVE_LIST_JS = `
 (function () {
-  var LIMIT = __LIMIT__, body = document.getElementById('audits'), note = document.getElementById('live-note');
+  var QUERY = __QUERY__, body = document.getElementById('audits'), note = document.getElementById('live-note');
   function row(a, now) {
     var tr = document.createElement('tr');
     tr.id = 'audit-' + a.id; tr.className = 'tone-' + pytiTone(a); tr.setAttribute('data-state', a.state);
@@ -40,7 +43,7 @@ const LIVE_LIST_JS = `
     return tr;
   }
   function tick() {
-    fetch('/api/v1/audits?limit=' + LIMIT, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+    fetch('/api/v1/audits?' + QUERY, { credentials: 'same-origin', headers: { accept: 'application/json' } })
       .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
       .then(function (j) {
         var now = Date.now(), live = false, rows = [];
@@ -54,10 +57,22 @@ const LIVE_LIST_JS = `
 })();`;
 
 /**
+ * The list's filters and page, when the page shows one (`raw`: the checked query-string fields; `counts`:
+ * the whole queue's; `total`: audits matching the filters).
+ */
+export interface AuditListView {
+  raw: Record<string, unknown>;
+  counts: QueueCounts;
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+/**
  * The front page: a complete HTML document listing `audits` (newest first) with live progress.
  * `nonce`: the response's CSP nonce (the live script does not run without it).
  */
-export function renderAuditListPage(audits: AuditSummary[], opts: { title?: string; pollLimit?: number; nonce?: string } = {}): string {
+export function renderAuditListPage(audits: AuditSummary[], opts: { title?: string; pollLimit?: number; view?: AuditListView; nonce?: string } = {}): string {
   const title = opts.title ?? 'PyTI audits';
   const sorted = [...audits].sort((a, b) => (a.submittedAt < b.submittedAt ? 1 : a.submittedAt > b.submittedAt ? -1 : 0));
   const now = Date.now();
@@ -68,11 +83,17 @@ export function renderAuditListPage(audits: AuditSummary[], opts: { title?: stri
   const limit = Math.min(500, Math.max(50, opts.pollLimit ?? sorted.length));
   const table = sorted.length
     ? `<table><thead><tr>${AUDIT_COLUMNS.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody id="audits">${sorted.map((a) => auditRowHtml(a, now)).join('\n')}</tbody></table>`
-    : '<p class="muted">No audits yet. Submit one with <code>pyti submit &lt;file.tar.gz|name==version&gt;</code>.</p>';
+    : opts.view && opts.view.counts.total > 0
+      ? '<p class="muted">No audits match these filters.</p>'
+      : '<p class="muted">No audits yet. Submit one with <code>pyti submit &lt;file.tar.gz|name==version&gt;</code>.</p>';
   const script = live && sorted.length
-    ? inlineScript(`${ROW_MODEL_JS}${LIVE_LIST_JS.replace('__LIMIT__', scriptJson(limit))}`, opts.nonce ?? '', 'pyti-live')
+    ? inlineScript(`${ROW_MODEL_JS}${LIVE_LIST_JS.replace('__QUERY__', scriptJson(opts.view ? filterQuery(opts.view.raw, { limit: opts.view.limit }) : `limit=${limit}`))}`, opts.nonce ?? '', 'pyti-live')
     : '';
-  const body = `<header><h1>${esc(title)}</h1><p>${sorted.length} audits · ${counts} · ${red} malicious · ${orange} suspicious`
-    + ` · <span id="live-note">${live ? 'live' : 'nothing running'}</span></p></header><main><section>${table}</section></main>${script}`;
+  const v = opts.view;
+  const headline = v ? countsHtml(v.counts) : `${sorted.length} audits · ${counts} · ${red} malicious · ${orange} suspicious`;
+  const controls = v ? `${filterFormHtml(v.raw)}` : '';
+  const pager = v ? pagerHtml(v.raw, v.offset, v.limit, sorted.length, v.total) : '';
+  const body = `<header><h1>${esc(title)}</h1><p>${headline}`
+    + ` · <span id="live-note">${live ? 'live' : 'nothing running'}</span></p></header><main>${controls}<section>${pager}${table}${pager}</section></main>${script}`;
   return pageShell(title, body, live ? NOSCRIPT_REFRESH : '');
 }

@@ -168,7 +168,7 @@ function reportSection(d: AuditDetail, reportHtml: string | null, nonce: string,
  * The page of one audit: a complete HTML document (`reportHtml`: renderHtml's page, when done; else
  * `unavailable` says why; `judgement`: what the master changed in the slave's result).
  * `nonce`: the response's CSP nonce (its scripts and the report's stylesheet need it).
- * `panels`: more sections before the report, already escaped HTML (metadata, trace links).
+ * `panels`: more sections before the report, already escaped HTML (project history, metadata, trace links).
  */
 export function renderAuditPage(detail: AuditDetail, reportHtml: string | null, nonce = '', unavailable: string | null = null, judgement: string | null = null, panels = ''): string {
   const d = detail;

@@ -8,7 +8,10 @@
  */
 import type { AuditSummary } from '../user-api.js';
 
-/** One table cell: its text, and optionally a CSS class, a link (always a same-site path) and a tooltip. */
+/**
+ * One table cell: its text, and optionally a CSS class, a link (always a same-site path) and a tooltip.
+ * The project cell links to the project's page, the version cell to the audit's page.
+ */
 export interface RowCell {
   t: string;
   c?: string;
@@ -64,8 +67,8 @@ function pytiCells(a, nowMs) {
   var src = a.source === 'git' && a.git ? 'git: ' + a.git.branch + ' @ ' + String(a.git.commit).slice(0, 12)
     : a.source === 'upload' ? 'upload' + (a.filename ? ': ' + a.filename : '') : 'index' + (a.filename ? ': ' + a.filename : '');
   return [
-    { t: a.project, h: '/audits/' + encodeURIComponent(a.id), c: 'project' },
-    { t: a.version },
+    { t: a.project, h: '/projects/' + encodeURIComponent(String(a.project).toLowerCase().replace(/[-_.]+/g, '-')), c: 'project', title: 'every audit of ' + a.project },
+    { t: a.version, h: '/audits/' + encodeURIComponent(a.id), c: 'version' },
     { t: src },
     { t: a.backend },
     { t: state, c: 'state-' + a.state },

@@ -31,6 +31,9 @@ ol.events{margin:0;padding-left:22px;max-height:360px;overflow:auto;font:12px/1.
 table.excerpt td{padding:0 8px;border:0}table.excerpt pre{margin:0;padding:0 4px;background:none;max-height:none}table.excerpt tr.hit{background:#fff3b0}
 form.filters input[type=search]{width:28em}p.pager{margin:6px 0}dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dl.meta dt{color:#6b7280}dl.meta dd{margin:0}
 iframe.report{width:100%;height:85vh;border:1px solid #dde1e6;border-radius:6px;background:#fff}
+.diff-added{color:#b3261e}.diff-removed,.diff-fixed{color:#1e7a3c}h3{font-size:14px;margin:8px 0 4px}tr.diff-changed td{font-weight:600;background:#fff7e6}
+.sev-critical,.sev-high{color:#b3261e;font-weight:700}.sev-medium{color:#c2410c;font-weight:600}form.filters{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:end}
+form.filters label{display:flex;flex-direction:column;font-size:12px;color:#6b7280}nav.pager{margin:8px 0}nav.pager a{margin-right:12px}
 footer{padding:0 28px 24px}input[type=password]{font:inherit;padding:4px}`;
 
 /** The log-out button at the foot of every page (a same-origin form post; see http/login-routes.ts). */

@@ -56,7 +56,8 @@ describe('audit list page', () => {
   it('lists newest first, with a link to each audit and progress for running ones', () => {
     const html = renderAuditListPage([summary({ id: 'old', submittedAt: '2025-01-01T00:00:00Z' }), running({ id: 'new', submittedAt: '2025-01-03T00:00:00Z' })], {});
     expect(html.indexOf('audit-new')).toBeLessThan(html.indexOf('audit-old'));
-    expect(html).toContain('<a href="/audits/old">demo</a>');
+    expect(html).toContain('<td class="project" title="every audit of demo"><a href="/projects/demo">demo</a></td>');
+    expect(html).toContain('<td class="version"><a href="/audits/old">1.0</a></td>');
     expect(html).toContain('auditing · install · 2 tasks done');
     expect(html.match(/<th>/g)).toHaveLength(AUDIT_COLUMNS.length);
     expect(html).toMatch(/^<!doctype html>.*<\/html>$/s);
@@ -70,7 +71,7 @@ describe('audit list page', () => {
     for (const state of ['queued', 'running'] as const) {
       const html = renderAuditListPage([summary(), running({ state })], { nonce: 'n0nce+/=' });
       expect(html).toContain('<script id="pyti-live" nonce="n0nce+/=">');
-      expect(html).toContain("fetch('/api/v1/audits?limit=' + LIMIT");
+      expect(html).toContain("fetch('/api/v1/audits?' + QUERY");
       expect(html).toContain('http-equiv="refresh"');
     }
     expect(renderAuditListPage([], {})).toContain('No audits yet');
@@ -83,7 +84,7 @@ describe('audit list page', () => {
     runInNewContext(`${js}; this.cells = pytiCells; this.tone = pytiTone;`, ctx);
     const a = running({ project: HOSTILE });
     expect(JSON.parse(JSON.stringify((ctx.cells as typeof auditCells)(a, 1e12)))).toEqual(auditCells(a, 1e12));
-    expect(js).toContain('var LIMIT = 50');
+    expect(js).toContain('var QUERY = "limit=50"');
   });
 });
 

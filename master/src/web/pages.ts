@@ -5,3 +5,5 @@
 export { renderAuditListPage, auditRowHtml, isLive } from './audit-list-page.js';
 export { renderAuditPage } from './audit-page.js';
 export { auditTone, auditCells, AUDIT_COLUMNS, type RowTone, type RowCell } from './audit-row-model.js';
+export { renderProjectPage, releaseGroups } from './project-page.js';
+export { renderDiffPage, diffSectionsHtml } from './diff-page.js';

@@ -40,7 +40,8 @@ export const USAGE = `usage:
   pyti report ID [--json | --html] [--out DIR]
   pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects | --git REPO --branch BRANCH) [--priority N] [--backend B] [--backlog N]
   pyti subscribe list | show NAME | pause NAME | resume NAME | set NAME … | remove NAME   (pyti subscribe --help)
-  (submit, status, report, subscribe: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
+  pyti diff A B | NAME VER1 VER2 [--json]     what changed between two audits, or two versions of a project
+  (submit, status, report, subscribe, diff: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
 
 exit codes: 0 clean · 1 a package failure, nothing found · 2 could not audit · 3 suspicious · 4 malicious · 64 usage error`;
 
