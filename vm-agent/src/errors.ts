@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   PYTI_GIT_TIMEOUT: 'a git command took longer than its time limit and was killed',
   PYTI_GIT_TOO_LARGE: 'a commit\'s archive, or a git command\'s output, is above its limit',
   PYTI_GIT_FAILED: 'a git command failed for another reason (a corrupt object, a full disk, unexpected output)',
+  PYTI_SLAVE_NOT_FOUND: 'no slave with this name has registered or has a token',
+  PYTI_CROSS_ORIGIN: 'a page\'s form was posted from another origin (or without Origin / Sec-Fetch-Site): refused',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -268,6 +268,32 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX observations_due ON observations (state, next_at);
   `,
+  // 5 (cluster pages and seed submissions): samples of the queue's depth and of upload-to-verdict
+  //    latency (one row per sampling tick, bounded retention: src/stats/queue-stats.ts), and
+  //    submissions grouping several audits (a zip of several projects, a one-off git audit).
+  `
+  CREATE TABLE queue_samples (
+    at INTEGER PRIMARY KEY,
+    queued INTEGER NOT NULL,
+    running INTEGER NOT NULL,
+    finished INTEGER NOT NULL,
+    p50_ms INTEGER,
+    p95_ms INTEGER
+  );
+  CREATE TABLE submissions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('zip', 'git')),
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE submission_jobs (
+    submission_id TEXT NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    job_id TEXT NOT NULL UNIQUE REFERENCES jobs (id) ON DELETE CASCADE,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (submission_id, position)
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -27,6 +27,10 @@ import { ObservationSender, type ObservationSenderOptions } from '../observation
 import { queueObservation } from '../observations/observation-hook.js';
 import type { AuditObservation } from '../user-api.js';
 import { requireUser, type Access } from './user-auth.js';
+import { SlaveActivity } from '../cluster/slave-activity.js';
+import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
+import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
+import { clusterRoutes } from './cluster-routes.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -37,6 +41,8 @@ export interface MasterApp {
   subscriptions: SubscriptionService;
   /** The observations reported to the index, and their sender (null without an observations token). */
   observations: { store: ObservationStore; sender: ObservationSender | null };
+  /** The queue samples behind `/stats` (tests take one with `stats.sample()`). */
+  stats: QueueStats;
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers waiting long-polls, finishes in-flight requests, closes the database. */
@@ -58,6 +64,8 @@ export interface MasterAppOptions {
   git?: Pick<GitPollerOptions, 'log' | 'timers' | 'maxCommitsPerPoll' | 'fetchTimeoutMs' | 'gitTimeoutMs'>;
   /** The observation sender's retries, timer, lines and fetch. */
   observations?: Pick<ObservationSenderOptions, 'maxAttempts' | 'retryMs' | 'everyMs' | 'timeoutMs' | 'log' | 'fetch'>;
+  /** The queue samples of `/stats` (interval, retention; everyMs 0: no timer). */
+  stats?: QueueStatsOptions;
 }
 
 /** The distribution file a stored report names (for jobs by name, whose file the slave picked). */
@@ -120,6 +128,9 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   app.addHook('preClose', async () => subscriptions.close());
   app.addHook('preClose', async () => queue.close());
   app.addHook('preClose', async () => sender?.close());
+  const activity = new SlaveActivity(db, queue.clock, config.leaseMs);
+  const stats = new QueueStats(db, queue.clock, options.stats);
+  app.addHook('preClose', async () => stats.stop());
   app.addHook('onClose', async () => db.close());
 
   const guard = (access: Access) => requireUser(auth, config.publicRead, access) as (req: never, reply: never) => Promise<void>;
@@ -128,14 +139,16 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   await app.register(async (api) => {
     await uploadRoute(api, { queue, blobs, maxUploadBytes: config.maxUploadBytes, guard });
     await auditRoutes(api, { queue, blobs, guard });
-    await adminRoutes(api, { queue, auth, guard });
+    await adminRoutes(api, { queue, auth, activity, guard });
     await pageRoutes(api, { queue, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
+    await clusterRoutes(api, { queue, auth, activity, stats, subscriptions: new SubscriptionStatusReader(db, subscriptions, queue, queue.clock), guard });
   });
   await app.ready();
   queue.start();
   subscriptions.start();
   sender?.start();
+  stats.start();
 
   let closed: Promise<void> | null = null;
   const master: MasterApp = {
@@ -143,6 +156,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     tokens: { user: tokens.user, slaves: { ...tokens.slaves } },
     subscriptions,
     observations: { store: observations, sender },
+    stats,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       master.url = address;
