@@ -14,6 +14,7 @@ export * from './guest-messages.js';
 export * from './audit.js';
 export * from './input/validate-dist.js';
 export * from './input/core-metadata.js';
+export { unsafeMemberPath } from './input/member-path.js';
 export * from './report/audit-report.js';
 export * from './report/build-report.js';
 export * from './report/render-html.js';

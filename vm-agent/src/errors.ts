@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   PYTI_GIT_FAILED: 'a git command failed for another reason (a corrupt object, a full disk, unexpected output)',
   PYTI_SLAVE_NOT_FOUND: 'no slave with this name has registered or has a token',
   PYTI_CROSS_ORIGIN: 'a page\'s form was posted from another origin (or without Origin / Sec-Fetch-Site): refused',
+  PYTI_SUBMISSION_INVALID: 'a submission is invalid: the zip holds no auditable project, too many entries, an entry that is not a distribution or project directory, or a bad git ref',
+  PYTI_SUBMISSION_NOT_FOUND: 'no submission with this id',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

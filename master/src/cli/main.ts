@@ -2,6 +2,7 @@
  * The master-side `pyti` commands:
  *   pyti master [options]          run the master (see `pyti master --help`)
  *   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
+ *   pyti submit --zip FILE.zip | --git URL --ref REF [--priority N] [--backend B] [--wait] [--json]
  *   pyti status [ID] [--state S] [--limit N] [--commit HEX] [--json]
  *   pyti report ID [--json | --html] [--out DIR]
  *   pyti subscribe add|list|show|pause|resume|set|remove …   (see subscribe-command.ts)
@@ -20,6 +21,7 @@ export type { CliIO } from './cli-io.js';
 export const MASTER_USAGE = `usage:
   pyti master [options]                       run the master (pyti master --help)
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
+  pyti submit --zip FILE.zip | --git URL --ref REF [--priority N] [--backend B] [--wait] [--json]
   pyti status [ID] [--state queued|running|done|error|cancelled] [--limit N] [--commit HEX] [--json]
   pyti report ID [--json | --html] [--out DIR]
   pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects | --git REPO --branch BRANCH)

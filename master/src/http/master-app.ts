@@ -31,6 +31,7 @@ import { SlaveActivity } from '../cluster/slave-activity.js';
 import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
 import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
 import { clusterRoutes } from './cluster-routes.js';
+import { submissionRoutes } from './submission-routes.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -142,6 +143,10 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await adminRoutes(api, { queue, auth, activity, guard });
     await pageRoutes(api, { queue, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
+    await submissionRoutes(api, {
+      db, queue, blobs, dataDir: config.dataDir, maxUploadBytes: config.maxUploadBytes, guard,
+      fetchTimeoutMs: options.git?.fetchTimeoutMs, gitTimeoutMs: options.git?.gitTimeoutMs,
+    });
     await clusterRoutes(api, { queue, auth, activity, stats, subscriptions: new SubscriptionStatusReader(db, subscriptions, queue, queue.clock), guard });
   });
   await app.ready();
