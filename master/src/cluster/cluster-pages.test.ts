@@ -56,7 +56,7 @@ describe('slaves: page, API, drain', () => {
     expect(page.body).toContain('<tr id="slave-s2" class="tone-green" data-status="working">');
     expect(page.body).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(page.body).not.toContain('<img');
-    expect(page.body).not.toMatch(/<script|<[a-z][^>]*\son[a-z]+=/i);
+    expect(page.body).not.toMatch(/<script|<[a-z]+(?:\s+[a-z-]+(?:="[^"]*")?)*\s+on[a-z]+=/i);
     expect(page.body).toContain('<form method="post" action="/slaves/s2/drain"><button type="submit">drain</button></form>');
 
     // The drain form: a POST with the cookie, from this origin only.

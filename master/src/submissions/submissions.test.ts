@@ -90,6 +90,7 @@ describe('seed submissions', () => {
       [zipOf([{ name: 'p/setup.py', data: '' }, { name: 'p/fifo', mode: 0o010644 }]), 400, 'PYTI_INPUT_UNSAFE_LINK', /not a file or directory/],
       [zipOf([{ name: 'p/setup.py', data: '' }, { name: 'p/zeros.bin', data: Buffer.alloc(40 * 1024 * 1024), deflate: true }]), 400, 'PYTI_INPUT_TOO_LARGE', /compression bomb/],
       [zipOf([{ name: 'a/setup.py', data: '' }, { name: 'a/setup.py/', mode: 0o040755 }]), 400, 'PYTI_SUBMISSION_INVALID', /appears twice/],
+      [zipOf([{ name: `${'d'.repeat(201)}/setup.py`, data: '' }]), 400, 'PYTI_SUBMISSION_INVALID', /is longer than 200 characters/],
       [zipOf([{ name: 'README.md', data: 'nothing to audit' }]), 400, 'PYTI_SUBMISSION_INVALID', /holds no distribution .* and no project directory/],
       [zipOf([{ name: wheel.filename, data: wheel.bytes }, { name: 'broken-1.0.tar.gz', data: 'not gzip' }]), 400, 'PYTI_INPUT_NOT_ARCHIVE', /^seed\.zip: broken-1\.0\.tar\.gz: broken-1\.0\.tar\.gz: named \.tar\.gz but is not gzip data$/],
       [zipOf([{ name: 'nometa-1.0-py3-none-any.whl', data: zipOf([{ name: 'x.py', data: '' }]) }]), 400, 'PYTI_INPUT_NO_METADATA', /nometa-1\.0-py3-none-any\.whl/],
@@ -106,6 +107,18 @@ describe('seed submissions', () => {
     expect((await k.request('POST', '/api/v1/submissions/zip?filename=a.zip', { body: wheel.bytes, token: null, headers: { 'content-type': 'application/zip' } })).status).toBe(401);
     expect((await k.request('GET', '/api/v1/submissions/snotthere12345')).json().error.code).toBe('PYTI_SUBMISSION_NOT_FOUND');
     expect((await k.request('GET', '/submissions/..%2F..')).status).toBe(404);
+  });
+
+  it('shows hostile directory names escaped on the submission page', async () => {
+    const hostile = '"><img src=x onerror=alert(1)>';
+    const r = await postZip(zipOf([{ name: `${hostile}/setup.py`, data: 'from setuptools import setup\nsetup()\n' }]));
+    expect(r.status).toBe(202);
+    const sub = r.json();
+    expect(sub.audits[0].entry).toBe(`${hostile}/`);
+    expect(sub.audits[0].audit.project).toBe('img-src-x-onerror-alert-1');
+    const page = (await k.request('GET', `/submissions/${sub.id}`)).body;
+    expect(page).toContain('&quot;&gt;&lt;img src=x onerror=alert(1)&gt;/');
+    expect(page).not.toMatch(/<img|<script|<[a-z]+(?:\s+[a-z-]+(?:="[^"]*")?)*\s+on[a-z]+=/i);
   });
 
   it('pyti submit --zip uploads a zip and prints its submission', async () => {

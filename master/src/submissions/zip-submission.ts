@@ -38,6 +38,9 @@ export interface ZipSubmitterOptions {
   limits?: BundleLimits;
 }
 
+/** Longest project directory path accepted. */
+export const MAX_DIR_LENGTH = 200;
+
 interface Ready {
   entry: string;
   source: SubmitSource;
@@ -58,6 +61,8 @@ export class ZipSubmitter {
       let n = 0;
       for (const p of bundle.contents.projects) {
         const where = p.dir || '.';
+        // The directory is the git job's branch, which the command protocol caps at 255 characters.
+        if (where.length > MAX_DIR_LENGTH) throw new SubmissionInvalidError(filename, `project directory ${JSON.stringify(where.slice(0, 80))}… is longer than ${MAX_DIR_LENGTH} characters`);
         const pyproject = p.files.find((f) => f.rel === 'pyproject.toml');
         const text = pyproject ? (await bundle.read(pyproject, 1024 * 1024)).toString('utf8') : null;
         const base = p.dir ? p.dir.replace(/\/$/, '').split('/').pop()! : filename.replace(/\.zip$/i, '');
