@@ -57,6 +57,9 @@ export const ERROR_CODES = {
   PYTI_HOST_NOT_ALLOWED: 'the request\'s Host header is not a name this master answers to (pyti master --allowed-host)',
   PYTI_CSRF: 'a form post to the master\'s pages did not come from one of its pages (Origin / Sec-Fetch-Site)',
   PYTI_UPLOAD_NAME_MISMATCH: 'an uploaded distribution\'s file name does not match the project and version in its own metadata',
+  PYTI_SLAVE_NOT_FOUND: 'no slave with this name has registered or has a token',
+  PYTI_SUBMISSION_INVALID: 'a submission is invalid: the zip holds no auditable project, too many entries, an entry that is not a distribution or project directory, or a bad git ref',
+  PYTI_SUBMISSION_NOT_FOUND: 'no submission with this id',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

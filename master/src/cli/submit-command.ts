@@ -2,6 +2,9 @@
  * `pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]`
  * Prints the audit's id and page; with `--wait`, progress on stderr until it ends, then the report's
  * terminal summary (or the audit as JSON) and `pyti audit`'s exit code.
+ *
+ * `pyti submit --zip FILE.zip` and `pyti submit --git URL --ref REF` make a submission (one audit per
+ * project of the zip; one audit of the ref's commit): see submission-submit.ts.
  */
 import { parseArgs } from 'node:util';
 import { renderTerminal, type AuditReport } from '@pyti/common';
@@ -9,6 +12,7 @@ import type { AuditDetail, AuditSummary } from '../user-api.js';
 import type { UserClient } from '../client/user-client.js';
 import { CONNECTION_OPTIONS, UsageError, clientFor, intFlag, type CliIO } from './cli-io.js';
 import { clean, cleanDeep, exitCodeOf, progressLine, toned } from './terminal-text.js';
+import { submitSubmission } from './submission-submit.js';
 
 const NAME_VERSION = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([A-Za-z0-9][A-Za-z0-9.+!_-]*)$/;
 const BACKEND = /^[a-z][a-z0-9-]{0,31}$/;
@@ -20,8 +24,13 @@ export async function submitCommand(args: string[], io: CliIO): Promise<number> 
       ...CONNECTION_OPTIONS,
       priority: { type: 'string' }, backend: { type: 'string' }, filename: { type: 'string' },
       wait: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      zip: { type: 'string' }, git: { type: 'string' }, ref: { type: 'string' },
     },
   });
+  if (values.zip !== undefined || values.git !== undefined || values.ref !== undefined) {
+    if (positionals.length) throw new UsageError('--zip and --git take no other distribution or name==version');
+    return submitSubmission(values, io);
+  }
   if (positionals.length !== 1) throw new UsageError('submit takes exactly one distribution file or name==version');
   const target = positionals[0]!;
   const priority = intFlag('--priority', values.priority, -100, 100);
@@ -58,7 +67,7 @@ export async function waitWithProgress(client: UserClient, a: AuditSummary, io: 
 }
 
 /** Prints how a finished audit went; resolves to the exit code. */
-async function finish(client: UserClient, d: AuditDetail, io: CliIO, json: boolean): Promise<number> {
+export async function finish(client: UserClient, d: AuditDetail, io: CliIO, json: boolean): Promise<number> {
   if (json) {
     io.out(`${JSON.stringify(d, null, 1)}\n`);
     return exitCodeOf(d);

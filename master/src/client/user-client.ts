@@ -12,6 +12,7 @@ import type {
   AuditDetail, AuditState, AuditSummary, FeedStatus, SubmitByNameRequest, SubscriptionAudit, SubscriptionCreateRequest, SubscriptionSummary,
   SubscriptionUpdateRequest,
 } from '../user-api.js';
+import type { SubmissionView } from '../submissions/submission-store.js';
 import { DEFAULT_RETRY, apiFetch, type ApiRequest, type RetryPolicy } from './api-request.js';
 import type { AuditDiff } from '../diff/audit-diff-types.js';
 import type { QueueCounts } from '../search/audit-search.js';
@@ -149,6 +150,42 @@ export class UserClient {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body: () => Readable.toWeb(createReadStream(path)) as unknown as BodyInit,
     });
+  }
+
+  /** Uploads a zip of several projects (directories with pyproject.toml or setup.py, or distributions): one audit each, in one submission. */
+  async submitZip(path: string, opts: { priority?: number; backend?: string } = {}): Promise<SubmissionView> {
+    let size: number;
+    try {
+      const st = statSync(path);
+      if (!st.isFile()) throw new Error('not a regular file');
+      size = st.size;
+    } catch (err) {
+      throw new PytiError('PYTI_INPUT_NOT_FOUND', `${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const q = new URLSearchParams({ filename: basename(path) });
+    if (opts.priority !== undefined) q.set('priority', String(opts.priority));
+    if (opts.backend !== undefined) q.set('backend', opts.backend);
+    return this.json('POST', `/api/v1/submissions/zip?${q}`, {
+      headers: { 'content-type': 'application/zip', 'content-length': String(size) },
+      body: () => Readable.toWeb(createReadStream(path)) as unknown as BodyInit,
+    });
+  }
+
+  /** Audits a git repository at a ref once. */
+  async submitGit(req: { repo: string; ref: string; priority?: number; backend?: string }): Promise<SubmissionView> {
+    const body = JSON.stringify(req);
+    return this.json('POST', '/api/v1/submissions/git', { headers: { 'content-type': 'application/json' }, body: () => body });
+  }
+
+  /** One submission with its audits. */
+  async submission(id: string): Promise<SubmissionView> {
+    if (!id) throw new PytiError('PYTI_USAGE', 'a submission id is empty');
+    return this.json('GET', `/api/v1/submissions/${encodeURIComponent(id)}`);
+  }
+
+  /** The page of a submission. */
+  submissionUrl(id: string): string {
+    return `${this.url}/submissions/${encodeURIComponent(id)}`;
   }
 
   /** Audits, newest first. */

@@ -270,7 +270,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX observations_due ON observations (state, next_at);
   `,
-  // notifications (src/notify): webhooks (global, or for one subscription, with the events they
+  // 5 (notifications, src/notify): webhooks (global, or for one subscription, with the events they
   //    take and their HMAC secret), and the notification outbox: one delivery per (channel, target,
   //    audit, event), written in the transaction that stores the report, then sent with retries
   //    (pending → sent, or failed with the last error and response code once its attempts are used up).
@@ -305,6 +305,32 @@ export const MIGRATIONS: readonly string[] = [
   // 6 (project key): jobs.project_key, the PEP 503 normalized project name kept by triggers, and indexes by
   //    project and submission time, for project pages and the audit list's filters (migration-project-key.ts).
   PROJECT_KEY_MIGRATION,
+  // 7 (cluster pages and seed submissions): samples of the queue's depth and of upload-to-verdict
+  //    latency (one row per sampling tick, bounded retention: src/stats/queue-stats.ts), and
+  //    submissions grouping several audits (a zip of several projects, a one-off git audit).
+  `
+  CREATE TABLE queue_samples (
+    at INTEGER PRIMARY KEY,
+    queued INTEGER NOT NULL,
+    running INTEGER NOT NULL,
+    finished INTEGER NOT NULL,
+    p50_ms INTEGER,
+    p95_ms INTEGER
+  );
+  CREATE TABLE submissions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('zip', 'git')),
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE submission_jobs (
+    submission_id TEXT NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    job_id TEXT NOT NULL UNIQUE REFERENCES jobs (id) ON DELETE CASCADE,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (submission_id, position)
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -38,6 +38,11 @@ import { httpLimits } from './http-limits.js';
 import { loginRoutes } from './login-routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { Notifications, type NotificationOptions } from '../notify/notifications.js';
+import { SlaveActivity } from '../cluster/slave-activity.js';
+import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
+import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
+import { clusterRoutes } from './cluster-routes.js';
+import { submissionRoutes } from './submission-routes.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -50,6 +55,8 @@ export interface MasterApp {
   observations: { store: ObservationStore; sender: ObservationSender | null };
   /** Webhooks, e-mail and feeds (see notify/notifications.ts). */
   notifications: Notifications;
+  /** The queue samples behind `/stats` (tests take one with `stats.sample()`). */
+  stats: QueueStats;
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers waiting long-polls, finishes in-flight requests, closes the database. */
@@ -73,6 +80,8 @@ export interface MasterAppOptions {
   observations?: Pick<ObservationSenderOptions, 'maxAttempts' | 'retryMs' | 'everyMs' | 'timeoutMs' | 'log' | 'fetch'>;
   /** The notification sender's retries, timer and lines. */
   notifications?: NotificationOptions;
+  /** The queue samples of `/stats` (interval, retention; everyMs 0: no timer). */
+  stats?: QueueStatsOptions;
 }
 
 /** The distribution file a stored report names (for jobs by name, whose file the slave picked). */
@@ -142,6 +151,9 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   app.addHook('preClose', async () => queue.close());
   app.addHook('preClose', async () => sender?.close());
   app.addHook('preClose', async () => notifications!.close());
+  const activity = new SlaveActivity(db, queue.clock, config.leaseMs);
+  const stats = new QueueStats(db, queue.clock, options.stats);
+  app.addHook('preClose', async () => stats.stop());
   app.addHook('onClose', async () => db.close());
 
   const guard = (access: Access) => requireUser(auth, config.publicRead, access) as (req: never, reply: never) => Promise<void>;
@@ -153,18 +165,24 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     const search = new AuditSearch(db);
     const history = new ProjectHistory(db);
     await auditRoutes(api, { queue, blobs, search, history, guard });
-    await adminRoutes(api, { queue, auth, guard });
+    await adminRoutes(api, { queue, auth, activity, guard });
     await pageRoutes(api, { queue, auth, guard, search, history });
     await historyRoutes(api, { queue, history, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
     await notifications!.routes(api, guard);
     await traceRoutes(api, { queue, blobs, guard });
+    await submissionRoutes(api, {
+      db, queue, blobs, dataDir: config.dataDir, maxUploadBytes: config.maxUploadBytes, guard,
+      fetchTimeoutMs: options.git?.fetchTimeoutMs, gitTimeoutMs: options.git?.gitTimeoutMs,
+    });
+    await clusterRoutes(api, { queue, auth, activity, stats, subscriptions: new SubscriptionStatusReader(db, subscriptions, queue, queue.clock), guard });
   });
   await app.ready();
   queue.start();
   subscriptions.start();
   sender?.start();
   notifications.start();
+
 
   let closed: Promise<void> | null = null;
   const master: MasterApp = {
@@ -173,6 +191,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     subscriptions,
     observations: { store: observations, sender },
     notifications,
+    stats,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       master.url = address;
