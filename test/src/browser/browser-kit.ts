@@ -94,6 +94,13 @@ export class BrowserKit {
     return page;
   }
 
+  /** Opens `path` and fails unless nothing is injected there (see assertNoInjection); for new pages' tests. */
+  async openChecked(path: string, page: Page = this.page): Promise<Page> {
+    await this.open(path, page);
+    await this.assertNoInjection(page);
+    return page;
+  }
+
   /** A second tab, signed in like the first (same context, same cookie). */
   async newPage(): Promise<Page> {
     return this.context.newPage();
