@@ -20,7 +20,7 @@ import type { AuditDetail } from '@pyti/master';
 import { browserSkipReason } from './chromium.js';
 import { BrowserKit } from './browser-kit.js';
 import { bwrapSkipReason, ROGUE_SLAVE, startCluster, USER_TOKEN, type BrowserCluster } from './browser-cluster.js';
-import { PAYLOADS, RogueSlave, poisonReport } from './rogue-slave.js';
+import { ARTIFACT_NAMES, PAYLOADS, RogueSlave, poisonReport } from './rogue-slave.js';
 
 jest.setTimeout(10 * 60_000);
 
@@ -185,6 +185,18 @@ describe('the master pages in chromium', () => {
     expect(text).not.toContain('The report is not available');
     await kit.assertNoInjection(page);
     await kit.openChecked(`/api/v1/audits/${forReport.id}/report.html`);
+    await kit.openChecked(`/api/v1/audits/${forReport.id}`); // the JSON, as a browser shows it
+
+    // Its artifacts: the trace opens as text; the HTML one is never served as HTML.
+    await kit.open(`/audits/${forReport.id}`);
+    await kit.clickLink(ARTIFACT_NAMES.trace);
+    expect(await kit.visibleText()).toContain(`execve("/bin/sh", ["${PAYLOADS.script}"]) = 0`);
+    await kit.assertNoInjection();
+    const art = done.artifacts.find((a) => a.name === ARTIFACT_NAMES.html)!;
+    const res = await kit.page.request.get(new URL(art.url, cluster.url).href);
+    expect(res.status()).toBe(200);
+    expect(res.headers()['content-type']).not.toMatch(/html|xml|svg/);
+    expect(res.headers()['x-content-type-options']).toBe('nosniff');
 
     const forError = await cluster.submitFixture('diffdemo-1.0', { backend: 'qemu' });
     const lease2 = await rogue.lease();

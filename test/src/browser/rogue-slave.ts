@@ -19,6 +19,9 @@ export const PAYLOADS = {
 /** All payloads in one string (quotes, angle brackets, a newline and an entity-looking `&#10;`). */
 export const PAYLOAD_TEXT = `${PAYLOADS.script} ${PAYLOADS.img}\n${PAYLOADS.svg} &#10; ${PAYLOADS.jsUrl}`;
 
+/** The artifacts a poisoned report comes with: a trace named with a payload, and an HTML page. */
+export const ARTIFACT_NAMES = { trace: `raw/import/${PAYLOADS.img}.strace`, html: 'raw/import/evil.html' } as const;
+
 /** Report keys whose values are enumerations or identifiers the renderer switches on: left alone so the report still renders. */
 const KEEP = new Set([
   'schemaVersion', 'verdict', 'result', 'severity', 'maxSeverity', 'phase', 'status', 'kind', 'failurePolicy', 'rule', 'id',
@@ -95,14 +98,18 @@ export class RogueSlave {
     return { sha256, sizeBytes: bytes.length };
   }
 
-  /** Completes a lease with `report`, an artifact whose name carries a payload, and a poisoned prefetch summary. */
+  /**
+   * Completes a lease with `report`, a poisoned prefetch summary and two artifacts: a trace whose
+   * name and content carry payloads (ARTIFACT_NAMES.trace) and an HTML page (ARTIFACT_NAMES.html).
+   */
   async completeWithReport(leaseId: string, report: unknown): Promise<void> {
-    const blob = await this.putBlob(Buffer.from(`execve("/bin/sh", ["${PAYLOADS.script}"]) = 0\n`));
+    const trace = await this.putBlob(Buffer.from(`execve("/bin/sh", ["${PAYLOADS.script}"]) = 0\n`));
+    const html = await this.putBlob(Buffer.from(`<!doctype html><html><body>${PAYLOADS.script}${PAYLOADS.img}</body></html>\n`));
     await this.rpc('jobs.complete', {
       leaseId,
       outcome: {
         kind: 'report', report,
-        artifacts: [{ name: `raw/import/${PAYLOADS.img}.strace`, ...blob }],
+        artifacts: [{ name: ARTIFACT_NAMES.trace, ...trace }, { name: ARTIFACT_NAMES.html, ...html }],
         prefetch: {
           wheels: [`evil-1.0-py3-none-any.whl ${PAYLOADS.script}`], downloaded: 1, durationMs: 5, error: `pip said ${PAYLOAD_TEXT}`,
           testRequirements: { requirements: [`pytest ${PAYLOADS.img}`], sources: [`tox.ini ${PAYLOADS.svg}`], unresolved: [{ requirement: `evil ${PAYLOADS.script}`, reason: PAYLOAD_TEXT }] },
