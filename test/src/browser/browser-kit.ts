@@ -42,6 +42,8 @@ export class BrowserKit {
   readonly dialogs: string[] = [];
   /** Console errors and uncaught page errors, with the page's URL. */
   readonly errors: string[] = [];
+  /** Links followed with clickLink so far (a test of "in four clicks" resets it and reads it). */
+  clicks = 0;
 
   private constructor(
     readonly browser: Browser,
@@ -116,6 +118,7 @@ export class BrowserKit {
       const link = frame.getByRole('link', { name: text, exact: typeof text === 'string' });
       if ((await link.count()) === 0) continue;
       await link.first().click();
+      this.clicks++;
       await page.waitForLoadState('load');
       return page;
     }

@@ -1,5 +1,5 @@
 // When the browser tests may skip: only without chromium and outside CI.
-import { browserSkipReason, chromiumArgs, findChromium } from './chromium.js';
+import { browserSkipReason, chromiumArgs, findChromium, isCi } from './chromium.js';
 
 describe('finding chromium for the browser tests', () => {
   it('takes PYTI_CHROMIUM when it exists, and says why not when it does not', () => {
@@ -14,6 +14,7 @@ describe('finding chromium for the browser tests', () => {
     expect(browserSkipReason({ ...missing, CI: 'false' })).not.toBeNull();
     expect(() => browserSkipReason({ ...missing, CI: 'true' })).toThrow(/browser tests cannot run under CI/);
     expect(() => browserSkipReason({ ...missing, CI: '1' })).toThrow(/under CI/);
+    expect([isCi({}), isCi({ CI: '' }), isCi({ CI: '0' }), isCi({ CI: 'true' })]).toEqual([false, false, false, true]);
   });
 
   it('adds --no-sandbox only when running as root', () => {

@@ -14,6 +14,11 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string | nul
   return CHROMIUM_PATHS.find((p) => existsSync(p)) ?? null;
 }
 
+/** Whether this is a CI run (`CI` set to anything but empty, `false` or `0`; .ci/run sets it). */
+export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!env.CI && env.CI !== 'false' && env.CI !== '0';
+}
+
 /**
  * Why the browser tests cannot run here, or null when they can. A missing browser is a reason to
  * skip only on a developer's machine: under CI (`CI` set to anything but `false`/`0`) it throws, so a
@@ -24,7 +29,7 @@ export function browserSkipReason(env: NodeJS.ProcessEnv = process.env): string 
   const why = env.PYTI_CHROMIUM
     ? `PYTI_CHROMIUM=${env.PYTI_CHROMIUM} does not exist`
     : `chromium is not installed (looked for ${CHROMIUM_PATHS.join(', ')}; install it with bash .ci/install-system-deps)`;
-  if (env.CI && env.CI !== 'false' && env.CI !== '0') throw new Error(`browser tests cannot run under CI: ${why}`);
+  if (isCi(env)) throw new Error(`browser tests cannot run under CI: ${why}`);
   return why;
 }
 

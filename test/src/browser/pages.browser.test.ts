@@ -17,7 +17,7 @@
  */
 import { jest } from '@jest/globals';
 import type { AuditDetail } from '@pyti/master';
-import { browserSkipReason } from './chromium.js';
+import { browserSkipReason, isCi } from './chromium.js';
 import { BrowserKit } from './browser-kit.js';
 import { bwrapSkipReason, ROGUE_SLAVE, startCluster, USER_TOKEN, type BrowserCluster } from './browser-cluster.js';
 import { ARTIFACT_NAMES, PAYLOADS, RogueSlave, poisonReport } from './rogue-slave.js';
@@ -36,7 +36,7 @@ beforeAll(async () => {
   skip = browserSkipReason(); // throws under CI when chromium is missing
   if (!skip) {
     const noBwrap = await bwrapSkipReason();
-    if (noBwrap && process.env.CI && process.env.CI !== 'false') throw new Error(`browser tests cannot run under CI: ${noBwrap}`);
+    if (noBwrap && isCi()) throw new Error(`browser tests cannot run under CI: ${noBwrap}`);
     skip = noBwrap;
   }
   if (skip) {
@@ -132,8 +132,10 @@ describe('the master pages in chromium', () => {
     await kit.screenshot('audit-report');
     await page.evaluate(() => window.scrollTo(0, 0));
 
+    kit.clicks = 0;
     await kit.clickLink('← all audits', page);
     expect(new URL(page.url()).pathname).toBe('/');
+    expect(kit.clicks).toBe(1);
   });
 
   it('hostile metadata, test names, tracebacks and file names show as text and run nothing', async () => {
