@@ -133,6 +133,22 @@ export class BrowserKit {
     return parts.join('\n');
   }
 
+  /**
+   * The text of the page and its same-origin frames as the DOM holds it (also inside closed
+   * `<details>`), scripts and styles left out. A payload found here is a text node, not markup.
+   */
+  async pageText(page: Page = this.page): Promise<string> {
+    const parts: string[] = [];
+    for (const frame of page.frames()) {
+      parts.push(await frame.evaluate(() => {
+        const body = document.body?.cloneNode(true) as HTMLElement | undefined;
+        body?.querySelectorAll('script,style').forEach((e) => e.remove());
+        return body?.textContent ?? '';
+      }));
+    }
+    return parts.join('\n');
+  }
+
   /** Every way `page` shows that injected code ran or could run (see assertNoInjection). */
   async findInjections(page: Page = this.page): Promise<Injection[]> {
     const found: Injection[] = [];

@@ -146,9 +146,16 @@ describe('the master pages in chromium', () => {
     // The fixture's own failing test ran (its message carries the payloads).
     expect(report.tests?.failed).toBe(1);
     const page = await kit.open(`/audits/${d.id}`);
-    const text = await kit.visibleText(page);
-    // Payloads reached the page (a file name written at import) and stayed text.
-    expect(text).toContain(PAYLOADS.img);
+    // Every kind of payload reached the page and stayed text: metadata, file names written at import,
+    // test ids, a failing test's message.
+    const text = await kit.pageText(page);
+    for (const shown of [
+      `Summary ${PAYLOADS.img} ${PAYLOADS.script}`, // summary
+      `/tmp/${PAYLOADS.img}`, '/tmp/<svg onload=window.__pwned=1>', // file names
+      `test_shout_keeps_length[${PAYLOADS.script}]`, // a test id
+      `line one ${PAYLOADS.script}`, // a failure message
+    ]) expect({ shown, found: text.includes(shown) }).toEqual({ shown, found: true });
+    expect(await kit.visibleText(page)).toContain(`/tmp/${PAYLOADS.img}`);
     await kit.assertNoInjection(page);
     await page.frameLocator('iframe#report').getByText(PAYLOADS.img).first().scrollIntoViewIfNeeded();
     await kit.screenshot('audit-hostile');
