@@ -15,7 +15,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { UserClient } from '@pyti/master';
-import { BwrapBackend, type AuditReport } from '@pyti/slave';
+import { BwrapBackend } from '@pyti/slave';
+import { type AuditReport } from '@pyti/common';
 import { TestGitRepo } from '../../master/src/testing/git-repo-kit.js';
 import { tinyWheel } from '../../master/src/testing/tiny-dists.js';
 import { zipOf, type ZipEntry } from '../../master/src/testing/zip-kit.js';

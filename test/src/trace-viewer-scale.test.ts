@@ -9,7 +9,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMasterApp, loadMasterConfig, type MasterApp } from '@pyti/master';
-import { auditDistribution, BwrapBackend, COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION, renderHtml, type AuditOutcome } from '@pyti/slave';
+import { auditDistribution, BwrapBackend, type AuditOutcome } from '@pyti/slave';
+import { COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION, renderHtml } from '@pyti/common';
 import { buildFixture } from './fixture-dists.js';
 import { debianWheel } from './index-fixtures.js';
 

@@ -6,7 +6,7 @@
  * the pages.
  */
 import { createHash } from 'node:crypto';
-import { COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION, COMMAND_RPC_PATH, type LeasedJob } from '@pyti/slave';
+import { COMMAND_BLOB_PATH, COMMAND_PROTOCOL_VERSION, COMMAND_RPC_PATH, type LeasedJob } from '@pyti/common';
 
 /** The payloads: each, if it ever ran in a page, sets `window.__pwned`. */
 export const PAYLOADS = {
