@@ -36,12 +36,15 @@ export const USAGE = `usage:
                                               run a slave: lease jobs, prefetch with pip, audit, report (env PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA)
   pyti master [options]                       run the master: job queue, command API, user API, web pages
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--wait] [--json]
-  pyti status [ID] [--state S] [--limit N] [--json]
+  pyti submit --zip FILE.zip | --git URL --ref REF [--priority N] [--backend B] [--wait] [--json]
+  pyti status [ID] [--state S] [--verdict V] [--result R] [--project P] [--search TEXT] [--subscription S] [--rule R]
+              [--backend B] [--slave S] [--since DATE] [--until DATE] [--limit N] [--offset N] [--json]
   pyti report ID [--json | --html] [--out DIR]
   pyti subscribe add NAME (--all | --project P... | --pattern GLOB | --new-projects | --git REPO --branch BRANCH) [--priority N] [--backend B] [--backlog N]
   pyti subscribe list | show NAME | pause NAME | resume NAME | set NAME … | remove NAME   (pyti subscribe --help)
   pyti diff A B | NAME VER1 VER2 [--json]     what changed between two audits, or two versions of a project
-  (submit, status, report, subscribe, diff: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
+  pyti webhook add URL [--subscription NAME] [--on completed,flagged,regression|all] | list | remove ID | deliveries ID
+  (submit, status, report, subscribe, diff, webhook: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
 
 exit codes: 0 clean · 1 a package failure, nothing found · 2 could not audit · 3 suspicious · 4 malicious · 64 usage error`;
 
