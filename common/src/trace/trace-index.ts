@@ -9,7 +9,7 @@
  * Security: every string is from the sandbox (untrusted): kept as data, capped in length.
  */
 import type { FileOp, TraceEvent } from './trace-events.js';
-import { isRoutineRead } from './process-tree.js';
+import { isRoutineRead, type NetEntry } from './process-tree.js';
 import { OwnerRules, ProcessOwners, type OwnerPaths, type TraceOwner } from './trace-owner.js';
 
 /** Rows kept per kind (beyond: counted in `dropped`). */
@@ -63,19 +63,8 @@ export interface TraceFileRow {
   pid: number;
 }
 
-export interface TraceNetRow {
-  op: string;
-  family: string;
-  address: string;
-  port?: number;
-  protocol?: string;
-  ok: boolean;
-  errno?: string;
-  dns?: { name: string; type: string };
-  pid: number;
-  line: number;
-  owner: TraceOwner;
-}
+/** A network row of the index: the report's `NetEntry` without its sequence number, always with its owner. */
+export type TraceNetRow = Omit<NetEntry, 'seq' | 'owner'> & { owner: TraceOwner };
 
 /** One phase's rows, in trace order. */
 export interface TraceIndex {

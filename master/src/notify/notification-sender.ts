@@ -16,6 +16,7 @@ import type { NotificationBody } from './notification-hook.js';
 import type { SmtpConfig } from './notify-config.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from './webhook-signature.js';
 import type { WebhookStore } from './webhook-store.js';
+import { OutboxPump } from '../queue/outbox-pump.js';
 
 export interface NotificationSenderOptions {
   outbox: DeliveryOutbox;
@@ -63,44 +64,19 @@ async function readCapped(res: Response, max: number): Promise<string> {
   return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
-export class NotificationSender {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private closed = false;
+export class NotificationSender extends OutboxPump {
   private mailer: Transporter | null = null;
 
-  constructor(private readonly o: NotificationSenderOptions) {}
-
-  start(): void {
-    const every = this.o.everyMs ?? 5000;
-    if (every > 0 && !this.timer) {
-      this.timer = setInterval(() => void this.sendDue(), every);
-      this.timer.unref();
-    }
+  constructor(private readonly o: NotificationSenderOptions) {
+    super(o.everyMs);
   }
 
-  /** Sends what is due now (soon after a report is stored). */
-  wake(): void {
-    if (!this.closed) setImmediate(() => void this.sendDue());
-  }
-
-  /** Sends every due delivery once; resolves to how many were delivered. One pass at a time. */
-  sendDue(): Promise<number> {
-    this.running ??= this.pass().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  override async close(): Promise<void> {
+    await super.close();
     this.mailer?.close();
   }
 
-  private async pass(): Promise<number> {
+  protected async pass(): Promise<number> {
     let sent = 0;
     for (const row of this.o.outbox.due(this.o.clock.now())) {
       if (this.closed) break;

@@ -6,6 +6,7 @@
  * Only runs when the master has an observations token.
  */
 import type { Clock } from '../queue/clock.js';
+import { OutboxPump } from '../queue/outbox-pump.js';
 import type { ObservationRow, ObservationStore } from './observation-store.js';
 
 export interface ObservationSenderOptions {
@@ -31,43 +32,12 @@ export function observationsUrl(indexUrl: string, project: string): string {
   return `${indexUrl}/danger-api/projects/${encodeURIComponent(project)}/observations`;
 }
 
-export class ObservationSender {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private closed = false;
-
-  constructor(private readonly o: ObservationSenderOptions) {}
-
-  /** Starts the timer (if `everyMs` is not 0). */
-  start(): void {
-    const every = this.o.everyMs ?? 5000;
-    if (every > 0 && !this.timer) {
-      this.timer = setInterval(() => void this.sendDue(), every);
-      this.timer.unref();
-    }
+export class ObservationSender extends OutboxPump {
+  constructor(private readonly o: ObservationSenderOptions) {
+    super(o.everyMs);
   }
 
-  /** Sends what is due now (soon after a malicious verdict is stored). */
-  wake(): void {
-    if (!this.closed) setImmediate(() => void this.sendDue());
-  }
-
-  /** Sends every due observation once; resolves to how many were sent. One pass at a time. */
-  sendDue(): Promise<number> {
-    this.running ??= this.pass().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private async pass(): Promise<number> {
+  protected async pass(): Promise<number> {
     let sent = 0;
     for (const row of this.o.store.due(this.o.clock.now())) {
       if (this.closed) break;
