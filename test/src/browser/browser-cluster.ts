@@ -3,11 +3,14 @@
  * build requirements a slave prefetches), a master on 127.0.0.1 with a random port, and a real slave
  * auditing with bubblewrap. Audits are submitted as uploads of fixture packages, as a user would.
  *
+ * The master never reaches beyond loopback: its index is the test index, and it does not follow the
+ * index's change log (`follow: false`), so a subscription made in a test is listed, never polled.
+ *
  * The master also accepts a second slave token (`ROGUE_SLAVE`) for a stand-in slave that speaks the
  * command API itself (see rogue-slave.ts); its jobs are submitted for the `qemu` backend, which the
  * bwrap slave never leases.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMasterApp, loadMasterConfig, UserClient, type AuditDetail, type MasterApp } from '@pyti/master';
@@ -23,6 +26,9 @@ export const BWRAP_SLAVE = { name: 'bwrap-1', token: 'browser-test-bwrap-slave-t
 /** The stand-in slave that sends hostile reports: its name and token. */
 export const ROGUE_SLAVE = { name: 'rogue', token: 'browser-test-rogue-slave-token-0123' } as const;
 
+/** A seed submission as the master answers it (`GET /api/v1/submissions/<id>`). */
+export type SubmissionView = Awaited<ReturnType<UserClient['submitZip']>>;
+
 /** What startCluster returns. */
 export interface BrowserCluster {
   /** The master's base URL, without a trailing slash (`http://127.0.0.1:PORT`). */
@@ -37,6 +43,8 @@ export interface BrowserCluster {
   startSlave(): void;
   /** Uploads the sdist of fixture package `name` (a directory under test/fixtures/packages). */
   submitFixture(name: string, opts?: { backend?: string }): Promise<AuditDetail>;
+  /** Submits `zip` (bytes) as a seed submission (`POST /api/v1/submissions/zip`) named `filename`; throws on refusal. */
+  submitZip(zip: Buffer, filename: string): Promise<SubmissionView>;
   /** Waits until audit `id` is done, errored or cancelled (default 6 minutes). */
   waitDone(id: string, timeoutMs?: number): Promise<AuditDetail>;
   close(): Promise<void>;
@@ -51,7 +59,7 @@ export async function bwrapSkipReason(): Promise<string | null> {
  * Starts index, master and (unless `slave: false`) the bwrap slave. The slave can also be started
  * later with startSlave(), e.g. to see a queued audit move on a page that is already open.
  */
-export async function startCluster(opts: { slave?: boolean; concurrency?: number } = {}): Promise<BrowserCluster> {
+export async function startCluster(opts: { slave?: boolean; concurrency?: number; statsEveryMs?: number } = {}): Promise<BrowserCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'pyti-browser-'));
   let index: IndexServer | undefined;
   let master: MasterApp | undefined;
@@ -60,8 +68,9 @@ export async function startCluster(opts: { slave?: boolean; concurrency?: number
     const config = loadMasterConfig({
       data: join(dir, 'master'), host: '127.0.0.1', port: 0, leaseMs: 30_000, heartbeatMs: 1000, maxWaitMs: 1000, maxAttempts: 2,
       userToken: USER_TOKEN, slaveToken: [`${BWRAP_SLAVE.name}:${BWRAP_SLAVE.token}`, `${ROGUE_SLAVE.name}:${ROGUE_SLAVE.token}`],
+      indexUrl: index.url, follow: false,
     }, {});
-    master = await buildMasterApp(config, { sweepIntervalMs: 500 });
+    master = await buildMasterApp(config, { sweepIntervalMs: 500, ...(opts.statsEveryMs ? { stats: { everyMs: opts.statsEveryMs } } : {}) });
     const url = (await master.listen()).replace(/\/$/, '');
     const client = new UserClient({ url, token: USER_TOKEN });
     const drain = new AbortController();
@@ -79,6 +88,11 @@ export async function startCluster(opts: { slave?: boolean; concurrency?: number
       async submitFixture(name, o = {}) {
         const sub = await client.submitUpload(buildFixture(name, 'sdist'), o.backend ? { backend: o.backend } : {});
         return client.get(sub.id);
+      },
+      async submitZip(zip, filename) {
+        const path = join(dir, filename);
+        writeFileSync(path, zip);
+        return client.submitZip(path);
       },
       async waitDone(id, timeoutMs = 6 * 60_000) {
         const d = await client.waitFor(id, { pollMs: 500, timeoutMs });

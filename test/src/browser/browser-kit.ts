@@ -19,6 +19,9 @@ export const MAX_SCREENSHOT_BYTES = 300 * 1024;
 /** The window every page is opened in (and every screenshot's size). */
 export const VIEWPORT = { width: 1280, height: 800 } as const;
 
+/** Every browser context's settings: the viewport, light colours, a fixed locale and time zone (stable screenshots). */
+const CONTEXT_OPTIONS = { viewport: VIEWPORT, deviceScaleFactor: 1, colorScheme: 'light', locale: 'en-GB', timezoneId: 'UTC' } as const;
+
 /** One way an injected payload showed itself. */
 export interface Injection {
   where: string;
@@ -57,7 +60,7 @@ export class BrowserKit {
     const executablePath = findChromium();
     if (!executablePath) throw new Error('chromium is not installed (bash .ci/install-system-deps)');
     const browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs() });
-    const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, colorScheme: 'light', locale: 'en-GB', timezoneId: 'UTC' });
+    const context = await browser.newContext(CONTEXT_OPTIONS);
     const kit = new BrowserKit(browser, context, await context.newPage(), opts);
     context.on('page', (p) => kit.watch(p));
     kit.watch(kit.page);
@@ -77,15 +80,16 @@ export class BrowserKit {
   }
 
   /**
-   * Authenticates the browser to the master's pages: the ONE place that knows how. Today a page
-   * opened with `?token=` stores the token in an HttpOnly cookie and redirects without it
-   * (master/src/http/page-routes.ts); a login page replaces this with filling in its form.
+   * Authenticates the browser to the master's pages: the ONE place that knows how. Logs in as a user
+   * would, through the login form (`/login`, posted same-origin; see logInWithForm), and checks that
+   * the token is now an HttpOnly, SameSite=Strict cookie and never in the address bar.
    */
   async signIn(): Promise<void> {
-    const res = await this.page.goto(`${this.opts.url}/?token=${encodeURIComponent(this.opts.token)}`);
-    if (!res || !res.ok()) throw new Error(`signing in failed: HTTP ${res?.status()} on ${this.page.url()}`);
+    const status = await logInWithForm(this.page, this.opts.url, this.opts.token);
+    if (status !== 200) throw new Error(`signing in failed: HTTP ${status} on ${this.page.url()}`);
+    if (new URL(this.page.url()).pathname !== '/') throw new Error(`signing in did not lead to the audit list but to ${this.page.url()}`);
     const cookies = await this.context.cookies(this.opts.url);
-    if (!cookies.some((c) => c.httpOnly)) throw new Error('signing in set no HttpOnly cookie');
+    if (!cookies.some((c) => c.httpOnly && c.sameSite === 'Strict')) throw new Error(`signing in set no HttpOnly, SameSite=Strict cookie: ${JSON.stringify(cookies.map((c) => c.name))}`);
     if (new URL(this.page.url()).search.includes('token')) throw new Error('the token stayed in the address bar');
   }
 
@@ -103,6 +107,16 @@ export class BrowserKit {
     return page;
   }
 
+  /**
+   * A tab in a new browser context of its own: no cookie (signed out), for the login page's tests.
+   * Its dialogs and console errors are recorded like the others'.
+   */
+  async signedOutPage(): Promise<Page> {
+    const context = await this.browser.newContext(CONTEXT_OPTIONS);
+    context.on('page', (p) => this.watch(p));
+    return context.newPage();
+  }
+
   /** A second tab, signed in like the first (same context, same cookie). */
   async newPage(): Promise<Page> {
     return this.context.newPage();
@@ -117,8 +131,14 @@ export class BrowserKit {
     for (const frame of page.frames()) {
       const link = frame.getByRole('link', { name: text, exact: typeof text === 'string' });
       if ((await link.count()) === 0) continue;
+      // A link out of the page (also one in the report's frame, which targets the top window): wait
+      // until the top window has left the page it was on.
+      const target = await link.first().evaluate((a) => (a as HTMLAnchorElement).href);
+      const before = page.url();
+      const leaves = !!target && target.split('#')[0] !== before.split('#')[0];
       await link.first().click();
       this.clicks++;
+      if (leaves) await page.waitForURL((u) => u.href !== before, { waitUntil: 'load' });
       await page.waitForLoadState('load');
       return page;
     }
@@ -195,6 +215,23 @@ export class BrowserKit {
   async close(): Promise<void> {
     await this.browser.close();
   }
+}
+
+/**
+ * Opens `${url}/login` in `page`, types `token` into the form and presses "Log in". Resolves with the
+ * HTTP status of the document the form led to: 200 on the audit list (or the `next` page) for the
+ * right token (after the login's 303), 401 with the form again and its error for a wrong one.
+ */
+export async function logInWithForm(page: Page, url: string, token: string): Promise<number> {
+  const form = await page.goto(`${url}/login`);
+  if (!form || !form.ok()) throw new Error(`GET /login: HTTP ${form?.status()}`);
+  await page.locator('input[name=token]').fill(token);
+  const [landed] = await Promise.all([
+    page.waitForResponse((r) => r.request().isNavigationRequest() && r.request().frame() === page.mainFrame() && (r.status() < 300 || r.status() >= 400)),
+    page.getByRole('button', { name: 'Log in' }).click(),
+  ]);
+  await page.waitForLoadState('load');
+  return landed.status();
 }
 
 /**

@@ -8,22 +8,23 @@
  *   finding 1.0's has not (the page-level diff builds on this pair);
  * - the list and an audit's page render, with links between them (screenshots for the README);
  * - hostile metadata (the `hostile-markup` sdist: payloads in summary, author, description, URLs,
- *   test names, tracebacks and file names) and a hostile slave (payloads in every free-text field
+ *   test names, tracebacks and file names; the audit page's metadata panel shows them as text) and a hostile slave (payloads in every free-text field
  *   of its report, progress events, artifact names and error messages): the payloads show as text
  *   and nothing runs or is injected into the DOM.
  *
  * Skipped with a message only when chromium or bwrap is missing outside CI; under CI=true a missing
  * browser fails the run.
  */
-import { jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { AuditDetail } from '@pyti/master';
-import { browserSkipReason, isCi } from './chromium.js';
-import { BrowserKit } from './browser-kit.js';
-import { bwrapSkipReason, ROGUE_SLAVE, startCluster, USER_TOKEN, type BrowserCluster } from './browser-cluster.js';
+import type { BrowserKit } from './browser-kit.js';
+import { ROGUE_SLAVE, type BrowserCluster } from './browser-cluster.js';
+import { useBrowserSuite } from './browser-suite.js';
 import { ARTIFACT_NAMES, PAYLOADS, RogueSlave, poisonReport } from './rogue-slave.js';
 
 jest.setTimeout(10 * 60_000);
 
+const suite = useBrowserSuite('pages.browser.test.ts', { slave: false }); // the slave starts in the first test
 let skip: string | null = null;
 let cluster: BrowserCluster;
 let kit: BrowserKit;
@@ -32,24 +33,8 @@ const ids: Record<string, string> = {};
 interface ReportFinding { rule: string; severity: string; title: string; phase: string }
 const findingsOf = async (id: string): Promise<ReportFinding[]> => ((await cluster.client.reportJson(id)) as { findings: ReportFinding[] }).findings;
 
-beforeAll(async () => {
-  skip = browserSkipReason(); // throws under CI when chromium is missing
-  if (!skip) {
-    const noBwrap = await bwrapSkipReason();
-    if (noBwrap && isCi()) throw new Error(`browser tests cannot run under CI: ${noBwrap}`);
-    skip = noBwrap;
-  }
-  if (skip) {
-    process.stderr.write(`browser tests skipped: ${skip}\n`);
-    return;
-  }
-  cluster = await startCluster({ slave: false });
-  kit = await BrowserKit.launch({ url: cluster.url, token: USER_TOKEN, scratchDir: cluster.dir });
-});
-
-afterAll(async () => {
-  await kit?.close();
-  await cluster?.close();
+beforeAll(() => {
+  ({ skip, cluster, kit } = suite);
 });
 
 describe('the master pages in chromium', () => {
@@ -101,10 +86,11 @@ describe('the master pages in chromium', () => {
     const [f10, f11] = [await findingsOf(v10.id), await findingsOf(v11.id)];
     expect(net(f10)).toEqual([]);
     expect(net(f11).filter((f) => f.phase === 'import').map((f) => f.title)).toEqual(expect.arrayContaining([expect.stringContaining('127.0.0.1:9')]));
+    expect(net(f11).map((f) => `${f.title}`).join('\n')).toContain('diffdemo-beacon.invalid');
     expect(v10.verdict).toBe('clean');
     expect(v11.verdict).not.toBe('clean');
-    // Same tests, both pass: only the network behaviour changed.
-    expect([v10.result, v11.result]).toEqual(['pass', 'pass']);
+    // 1.1 also brings a test that fails (greet does not strip): its result is test-fail, 1.0's pass.
+    expect([v10.result, v11.result]).toEqual(['pass', 'test-fail']);
   });
 
   it('the list links to each audit; the flagged audit shows its network finding (screenshots)', async () => {
@@ -117,9 +103,10 @@ describe('the master pages in chromium', () => {
     await kit.assertNoInjection(page);
     await kit.screenshot('audit-list');
 
-    // The newest diffdemo row is 1.0's (submitted after 1.1): follow the project link of 1.1's row.
-    await page.locator(`#audit-${ids.flagged} a`).first().click();
-    await page.waitForLoadState('load');
+    // Each row links its project name to the project's page and its version to the audit.
+    await expect(page.locator(`#audit-${ids.flagged} a`).first().getAttribute('href')).resolves.toBe('/projects/diffdemo');
+    kit.clicks = 0;
+    await kit.clickLink('1.1', page);
     expect(new URL(page.url()).pathname).toBe(`/audits/${ids.flagged}`);
     await expect(page.locator('header h1').innerText()).resolves.toMatch(/^diffdemo 1\.1 — (SUSPICIOUS|MALICIOUS)$/);
     const text = await kit.visibleText(page);
@@ -132,10 +119,9 @@ describe('the master pages in chromium', () => {
     await kit.screenshot('audit-report');
     await page.evaluate(() => window.scrollTo(0, 0));
 
-    kit.clicks = 0;
     await kit.clickLink('← all audits', page);
     expect(new URL(page.url()).pathname).toBe('/');
-    expect(kit.clicks).toBe(1);
+    expect(kit.clicks).toBe(2);
   });
 
   it('hostile metadata, test names, tracebacks and file names show as text and run nothing', async () => {
@@ -156,6 +142,22 @@ describe('the master pages in chromium', () => {
       `line one ${PAYLOADS.script}`, // a failure message
     ]) expect({ shown, found: text.includes(shown) }).toEqual({ shown, found: true });
     expect(await kit.visibleText(page)).toContain(`/tmp/${PAYLOADS.img}`);
+    await kit.assertNoInjection(page);
+
+    // The metadata panel: summary, author, maintainer, licence, URLs and keywords as text; only the
+    // https URL is a link; the description (markdown full of HTML) opens as preformatted text.
+    const meta = page.locator('section.metadata');
+    const metaText = await meta.innerText();
+    for (const shown of [
+      `summary\nSummary ${PAYLOADS.img} ${PAYLOADS.script}`, `author\n${PAYLOADS.script} pwned@example.invalid`, `maintainer\n${PAYLOADS.img}`,
+      `licence\nMIT ${PAYLOADS.img}`, `home page\n${PAYLOADS.jsUrl}`, `Home: ${PAYLOADS.jsUrl}`, '<svg onload=window.__pwned=1>, <script>',
+    ]) expect({ shown, found: metaText.includes(shown) }).toEqual({ shown, found: true });
+    const metaLinks = await meta.locator('a').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+    // (The Docs URL holds spaces, so it is no URL: text. The Source URL is one, with a payload in its path.)
+    expect(metaLinks).toEqual([expect.stringMatching(/^http:\/\/example\.invalid\/%22%3E%3Cscript%3E/)]);
+    expect(metaText).toContain(`Docs ${PAYLOADS.img}: https://example.invalid/${PAYLOADS.img}`);
+    await meta.locator('summary', { hasText: 'description' }).click();
+    await expect(meta.locator('details pre').last().innerText()).resolves.toContain(`# Hostile ${PAYLOADS.script}\n\n${PAYLOADS.img}`);
     await kit.assertNoInjection(page);
     await page.frameLocator('iframe#report').getByText(PAYLOADS.img).first().scrollIntoViewIfNeeded();
     await kit.screenshot('audit-hostile');
