@@ -29,7 +29,8 @@ type Obj = Record<string, unknown>;
 
 const TASK_STATUSES: ReadonlySet<string> = new Set(['pass', 'fail', 'skipped', 'timeout', 'oom', 'limit', 'error']);
 /** The phases in the order the slave's classify reads them. */
-const PHASE_TASKS = ['inspect', 'build', 'install', 'import', 'test'] as const;
+/** The phase tasks in order, each with the result family its failure gives (a git job's `sdist` build is a build). */
+const PHASE_TASKS = [['inspect', 'inspect'], ['sdist', 'build'], ['build', 'build'], ['install', 'install'], ['import', 'import'], ['test', 'test']] as const;
 const COUNT_KEYS = ['total', 'passed', 'failed', 'errors', 'skipped', 'xfailed', 'xpassed'] as const;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -97,12 +98,12 @@ function checkTests(tests: unknown): { failed: number; errors: number; status: s
 function resultFromTasks(r: Obj, tasks: Map<string, Obj>, tests: ReturnType<typeof checkTests>): { result: string; why: string } | null {
   const infra = isObj(r.infraError) && typeof r.infraError.kind === 'string' && r.infraError.kind.startsWith('error:') ? r.infraError.kind : null;
   if (infra) return { result: infra, why: `infraError.kind is ${infra}` };
-  if (tasks.size === 0) return null;
-  for (const id of PHASE_TASKS) {
+  if (!PHASE_TASKS.some(([id]) => tasks.has(id))) return null;
+  for (const [id, family] of PHASE_TASKS) {
     const t = tasks.get(id);
     if (!t || t.status === 'pass') continue;
     const suffix = t.status === 'timeout' ? ':timeout' : t.status === 'oom' ? ':oom' : '';
-    return { result: `${id}-fail${suffix}`, why: `task ${id} is ${t.status as string}` };
+    return { result: `${family}-fail${suffix}`, why: `task ${id} is ${t.status as string}` };
   }
   if (tests && tests.failed + tests.errors > 0) return { result: 'test-fail', why: `${tests.failed} test(s) failed and ${tests.errors} errored` };
   if (tests?.status === 'no tests') return { result: 'no-tests', why: 'the tests say there are none' };
@@ -133,7 +134,11 @@ export function decideResult(report: Obj, claimed: string): ResultDecision {
   const tests = checkTests(report.tests);
   const derived = resultFromTasks(report, tasks, tests);
   delete report.masterJudgement;
-  if (!derived || category(claimed) === 'error' || category(claimed) === category(derived.result)) return { result: claimed, repaired: null };
+  // Repaired only where the tasks show a failure the claim hides or misplaces: a failure the slave
+  // names from more than its tasks (missing requirements, an unusable toolchain) is kept as claimed.
+  if (!derived || category(claimed) === 'error' || category(derived.result) === 'pass' || category(claimed) === category(derived.result)) {
+    return { result: claimed, repaired: null };
+  }
   const repaired = { claimed, reason: `the slave said ${claimed}, but ${derived.why}` };
   report.result = derived.result;
   report.masterJudgement = { resultClaimed: claimed, reason: repaired.reason };
