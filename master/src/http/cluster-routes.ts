@@ -24,8 +24,9 @@ import { renderStatsPage } from '../web/stats-page.js';
 import { renderSubscriptionPage, renderSubscriptionsPage } from '../web/subscriptions-page.js';
 import { sendApiError } from './body.js';
 import { BadRequestError } from './request-checks.js';
-import { hasUserToken, requirePageWrite } from './page-write-guard.js';
-import { tokenCookie, type Access } from './user-auth.js';
+import { requirePageWrite } from './page-write-guard.js';
+import { requireUser, type Access } from './user-auth.js';
+import { pageLogin } from './page-routes.js';
 
 export interface ClusterRoutesOptions {
   queue: JobQueue;
@@ -60,20 +61,14 @@ export async function clusterRoutes(app: FastifyInstance, opts: ClusterRoutesOpt
   const read = opts.guard('read');
   const admin = { preHandler: opts.guard('admin') as never };
   const show = (name: string) => JSON.stringify(name.slice(0, 64));
-  // Opening a page with ?token=… keeps the token in the cookie (as page-routes.ts does).
-  const login = (check: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const token = (req.query as Record<string, string | undefined>).token;
-    if (token === undefined) return check(req, reply);
-    if (!opts.auth.isUser(token)) return sendApiError(reply, 401, 'PYTI_AUTH', 'wrong user token');
-    return reply.header('set-cookie', tokenCookie(token)).redirect(req.url.split('?')[0]!, 303);
-  };
-  const userOnly = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!hasUserToken(opts.auth, req)) return sendApiError(reply, 401, 'PYTI_AUTH', 'the user token is required (open the page once with ?token=<token>)');
-  };
+  // Pages: `?token=…` is kept in the cookie, and a signed-out browser gets the login form (page-routes.ts).
+  const readPage = pageLogin({ auth: opts.auth, guard: opts.guard });
+  // /slaves (host names, the drain buttons) needs the user token even when reads are public.
+  const userPage = pageLogin({ auth: opts.auth, guard: () => requireUser(opts.auth, false, 'read') as (req: never, reply: never) => Promise<void> });
   const knownSlave = (name: string) => opts.auth.hasSlave(name) || opts.activity.one(name) !== null;
 
   // ---- slaves ----
-  app.get('/slaves', { preHandler: login(userOnly) }, async (_req, reply) => html(reply, renderSlavesPage(opts.activity.overview(), { nowMs: opts.queue.clock.now() })));
+  app.get('/slaves', { preHandler: userPage }, async (_req, reply) => html(reply, renderSlavesPage(opts.activity.overview(), { nowMs: opts.queue.clock.now() })));
 
   // The page's forms: an empty urlencoded body (the slave and the action are in the path).
   await app.register(async (forms) => {
@@ -98,11 +93,11 @@ export async function clusterRoutes(app: FastifyInstance, opts: ClusterRoutesOpt
 
   // ---- stats ----
   app.get<Query>('/api/v1/stats', { preHandler: read as never }, async (req) => opts.stats.view(intParam(req.query, 'limit', 1, 20_160) ?? 120));
-  app.get<Query>('/stats', { preHandler: login(read as never) }, async (req, reply) => html(reply, renderStatsPage(opts.stats.view(intParam(req.query, 'limit', 1, 20_160) ?? 120))));
+  app.get<Query>('/stats', { preHandler: readPage }, async (req, reply) => html(reply, renderStatsPage(opts.stats.view(intParam(req.query, 'limit', 1, 20_160) ?? 120))));
 
   // ---- subscriptions ----
   app.get('/api/v1/cluster/subscriptions', { preHandler: read as never }, async () => ({ subscriptions: opts.subscriptions.list() }));
-  app.get('/subscriptions', { preHandler: login(read as never) }, async (_req, reply) => html(reply, renderSubscriptionsPage(opts.subscriptions.list())));
+  app.get('/subscriptions', { preHandler: readPage }, async (_req, reply) => html(reply, renderSubscriptionsPage(opts.subscriptions.list())));
   const page = (req: FastifyRequest<Named>) => ({ before: intParam(req.query, 'before', 1, Number.MAX_SAFE_INTEGER), limit: intParam(req.query, 'limit', 1, 500) ?? 50 });
   app.get<Named>('/api/v1/cluster/subscriptions/:name', { preHandler: read as never }, async (req, reply) => {
     const p = page(req);
@@ -112,7 +107,7 @@ export async function clusterRoutes(app: FastifyInstance, opts: ClusterRoutesOpt
       return subscriptionError(reply, err);
     }
   });
-  app.get<Named>('/subscriptions/:name', { preHandler: login(read as never) }, async (req, reply) => {
+  app.get<Named>('/subscriptions/:name', { preHandler: readPage }, async (req, reply) => {
     const p = page(req);
     try {
       const status = opts.subscriptions.one(req.params.name);

@@ -182,6 +182,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   subscriptions.start();
   sender?.start();
   notifications.start();
+  stats.start();
 
 
   let closed: Promise<void> | null = null;
