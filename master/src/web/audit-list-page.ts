@@ -93,7 +93,7 @@ export function renderAuditListPage(audits: AuditSummary[], opts: { title?: stri
   const headline = v ? countsHtml(v.counts) : `${sorted.length} audits · ${counts} · ${red} malicious · ${orange} suspicious`;
   const controls = v ? `${filterFormHtml(v.raw)}` : '';
   const pager = v ? pagerHtml(v.raw, v.offset, v.limit, sorted.length, v.total) : '';
-  const body = `<header><h1>${esc(title)}</h1><p>${headline}`
+  const body = `<header><h1>${esc(title)}</h1><nav class="site"><a href="/subscriptions">subscriptions</a> · <a href="/slaves">slaves</a> · <a href="/stats">queue stats</a> · <a href="/feeds/audits.atom">Atom feed</a> · <a href="/feeds/flagged.atom">flagged feed</a></nav><p>${headline}`
     + ` · <span id="live-note">${live ? 'live' : 'nothing running'}</span></p></header><main>${controls}<section>${pager}${table}${pager}</section></main>${script}`;
   return pageShell(title, body, live ? NOSCRIPT_REFRESH : '');
 }

@@ -245,3 +245,23 @@ describe('the cluster pages in chromium', () => {
     await expect(page.getByText('No audits on this page.').isVisible()).resolves.toBe(true);
   });
 });
+
+describe('the list page', () => {
+  it('links to the cluster pages and to the Atom feeds, which open with the page cookie', async () => {
+    if (s.skip) return;
+    const { kit, cluster } = s;
+    const page = await kit.open('/');
+    for (const [text, to] of [['subscriptions', '/subscriptions'], ['slaves', '/slaves'], ['queue stats', '/stats']] as const) {
+      await kit.open('/', page);
+      await kit.clickLink(text, page);
+      expect(path(page)).toBe(to);
+      await kit.assertNoInjection(page);
+    }
+    await kit.open('/', page);
+    const feed = await page.locator('nav.site a', { hasText: 'Atom feed' }).getAttribute('href');
+    const res = await page.request.get(`${cluster.url}${feed}`);
+    expect(res.status()).toBe(200);
+    expect(res.headers()['content-type']).toBe('application/atom+xml; charset=utf-8');
+    expect(await res.text()).toMatch(/^<\?xml[^>]*>\s*<feed xmlns="http:\/\/www\.w3\.org\/2005\/Atom">/);
+  });
+});
