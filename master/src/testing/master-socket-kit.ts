@@ -15,29 +15,40 @@ export const KIT_CAPS = { backends: ['bwrap'], python: '3.11', platforms: ['linu
 
 export interface KitResponse { status: number; body: string; headers: Record<string, string>; json(): any }
 
-/** A started master in a fresh data directory, with helpers. */
+/** Where and how a kit's master starts. */
+export interface MasterKitPlace {
+  /** Its data directory, also the kit's scratch directory (default: `master/` in a fresh temporary one); a test restarts a master on the same data with it. */
+  dataDir?: string;
+  /** Its environment besides the user token. */
+  env?: Record<string, string>;
+}
+
+/** A started master in a fresh data directory (or `place.dataDir`), with helpers. */
 export class MasterKit {
   private nextId = 1;
-  private constructor(readonly dir: string, readonly m: MasterApp) {}
+  /** `dir`: the test's scratch directory, removed on close; `dataDir`: the master's data in it. */
+  private constructor(readonly dir: string, readonly dataDir: string, readonly m: MasterApp) {}
 
-  static async start(flags: MasterFlags = {}, options: MasterAppOptions = {}): Promise<MasterKit> {
-    const dir = mkdtempSync(join(tmpdir(), 'pyti-kit-'));
+  static async start(flags: MasterFlags = {}, options: MasterAppOptions = {}, place: MasterKitPlace = {}): Promise<MasterKit> {
+    const dir = place.dataDir ?? mkdtempSync(join(tmpdir(), 'pyti-kit-'));
+    const dataDir = place.dataDir ?? join(dir, 'master');
     const config = loadMasterConfig({
-      data: join(dir, 'master'), port: 0, leaseMs: 10_000, heartbeatMs: 1000, maxWaitMs: 3000, maxAttempts: 2, follow: false,
+      data: dataDir, port: 0, leaseMs: 10_000, heartbeatMs: 1000, maxWaitMs: 3000, maxAttempts: 2, follow: false,
       slaveToken: Object.entries(KIT_SLAVES).map(([n, t]) => `${n}:${t}`), ...flags,
-    }, { PYTI_USER_TOKEN: KIT_USER });
+    }, { PYTI_USER_TOKEN: KIT_USER, ...place.env });
     const m = await buildMasterApp(config, { sweepIntervalMs: 0, ...options });
     await m.listen();
-    return new MasterKit(dir, m);
+    return new MasterKit(dir, dataDir, m);
   }
 
   get url(): string {
     return this.m.url!;
   }
 
-  async close(): Promise<void> {
+  /** Closes the master and removes its scratch directory (unless `keep`: a test starts another master on its data). */
+  async close(keep = false): Promise<void> {
     await this.m.close();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!keep) rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** One request; `body` objects are sent as JSON. */
@@ -58,10 +69,14 @@ export class MasterKit {
     return { status: res.status, body: text, headers: h, json: () => JSON.parse(text) };
   }
 
+  /** A JSON-RPC call with a slave's token; the whole answer (`result` or `error`). */
+  async rpcAnswer(slave: keyof typeof KIT_SLAVES, method: string, params: unknown): Promise<{ result?: any; error?: any }> {
+    return (await this.request('POST', '/rpc/v1', { token: KIT_SLAVES[slave], body: { jsonrpc: '2.0', id: this.nextId++, method, params } })).json();
+  }
+
   /** A JSON-RPC call with a slave's token; throws on an error answer. */
   async rpc(slave: keyof typeof KIT_SLAVES, method: string, params: unknown): Promise<any> {
-    const r = await this.request('POST', '/rpc/v1', { token: KIT_SLAVES[slave], body: { jsonrpc: '2.0', id: this.nextId++, method, params } });
-    const j = r.json();
+    const j = await this.rpcAnswer(slave, method, params);
     if (j.error) throw new Error(`${method}: ${JSON.stringify(j.error)}`);
     return j.result;
   }

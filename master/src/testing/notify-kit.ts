@@ -3,17 +3,16 @@
  * directory, the command API spoken as a slave would (register, lease, complete), and a local HTTP
  * receiver on 127.0.0.1 whose answers a test scripts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadMasterConfig, type MasterFlags } from '../config.js';
-import { buildMasterApp, type MasterApp, type MasterAppOptions } from '../http/master-app.js';
+import type { MasterFlags } from '../config.js';
+import type { MasterApp, MasterAppOptions } from '../http/master-app.js';
+import { KIT_SLAVES, KIT_USER, MasterKit } from './master-socket-kit.js';
 import type { AuditDetail } from '../user-api.js';
 
-export const KIT_USER = 'user-token-0123456789';
-export const KIT_SLAVES: Record<string, string> = { s1: 's1-token-0123456789', s2: 's2-token-0123456789' };
-const CAPS = { backends: ['bwrap'], python: '3.11', platforms: ['linux_x86_64'], implementation: 'cp', abi: 'cp311', concurrency: 2 };
+export { KIT_SLAVES, KIT_USER };
 
 /** A master for a test, with the calls tests make. */
 export interface KitMaster {
@@ -32,44 +31,29 @@ export interface KitMaster {
   close(keep?: boolean): Promise<void>;
 }
 
-/** Starts a master on 127.0.0.1:0 (in `dir`, a fresh temporary directory by default; `env`: its environment besides the user token). */
-export async function startKitMaster(
-  flags: MasterFlags = {}, options: MasterAppOptions = {}, dir = mkdtempSync(join(tmpdir(), 'pyti-notify-')), env: Record<string, string> = {},
-): Promise<KitMaster> {
-  const config = loadMasterConfig({
-    data: dir, port: 0, leaseMs: 10_000, heartbeatMs: 1000, maxWaitMs: 1000, maxAttempts: 3,
-    slaveToken: Object.entries(KIT_SLAVES).map(([n, t]) => `${n}:${t}`), rssPollMs: 0, indexUrl: 'https://index.invalid', follow: false, ...flags,
-  }, { PYTI_USER_TOKEN: KIT_USER, ...env });
-  const m = await buildMasterApp(config, { sweepIntervalMs: 0, ...options });
-  const url = await m.listen();
-  let id = 1;
+/**
+ * Starts a master on 127.0.0.1:0 (in `dir`, a fresh temporary directory by default; `env`: its
+ * environment besides the user token) that follows no index: the MasterKit's, with the calls these tests make.
+ */
+export async function startKitMaster(flags: MasterFlags = {}, options: MasterAppOptions = {}, dir?: string, env: Record<string, string> = {}): Promise<KitMaster> {
+  const kit = await MasterKit.start({ maxWaitMs: 1000, maxAttempts: 3, rssPollMs: 0, indexUrl: 'https://index.invalid', ...flags }, options, { dataDir: dir ?? mkdtempSync(join(tmpdir(), 'pyti-notify-')), env });
   const k: KitMaster = {
-    m, dir, url,
+    m: kit.m, dir: kit.dataDir, url: kit.url,
     async api(method, path, body, token = KIT_USER) {
-      const res = await fetch(`${url}${path}`, {
-        method, redirect: 'manual',
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
+      const r = await kit.request(method, path, { body, token });
       let parsed: unknown = null;
       try {
-        parsed = JSON.parse(text);
+        parsed = JSON.parse(r.body);
       } catch {
         parsed = null;
       }
-      return { status: res.status, body: parsed, text, headers: res.headers };
+      return { status: r.status, body: parsed, text: r.body, headers: new Headers(r.headers) };
     },
     async rpc(slave, method, params) {
-      const res = await fetch(`${url}/rpc/v1`, {
-        method: 'POST', headers: { authorization: `Bearer ${KIT_SLAVES[slave]}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: id++, method, params }),
-      });
-      return (await res.json()) as { result?: unknown; error?: unknown };
+      return (await kit.rpcAnswer(slave as keyof typeof KIT_SLAVES, method, params)) as { result?: unknown; error?: unknown };
     },
     async register(slave) {
-      const r = await k.rpc(slave, 'slave.register', { protocolVersion: 1, version: '0.1.0', host: 'h', capabilities: CAPS });
-      if (r.error) throw new Error(JSON.stringify(r.error));
+      await kit.register(slave as keyof typeof KIT_SLAVES);
     },
     async audit(project, version, report, slave = 's1') {
       const sub = await k.api('POST', '/api/v1/audits', { project, version });
@@ -84,10 +68,7 @@ export async function startKitMaster(
     async detail(auditId) {
       return (await k.api('GET', `/api/v1/audits/${auditId}`)).body as AuditDetail;
     },
-    async close(keep = false) {
-      await m.close();
-      if (!keep) rmSync(dir, { recursive: true, force: true });
-    },
+    close: (keep = false) => kit.close(keep),
   };
   return k;
 }
