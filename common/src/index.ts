@@ -85,3 +85,5 @@ export * from './trace/trace-index.js';
 export * from './report/render-coverage.js';
 export * from './report/render-findings.js';
 export * from './report/render-trace.js';
+
+export * from './retention/retention-units.js';

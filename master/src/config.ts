@@ -8,6 +8,7 @@ import { PytiError } from '@pyti/vm-agent';
 import { normalizeIndexUrl } from '@pyti/common';
 import { allowedHostList } from './http/allowed-hosts.js';
 import { loadNotifyConfig, type NotifyConfig, type NotifyFlags } from './notify/notify-config.js';
+import { loadRetentionConfig, type RetentionConfig, type RetentionFlags } from './retention/retention-config.js';
 
 export interface MasterConfig {
   /** Database, blobs and tokens live here. */
@@ -60,10 +61,12 @@ export interface MasterConfig {
   readonly keepAliveTimeoutMs: number;
   /** Notifications: public URL of links, SMTP server (see notify/notify-config.ts). */
   readonly notify: NotifyConfig;
+  /** What gc may delete and how often a running master collects (see retention/retention-config.ts). */
+  readonly retention: RetentionConfig;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
-export interface MasterFlags extends NotifyFlags {
+export interface MasterFlags extends NotifyFlags, RetentionFlags {
   data?: string;
   host?: string;
   port?: string | number;
@@ -190,9 +193,10 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   const keepAliveTimeoutMs = int('--keep-alive-timeout-ms', flags.keepAliveTimeoutMs, MASTER_DEFAULTS.keepAliveTimeoutMs, 100, 600_000);
   const allowedHosts = allowedHostList(host, flags.allowedHost ?? []);
   const notify = loadNotifyConfig(flags, env);
+  const retention = loadRetentionConfig(flags, env);
   return Object.freeze({
     allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
-    observationsToken, notify,
+    observationsToken, notify, retention,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
     indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs,
     publicRead: flags.publicRead ?? false,

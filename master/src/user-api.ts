@@ -17,7 +17,7 @@
  *   GET  /projects/:name, /projects/:name/diff?from=A&to=B → HTML project page and release diff
  *   GET  /api/v1/audits/:id/report.json      → the AuditReport JSON (404 until done)
  *   GET  /api/v1/audits/:id/report.html      → the HTML report
- *   GET  /api/v1/audits/:id/artifacts/*      → one raw artifact (text/plain or octet-stream)
+ *   GET  /api/v1/audits/:id/artifacts/*      → one raw artifact (text/plain or octet-stream; 410 PYTI_RAW_PRUNED once gc deleted it)
  *   POST /api/v1/audits/:id/cancel           → AuditSummary
  *   GET  /api/v1/audits/:id/trace?phase=&kind=files|processes|network&owner=package|tooling|all&q=&offset=&limit=
  *                                            → TraceAnswer (master/src/trace/trace-viewer.ts): one page of a phase's rows
@@ -101,8 +101,12 @@ export interface AuditGitSource {
 }
 
 export interface AuditDetail extends AuditSummary {
-  /** Artifacts of the report (raw data), with their download paths. */
-  artifacts: { name: string; sizeBytes: number; sha256: string; url: string }[];
+  /**
+   * Artifacts of the report (raw data), with their download paths. `pruned`: the file is no longer
+   * stored (its download answers 410 PYTI_RAW_PRUNED); `at`/`reason` are the retention gc's record
+   * (`pyti master gc`), null when it went otherwise.
+   */
+  artifacts: { name: string; sizeBytes: number; sha256: string; url: string; pruned?: { at: string | null; reason: string | null } }[];
   /** What the slave prefetched (see PrefetchSummary in the command protocol). */
   prefetch: {
     wheels: string[]; downloaded: number; error?: string; durationMs: number;

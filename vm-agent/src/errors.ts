@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   PYTI_SLAVE_NOT_FOUND: 'no slave with this name has registered or has a token',
   PYTI_SUBMISSION_INVALID: 'a submission is invalid: the zip holds no auditable project, too many entries, an entry that is not a distribution or project directory, or a bad git ref',
   PYTI_SUBMISSION_NOT_FOUND: 'no submission with this id',
+  PYTI_RAW_PRUNED: 'the audit\'s raw data or distribution file was deleted by the retention policy (pyti master gc); its report stays',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,10 +2,11 @@
  * Content-addressed blob store: `<root>/ab/cd/<sha256>`. A blob is written to a temp file while its
  * stream is hashed and counted, and renamed into place only when its hash is the expected name
  * (PYTI_BLOB_MISMATCH otherwise, also when it exceeds its size cap). Writing the same blob twice is
- * harmless (the second copy is dropped).
+ * harmless (the second copy is dropped, and the stored one's modification time is renewed: it is
+ * the blob's "last written or re-used" time that gc's grace period protects, see retention/blob-gc.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, writeFileSync, mkdirSync, renameSync, rmSync, statSync, type ReadStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, writeFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -96,10 +97,13 @@ export class BlobStore {
     return { path, sha256: hash.digest('hex'), sizeBytes: size };
   }
 
-  /** Moves a hashed temp file into the store under its hash (drops it when the store has it). */
+  /**
+   * Moves a hashed temp file into the store under its hash (drops it when the store has it, renewing
+   * the stored file's time; when gc took the stored file away meanwhile, the temp file takes its place).
+   */
   adopt(temp: TempBlob): PutResult {
     const dest = this.pathOf(temp.sha256);
-    if (existsSync(dest)) {
+    if (existsSync(dest) && this.touch(temp.sha256)) {
       discardTemp(temp.path);
       return { sha256: temp.sha256, sizeBytes: temp.sizeBytes, created: false };
     }
@@ -123,11 +127,52 @@ export class BlobStore {
     return this.adopt(temp);
   }
 
+  /** Renews the blob's modification time (written or re-used now); false when the store lacks it. */
+  touch(sha256: string): boolean {
+    const now = new Date();
+    try {
+      utimesSync(this.pathOf(sha256), now, now);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Every blob in the store (files under `<root>/ab/cd/` named by their sha256; anything else is skipped). */
+  *list(): Generator<StoredBlob> {
+    const dirs = (p: string): string[] => {
+      try {
+        return readdirSync(p).filter((n) => /^[0-9a-f]{2}$/.test(n)).sort();
+      } catch {
+        return [];
+      }
+    };
+    for (const a of dirs(this.root)) {
+      for (const b of dirs(join(this.root, a))) {
+        let names: string[];
+        try {
+          names = readdirSync(join(this.root, a, b));
+        } catch {
+          continue;
+        }
+        for (const name of names.sort()) {
+          if (!SHA256_HEX.test(name) || name.slice(0, 2) !== a || name.slice(2, 4) !== b) continue;
+          try {
+            const st = statSync(join(this.root, a, b, name));
+            if (st.isFile()) yield { sha256: name, sizeBytes: st.size, mtimeMs: st.mtimeMs };
+          } catch {
+            /* removed meanwhile */
+          }
+        }
+      }
+    }
+  }
+
   /** Stores a buffer (tests, small blobs). */
   putBuffer(data: Buffer): PutResult {
     const sha256 = createHash('sha256').update(data).digest('hex');
     const dest = this.pathOf(sha256);
-    if (existsSync(dest)) return { sha256, sizeBytes: data.length, created: false };
+    if (existsSync(dest) && this.touch(sha256)) return { sha256, sizeBytes: data.length, created: false };
     const tmp = this.tempPath();
     mkdirSync(join(dest, '..'), { recursive: true, mode: 0o700 });
     writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
@@ -135,6 +180,14 @@ export class BlobStore {
     discardTemp(tmp);
     return { sha256, sizeBytes: data.length, created: true };
   }
+}
+
+/** A stored blob as `BlobStore.list` finds it. */
+export interface StoredBlob {
+  sha256: string;
+  sizeBytes: number;
+  /** When it was last written or re-used (its file's modification time). */
+  mtimeMs: number;
 }
 
 /** Removes a temp file and its private temp directory. */

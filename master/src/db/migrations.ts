@@ -331,6 +331,18 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (submission_id, position)
   );
   `,
+  // 8 (retention gc, src/retention): the blobs gc deleted (an audit's raw data or distribution, or
+  //    garbage nothing referenced), with their kind, size and when; the artifact rows stay, so an audit's
+  //    page lists its pruned files and says when they went. A blob stored again later is simply present.
+  `
+  CREATE TABLE pruned_blobs (
+    sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('archive', 'raw', 'orphan')),
+    size INTEGER NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('age', 'size', 'unreferenced')),
+    pruned_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

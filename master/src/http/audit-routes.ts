@@ -14,6 +14,7 @@ import type { AuditSearch } from '../search/audit-search.js';
 import type { ProjectHistory } from '../projects/project-history.js';
 import { masterReportLinks } from '../web/report-links.js';
 import type { Access } from './user-auth.js';
+import type { PrunedArtifacts } from '../retention/pruned-artifacts.js';
 
 export interface AuditRoutesOptions {
   queue: JobQueue;
@@ -21,6 +22,8 @@ export interface AuditRoutesOptions {
   search: AuditSearch;
   history: ProjectHistory;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
+  /** Marks artifacts gc deleted, and answers 410 for them (retention/pruned-artifacts.ts). */
+  pruned?: PrunedArtifacts;
 }
 
 /** Content type for an artifact: text for logs and structured text, bytes otherwise. */
@@ -57,7 +60,7 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
     const d = queue.detail(req.params.id);
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
     // `history`: the previous release's audit and the previous audit of the same file (projects/project-history.ts).
-    return { ...d, history: opts.history.linksOf(d.id) };
+    return { ...(opts.pruned ? opts.pruned.mark(d) : d), history: opts.history.linksOf(d.id) };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/audits/:id/report.json', read, async (req, reply) => {
@@ -77,6 +80,7 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
 
   const sendArtifact = async (id: string, name: string, reply: FastifyReply) => {
     const a = queue.artifact(id, name);
+    if (a) opts.pruned?.require(id, name, a.sha256);
     const stream = a ? blobs.open(a.sha256) : null;
     if (!a || !stream) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `audit ${id} has no artifact ${JSON.stringify(name.slice(0, 200))}`);
     return reply.type(artifactType(name)).header('content-length', a.size).header('x-content-type-options', 'nosniff')

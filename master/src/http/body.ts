@@ -52,6 +52,7 @@ export function statusOf(err: PytiError): number {
   switch (err.code) {
     case 'PYTI_AUTH': return 401;
     case 'PYTI_JOB_NOT_FOUND': return 404;
+    case 'PYTI_RAW_PRUNED': return 410;
     case 'PYTI_DB_SCHEMA': return 500;
     default: return 400;
   }

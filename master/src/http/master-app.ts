@@ -43,6 +43,8 @@ import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
 import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { submissionRoutes } from './submission-routes.js';
+import { PrunedArtifacts } from '../retention/pruned-artifacts.js';
+import { RetentionGc } from '../retention/retention-gc.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -57,6 +59,8 @@ export interface MasterApp {
   notifications: Notifications;
   /** The queue samples behind `/stats` (tests take one with `stats.sample()`). */
   stats: QueueStats;
+  /** The blob gc under the retention policy (periodic with --gc-interval; `pyti master gc`). */
+  gc: RetentionGc;
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers waiting long-polls, finishes in-flight requests, closes the database. */
@@ -154,6 +158,9 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   const activity = new SlaveActivity(db, queue.clock, config.leaseMs);
   const stats = new QueueStats(db, queue.clock, options.stats);
   app.addHook('preClose', async () => stats.stop());
+  const gc = new RetentionGc({ db, blobs, policy: config.retention, now: () => queue.clock.now(), log });
+  app.addHook('preClose', async () => gc.stop());
+  const pruned = new PrunedArtifacts(db, blobs);
   app.addHook('onClose', async () => db.close());
 
   const guard = (access: Access) => requireUser(auth, config.publicRead, access) as (req: never, reply: never) => Promise<void>;
@@ -164,13 +171,13 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await uploadRoute(api, { queue, blobs, maxUploadBytes: config.maxUploadBytes, guard });
     const search = new AuditSearch(db);
     const history = new ProjectHistory(db);
-    await auditRoutes(api, { queue, blobs, search, history, guard });
+    await auditRoutes(api, { queue, blobs, search, history, guard, pruned });
     await adminRoutes(api, { queue, auth, activity, guard });
-    await pageRoutes(api, { queue, auth, guard, search, history });
+    await pageRoutes(api, { queue, auth, guard, search, history, pruned });
     await historyRoutes(api, { queue, history, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
     await notifications!.routes(api, guard);
-    await traceRoutes(api, { queue, blobs, guard });
+    await traceRoutes(api, { queue, blobs, guard, pruned });
     await submissionRoutes(api, {
       db, queue, blobs, dataDir: config.dataDir, maxUploadBytes: config.maxUploadBytes, guard,
       fetchTimeoutMs: options.git?.fetchTimeoutMs, gitTimeoutMs: options.git?.gitTimeoutMs,
@@ -183,6 +190,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   sender?.start();
   notifications.start();
   stats.start();
+  gc.start();
 
 
   let closed: Promise<void> | null = null;
@@ -193,6 +201,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     observations: { store: observations, sender },
     notifications,
     stats,
+    gc,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       master.url = address;

@@ -20,6 +20,7 @@ import { auditHistorySection, isFlagged } from '../web/audit-history-section.js'
 import { sendApiError } from './body.js';
 import { renderLoginPage } from '../web/login-page.js';
 import { safeNext, tokenCookie, type Access } from './user-auth.js';
+import type { PrunedArtifacts } from '../retention/pruned-artifacts.js';
 
 export interface PageRoutesOptions {
   queue: JobQueue;
@@ -27,6 +28,8 @@ export interface PageRoutesOptions {
   history: ProjectHistory;
   auth: TokenAuthority;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
+  /** Marks artifacts gc deleted (the page says so and links only what is stored). */
+  pruned?: PrunedArtifacts;
 }
 
 /** Gives the embedded report a base URL under the audit's API path, so its relative `raw/…` links resolve. */
@@ -62,13 +65,14 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
   });
 
   app.get<{ Params: { id: string } }>('/audits/:id', { preHandler: login }, async (req, reply) => {
-    const d = opts.queue.detail(req.params.id);
-    if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
+    const found = opts.queue.detail(req.params.id);
+    if (!found) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
+    const d = opts.pruned ? opts.pruned.mark(found) : found;
     const json = d.state === 'done' ? opts.queue.reportJson(d.id) : null;
     const r = d.state === 'done' ? renderReportOrReason(json, masterReportLinks(d.id, true)) : { html: null, reason: null, judgement: null };
     const links = opts.history.linksOf(d.id);
     const newSince = links?.previousRelease && d.state === 'done' && isFlagged(d) ? diffAgainst(opts.queue, links.previousRelease.id, d.id) : null;
-    const panels = auditHistorySection(d, links, newSince) + metadataPanel(json) + traceLinksPanel(d);
+    const panels = auditHistorySection(d, links, newSince) + metadataPanel(json) + traceLinksPanel({ id: d.id, artifacts: d.artifacts.filter((a) => !a.pruned) });
     return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), req.cspNonce, r.reason, r.judgement, panels));
   });
 }

@@ -18,18 +18,21 @@ import { renderRawExcerptPage } from '../web/raw-excerpt-page.js';
 import { renderTracePage, type TracePageInput } from '../web/trace-page.js';
 import { checkExcerptQuery, checkRawName, checkTraceQuery } from './trace-query.js';
 import type { Access } from './user-auth.js';
+import type { PrunedArtifacts } from '../retention/pruned-artifacts.js';
 
 export interface TraceRoutesOptions {
   queue: JobQueue;
   blobs: BlobStore;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
+  /** Answers 410 PYTI_RAW_PRUNED for raw data gc deleted. */
+  pruned?: PrunedArtifacts;
 }
 
 type Query = { Params: { id: string }; Querystring: Record<string, string | undefined> };
 
 export async function traceRoutes(app: FastifyInstance, opts: TraceRoutesOptions): Promise<void> {
   const { queue, blobs } = opts;
-  const viewer = new TraceViewer(queue, blobs);
+  const viewer = new TraceViewer(queue, blobs, opts.pruned);
   const read = { preHandler: opts.guard('read') as never };
   const title = (id: string): string => {
     const d = queue.detail(id);
@@ -63,6 +66,7 @@ export async function traceRoutes(app: FastifyInstance, opts: TraceRoutesOptions
     const file = checkRawName(req.params['*']);
     const { line, context } = checkExcerptQuery(req.query);
     const a = queue.artifact(id, file);
+    if (a) opts.pruned?.require(id, file, a.sha256);
     if (!a || !blobs.has(a.sha256)) throw new PytiError('PYTI_JOB_NOT_FOUND', `audit ${id} has no artifact ${JSON.stringify(file.slice(0, 200))}`);
     const excerpt = await readExcerpt(blobs.pathOf(a.sha256), line, context);
     return reply.type('text/html; charset=utf-8').header('x-content-type-options', 'nosniff')

@@ -11,6 +11,7 @@ import { PytiError } from '@pyti/vm-agent';
 import { TOKENS_FILE } from '../auth.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp } from '../http/master-app.js';
+import { describeRetention } from '../retention/retention-config.js';
 
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
@@ -20,7 +21,9 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
                    [--observations-token T] [--public-url URL]
                    [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
+                   [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR] [--gc-interval DUR]
        pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
+       pyti master gc [--data DIR] [--dry-run] [--list] [--json]   delete what the retention policy lets go (pyti master gc --help)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
   --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off);
@@ -34,8 +37,11 @@ notifications: --public-url is the master's address in links (default http://HOS
   --smtp-host (port 25, or 587 with --smtp-starttls which then is required) from --smtp-from to --smtp-to on
   --email-on events (completed,flagged,regression or all; default flagged,regression); the password of
   --smtp-user is read from PYTI_SMTP_PASSWORD; webhooks: pyti webhook, feeds: GET /api/v1/feed-token
+retention: --retention-max-age (30d) and --retention-max-bytes (50G) let gc delete the distributions and raw data of
+  finished audits (reports stay); --gc-interval (6h) collects in the running master (default: off; pyti master gc);
+  --gc-grace (default 1h) protects what was just written
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
-  PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD`;
+  PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD, PYTI_RETENTION_MAX_AGE, PYTI_RETENTION_MAX_BYTES, PYTI_GC_GRACE, PYTI_GC_INTERVAL`;
 
 export interface MasterCommandIO {
   out(s: string): void;
@@ -44,8 +50,9 @@ export interface MasterCommandIO {
 
 /** Runs `pyti master …` (args after `master`); resolves to the exit code once the master has stopped. */
 export async function runMasterCommand(args: string[], io: MasterCommandIO, opts: { stop?: AbortSignal } = {}): Promise<number> {
-  if (args[0] === 'rescore') {
+  if (args[0] === 'rescore' || args[0] === 'gc') {
     try {
+      if (args[0] === 'gc') return await (await import('../retention/gc-command.js')).runGcCommand(args.slice(1), io);
       const { runRescoreCommand } = await import('../rescore/rescore-command.js');
       return await runRescoreCommand(args.slice(1), io);
     } catch (err) {
@@ -70,6 +77,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'keep-alive-timeout-ms': { type: 'string' },
         'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
         'smtp-from': { type: 'string' }, 'smtp-to': { type: 'string' }, 'smtp-user': { type: 'string' }, 'email-on': { type: 'string' },
+        'retention-max-age': { type: 'string' }, 'retention-max-bytes': { type: 'string' }, 'gc-grace': { type: 'string' }, 'gc-interval': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -99,6 +107,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       keepAliveTimeoutMs: values['keep-alive-timeout-ms'],
       publicUrl: values['public-url'], smtpHost: values['smtp-host'], smtpPort: values['smtp-port'], smtpStarttls: values['smtp-starttls'],
       smtpFrom: values['smtp-from'], smtpTo: values['smtp-to'], smtpUser: values['smtp-user'], emailOn: values['email-on'],
+      retentionMaxAge: values['retention-max-age'], retentionMaxBytes: values['retention-max-bytes'], gcGrace: values['gc-grace'], gcInterval: values['gc-interval'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
@@ -115,6 +124,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
     io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
     io.out(`e-mail: ${config.notify.smtp ? `${config.notify.smtp.events.join(', ')} to ${config.notify.smtp.to.join(', ')} via ${config.notify.smtp.host}:${config.notify.smtp.port}` : 'off (no --smtp-host)'}; links to ${master.notifications.publicUrl}\n`);
+    io.out(`retention: ${describeRetention(config.retention)}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {
     if (err instanceof PytiError) {

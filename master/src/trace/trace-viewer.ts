@@ -19,6 +19,7 @@ import {
 } from '@pyti/common';
 import { PytiError } from '@pyti/vm-agent';
 import type { BlobStore } from '../blobs/blob-store.js';
+import type { PrunedArtifacts } from '../retention/pruned-artifacts.js';
 import type { JobQueue } from '../queue/job-queue.js';
 
 /** Largest trace the viewer parses (a bigger one is refused with PYTI_INPUT_TOO_LARGE). */
@@ -60,7 +61,8 @@ export function guestPathsOf(reportJson: string | null): OwnerPaths {
 export class TraceViewer {
   private readonly cache = new Map<string, Promise<TraceIndex>>();
 
-  constructor(private readonly queue: JobQueue, private readonly blobs: BlobStore) {}
+  /** `pruned`: raw data gc deleted is PYTI_RAW_PRUNED (410), not a missing artifact. */
+  constructor(private readonly queue: JobQueue, private readonly blobs: BlobStore, private readonly pruned?: PrunedArtifacts) {}
 
   /** Phases of audit `id` whose trace the master has. Throws JobNotFoundError. */
   phases(id: string): Phase[] {
@@ -89,6 +91,7 @@ export class TraceViewer {
 
   private index(id: string, file: string): Promise<TraceIndex> {
     const a = this.queue.artifact(id, file);
+    if (a) this.pruned?.require(id, file, a.sha256);
     if (!a || !this.blobs.has(a.sha256)) throw new PytiError('PYTI_JOB_NOT_FOUND', `audit ${id} has no artifact ${file}`);
     const paths = guestPathsOf(this.queue.reportJson(id));
     const key = `${a.sha256}|${paths.work}|${paths.tmp}`;

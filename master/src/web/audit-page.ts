@@ -18,6 +18,7 @@ import type { AuditDetail } from '../user-api.js';
 import { auditCells, auditTone } from './audit-row-model.js';
 import { isLive } from './audit-list-page.js';
 import { NOSCRIPT_REFRESH, inlineScript, pageShell, scriptJson } from './page-shell.js';
+import { prunedSummary } from '../retention/pruned-artifacts.js';
 
 /** Only same-site paths and http(s) URLs become links; anything else (`javascript:` …) stays text. */
 function safeHref(url: string): string | null {
@@ -101,10 +102,21 @@ function artifactsSection(d: AuditDetail): string {
   const reports = d.state === 'done' ? `<p><a href="${esc(base)}/report.json">report.json</a> · <a href="${esc(base)}/report.html">report.html</a></p>` : '';
   if (!d.artifacts.length && !reports) return '';
   const rows = d.artifacts.map((a) => {
-    const href = safeHref(a.url);
-    return `<tr><td><code>${href ? `<a href="${esc(href)}">${esc(a.name)}</a>` : esc(a.name)}</code></td><td class="num">${esc(bytes(a.sizeBytes))}</td><td><code>${esc(a.sha256.slice(0, 16))}…</code></td></tr>`;
+    const href = a.pruned ? null : safeHref(a.url);
+    const name = href ? `<a href="${esc(href)}">${esc(a.name)}</a>` : esc(a.name);
+    return `<tr><td><code>${name}</code>${a.pruned ? ' <span class="muted">(pruned)</span>' : ''}</td><td class="num">${esc(bytes(a.sizeBytes))}</td><td><code>${esc(a.sha256.slice(0, 16))}…</code></td></tr>`;
   });
-  return `<section><h2>Report and raw data (${esc(d.artifacts.length)} files)</h2>${reports}${rows.length ? `<table><tr><th>file</th><th class="num">size</th><th>sha256</th></tr>${rows.join('')}</table>` : ''}</section>`;
+  return `<section><h2>Report and raw data (${esc(d.artifacts.length)} files)</h2>${reports}${prunedNote(d)}${rows.length ? `<table><tr><th>file</th><th class="num">size</th><th>sha256</th></tr>${rows.join('')}</table>` : ''}</section>`;
+}
+
+/** Says which raw data the retention policy deleted (the report and verdict stay). */
+function prunedNote(d: AuditDetail): string {
+  const p = prunedSummary(d.artifacts);
+  if (!p) return '';
+  const all = p.files === d.artifacts.length;
+  return `<p class="muted" id="raw-pruned">${all ? 'The raw data of this audit was' : `${esc(p.files)} of its ${esc(d.artifacts.length)} raw files were`} pruned`
+    + `${p.at ? ` on ${esc(p.at)}` : ''} by the retention policy (${esc(p.files)} files, ${esc(bytes(p.bytes))}): they can no longer be downloaded`
+    + ` or viewed in the trace viewer. The report and its verdict stay.</p>`;
 }
 
 function eventItems(d: AuditDetail): string {
