@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMasterCommand } from '../server/master-command.js';
 import { ManualClock } from '../queue/clock.js';
-import { MasterKit, KIT_SLAVES } from '../testing/master-socket-kit.js';
+import { MasterKit, KIT_SLAVES, KIT_USER } from '../testing/master-socket-kit.js';
+import { CHROMIUM, HeadlessChromium } from '../testing/headless-chromium.js';
 import { tinyReport, tinyWheel } from '../testing/tiny-dists.js';
 import { BlobStore } from '../blobs/blob-store.js';
 import { planGc } from './gc-plan.js';
@@ -157,6 +158,18 @@ describe('pyti master gc on a running master', () => {
     expect((await k.request('GET', `/api/v1/audits/${old.id}/artifacts/raw/test/shared.strace`)).body).toBe(shared);
     expect((await k.request('GET', `/api/v1/audits/${mid.id}/artifacts/raw/install/install.strace`)).body).toBe('mid trace\n');
     expect((await k.request('GET', `/audits/${mid.id}`)).body).not.toContain('raw-pruned');
+
+    // In a real browser: the page renders, with its report frame and the note, and nothing is blocked.
+    if (!CHROMIUM) return;
+    const browser = await HeadlessChromium.open(CHROMIUM);
+    try {
+      await browser.goto(`${k.url.replace(/\/$/, '')}/audits/${old.id}?token=${KIT_USER}`, 1500);
+      expect(await browser.evaluate('document.getElementById("raw-pruned").innerText')).toMatch(/^3 of its 4 raw files were pruned on .* The report and its verdict stay\.$/);
+      expect(await browser.evaluate('document.getElementById("report").contentDocument.body.innerText.length > 0')).toBe(true);
+      expect(browser.log.filter((l) => /Content Security Policy/i.test(l))).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('skips a blob that an upload re-used after the plan was made (no queued job loses its file)', async () => {

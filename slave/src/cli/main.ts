@@ -33,7 +33,9 @@ export const USAGE = `usage:
   pyti image build [--force]
   pyti image info
   pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N] [--index-url URL] [--data DIR] [--perf]
-                                              run a slave: lease jobs, prefetch with pip, audit, report (env PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA)
+             [--wheel-cache-max SIZE|none] [--wheel-cache-max-age DUR]
+                                              run a slave: lease jobs, prefetch with pip, audit, report (env PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA);
+                                              its wheel cache is pruned at start and between jobs, least recently used first (default max 10G)
   pyti master [options]                       run the master: job queue, command API, user API, web pages
   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--wait] [--json]
   pyti submit --zip FILE.zip | --git URL --ref REF [--priority N] [--backend B] [--wait] [--json]

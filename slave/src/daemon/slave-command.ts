@@ -1,7 +1,8 @@
 /**
  * `pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N]
- * [--index-url URL] [--data DIR] [--perf]` (environment: PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL,
- * PYTI_SLAVE_DATA). Progress lines go to stderr as `[time] …`. SIGTERM and SIGINT drain the slave
+ * [--index-url URL] [--data DIR] [--perf] [--wheel-cache-max SIZE|none] [--wheel-cache-max-age DUR]`
+ * (environment: PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA, PYTI_WHEEL_CACHE_MAX,
+ * PYTI_WHEEL_CACHE_MAX_AGE). The wheel cache is pruned at start and between jobs (default: at most 10G). Progress lines go to stderr as `[time] …`. SIGTERM and SIGINT drain the slave
  * (running jobs finish, nothing new is leased) and it exits 0; a second signal exits at once (130/143).
  */
 import { parseArgs } from 'node:util';
@@ -22,11 +23,14 @@ export async function slaveCommand(args: string[], err: (s: string) => void): Pr
       'index-url': { type: 'string' },
       data: { type: 'string' },
       perf: { type: 'boolean' },
+      'wheel-cache-max': { type: 'string' },
+      'wheel-cache-max-age': { type: 'string' },
     },
   });
   const config = loadSlaveConfig({
     master: values.master, token: values.token, name: values.name, backend: values.backend,
     concurrency: values.concurrency, indexUrl: values['index-url'], data: values.data, perf: values.perf,
+    wheelCacheMax: values['wheel-cache-max'], wheelCacheMaxAge: values['wheel-cache-max-age'],
   });
   const drain = new AbortController();
   const handlers: [NodeJS.Signals, number][] = [['SIGTERM', 143], ['SIGINT', 130]];

@@ -1,6 +1,6 @@
 /**
  * The slave daemon's configuration: flags over environment (`PYTI_MASTER_URL`, `PYTI_SLAVE_TOKEN`,
- * `PYTI_INDEX_URL`, `PYTI_SLAVE_DATA`) over defaults, validated once and frozen. Every problem is a
+ * `PYTI_INDEX_URL`, `PYTI_SLAVE_DATA`, `PYTI_WHEEL_CACHE_MAX`, `PYTI_WHEEL_CACHE_MAX_AGE`) over defaults, validated once and frozen. Every problem is a
  * `PYTI_CONFIG_INVALID` error naming the flag or variable.
  *
  * Security: the token is never printed (`describeSlaveConfig` leaves it out); URLs must be http(s)
@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { cacheRoot } from '@pyti/images';
 import { normalizeMasterUrl } from '../command/command-client.js';
-import { DEFAULT_INDEX_URL, normalizeIndexUrl } from '@pyti/common';
+import { DEFAULT_INDEX_URL, formatBytes, formatDuration, normalizeIndexUrl, parseByteSize, parseDuration } from '@pyti/common';
+import type { WheelCachePolicy } from '../prefetch/wheel-cache-pruner.js';
 
 /** Backends a slave can be told to offer. */
 export const SLAVE_BACKENDS = ['bwrap', 'qemu', 'libvirt'] as const;
@@ -31,6 +32,8 @@ export interface SlaveConfig {
   readonly dataDir: string;
   /** Every job also runs the perf task (its slowest tests timed five times), so the master's history of a project has timings. */
   readonly perf: boolean;
+  /** What the wheel cache keeps (pruned at start and between jobs, least recently used first). */
+  readonly wheelCache: Readonly<WheelCachePolicy>;
 }
 
 /** Flags as `pyti slave` parses them. */
@@ -43,6 +46,33 @@ export interface SlaveFlags {
   indexUrl?: string;
   data?: string;
   perf?: boolean;
+  /** `--wheel-cache-max SIZE` (10G; `none`: no limit). */
+  wheelCacheMax?: string;
+  /** `--wheel-cache-max-age DUR` (30d; default none). */
+  wheelCacheMaxAge?: string;
+}
+
+/** The wheel cache's default size limit. */
+export const DEFAULT_WHEEL_CACHE_MAX_BYTES = 10 * 1024 ** 3;
+
+function wheelCachePolicy(flags: SlaveFlags, env: NodeJS.ProcessEnv): WheelCachePolicy {
+  const maxText = flags.wheelCacheMax ?? (env.PYTI_WHEEL_CACHE_MAX || undefined);
+  const maxWhat = flags.wheelCacheMax !== undefined ? '--wheel-cache-max' : 'PYTI_WHEEL_CACHE_MAX';
+  let maxBytes: number | null = DEFAULT_WHEEL_CACHE_MAX_BYTES;
+  if (maxText !== undefined) {
+    maxBytes = maxText.trim() === 'none' ? null : parseByteSize(maxText);
+    if (maxText.trim() !== 'none' && maxBytes === null) invalid(maxWhat, `${JSON.stringify(maxText.slice(0, 40))} is not a size (bytes, or 500M, 10G; none: no limit)`);
+    if (maxBytes !== null && maxBytes < 1024 * 1024) invalid(maxWhat, `${formatBytes(maxBytes)} is below 1 MiB`);
+  }
+  const ageText = flags.wheelCacheMaxAge ?? (env.PYTI_WHEEL_CACHE_MAX_AGE || undefined);
+  const ageWhat = flags.wheelCacheMaxAge !== undefined ? '--wheel-cache-max-age' : 'PYTI_WHEEL_CACHE_MAX_AGE';
+  let maxAgeMs: number | null = null;
+  if (ageText !== undefined && ageText.trim() !== 'none') {
+    maxAgeMs = parseDuration(ageText);
+    if (maxAgeMs === null) invalid(ageWhat, `${JSON.stringify(ageText.slice(0, 40))} is not a duration (30d, 12h; none: no limit)`);
+    if (maxAgeMs < 3_600_000) invalid(ageWhat, `${formatDuration(maxAgeMs)} is below 1h`);
+  }
+  return Object.freeze({ maxBytes, maxAgeMs });
 }
 
 function invalid(what: string, why: string): never {
@@ -76,10 +106,13 @@ export function loadSlaveConfig(flags: SlaveFlags, env: NodeJS.ProcessEnv = proc
   const index = flags.indexUrl ?? env.PYTI_INDEX_URL ?? DEFAULT_INDEX_URL;
   const indexUrl = wrap(flags.indexUrl ? '--index-url' : 'PYTI_INDEX_URL', () => normalizeIndexUrl(index));
   const dataDir = resolve(flags.data ?? env.PYTI_SLAVE_DATA ?? join(cacheRoot(env), 'slave'));
-  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, dataDir, perf: flags.perf ?? false });
+  const wheelCache = wheelCachePolicy(flags, env);
+  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, dataDir, perf: flags.perf ?? false, wheelCache });
 }
 
 /** The configuration for a log line, without the token. */
 export function describeSlaveConfig(c: SlaveConfig): string {
-  return `master ${c.masterUrl}, index ${c.indexUrl}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}${c.perf ? ', perf task on' : ''}`;
+  const w = c.wheelCache;
+  const cache = `wheel cache ${w.maxBytes === null ? 'no size limit' : `max ${formatBytes(w.maxBytes)}`}${w.maxAgeMs === null ? '' : `, max age ${formatDuration(w.maxAgeMs)}`}`;
+  return `master ${c.masterUrl}, index ${c.indexUrl}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}, ${cache}${c.perf ? ', perf task on' : ''}`;
 }

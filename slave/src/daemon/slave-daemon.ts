@@ -24,6 +24,8 @@ import { CommandClient, CommandError } from '../command/command-client.js';
 import type { GuestTags } from '../prefetch/guest-tags.js';
 import { openPrefetchHost } from '../prefetch/prefetch-host.js';
 import type { WheelCache } from '../prefetch/wheel-cache.js';
+import { pruneWheelCache } from '../prefetch/wheel-cache-pruner.js';
+import { formatBytes } from '@pyti/common';
 import { lockDataDir, resetJobsDir } from './data-dir.js';
 import { runJob } from './job-runner.js';
 import { Outbox } from './outbox.js';
@@ -99,6 +101,7 @@ class SlaveDaemon {
   private rootfs!: string;
   private jobsDir!: string;
   private stopped = false;
+  private pruning: Promise<void> | null = null;
 
   constructor(private readonly config: SlaveConfig, private readonly io: SlaveIO) {
     this.policy = { ...DEFAULT_RETRY_POLICY, ...io.retry };
@@ -118,6 +121,7 @@ class SlaveDaemon {
       this.jobsDir = resetJobsDir(this.config.dataDir);
       this.io.log(`slave starting: ${describeSlaveConfig(this.config)}`);
       ({ cache: this.cache, rootfs: this.rootfs, tags: this.tags } = await openPrefetchHost({ wheelCacheDir: join(this.config.dataDir, 'wheels'), rootfs: this.io.rootfs }));
+      await this.pruneWheelCache('at start');
       await this.setUpBackends();
       if (this.io.drain?.aborted) this.startDrain('asked to drain');
       this.io.drain?.addEventListener('abort', () => this.startDrain('asked to drain'), { once: true });
@@ -137,6 +141,7 @@ class SlaveDaemon {
       clearTimeout(this.flushTimer);
       for (const r of this.running.values()) r.ctrl.abort(new Error('the slave is stopping'));
       await Promise.allSettled([...this.running.values()].map((r) => r.done));
+      await this.pruning;
       release();
     }
   }
@@ -250,9 +255,29 @@ class SlaveDaemon {
         rmSync(jobDir, { recursive: true, force: true });
         this.running.delete(job.leaseId);
         this.wakeLoop();
+        void this.pruneWheelCache('between jobs');
       }
     })();
     this.running.set(job.leaseId, { job, ctrl, done });
+  }
+
+  /** Prunes the wheel cache by its policy unless a prefetch uses it (then the next job's end tries again); one prune at a time. */
+  private pruneWheelCache(when: string): Promise<void> {
+    this.pruning ??= (async () => {
+      try {
+        const r = await pruneWheelCache(this.cache, this.config.wheelCache);
+        if ('busy' in r) return;
+        if (r.deleted.length || when === 'at start') {
+          const bytes = r.deleted.reduce((s, w) => s + w.sizeBytes, 0);
+          this.io.log(`wheel cache ${when}: ${r.deleted.length ? `pruned ${r.deleted.length} wheels (${formatBytes(bytes)}), ` : ''}${r.kept.count} wheels (${formatBytes(r.kept.bytes)}) kept`);
+        }
+      } catch (err) {
+        this.io.log(`wheel cache ${when}: not pruned: ${(err as Error).message}`);
+      } finally {
+        this.pruning = null;
+      }
+    })();
+    return this.pruning;
   }
 
   private stopJob(leaseId: string, why: string): void {

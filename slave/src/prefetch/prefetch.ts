@@ -92,6 +92,11 @@ export interface RequirementGroup {
  * into the summary with pip's own failures.
  */
 export async function prefetchRequirementGroups(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[] = [], t0 = Date.now(), tests?: TestGroup): Promise<PrefetchSummary> {
+  // Holding a use of the wheel cache: its pruner waits until the wheels are linked into the wheelhouse.
+  return o.cache.use(() => prefetchGroupsInUse(o, groups, errors, t0, tests));
+}
+
+async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[], t0: number, tests?: TestGroup): Promise<PrefetchSummary> {
   const log = o.onLog ?? (() => undefined);
   const wheels = new Map<string, CachedWheel>();
   const failed = new Set<RequirementGroup>();

@@ -12,14 +12,18 @@
  *
  * Concurrency: commits are serialised within the process; a data directory belongs to one slave
  * process (the daemon locks it). Staging directories of runs that died are swept by `sweepStaging`.
+ * A prefetch runs inside `use` (wheel-cache-use.ts), so the pruner (wheel-cache-pruner.ts) never
+ * deletes a wheel under it; each commit renews the modification time of the wheels pip resolved,
+ * the "last use" the pruner goes by.
  *
  * Security: only regular files with safe wheel names are taken from a staging directory; the cache
  * never follows a name from pip's output outside the staging directory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, copyFileSync, chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { createReadStream, copyFileSync, chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { safeDistFilename } from '@pyti/common';
+import { withCacheUse } from './wheel-cache-use.js';
 
 /** One wheel in the cache. */
 export interface CachedWheel {
@@ -76,6 +80,21 @@ export class WheelCache {
     return m;
   }
 
+  /** Runs `fn` (a prefetch: stage, pip, commit, link) holding a use of the cache: no prune runs meanwhile. */
+  use<T>(fn: () => Promise<T>): Promise<T> {
+    return withCacheUse(this.root, fn);
+  }
+
+  /** Marks a cached wheel used now (the pruner keeps the recently used). */
+  private touch(path: string): void {
+    const now = new Date();
+    try {
+      utimesSync(path, now, now);
+    } catch {
+      /* not ours to touch: the pruner then sees its older time */
+    }
+  }
+
   /** A fresh download directory holding hard links to every cached wheel under its name. */
   stage(): string {
     const dir = join(this.staging, `${process.pid}-${randomUUID()}`);
@@ -127,6 +146,7 @@ export class WheelCache {
       if (!st.isFile()) continue;
       const hex = known.get(filename);
       if (hex && statSync(join(this.bySha, `${hex}.whl`)).ino === st.ino) {
+        this.touch(join(this.bySha, `${hex}.whl`));
         out.push({ filename, sha256: hex, path: join(this.bySha, `${hex}.whl`), cached: true });
         continue;
       }
@@ -138,7 +158,7 @@ export class WheelCache {
         copyFileSync(p, tmp);
         chmodSync(tmp, 0o444);
         renameSync(tmp, dest);
-      }
+      } else this.touch(dest);
       const link = join(this.byName, filename);
       const tmpLink = `${link}.tmp-${randomUUID().slice(0, 8)}`;
       symlinkSync(join('..', 'by-sha256', `${sha}.whl`), tmpLink);
