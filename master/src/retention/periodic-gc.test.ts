@@ -1,5 +1,6 @@
 // The running master's periodic gc (--gc-interval): off by default; when on, each interval deletes
-// what the policy lets go and logs one line; a failing run is logged and the timer goes on.
+// what the policy lets go and logs one line; a failing run is logged and the timer goes on. And a
+// blob re-used between a gc's plan and its run is kept (the file's renewed time is checked last).
 import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,23 @@ describe('periodic gc', () => {
     jest.useRealTimers();
     db.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps a blob uploaded again between the plan and the run (its time is renewed), and deletes it once old again', () => {
+    const data = Buffer.from('a slave result uploaded twice');
+    const sha256 = blobs.putBuffer(data).sha256;
+    const old = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(blobs.pathOf(sha256), old, old);
+    const gc = new RetentionGc({ db, blobs, policy: loadRetentionConfig({}, {}) });
+    const plan = gc.plan();
+    expect(plan.items.map((i) => [i.kind, i.name])).toEqual([['orphan', sha256]]);
+    expect(blobs.putBuffer(data)).toEqual({ sha256, sizeBytes: data.length, created: false }); // renews the stored file
+    expect(gc.run(plan)).toEqual({ deleted: [], skipped: [{ item: plan.items[0], why: 're-used during gc' }] });
+    expect(blobs.has(sha256)).toBe(true);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pruned_blobs').get()).toEqual({ n: 0 });
+    utimesSync(blobs.pathOf(sha256), old, old);
+    expect(gc.collect().result.deleted.map((i) => i.name)).toEqual([sha256]);
+    expect(blobs.has(sha256)).toBe(false);
   });
 
   it('collects every interval when configured, never when not', () => {

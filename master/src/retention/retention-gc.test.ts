@@ -189,6 +189,20 @@ describe('pyti master gc on a running master', () => {
     expect((await k.request('GET', `/rpc/v1/blobs/${first.sha256}`, { token: KIT_SLAVES.s1 })).status).toBe(200);
   });
 
+  it('without a policy deletes only garbage, with progress and a summary by kind', async () => {
+    await audit('keep', { 'install/install.strace': 'kept\n' });
+    const orphan = await putBlob('never completed');
+    ageAllBlobs();
+    const r = await gcCli(k.dataDir, '--list');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('policy: no age limit, no size limit, grace 1h, no periodic gc\n');
+    expect(r.out).toMatch(new RegExp(`^deleted orphan +${orphan.sha256} +15 B last used \\S+ \\(unreferenced\\)$`, 'm'));
+    expect(r.out).toMatch(/^deleted 1 \(15 B\):\n +archive +0 +0 B\n +raw +0 +0 B\n +orphan +1 +15 B\n +temp +0 +0 B\n$/m);
+    expect(r.err).toBe('gc: 1/1 checked, 15 B deleted\n');
+    expect(blobs.has(orphan.sha256)).toBe(false);
+    expect([...blobs.list()].length).toBe(3); // the audit's upload, raw trace and dist copy
+  });
+
   it('refuses a bad policy with PYTI_CONFIG_INVALID and exit 64', async () => {
     const bad = await gcCli(k.dataDir, '--dry-run', '--retention-max-age', '30');
     expect(bad.code).toBe(64);
