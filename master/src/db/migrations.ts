@@ -334,6 +334,7 @@ export const MIGRATIONS: readonly string[] = [
   // 8 (retention gc, src/retention): the blobs gc deleted (an audit's raw data or distribution, or
   //    garbage nothing referenced), with their kind, size and when; the artifact rows stay, so an audit's
   //    page lists its pruned files and says when they went. A blob stored again later is simply present.
+  //    Indexes on the columns naming blobs, for gc's per-blob re-check.
   `
   CREATE TABLE pruned_blobs (
     sha256 TEXT PRIMARY KEY,
@@ -342,6 +343,9 @@ export const MIGRATIONS: readonly string[] = [
     reason TEXT NOT NULL CHECK (reason IN ('age', 'size', 'unreferenced')),
     pruned_at INTEGER NOT NULL
   );
+  -- gc re-reads each blob's references inside its transaction: by upload and by artifact.
+  CREATE INDEX jobs_upload_sha256 ON jobs (upload_sha256) WHERE upload_sha256 IS NOT NULL;
+  CREATE INDEX artifacts_sha256 ON artifacts (sha256);
   `,
 ];
 
