@@ -9,7 +9,9 @@
  *
  * A blob's last use is the newest of its file's modification time (written, or re-used by an
  * identical upload) and the times of the jobs naming it (finished, or submitted when never finished).
- * A blob named by a queued or running job is protected: a slave is about to fetch it.
+ * A blob named by a queued or running job is protected: a slave is about to fetch it. A blob named by
+ * an audit judged malicious or suspicious is the evidence of that verdict: kept unless the policy
+ * says otherwise (`--retention-prune-flagged`).
  *
  * SQL here is portable (plain SELECTs and JOINs).
  */
@@ -29,6 +31,8 @@ export interface BlobRefs {
   protectedBy: string | null;
   /** The newest time of a job naming it (ms), or null without references. */
   lastRefMs: number | null;
+  /** The id of an audit judged malicious or suspicious naming it, or null. */
+  flaggedBy: string | null;
 }
 
 /** One blob in the store, with what the database says about it. */
@@ -50,15 +54,15 @@ export interface TempLeftover {
 
 const LIVE = "('queued', 'running')";
 
-interface RefRow { sha256: string; state: string; at: number; job_id: string; archive: number }
+interface RefRow { sha256: string; state: string; verdict: string | null; at: number; job_id: string; archive: number }
 
 /** Every reference in the database, one row each (uploads of jobs, artifacts of reports). */
 function allRefs(db: Db): RefRow[] {
   return db.prepare(`
-    SELECT upload_sha256 AS sha256, state, COALESCE(finished_at, submitted_at) AS at, id AS job_id, 1 AS archive
+    SELECT upload_sha256 AS sha256, state, verdict, COALESCE(finished_at, submitted_at) AS at, id AS job_id, 1 AS archive
       FROM jobs WHERE upload_sha256 IS NOT NULL
     UNION ALL
-    SELECT a.sha256 AS sha256, j.state AS state, COALESCE(j.finished_at, j.submitted_at) AS at, j.id AS job_id,
+    SELECT a.sha256 AS sha256, j.state AS state, j.verdict AS verdict, COALESCE(j.finished_at, j.submitted_at) AS at, j.id AS job_id,
            CASE WHEN a.name LIKE 'dist/%' THEN 1 ELSE 0 END AS archive
       FROM artifacts a JOIN jobs j ON j.seq = a.job_seq`).all() as RefRow[];
 }
@@ -67,6 +71,7 @@ function fold(into: BlobRefs, r: RefRow): void {
   if (r.archive) into.kind = 'archive';
   else if (into.kind === 'orphan') into.kind = 'raw';
   if (into.protectedBy === null && (r.state === 'queued' || r.state === 'running')) into.protectedBy = r.job_id;
+  if (into.flaggedBy === null && (r.verdict === 'malicious' || r.verdict === 'suspicious')) into.flaggedBy = r.job_id;
   into.lastRefMs = Math.max(into.lastRefMs ?? 0, r.at);
 }
 
@@ -75,7 +80,7 @@ export function referencesByBlob(db: Db): Map<string, BlobRefs> {
   const m = new Map<string, BlobRefs>();
   for (const r of allRefs(db)) {
     let e = m.get(r.sha256);
-    if (!e) m.set(r.sha256, (e = { kind: 'orphan', protectedBy: null, lastRefMs: null }));
+    if (!e) m.set(r.sha256, (e = { kind: 'orphan', protectedBy: null, lastRefMs: null, flaggedBy: null }));
     fold(e, r);
   }
   return m;
@@ -84,13 +89,13 @@ export function referencesByBlob(db: Db): Map<string, BlobRefs> {
 /** What the database says about one blob now (gc re-reads it inside its transaction before deleting). */
 export function referencesOf(db: Db, sha256: string): BlobRefs {
   const rows = db.prepare(`
-    SELECT upload_sha256 AS sha256, state, COALESCE(finished_at, submitted_at) AS at, id AS job_id, 1 AS archive
+    SELECT upload_sha256 AS sha256, state, verdict, COALESCE(finished_at, submitted_at) AS at, id AS job_id, 1 AS archive
       FROM jobs WHERE upload_sha256 = ?
     UNION ALL
-    SELECT a.sha256 AS sha256, j.state AS state, COALESCE(j.finished_at, j.submitted_at) AS at, j.id AS job_id,
+    SELECT a.sha256 AS sha256, j.state AS state, j.verdict AS verdict, COALESCE(j.finished_at, j.submitted_at) AS at, j.id AS job_id,
            CASE WHEN a.name LIKE 'dist/%' THEN 1 ELSE 0 END AS archive
       FROM artifacts a JOIN jobs j ON j.seq = a.job_seq WHERE a.sha256 = ?`).all(sha256, sha256) as RefRow[];
-  const e: BlobRefs = { kind: 'orphan', protectedBy: null, lastRefMs: null };
+  const e: BlobRefs = { kind: 'orphan', protectedBy: null, lastRefMs: null, flaggedBy: null };
   for (const r of rows) fold(e, r);
   return e;
 }
@@ -105,7 +110,7 @@ export function blobInventory(db: Db, blobs: BlobStore): InventoryBlob[] {
   const refs = referencesByBlob(db);
   const out: InventoryBlob[] = [];
   for (const b of blobs.list()) {
-    const r = refs.get(b.sha256) ?? { kind: 'orphan' as const, protectedBy: null, lastRefMs: null };
+    const r = refs.get(b.sha256) ?? { kind: 'orphan' as const, protectedBy: null, lastRefMs: null, flaggedBy: null };
     out.push({ ...b, ...r, lastUseMs: Math.max(b.mtimeMs, r.lastRefMs ?? 0) });
   }
   return out;

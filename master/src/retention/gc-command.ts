@@ -1,6 +1,6 @@
 /**
  * `pyti master gc [--data DIR] [--dry-run] [--list] [--json] [--retention-max-age DUR]
- * [--retention-max-bytes SIZE] [--gc-grace DUR]`: deletes what the retention policy lets go from the
+ * [--retention-max-bytes SIZE] [--gc-grace DUR] [--retention-prune-flagged]`: deletes what the retention policy lets go from the
  * master's blob store (retention-gc.ts): with `--dry-run` it only prints what it would delete (counts and
  * bytes by kind; `--list`: every blob), else it deletes, with progress on stderr and a summary.
  * The policy comes from the same flags and environment as `pyti master` (PYTI_RETENTION_MAX_AGE, …).
@@ -20,13 +20,14 @@ import { totalsByKind, type GcItem, type GcPlan } from './gc-plan.js';
 import type { GcResult } from './gc-run.js';
 
 export const GC_USAGE = `usage: pyti master gc [--data DIR] [--dry-run] [--list] [--json]
-                      [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR]
+                      [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR] [--retention-prune-flagged]
   deletes what the retention policy lets go: blobs nothing references, and with a max age (30d) or a max
   total size (50G) the distributions and raw data of finished audits (least recently used first); never
-  what a queued or running job needs, nor what was written within the grace period (default 1h).
+  what a queued or running job needs, nor what was written within the grace period (default 1h), nor the
+  evidence of audits judged malicious or suspicious (unless --retention-prune-flagged).
   Reports stay; an audit's page says its raw data was pruned.
   --dry-run: print what would be deleted and delete nothing; --list: one line per blob; --json: a JSON summary
-  environment: PYTI_MASTER_DATA, PYTI_RETENTION_MAX_AGE, PYTI_RETENTION_MAX_BYTES, PYTI_GC_GRACE`;
+  environment: PYTI_MASTER_DATA, PYTI_RETENTION_MAX_AGE, PYTI_RETENTION_MAX_BYTES, PYTI_GC_GRACE, PYTI_RETENTION_PRUNE_FLAGGED=1`;
 
 type IO = { out(s: string): void; err(s: string): void };
 
@@ -44,7 +45,7 @@ function kindTable(items: GcItem[]): string {
 
 function planHead(plan: GcPlan): string {
   return `blobs: ${plan.before.count} (${formatBytes(plan.before.bytes)}); `
-    + `${plan.after.protectedByJobs} needed by queued or running jobs, ${plan.after.inGrace} within the grace period\n`;
+    + `${plan.after.protectedByJobs} needed by queued or running jobs, ${plan.after.flagged} kept as evidence of flagged audits, ${plan.after.inGrace} within the grace period\n`;
 }
 
 /** Runs `pyti master gc …` (args after `gc`); resolves to the exit code (0; 2 when something could not be deleted). */
@@ -54,6 +55,7 @@ export async function runGcCommand(args: string[], io: IO, env: Record<string, s
     options: {
       data: { type: 'string' }, 'dry-run': { type: 'boolean' }, list: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       'retention-max-age': { type: 'string' }, 'retention-max-bytes': { type: 'string' }, 'gc-grace': { type: 'string' },
+      'retention-prune-flagged': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -62,6 +64,7 @@ export async function runGcCommand(args: string[], io: IO, env: Record<string, s
   }
   const config = loadMasterConfig({
     data: values.data, retentionMaxAge: values['retention-max-age'], retentionMaxBytes: values['retention-max-bytes'], gcGrace: values['gc-grace'],
+    retentionPruneFlagged: values['retention-prune-flagged'],
   }, env);
   const policy = config.retention;
   const db = openDatabase(join(config.dataDir, DB_FILE));
@@ -95,7 +98,7 @@ export async function runGcCommand(args: string[], io: IO, env: Record<string, s
 }
 
 function report(plan: GcPlan, result: GcResult, io: IO, json: boolean, list: boolean): number {
-  const failed = result.skipped.filter((s) => !/^(job .* needs it|a job named it during gc|re-used during gc|already gone)$/.test(s.why));
+  const failed = result.skipped.filter((s) => !/^(job .* needs it|audit .* is flagged|a job named it during gc|re-used during gc|already gone)$/.test(s.why));
   if (json) {
     io.out(`${JSON.stringify({
       dryRun: false, before: plan.before, byKind: totalsByKind(result.deleted), deleted: result.deleted.map(itemJson),

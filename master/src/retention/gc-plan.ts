@@ -1,7 +1,8 @@
 /**
  * What a gc would delete under a retention policy, decided from an inventory (blob-inventory.ts):
  *
- * 1. never a blob a queued or running job names, nor one last used within the grace period;
+ * 1. never a blob a queued or running job names, nor one last used within the grace period, nor (unless
+ *    `pruneFlagged`) one an audit judged malicious or suspicious names (the evidence of its verdict);
  * 2. `unreferenced`: every orphan blob (nothing names it) past the grace period;
  * 3. `age`: with a max age, every archive and raw blob last used before `now - maxAge`;
  * 4. `size`: with a max total size, while the blobs that are left exceed it, the least recently used
@@ -37,8 +38,8 @@ export interface GcPlan {
   items: GcItem[];
   /** Blobs in the store before: count and bytes. */
   before: KindTotal;
-  /** Blobs kept: count and bytes, and how many of them a queued or running job protects, or the grace period. */
-  after: KindTotal & { protectedByJobs: number; inGrace: number };
+  /** Blobs kept: count and bytes, and how many of them a queued or running job protects, a flagged audit, or the grace period. */
+  after: KindTotal & { protectedByJobs: number; flagged: number; inGrace: number };
 }
 
 /** Counts and bytes by kind (the four kinds in a fixed order, zero ones included). */
@@ -58,10 +59,13 @@ export function planGc(policy: RetentionConfig, blobs: readonly InventoryBlob[],
   const items: GcItem[] = [];
   const left: InventoryBlob[] = [];
   let protectedByJobs = 0;
+  let flagged = 0;
   let inGrace = 0;
+  const keep = (b: InventoryBlob): boolean => b.protectedBy !== null || (!policy.pruneFlagged && b.flaggedBy !== null) || b.lastUseMs >= graceLine;
   for (const b of blobs) {
     const item = (reason: PruneReason): GcItem => ({ kind: b.kind, reason, name: b.sha256, sizeBytes: b.sizeBytes, lastUseMs: b.lastUseMs, blob: b });
     if (b.protectedBy !== null) protectedByJobs++;
+    else if (!policy.pruneFlagged && b.flaggedBy !== null) flagged++;
     else if (b.lastUseMs >= graceLine) inGrace++;
     else if (b.kind === 'orphan') {
       items.push(item('unreferenced'));
@@ -75,7 +79,7 @@ export function planGc(policy: RetentionConfig, blobs: readonly InventoryBlob[],
   let total = left.reduce((s, b) => s + b.sizeBytes, 0);
   const kept = new Set(left);
   if (policy.maxTotalBytes !== null && total > policy.maxTotalBytes) {
-    const deletable = left.filter((b) => b.protectedBy === null && b.lastUseMs < graceLine)
+    const deletable = left.filter((b) => !keep(b))
       .sort((a, b) => a.lastUseMs - b.lastUseMs || a.sha256.localeCompare(b.sha256));
     for (const b of deletable) {
       if (total <= policy.maxTotalBytes) break;
@@ -90,6 +94,6 @@ export function planGc(policy: RetentionConfig, blobs: readonly InventoryBlob[],
   return {
     now, items,
     before: { count: blobs.length, bytes: blobs.reduce((s, b) => s + b.sizeBytes, 0) },
-    after: { count: kept.size, bytes: total, protectedByJobs, inGrace },
+    after: { count: kept.size, bytes: total, protectedByJobs, flagged, inGrace },
   };
 }

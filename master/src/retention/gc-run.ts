@@ -87,6 +87,10 @@ export function runGc(plan: GcPlan, o: GcRunOptions): GcResult {
               skipped.push({ item, why: `job ${now.protectedBy} needs it` });
               continue;
             }
+            if (!policy.pruneFlagged && now.flaggedBy !== null) {
+              skipped.push({ item, why: `audit ${now.flaggedBy} is flagged` });
+              continue;
+            }
             if ((now.lastRefMs ?? 0) > (b.lastRefMs ?? 0) || (b.kind === 'orphan' && now.kind !== 'orphan')) {
               skipped.push({ item, why: 'a job named it during gc' });
               continue;

@@ -9,9 +9,11 @@ describe('retention config', () => {
     expect([parseDuration('90s'), parseDuration('6h'), parseDuration('30d'), parseDuration('2w'), parseDuration('30'), parseDuration('-1d')])
       .toEqual([90_000, 6 * 3_600_000, 30 * 86_400_000, 14 * 86_400_000, null, null]);
     const c = loadMasterConfig({ data: '/tmp/x', retentionMaxAge: '30d', gcInterval: '6h' }, { PYTI_RETENTION_MAX_AGE: '1d', PYTI_RETENTION_MAX_BYTES: '50G' });
-    expect(c.retention).toEqual({ maxAgeMs: 30 * 86_400_000, maxTotalBytes: 50 * 1024 ** 3, graceMs: 3_600_000, gcIntervalMs: 6 * 3_600_000 });
+    expect(c.retention).toEqual({ maxAgeMs: 30 * 86_400_000, maxTotalBytes: 50 * 1024 ** 3, graceMs: 3_600_000, gcIntervalMs: 6 * 3_600_000, pruneFlagged: false });
     expect(Object.isFrozen(c.retention)).toBe(true);
-    expect(loadMasterConfig({ data: '/tmp/x' }, {}).retention).toEqual({ maxAgeMs: null, maxTotalBytes: null, graceMs: 3_600_000, gcIntervalMs: 0 });
+    expect(loadMasterConfig({ data: '/tmp/x' }, {}).retention).toEqual({ maxAgeMs: null, maxTotalBytes: null, graceMs: 3_600_000, gcIntervalMs: 0, pruneFlagged: false });
+    expect(loadMasterConfig({ data: '/tmp/x' }, { PYTI_RETENTION_PRUNE_FLAGGED: '1' }).retention.pruneFlagged).toBe(true);
+    expect(loadMasterConfig({ data: '/tmp/x', retentionPruneFlagged: false }, { PYTI_RETENTION_PRUNE_FLAGGED: '1' }).retention.pruneFlagged).toBe(false);
   });
 
   it('refuses what cannot be meant, naming the flag or variable', () => {
@@ -29,5 +31,6 @@ describe('retention config', () => {
     expect(bad({ retentionMaxAge: '30m' })).toBe('PYTI_CONFIG_INVALID --retention-max-age: 30m is shorter than the gc grace period (1h)');
     expect(bad({ gcInterval: '5s' })).toBe('PYTI_CONFIG_INVALID --gc-interval: 5s is below the minimum 1m');
     expect(bad({ gcInterval: 'off' })).toBe('accepted');
+    expect(bad({}, { PYTI_RETENTION_PRUNE_FLAGGED: 'yes' })).toBe('PYTI_CONFIG_INVALID PYTI_RETENTION_PRUNE_FLAGGED: must be 1 or 0');
   });
 });

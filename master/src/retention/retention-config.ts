@@ -6,6 +6,8 @@
  *   --retention-max-bytes SIZE (PYTI_RETENTION_MAX_BYTES)  beyond this total, the least recently used go first
  *   --gc-grace DUR             (PYTI_GC_GRACE)             a blob written or re-used this recently is never deleted (default 1h, at least 1m)
  *   --gc-interval DUR          (PYTI_GC_INTERVAL)          a running master collects this often (default: off)
+ *   --retention-prune-flagged  (PYTI_RETENTION_PRUNE_FLAGGED=1)  also prune the data of audits judged malicious or
+ *                              suspicious (kept by default: the evidence of their verdicts)
  *
  * Without an age or size limit, gc deletes only garbage: blobs nothing references (results whose
  * `jobs.complete` never came) and temp files of dead writes, once older than the grace period.
@@ -22,6 +24,8 @@ export interface RetentionConfig {
   readonly graceMs: number;
   /** Between two collections in a running master; 0: none (run `pyti master gc`). */
   readonly gcIntervalMs: number;
+  /** Also prune what audits judged malicious or suspicious name (by default it is kept, whatever its age). */
+  readonly pruneFlagged: boolean;
 }
 
 /** Flags as `pyti master` and `pyti master gc` parse them (strings as given). */
@@ -30,6 +34,7 @@ export interface RetentionFlags {
   retentionMaxBytes?: string;
   gcGrace?: string;
   gcInterval?: string;
+  retentionPruneFlagged?: boolean;
 }
 
 export const RETENTION_DEFAULTS = { graceMs: 3_600_000, minGraceMs: 60_000, minIntervalMs: 60_000 } as const;
@@ -68,7 +73,10 @@ export function loadRetentionConfig(flags: RetentionFlags, env: Record<string, s
   }
   let gcIntervalMs = 0;
   if (interval && !['0', 'off'].includes(interval.text.trim())) gcIntervalMs = duration(interval, RETENTION_DEFAULTS.minIntervalMs);
-  return Object.freeze({ maxAgeMs, maxTotalBytes, graceMs, gcIntervalMs });
+  const envFlagged = env.PYTI_RETENTION_PRUNE_FLAGGED;
+  if (envFlagged !== undefined && envFlagged !== '' && !['0', '1'].includes(envFlagged)) invalid('PYTI_RETENTION_PRUNE_FLAGGED', 'must be 1 or 0');
+  const pruneFlagged = flags.retentionPruneFlagged ?? envFlagged === '1';
+  return Object.freeze({ maxAgeMs, maxTotalBytes, graceMs, gcIntervalMs, pruneFlagged });
 }
 
 /** The policy in one line (`max age 30d, max size 50.0 GiB, grace 1h, every 6h`). */
@@ -78,5 +86,6 @@ export function describeRetention(r: RetentionConfig): string {
     r.maxTotalBytes === null ? 'no size limit' : `max size ${formatBytes(r.maxTotalBytes)}`,
     `grace ${formatDuration(r.graceMs)}`,
     r.gcIntervalMs ? `gc every ${formatDuration(r.gcIntervalMs)}` : 'no periodic gc',
+    r.pruneFlagged ? 'flagged audits pruned too' : 'flagged audits kept',
   ].join(', ');
 }

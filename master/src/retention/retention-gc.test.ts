@@ -55,14 +55,14 @@ describe('pyti master gc on a running master', () => {
     return { sha256: sha(data), sizeBytes: Buffer.byteLength(data) };
   };
   /** Uploads a wheel, leases it, stores a report with raw data `raw` (name → content) and a dist/ copy. */
-  const audit = async (name: string, raw: Record<string, string>) => {
+  const audit = async (name: string, raw: Record<string, string>, verdict: 'clean' | 'malicious' = 'clean') => {
     const up = await upload(name);
     const [lease] = await k.lease('s1');
     expect(lease!.jobId).toBe(up.id);
     const artifacts = [];
     for (const [file, content] of Object.entries(raw)) artifacts.push({ name: `raw/${file}`, ...(await putBlob(content)) });
     artifacts.push({ name: `dist/${name}-1.0-py3-none-any.whl`, ...(await putBlob(`dist of ${name}`)) });
-    expect(await k.rpc('s1', 'jobs.complete', { leaseId: lease!.leaseId, outcome: { kind: 'report', report: tinyReport(name, '1.0'), artifacts } })).toEqual({ stored: true });
+    expect(await k.rpc('s1', 'jobs.complete', { leaseId: lease!.leaseId, outcome: { kind: 'report', report: tinyReport(name, '1.0', verdict), artifacts } })).toEqual({ stored: true });
     return { ...up, artifacts };
   };
   /** Every blob file was last written long ago: only what the database says keeps it. */
@@ -74,6 +74,7 @@ describe('pyti master gc on a running master', () => {
   it('dry-run lists exactly what the real run deletes; referenced blobs survive; pages say what was pruned', async () => {
     const shared = 'execve("/usr/bin/python3") shared by two audits\n';
     const old = await audit('oldpkg', { 'install/install.strace': 'old trace 1\nold trace 2\n', 'build/build.log': 'old build log\n', 'test/shared.strace': shared });
+    const evil = await audit('evilpkg', { 'install/install.strace': 'open("/root/.ssh/authorized_keys", O_WRONLY)\n' }, 'malicious');
     clock.advance(90 * DAY); // 10 days ago
     const mid = await audit('midpkg', { 'install/install.strace': 'mid trace\n', 'test/shared.strace': shared });
     clock.advance(10 * DAY); // now
@@ -107,16 +108,17 @@ describe('pyti master gc on a running master', () => {
       orphan: { count: 1, bytes: orphan.sizeBytes }, temp: { count: 1, bytes: 14 },
     });
     expect(planned.after.protectedByJobs).toBe(2); // the running and the queued job's uploads
+    expect(planned.after.flagged).toBe(3); // the malicious audit's upload, trace and dist copy: its evidence
     // A dry run deletes nothing.
     for (const i of planned.items.filter((x: any) => x.kind !== 'temp')) expect(blobs.has(i.name)).toBe(true);
 
     // The human-readable dry run says the same in counts and bytes by kind.
     const human = await gcCli(k.dataDir, '--dry-run', '--retention-max-age', '30d');
-    expect(human.out).toContain('policy: max age 30d, no size limit, grace 1h');
+    expect(human.out).toContain('policy: max age 30d, no size limit, grace 1h, no periodic gc, flagged audits kept\n');
     expect(human.out).toMatch(/would delete 6 \(.*\), leaving/);
     expect(human.out).toMatch(/^ +archive +2 +700 B$/m);
     expect(human.out).toMatch(/^ +temp +1 +14 B$/m);
-    expect(human.out).toContain("blobs: 11 (2.9 KiB); 2 needed by queued or running jobs, 0 within the grace period");
+    expect(human.out).toMatch(/^blobs: 14 \(.*\); 2 needed by queued or running jobs, 3 kept as evidence of flagged audits, 0 within the grace period$/m);
 
     const real = await gcCli(k.dataDir, '--json', '--retention-max-age', '30d');
     expect(real.code).toBe(0);
@@ -127,8 +129,10 @@ describe('pyti master gc on a running master', () => {
     expect(existsSync(deadTemp)).toBe(false);
     // Survivors: the queued and running jobs' uploads, the middle audit's data, the blob it shares with the old one.
     for (const s of [queued.sha256, running.sha256, mid.sha256, ...mid.artifacts.map((a) => a.sha256)]) expect(blobs.has(s)).toBe(true);
-    // A second run finds nothing more.
+    // A second run finds nothing more; only if told to prune flagged audits too would it take the malicious one's evidence.
     expect(JSON.parse((await gcCli(k.dataDir, '--dry-run', '--json', '--retention-max-age', '30d')).out).items).toEqual([]);
+    const evidence = JSON.parse((await gcCli(k.dataDir, '--dry-run', '--json', '--retention-max-age', '30d', '--retention-prune-flagged')).out).items;
+    expect(evidence.map((i: any) => i.name).sort()).toEqual([evil.sha256, ...evil.artifacts.map((a) => a.sha256)].sort());
 
     // The queued job is leased and its slave fetches its distribution.
     const [next] = await k.lease('s1');
@@ -195,7 +199,7 @@ describe('pyti master gc on a running master', () => {
     ageAllBlobs();
     const r = await gcCli(k.dataDir, '--list');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('policy: no age limit, no size limit, grace 1h, no periodic gc\n');
+    expect(r.out).toContain('policy: no age limit, no size limit, grace 1h, no periodic gc, flagged audits kept\n');
     expect(r.out).toMatch(new RegExp(`^deleted orphan +${orphan.sha256} +15 B last used \\S+ \\(unreferenced\\)$`, 'm'));
     expect(r.out).toMatch(/^deleted 1 \(15 B\):\n +archive +0 +0 B\n +raw +0 +0 B\n +orphan +1 +15 B\n +temp +0 +0 B\n$/m);
     expect(r.err).toBe('gc: 1/1 checked, 15 B deleted\n');
@@ -216,15 +220,20 @@ describe('planGc by size', () => {
   const MiB = 1024 * 1024;
   const blob = (name: string, mib: number, lastUseDaysAgo: number, extra: Partial<InventoryBlob> = {}): InventoryBlob => {
     const t = 1_800_000_000_000 - lastUseDaysAgo * DAY;
-    return { sha256: name.padEnd(64, '0'), sizeBytes: mib * MiB, mtimeMs: t, lastUseMs: t, lastRefMs: t, kind: 'raw', protectedBy: null, ...extra };
+    return { sha256: name.padEnd(64, '0'), sizeBytes: mib * MiB, mtimeMs: t, lastUseMs: t, lastRefMs: t, kind: 'raw', protectedBy: null, flaggedBy: null, ...extra };
   };
-  it('deletes the least recently used deletable blobs until the total fits, never protected or fresh ones', () => {
+  it('deletes the least recently used deletable blobs until the total fits, never protected, flagged or fresh ones', () => {
     const blobs = [
       blob('a', 4, 50, { protectedBy: 'job-q' }), // oldest but a queued job needs it
+      blob('f', 1, 45, { flaggedBy: 'job-m' }), // the evidence of a malicious verdict
       blob('b', 3, 40), blob('c', 3, 30, { kind: 'archive' }), blob('d', 3, 20), blob('e', 3, 0), // e: within the grace period
     ];
-    const plan = planGc({ maxAgeMs: null, maxTotalBytes: 10 * MiB, graceMs: 3_600_000, gcIntervalMs: 0 }, blobs, [], 1_800_000_000_000);
-    expect(plan.items.map((i) => [i.name[0], i.kind, i.reason])).toEqual([['b', 'raw', 'size'], ['c', 'archive', 'size']]);
-    expect(plan.after).toEqual({ count: 3, bytes: 10 * MiB, protectedByJobs: 1, inGrace: 1 });
+    const policy = { maxAgeMs: null, maxTotalBytes: 10 * MiB, graceMs: 3_600_000, gcIntervalMs: 0, pruneFlagged: false };
+    const plan = planGc(policy, blobs, [], 1_800_000_000_000);
+    expect(plan.items.map((i) => [i.name[0], i.kind, i.reason])).toEqual([['b', 'raw', 'size'], ['c', 'archive', 'size'], ['d', 'raw', 'size']]);
+    expect(plan.after).toEqual({ count: 3, bytes: 8 * MiB, protectedByJobs: 1, flagged: 1, inGrace: 1 });
+    // With --retention-prune-flagged the evidence goes first (it is the oldest deletable).
+    const all = planGc({ ...policy, pruneFlagged: true }, blobs, [], 1_800_000_000_000);
+    expect(all.items.map((i) => i.name[0])).toEqual(['f', 'b', 'c']);
   });
 });

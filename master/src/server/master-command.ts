@@ -21,7 +21,7 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
                    [--observations-token T] [--public-url URL]
                    [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
-                   [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR] [--gc-interval DUR]
+                   [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR] [--gc-interval DUR] [--retention-prune-flagged]
        pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
        pyti master gc [--data DIR] [--dry-run] [--list] [--json]   delete what the retention policy lets go (pyti master gc --help)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
@@ -39,9 +39,11 @@ notifications: --public-url is the master's address in links (default http://HOS
   --smtp-user is read from PYTI_SMTP_PASSWORD; webhooks: pyti webhook, feeds: GET /api/v1/feed-token
 retention: --retention-max-age (30d) and --retention-max-bytes (50G) let gc delete the distributions and raw data of
   finished audits (reports stay); --gc-interval (6h) collects in the running master (default: off; pyti master gc);
-  --gc-grace (default 1h) protects what was just written
+  --gc-grace (default 1h) protects what was just written; the data of audits judged malicious or suspicious
+  is kept (their evidence) unless --retention-prune-flagged
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
-  PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD, PYTI_RETENTION_MAX_AGE, PYTI_RETENTION_MAX_BYTES, PYTI_GC_GRACE, PYTI_GC_INTERVAL`;
+  PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD, PYTI_RETENTION_MAX_AGE, PYTI_RETENTION_MAX_BYTES, PYTI_GC_GRACE, PYTI_GC_INTERVAL,
+  PYTI_RETENTION_PRUNE_FLAGGED`;
 
 export interface MasterCommandIO {
   out(s: string): void;
@@ -78,6 +80,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
         'smtp-from': { type: 'string' }, 'smtp-to': { type: 'string' }, 'smtp-user': { type: 'string' }, 'email-on': { type: 'string' },
         'retention-max-age': { type: 'string' }, 'retention-max-bytes': { type: 'string' }, 'gc-grace': { type: 'string' }, 'gc-interval': { type: 'string' },
+        'retention-prune-flagged': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -108,6 +111,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       publicUrl: values['public-url'], smtpHost: values['smtp-host'], smtpPort: values['smtp-port'], smtpStarttls: values['smtp-starttls'],
       smtpFrom: values['smtp-from'], smtpTo: values['smtp-to'], smtpUser: values['smtp-user'], emailOn: values['email-on'],
       retentionMaxAge: values['retention-max-age'], retentionMaxBytes: values['retention-max-bytes'], gcGrace: values['gc-grace'], gcInterval: values['gc-interval'],
+      retentionPruneFlagged: values['retention-prune-flagged'],
     }, process.env);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
