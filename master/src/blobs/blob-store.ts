@@ -3,7 +3,7 @@
  * stream is hashed and counted, and renamed into place only when its hash is the expected name
  * (PYTI_BLOB_MISMATCH otherwise, also when it exceeds its size cap). Writing the same blob twice is
  * harmless (the second copy is dropped, and the stored one's modification time is renewed: it is
- * the blob's "last written or re-used" time that gc's grace period protects, see retention/blob-gc.ts).
+ * the blob's "last written or re-used" time that gc's grace period protects, see retention/gc-run.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, writeFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, type ReadStream } from 'node:fs';

@@ -105,13 +105,17 @@ export function liveJobCount(db: Db): number {
   return (db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ${LIVE}`).get() as { n: number }).n;
 }
 
-/** Every blob of the store with its references. */
-export function blobInventory(db: Db, blobs: BlobStore): InventoryBlob[] {
+/** Files statted between two yields to the event loop (a running master keeps answering while gc lists a large store). */
+const LIST_SLICE = 2000;
+
+/** Every blob of the store with its references (the walk yields to the event loop every few thousand files). */
+export async function blobInventory(db: Db, blobs: BlobStore): Promise<InventoryBlob[]> {
   const refs = referencesByBlob(db);
   const out: InventoryBlob[] = [];
   for (const b of blobs.list()) {
     const r = refs.get(b.sha256) ?? { kind: 'orphan' as const, protectedBy: null, lastRefMs: null, flaggedBy: null };
     out.push({ ...b, ...r, lastUseMs: Math.max(b.mtimeMs, r.lastRefMs ?? 0) });
+    if (out.length % LIST_SLICE === 0) await new Promise((r) => setImmediate(r));
   }
   return out;
 }

@@ -73,7 +73,7 @@ export async function runGcCommand(args: string[], io: IO, env: Record<string, s
     const gc = new RetentionGc({ db, blobs, policy });
     if (!values.json) io.out(`policy: ${describeRetention(policy)}\n`);
     if (values['dry-run']) {
-      const plan = gc.plan();
+      const plan = await gc.plan();
       if (values.json) {
         io.out(`${JSON.stringify({ dryRun: true, policy, before: plan.before, after: plan.after, byKind: totalsByKind(plan.items), items: plan.items.map(itemJson) }, null, 1)}\n`);
         return 0;
@@ -84,7 +84,7 @@ export async function runGcCommand(args: string[], io: IO, env: Record<string, s
       return 0;
     }
     let last = 0;
-    const { plan, result } = gc.collect((done, total, bytes) => {
+    const { plan, result } = await gc.collect((done, total, bytes) => {
       if (values.json) return;
       const t = Date.now();
       if (t - last < 1000 && done < total) return;

@@ -60,8 +60,12 @@ function putBack(blobs: BlobStore, sha256: string, aside: string): void {
   renameSync(aside, dest);
 }
 
-/** Deletes what `plan` lists (re-checking each blob, see above); temp leftovers are removed last. */
-export function runGc(plan: GcPlan, o: GcRunOptions): GcResult {
+/**
+ * Deletes what `plan` lists (re-checking each blob, see above); temp leftovers are removed last.
+ * Yields to the event loop between batches (a running master keeps answering; each batch's
+ * transaction is short).
+ */
+export async function runGc(plan: GcPlan, o: GcRunOptions): Promise<GcResult> {
   const { db, blobs, policy } = o;
   const wallNow = o.wallNow ?? Date.now;
   const insert = db.prepare(`INSERT INTO pruned_blobs (sha256, kind, size, reason, pruned_at) VALUES (?, ?, ?, ?, ?)
@@ -122,6 +126,7 @@ export function runGc(plan: GcPlan, o: GcRunOptions): GcResult {
       }
       result.skipped.push(...skipped);
       o.onProgress?.(Math.min(start + batch, blobItems.length), total, deletedBytes);
+      await new Promise((r) => setImmediate(r));
     }
   } finally {
     rmSync(aside, { recursive: true, force: true });

@@ -180,12 +180,12 @@ describe('pyti master gc on a running master', () => {
     const first = await audit('dup', { 'install/install.strace': 'x\n' });
     clock.advance(100 * DAY);
     ageAllBlobs();
-    const plan = k.m.gc.plan();
+    const plan = await k.m.gc.plan();
     expect(plan.items.map((i) => i.name)).toContain(first.sha256);
     // The same file is uploaded again (a new queued job names the blob) before the plan runs.
     const again = await upload('dup');
     expect(again.sha256).toBe(first.sha256);
-    const result = k.m.gc.run(plan);
+    const result = await k.m.gc.run(plan);
     expect(result.skipped.map((s) => [s.item.name, s.why])).toEqual([[first.sha256, `job ${again.id} needs it`]]);
     expect(blobs.has(first.sha256)).toBe(true);
     const [lease] = await k.lease('s1');

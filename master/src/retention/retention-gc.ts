@@ -28,25 +28,30 @@ export function kindSummary(items: GcPlan['items']): string {
 
 export class RetentionGc {
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private current: Promise<void> | null = null;
 
   constructor(private readonly o: RetentionGcOptions) {}
 
   /** What a collection would delete now (nothing is touched). */
-  plan(): GcPlan {
+  async plan(): Promise<GcPlan> {
     const now = (this.o.now ?? Date.now)();
-    return planGc(this.o.policy, blobInventory(this.o.db, this.o.blobs), tempLeftovers(this.o.blobs), now);
+    return planGc(this.o.policy, await blobInventory(this.o.db, this.o.blobs), tempLeftovers(this.o.blobs), now);
   }
 
   /** Runs `plan` (re-checking each blob against the database and its file first, see gc-run.ts). */
-  run(plan: GcPlan, onProgress?: (done: number, total: number, deletedBytes: number) => void): GcResult {
+  run(plan: GcPlan, onProgress?: (done: number, total: number, deletedBytes: number) => void): Promise<GcResult> {
     return runGc(plan, { db: this.o.db, blobs: this.o.blobs, policy: this.o.policy, onProgress });
   }
 
   /** Plans and runs a collection; `onProgress` after each batch. */
-  collect(onProgress?: (done: number, total: number, deletedBytes: number) => void): { plan: GcPlan; result: GcResult } {
-    const plan = this.plan();
-    return { plan, result: this.run(plan, onProgress) };
+  async collect(onProgress?: (done: number, total: number, deletedBytes: number) => void): Promise<{ plan: GcPlan; result: GcResult }> {
+    const plan = await this.plan();
+    return { plan, result: await this.run(plan, onProgress) };
+  }
+
+  /** Resolves when no periodic collection is under way (tests; closing). */
+  async idle(): Promise<void> {
+    await this.current;
   }
 
   /** Collects every `policy.gcIntervalMs` (nothing when it is 0). */
@@ -56,24 +61,27 @@ export class RetentionGc {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the timer and waits for a collection under way (the database stays open until it ends). */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.current;
   }
 
   private tick(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.current) return;
     const log = this.o.log ?? (() => undefined);
-    try {
-      const { plan, result } = this.collect();
-      if (result.deleted.length || result.skipped.length) {
-        log(`gc: deleted ${kindSummary(result.deleted)}${result.skipped.length ? `; skipped ${result.skipped.length}` : ''}; blobs now ${formatBytes(plan.after.bytes)}`);
+    this.current = (async () => {
+      try {
+        const { plan, result } = await this.collect();
+        if (result.deleted.length || result.skipped.length) {
+          log(`gc: deleted ${kindSummary(result.deleted)}${result.skipped.length ? `; skipped ${result.skipped.length}` : ''}; blobs now ${formatBytes(plan.after.bytes)}`);
+        }
+      } catch (err) {
+        log(`gc failed (tried again in ${Math.round(this.o.policy.gcIntervalMs / 1000)} s): ${(err as Error).message}`);
+      } finally {
+        this.current = null;
       }
-    } catch (err) {
-      log(`gc failed (tried again in ${Math.round(this.o.policy.gcIntervalMs / 1000)} s): ${(err as Error).message}`);
-    } finally {
-      this.running = false;
-    }
+    })();
   }
 }

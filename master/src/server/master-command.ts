@@ -3,7 +3,8 @@
  * [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--default-backend B] [--max-upload-bytes N]
  * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
  * until SIGTERM or SIGINT, which close it gracefully (in-flight requests finish, long-polls are
- * answered, the database is closed).
+ * answered, the database is closed). `pyti master rescore …` and `pyti master gc …` (retention/gc-command.ts)
+ * are subcommands on the same data directory.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
