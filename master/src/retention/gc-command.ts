@@ -7,7 +7,9 @@
  * Safe while the master runs: each deletion is re-checked in a database transaction (gc-run.ts).
  * Audits, reports and their artifact lists stay; pages say what was pruned.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { PytiError } from '@pyti/vm-agent';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '@pyti/common';
 import { BlobStore } from '../blobs/blob-store.js';
@@ -67,6 +69,9 @@ export async function runGcCommand(args: string[], io: IO, env: Record<string, s
     retentionPruneFlagged: values['retention-prune-flagged'],
   }, env);
   const policy = config.retention;
+  if (!existsSync(join(config.dataDir, DB_FILE))) {
+    throw new PytiError('PYTI_CONFIG_INVALID', `${values.data !== undefined ? '--data' : 'PYTI_MASTER_DATA'}: ${config.dataDir} holds no master database (${DB_FILE})`);
+  }
   const db = openDatabase(join(config.dataDir, DB_FILE));
   try {
     const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));

@@ -213,6 +213,9 @@ describe('pyti master gc on a running master', () => {
     expect(bad.err).toContain('PYTI_CONFIG_INVALID: --retention-max-age: "30" is not a duration');
     const small = await gcCli(k.dataDir, '--dry-run', '--retention-max-bytes', '10K');
     expect(small.err).toContain('--retention-max-bytes: 10.0 KiB is below 1 MiB');
+    const nowhere = await gcCli(join(k.dir, 'no-such-master'), '--dry-run');
+    expect([nowhere.code, nowhere.err]).toEqual([64, `pyti: error PYTI_CONFIG_INVALID: --data: ${join(k.dir, 'no-such-master')} holds no master database (master.db)\n`]);
+    expect(existsSync(join(k.dir, 'no-such-master'))).toBe(false);
   });
 });
 
