@@ -32,6 +32,7 @@
  *   DELETE /api/v1/subscriptions/:name       → { removed: SubscriptionSummary, cancelled: number } (its queued audits are cancelled)
  *   GET    /api/v1/subscriptions/:name/audits?limit=N → { audits: SubscriptionAudit[] } (newest first)
  *   GET    /api/v1/feed                      → FeedStatus (the change-log cursor, lag, last poll and error)
+ *   GET    /api/v1/feed/quarantine           → {items: [...]} change-log entries and releases set aside (code, reason, serial)
  *
  * Errors: `{ error: { code: 'PYTI_…', message } }` with a 4xx/5xx status; a bad subscription field is
  * 400 PYTI_SUBSCRIPTION_INVALID naming the field.
@@ -288,4 +289,6 @@ export interface FeedStatus {
   /** `other` actions and actions on releases nobody follows. */
   eventsIgnored: number;
   rss: { lastPollAt: string | null; lastError: { code: string; message: string } | null; gaps: number };
+  /** Change-log entries and releases set aside instead of stalling the follower (`GET /api/v1/feed/quarantine`). */
+  quarantined?: number;
 }

@@ -18,6 +18,7 @@ import type { JobQueue } from '../queue/job-queue.js';
 import type { FeedStatus, SubscriptionAudit, SubscriptionSummary } from '../user-api.js';
 import { ChangeIngest, type ResolveRelease, type SelectFiles } from './change-ingest.js';
 import { FeedCursor } from './feed-cursor.js';
+import { FeedQuarantine, type QuarantinedItem } from './feed-quarantine.js';
 import { FeedFollower, type ChangelogSource, type RssSource } from './feed-follower.js';
 import { GIT_KIND } from '../git/git-kind.js';
 import type { GitPoller } from '../git/git-poller.js';
@@ -52,6 +53,8 @@ export class SubscriptionService {
   readonly cursor: FeedCursor;
   readonly ingest: ChangeIngest;
   readonly follower: FeedFollower;
+  /** Change-log entries and releases set aside instead of stalling the follower. */
+  readonly quarantine: FeedQuarantine;
 
   constructor(private readonly opts: SubscriptionServiceOptions) {
     const abort = new AbortController();
@@ -59,8 +62,9 @@ export class SubscriptionService {
     const git = opts.git;
     this.store = new SubscriptionStore(db, queue, clock, (row) => (git && row.kind === GIT_KIND ? { git: git.cursors.status(row.id) } : {}));
     this.cursor = new FeedCursor(db, indexUrl, clock);
+    this.quarantine = new FeedQuarantine(db, indexUrl, clock);
     this.ingest = new ChangeIngest({
-      db, queue, clock, cursor: this.cursor,
+      db, queue, clock, cursor: this.cursor, quarantine: this.quarantine,
       resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal })),
       select: opts.select ?? ((files) => selectFilesToAudit(files)),
     });
@@ -71,7 +75,7 @@ export class SubscriptionService {
     this.follower = new FeedFollower({
       changelog: opts.changelog ?? new ChangelogReader({ indexUrl, signal: abort.signal }),
       rss, ingest: this.ingest, cursor: this.cursor, pollMs: opts.pollMs, rssPollMs: opts.rssPollMs,
-      timers: opts.timers, log: opts.log, abort,
+      timers: opts.timers, log: opts.log, abort, quarantine: this.quarantine,
     });
   }
 
@@ -126,6 +130,11 @@ export class SubscriptionService {
 
   /** The cursor, lag, last poll and last error. */
   feedStatus(): FeedStatus {
-    return this.cursor.status(this.follower.following);
+    return { ...this.cursor.status(this.follower.following), quarantined: this.quarantine.count() };
+  }
+
+  /** What was set aside while following (newest first). */
+  quarantined(limit?: number): { items: QuarantinedItem[] } {
+    return { items: this.quarantine.list(limit) };
   }
 }

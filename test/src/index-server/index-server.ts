@@ -246,7 +246,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       const body = await readBody(req);
       if (body === null) return text(413, 'Payload Too Large');
       if (faults.take('rateLimit')) return xml(rateLimitAnswer(faults.rateLimitResetSeconds), undefined, faults.rateLimitHttpStatus);
-      const answer = answerXmlRpc(body, { journal, state, pageSize });
+      const answer = answerXmlRpc(body, { journal, state, pageSize, poison: faults.poisonEntries });
       return xml(answer, faults.take('malformed') ? 'malformed' : faults.take('truncate') ? 'truncate' : undefined);
     }
     if (method === 'POST' && isObservationsPath(path)) {
@@ -310,13 +310,21 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       const p = view.project(live.project);
       if (!p || p.releases.size === 0) return notFound();
       const serialHeader = { 'X-PyPI-Last-Serial': p.lastSerial };
+      const bad = faults.badRelease(p.project);
+      /** Fault injection: a release document broken as `badRelease` asks. */
+      const answerDoc = (doc: Record<string, unknown>): void => {
+        if (bad === 'not-json') return send(200, { 'Content-Type': 'application/json', ...serialHeader }, JSON.stringify(doc), 'malformed');
+        if (bad === 'other-project') (doc['info'] as Record<string, unknown>)['name'] = 'someone-else-entirely';
+        if (bad === 'bad-file') for (const u of doc['urls'] as { digests: Record<string, string> }[]) u.digests['sha256'] = 'not-a-sha256';
+        return json(200, doc, serialHeader);
+      };
       const entries: JsonFileEntry[] = view.files(p.project).map(({ file, release }) => ({ file, release, url: fileUrl(file), digests: published(file) }));
       if (api[2] !== undefined) {
         const release = p.releases.get(api[2]);
         if (!release) return notFound();
-        return json(200, releaseDocument(base, release, entries.filter((e) => e.release === release), p.lastSerial), serialHeader);
+        return answerDoc(releaseDocument(base, release, entries.filter((e) => e.release === release), p.lastSerial));
       }
-      return json(200, projectDocument(base, view.latest(p.project)!, entries, view.releases(p.project), p.lastSerial), serialHeader);
+      return answerDoc(projectDocument(base, view.latest(p.project)!, entries, view.releases(p.project), p.lastSerial));
     }
 
     if (path.startsWith('/packages/')) {
