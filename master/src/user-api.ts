@@ -291,4 +291,24 @@ export interface FeedStatus {
   rss: { lastPollAt: string | null; lastError: { code: string; message: string } | null; gaps: number };
   /** Change-log entries and releases set aside instead of stalling the follower (`GET /api/v1/feed/quarantine`). */
   quarantined?: number;
+  /** How the index is followed (`pyti master --feed`). */
+  mode?: 'changelog' | 'simple' | 'both';
+  /** The PEP 691 `/simple/` follower (feed `simple` or `both`). */
+  simple?: SimpleFeedStatus;
+}
+
+/** The PEP 691 `/simple/` follower's state. */
+export interface SimpleFeedStatus {
+  following: boolean;
+  /** When it started following: files uploaded more than 14 days before are never submitted. */
+  startedAt: string;
+  /** The root listing's `_last-serial` when last fully processed. */
+  rootSerial: number | null;
+  lastPollAt: string | null;
+  lastSuccessAt: string | null;
+  lastError: { code: string; message: string } | null;
+  /** Passes answered 304 (nothing fetched). */
+  notModified: number;
+  pagesFetched: number;
+  filesFound: number;
 }

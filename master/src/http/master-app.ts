@@ -73,7 +73,7 @@ export interface MasterAppOptions {
   /** The queue's sweep interval (0: no timer; the sweep still runs on every lease call). */
   sweepIntervalMs?: number;
   /** Lines of the feed follower (default: stderr); replacements for its network readers and timers. */
-  feeds?: Pick<SubscriptionServiceOptions, 'log' | 'changelog' | 'rss' | 'resolve' | 'timers'>;
+  feeds?: Pick<SubscriptionServiceOptions, 'log' | 'changelog' | 'rss' | 'resolve' | 'timers' | 'simple' | 'backfillWindowMs'>;
   /** The git poller's lines (default: stderr), timers, commits per poll and git time limits. */
   git?: Pick<GitPollerOptions, 'log' | 'timers' | 'maxCommitsPerPoll' | 'fetchTimeoutMs' | 'gitTimeoutMs'>;
   /** The observation sender's retries, timer, lines and fetch. */
@@ -145,6 +145,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   });
   const subscriptions = new SubscriptionService({
     db, queue, clock: queue.clock, indexUrl: config.indexUrl, follow: config.follow, pollMs: config.pollMs, rssPollMs: config.rssPollMs,
+    feed: config.feed, simplePollMs: config.simplePollMs,
     log, git, ...options.feeds,
   });
   app.addHook('preClose', async () => subscriptions.close());

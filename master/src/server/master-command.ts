@@ -1,7 +1,7 @@
 /**
  * `pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]... [--lease-ms N]
  * [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--default-backend B] [--max-upload-bytes N]
- * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
+ * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N] [--feed changelog|simple|both] [--simple-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
  * until SIGTERM or SIGINT, which close it gracefully (in-flight requests finish, long-polls are
  * answered, the database is closed).
  */
@@ -16,6 +16,7 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
+                   [--feed changelog|simple|both] [--simple-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
                    [--observations-token T] [--public-url URL]
@@ -24,7 +25,10 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
   --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off);
-  --git-poll-ms between fetches of the git subscriptions' branches (default 60000)
+  --git-poll-ms between fetches of the git subscriptions' branches (default 60000);
+  --feed how the index is followed: changelog (XML-RPC, default), simple (the PEP 691 /simple/ root and pages only,
+  no XML-RPC) or both (the change log and a /simple/ reconciliation pass); --simple-poll-ms between /simple/ passes
+  (default 60000 for simple, 600000 for both)
 reporting: --observations-token T reports each malicious verdict once per file to --index-url's
   observations API (POST /danger-api/projects/NAME/observations, kind is_malware); without it nothing is sent
 http: --allowed-host adds a name the master answers to (default: --host, localhost, 127.0.0.1, ::1; '*': any);
@@ -66,6 +70,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
+        feed: { type: 'string' }, 'simple-poll-ms': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true }, 'request-timeout-ms': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
         'keep-alive-timeout-ms': { type: 'string' },
         'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
@@ -94,6 +99,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
+      feed: values.feed, simplePollMs: values['simple-poll-ms'],
       observationsToken: values['observations-token'],
       allowedHost: values['allowed-host'], requestTimeoutMs: values['request-timeout-ms'], idleTimeoutMs: values['idle-timeout-ms'],
       keepAliveTimeoutMs: values['keep-alive-timeout-ms'],

@@ -40,7 +40,11 @@ export type SelectFiles = (files: ReleaseFile[]) => ReleaseFile[];
 export interface ChangeIngestOptions {
   db: Db;
   queue: JobQueue;
-  cursor: FeedCursor;
+  /**
+   * The cursor events are filtered against and moved (the change log's). The PEP 691 follower passes
+   * one whose `serial()` is null: its events are deduplicated by the ledger's links, not by a serial.
+   */
+  cursor: Pick<FeedCursor, 'serial' | 'advance'>;
   resolve: ResolveRelease;
   select: SelectFiles;
   clock: Clock;
@@ -274,7 +278,7 @@ export class ChangeIngest {
     for (const [id, c] of counts) bump.run({ id, ...c });
     const last = events.length ? events[events.length - 1]!.serial : 0;
     this.opts.cursor.advance(Math.max(nextSerial, last), events.length, r.ignored);
-    r.cursor = this.opts.cursor.serial()!;
+    r.cursor = this.opts.cursor.serial() ?? Math.max(nextSerial, last);
     return r;
   }
 }
