@@ -33,6 +33,7 @@
  *   GET    /api/v1/subscriptions/:name/audits?limit=N → { audits: SubscriptionAudit[] } (newest first)
  *   GET    /api/v1/feed                      → FeedStatus (the change-log cursor, lag, last poll and error)
  *   GET    /api/v1/feed/quarantine           → {items: [...]} change-log entries and releases set aside (code, reason, serial)
+ *   GET    /api/v1/project-status            → {projects: [...]} PEP 792 statuses other than active, with the audits before each change
  *
  * Errors: `{ error: { code: 'PYTI_…', message } }` with a 4xx/5xx status; a bad subscription field is
  * 400 PYTI_SUBSCRIPTION_INVALID naming the field.
@@ -118,6 +119,8 @@ export interface AuditDetail extends AuditSummary {
   observation: AuditObservation | null;
   /** `GET /api/v1/audits/:id` only: the audits before this one (see projects/project-history.ts). */
   history?: AuditHistoryLinks | null;
+  /** `GET /api/v1/audits/:id` only: the project's PEP 792 status when not active (`quarantinedAfter`: quarantined after this audit finished). */
+  projectStatus?: { status: string; reason: string | null; changedAt: string; quarantinedAfter: boolean } | null;
 }
 
 /** The state of one observation sent to the index (PyPI's observations API). */

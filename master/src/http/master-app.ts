@@ -43,6 +43,8 @@ import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
 import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { submissionRoutes } from './submission-routes.js';
+import { ProjectStatusMarks } from '../projects/project-status-marks.js';
+import { projectStatusRoutes } from './project-status-routes.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -165,9 +167,11 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await uploadRoute(api, { queue, blobs, maxUploadBytes: config.maxUploadBytes, guard });
     const search = new AuditSearch(db);
     const history = new ProjectHistory(db);
-    await auditRoutes(api, { queue, blobs, search, history, guard });
+    const statusMarks = new ProjectStatusMarks(db, subscriptions.statuses);
+    await auditRoutes(api, { queue, blobs, search, history, guard, statusMarks });
     await adminRoutes(api, { queue, auth, activity, guard });
-    await pageRoutes(api, { queue, auth, guard, search, history });
+    await pageRoutes(api, { queue, auth, guard, search, history, statusMarks });
+    await projectStatusRoutes(api, { marks: statusMarks, guard });
     await historyRoutes(api, { queue, history, auth, guard });
     await subscriptionRoutes(api, { subscriptions, guard });
     await notifications!.routes(api, guard);

@@ -11,6 +11,7 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import type { ChangelogPage } from '../feeds/changelog.js';
+import type { ChangeEvent } from '../feeds/feed-types.js';
 import type { RssPoll, RssWatchState } from '../feeds/rss-watcher.js';
 import type { ChangeIngest } from './change-ingest.js';
 import type { FeedCursor } from './feed-cursor.js';
@@ -44,6 +45,8 @@ export interface FeedFollowerOptions {
   abort?: AbortController;
   /** Where quarantined change-log entries are recorded (none: they are only logged). */
   quarantine?: FeedQuarantine;
+  /** Called with each ingested page's events (reads PEP 792 status of audited projects; must not throw). */
+  afterPage?: (events: ChangeEvent[]) => Promise<void>;
 }
 
 const codeOf = (err: unknown) => (err instanceof PytiError ? err.code : 'PYTI_INDEX_UNREACHABLE');
@@ -108,6 +111,7 @@ export class FeedFollower {
         const page = await changelog.since(from, Math.max(indexSerial, from));
         for (const q of page.quarantined ?? []) this.quarantine({ source: 'changelog', ...q });
         const r = await ingest.ingest(page.events, page.nextSerial);
+        await this.opts.afterPage?.(page.events);
         if (r.quarantined) this.log(`change log: serials ${from + 1}..${r.cursor}: ${r.quarantined} release(s) quarantined (their JSON API document is unusable; GET /api/v1/feed/quarantine)`);
         if (r.submitted || r.cancelled || r.dropped || r.paused.length) {
           this.log(`change log: serials ${from + 1}..${r.cursor}: ${r.submitted} audits submitted, ${r.cancelled} cancelled (yanked or removed), ${r.dropped} dropped`

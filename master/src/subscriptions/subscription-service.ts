@@ -21,6 +21,7 @@ import { FeedCursor } from './feed-cursor.js';
 import { FeedQuarantine, type QuarantinedItem } from './feed-quarantine.js';
 import { SimpleIndexReader } from '../feeds/simple-index.js';
 import { ProjectStatusStore } from './project-status-store.js';
+import { ProjectStatusChecker } from './project-status-checker.js';
 import { SimpleFollowStore } from './simple-follow-store.js';
 import { SimpleFollower, type SimpleSource } from './simple-follower.js';
 import { FeedFollower, type ChangelogSource, type RssSource } from './feed-follower.js';
@@ -86,8 +87,10 @@ export class SubscriptionService {
     });
     this.feed = opts.feed ?? 'changelog';
     this.statuses = new ProjectStatusStore(db, clock);
+    const simpleSource = opts.simple ?? new SimpleIndexReader({ indexUrl, signal: abort.signal });
+    const statusChecker = new ProjectStatusChecker({ db, read: (name) => simpleSource.project(name), statuses: this.statuses, log: opts.log });
     this.simple = this.feed === 'changelog' ? null : new SimpleFollower({
-      source: opts.simple ?? new SimpleIndexReader({ indexUrl, signal: abort.signal }),
+      source: simpleSource,
       store: new SimpleFollowStore(db, indexUrl, clock),
       // Deduplicated by the ledger's links (one audit per subscription and file), not by a serial.
       ingest: new ChangeIngest({
@@ -106,6 +109,7 @@ export class SubscriptionService {
       changelog: opts.changelog ?? new ChangelogReader({ indexUrl, signal: abort.signal }),
       rss, ingest: this.ingest, cursor: this.cursor, pollMs: opts.pollMs, rssPollMs: opts.rssPollMs,
       timers: opts.timers, log: opts.log, abort, quarantine: this.quarantine,
+      afterPage: (events) => statusChecker.check(events),
     });
   }
 
