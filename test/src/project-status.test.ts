@@ -8,7 +8,7 @@
  *   project and archives another;
  * - the master records each status; the quarantined project's audit is marked `quarantinedAfter` in
  *   `GET /api/v1/audits/:id` and on its page (the reason escaped), the archived one is shown but not
- *   marked; `GET /api/v1/project-status` lists both with the audits that finished before, and verdicts.
+ *   marked; the project page and `GET /api/v1/projects/:name` show the status; `GET /api/v1/project-status` lists both with the audits that finished before, and verdicts.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,6 +80,12 @@ describe.each(['simple', 'changelog'] as const)('--feed %s', (feed) => {
     expect(page).toContain('malware &lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page).not.toContain('<script>alert(1)');
     expect((await k.request('GET', `/audits/${tired}`)).body).toContain('marks this project <strong>archived</strong>');
+    // The project page and its JSON show the status too.
+    expect((await k.request('GET', '/api/v1/projects/evil')).json().status).toMatchObject({ status: 'quarantined', auditsBeforeQuarantine: 1 });
+    const projectPage = (await k.request('GET', '/projects/evil')).body;
+    expect(projectPage).toContain('marks this project <strong>quarantined</strong>');
+    expect(projectPage).toContain('1 audit finished before the quarantine');
+    expect(projectPage).not.toContain('<script>alert(1)');
 
     const list = (await k.request('GET', '/api/v1/project-status')).json().projects as { project: string; status: string; auditsBefore: { id: string; verdict: string }[] }[];
     expect(list.map((p) => [p.project, p.status, p.auditsBefore.map((a) => [a.id, a.verdict])]).sort()).toEqual([
@@ -92,5 +98,6 @@ describe.each(['simple', 'changelog'] as const)('--feed %s', (feed) => {
     server.setProjectStatus('evil', 'active');
     await follow();
     expect((await k.request('GET', `/api/v1/audits/${evil}`)).json().projectStatus).toBeNull();
+    expect((await k.request('GET', '/api/v1/projects/evil')).json().status).toBeNull();
   });
 });

@@ -172,7 +172,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await adminRoutes(api, { queue, auth, activity, guard });
     await pageRoutes(api, { queue, auth, guard, search, history, statusMarks });
     await projectStatusRoutes(api, { marks: statusMarks, guard });
-    await historyRoutes(api, { queue, history, auth, guard });
+    await historyRoutes(api, { queue, history, auth, guard, statusMarks });
     await subscriptionRoutes(api, { subscriptions, guard });
     await notifications!.routes(api, guard);
     await traceRoutes(api, { queue, blobs, guard });

@@ -22,6 +22,15 @@ export interface AuditProjectStatus {
   quarantinedAfter: boolean;
 }
 
+/** A project's status as its page shows it. */
+export interface ProjectStatusSummary {
+  status: string;
+  reason: string | null;
+  changedAt: string;
+  /** Audits that finished before a quarantine was first seen (0 for other statuses). */
+  auditsBeforeQuarantine: number;
+}
+
 /** An audit that finished before its project's status changed. */
 export interface AuditBeforeStatus {
   id: string;
@@ -52,6 +61,14 @@ export class ProjectStatusMarks {
     return { status: s.status, reason: s.reason, changedAt: s.changedAt, quarantinedAfter: s.status === 'quarantined' && finished <= Date.parse(s.changedAt) };
   }
 
+  /** The status of one project (normalized name), or null when none was recorded or it is active. */
+  ofProject(key: string): ProjectStatusSummary | null {
+    const s = this.statuses.get(key);
+    if (!s || s.status === 'active') return null;
+    const before = s.status === 'quarantined' ? this.before.all(key, Date.parse(s.changedAt)).length : 0;
+    return { status: s.status, reason: s.reason, changedAt: s.changedAt, auditsBeforeQuarantine: before };
+  }
+
   /** Every project whose status is not active, most recent change first, with the audits before it. */
   list(limit = 200): ProjectStatusEntry[] {
     return this.statuses.notActive(limit).map((s) => ({
@@ -69,4 +86,14 @@ export function projectStatusPanel(mark: AuditProjectStatus | null): string {
     ? `The index <strong>quarantined</strong> this project after this audit finished (first seen ${esc(mark.changedAt)}).`
     : `The index marks this project <strong>${esc(mark.status)}</strong> (first seen ${esc(mark.changedAt)}).`;
   return `<section class="project-status" id="project-status"><h2>Project status (PEP 792)</h2><p>${lead}${mark.reason ? ` Reason: ${esc(mark.reason)}` : ''}</p></section>`;
+}
+
+/** The project page's panel (escaped HTML; empty without a status worth showing). */
+export function projectStatusPagePanel(s: ProjectStatusSummary | null): string {
+  if (!s) return '';
+  const after = s.status === 'quarantined' && s.auditsBeforeQuarantine
+    ? ` ${esc(s.auditsBeforeQuarantine)} audit${s.auditsBeforeQuarantine === 1 ? '' : 's'} finished before the quarantine: compare their verdicts.`
+    : '';
+  return `<section class="project-status" id="project-status"><h2>Project status (PEP 792)</h2><p>The index marks this project <strong>${esc(s.status)}</strong> (first seen ${esc(s.changedAt)}).`
+    + `${s.reason ? ` Reason: ${esc(s.reason)}` : ''}${after}</p></section>`;
 }
