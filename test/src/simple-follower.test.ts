@@ -128,6 +128,29 @@ describe('--feed simple', () => {
     expect(await pass()).toMatchObject({ fetched: 1, newFiles: 1, tooOld: 0, submitted: 1 });
     expect((await audited(m)).filter((a) => a.startsWith('oldie'))).toEqual(['oldie==2.0 oldie-2.0-py3-none-any.whl', 'oldie==3.0 oldie-3.0-py3-none-any.whl']);
   });
+  test('a broken project page is quarantined and the pass moves on; once fixed, its files are found', async () => {
+    server.injectFaults({ badSimplePage: { project: 'zeta', kind: 'not-json' } });
+    server.injectFaults({ badSimplePage: { project: 'theta', kind: 'other-project' } });
+    server.injectFaults({ badSimplePage: { project: 'iota', kind: 'bad-status' } });
+    for (const p of ['zeta', 'theta', 'iota', 'kappa']) await publish(server, p, '1.0');
+    expect(await pass()).toMatchObject({ changed: 4, fetched: 1, quarantined: 3, submitted: 1 });
+    const feed = await api(m, '/api/v1/feed');
+    expect(feed).toMatchObject({ quarantined: 3, simple: { lastError: null } });
+    const items = (await api(m, '/api/v1/feed/quarantine')).items.filter((i: any) => i.source === 'simple');
+    expect(items.map((i: any) => [i.name, i.code]).sort()).toEqual([['iota', 'PYTI_INDEX_MALFORMED'], ['theta', 'PYTI_INDEX_MISMATCH'], ['zeta', 'PYTI_INDEX_MALFORMED']]);
+    expect((await audited(m)).filter((a) => /^(zeta|theta|iota|kappa)==/.test(a))).toEqual(['kappa==1.0 kappa-1.0-py3-none-any.whl']);
+    // Fixed, and a new upload: the page is read again and both its files are found.
+    server.injectFaults({ badSimplePage: { project: 'zeta', kind: null } });
+    await publish(server, 'zeta', '1.1');
+    expect(await pass()).toMatchObject({ fetched: 1, quarantined: 0, submitted: 2 });
+    expect((await audited(m)).filter((a) => a.startsWith('zeta'))).toEqual(['zeta==1.0 zeta-1.0-py3-none-any.whl', 'zeta==1.1 zeta-1.1-py3-none-any.whl']);
+  });
+
+  test('--feed takes changelog, simple or both', () => {
+    expect(() => loadMasterConfig({ data: join(tmp, 'x'), feed: 'rss' }, {})).toThrow(/--feed: "rss" is not changelog, simple or both/);
+    expect(loadMasterConfig({ data: join(tmp, 'x'), feed: 'both' }, {})).toMatchObject({ feed: 'both', simplePollMs: 600_000 });
+    expect(loadMasterConfig({ data: join(tmp, 'x') }, {})).toMatchObject({ feed: 'changelog' });
+  });
 });
 
 describe('--feed both (the change log, and /simple/ as a reconciliation pass)', () => {

@@ -41,7 +41,16 @@ export interface FaultPlan {
    * hex), `other-project` (a document naming another project).
    */
   badRelease?: { project: string; kind: BadReleaseKind | null };
+  /**
+   * The PEP 691 JSON Simple page of `project` is broken until set to null: `not-json` (a body cut in
+   * half), `other-project` (a page naming another project), `bad-status` (a PEP 792 status that is
+   * not one of the four).
+   */
+  badSimplePage?: { project: string; kind: BadSimplePageKind | null };
 }
+
+/** How a project's JSON Simple page is broken. */
+export type BadSimplePageKind = 'not-json' | 'other-project' | 'bad-status';
 
 /** A change-log entry the index serves as is (see `FaultPlan.poisonEntries`). */
 export interface PoisonEntry {
@@ -67,6 +76,7 @@ export interface PendingFaults {
   stale: { project: string; count: number; serial?: number }[];
   poisonEntries: PoisonEntry[];
   badReleases: { project: string; kind: BadReleaseKind }[];
+  badSimplePages: { project: string; kind: BadSimplePageKind }[];
 }
 
 type Counted = 'rateLimit' | 'truncate' | 'malformed' | 'rssTruncate' | 'rssMalformed';
@@ -89,6 +99,12 @@ export class FaultInjector {
   /** The change-log entries served in every answer (see `FaultPlan.poisonEntries`). */
   poisonEntries: PoisonEntry[] = [];
   private readonly badReleases = new Map<string, BadReleaseKind>();
+  private readonly badSimplePages = new Map<string, BadSimplePageKind>();
+
+  /** How the JSON Simple page of `project` (normalized) is broken, if it is. */
+  badSimplePage(project: string): BadSimplePageKind | undefined {
+    return this.badSimplePages.get(project);
+  }
 
   /** How the JSON API answers for `project` (normalized) are broken, if they are. */
   badRelease(project: string): BadReleaseKind | undefined {
@@ -118,6 +134,15 @@ export class FaultInjector {
     for (const k of Object.keys(this.counts) as Counted[]) this.counts[k] += plan[k] ?? 0;
     if (plan.rateLimitHttpStatus !== undefined) this.rateLimitHttpStatus = plan.rateLimitHttpStatus;
     if (plan.rateLimitResetSeconds !== undefined) this.rateLimitResetSeconds = plan.rateLimitResetSeconds;
+    if (plan.badSimplePage !== undefined && (typeof plan.badSimplePage?.project !== 'string'
+      || ![null, 'not-json', 'other-project', 'bad-status'].includes(plan.badSimplePage.kind))) {
+      throw new Error('test index: badSimplePage must be {project, kind: "not-json" | "other-project" | "bad-status" | null}');
+    }
+    if (plan.badSimplePage) {
+      const key = normalize(plan.badSimplePage.project);
+      if (plan.badSimplePage.kind === null) this.badSimplePages.delete(key);
+      else this.badSimplePages.set(key, plan.badSimplePage.kind);
+    }
     if (plan.poisonEntries !== undefined) this.poisonEntries = [...plan.poisonEntries];
     if (plan.badRelease) {
       const key = normalize(plan.badRelease.project);
@@ -150,6 +175,7 @@ export class FaultInjector {
     return {
       ...this.counts, stale: [...this.stale].map(([project, s]) => ({ project, ...s })), poisonEntries: [...this.poisonEntries],
       badReleases: [...this.badReleases].map(([project, kind]) => ({ project, kind })),
+      badSimplePages: [...this.badSimplePages].map(([project, kind]) => ({ project, kind })),
     };
   }
 }

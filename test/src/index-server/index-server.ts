@@ -317,8 +317,11 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       const entries = quarantined ? [] : state.files(p.project).map(({ file, release }) => ({
         file, url: fileUrl(file), sha256: published(file).sha256, yanked: release.yanked, yankedReason: release.yankedReason,
       }));
-      return send(200, { ...headers(format, p.lastSerial), ETag: etag },
-        renderProjectPage(format, p.project, quarantined ? [] : state.versionsWithFiles(p.project), entries, { lastSerial: p.lastSerial, status: p.status }));
+      let body = renderProjectPage(format, p.project, quarantined ? [] : state.versionsWithFiles(p.project), entries, { lastSerial: p.lastSerial, status: p.status });
+      const bad = format === 'json' ? faults.badSimplePage(p.project) : undefined;
+      if (bad === 'other-project') body = body.replace(`"name":${JSON.stringify(p.project)}`, '"name":"someone-else-entirely"');
+      if (bad === 'bad-status') body = body.replace(`"name":${JSON.stringify(p.project)}`, `"name":${JSON.stringify(p.project)},"project-status":{"status":"exploded"}`);
+      return send(200, { ...headers(format, p.lastSerial), ETag: etag }, body, bad === 'not-json' ? 'malformed' : undefined);
     }
 
     const api = /^\/pypi\/([^/]+)\/(?:([^/]+)\/)?json\/?$/.exec(path);
