@@ -139,7 +139,7 @@ export class SimpleFollower {
         store.baseline(root.projects);
         store.rootDone(root.etag, root.lastSerial ?? Math.max(0, ...root.projects.map((p) => p.lastSerial)));
         r.baseline = true;
-        this.log(`simple index: following from serial ${root.lastSerial ?? '?'} (${root.projects.length} projects; uploads from now on)`);
+        this.log(`simple index: following from serial ${root.lastSerial ?? 0} (${root.projects.length} projects; uploads from now on)`);
         return r;
       }
       const changed = root.projects.filter((p) => (known.get(p.normalized) ?? -1) < p.lastSerial).sort((a, b) => a.lastSerial - b.lastSerial);
