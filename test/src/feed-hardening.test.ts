@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMasterApp, loadMasterConfig, type MasterApp } from '@pyti/master';
 import { ManualTimers } from '../../master/src/subscriptions/subscription-test-kit.js';
+import { main } from '../../master/src/cli/main.js';
+import { cliIO } from '../../master/src/testing/cli-test-kit.js';
 import { tinyWheel } from '../../master/src/testing/tiny-dists.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
 
@@ -139,6 +141,11 @@ test('a release with an unusable JSON document is quarantined; the rest of the c
     ['gamma', '1.0', 'PYTI_INDEX_MALFORMED'],
   ]);
   expect(log.some((l) => /release\(s\) quarantined/.test(l))).toBe(true);
+
+  // `pyti subscribe show` says so too.
+  const io = cliIO();
+  expect(await main(['subscribe', 'show', 'watch', '--master', m.url!, '--token', USER], io)).toBe(0);
+  expect(io.stdout).toMatch(/quarantined +\d+ change-log entries, releases or pages set aside/);
 
   // Once the index serves gamma properly, its next upload is audited as usual.
   server.injectFaults({ badRelease: { project: 'gamma', kind: null } });
