@@ -146,6 +146,21 @@ describe('--feed simple', () => {
     expect((await audited(m)).filter((a) => a.startsWith('zeta'))).toEqual(['zeta==1.0 zeta-1.0-py3-none-any.whl', 'zeta==1.1 zeta-1.1-py3-none-any.whl']);
   });
 
+  test('a project whose page does not answer fails the pass; the next pass reads only that project', async () => {
+    server.injectFaults({ badSimplePage: { project: 'lambda', kind: 'server-error' } });
+    for (const p of ['lambda', 'mu', 'nu']) await publish(server, p, '1.0');
+    await expect(pass()).rejects.toMatchObject({ code: 'PYTI_INDEX_UNREACHABLE' });
+    expect((await api(m, '/api/v1/feed')).simple.lastError).toMatchObject({ code: 'PYTI_INDEX_UNREACHABLE' });
+    expect((await audited(m)).filter((a) => /^(lambda|mu|nu)==/.test(a))).toEqual(['mu==1.0 mu-1.0-py3-none-any.whl', 'nu==1.0 nu-1.0-py3-none-any.whl']);
+    server.injectFaults({ badSimplePage: { project: 'lambda', kind: null } });
+    const mark = server.requests.length;
+    expect(await pass()).toMatchObject({ changed: 1, fetched: 1, submitted: 1 });
+    expect(since(server, mark).filter((l) => l.startsWith('GET /simple/'))).toEqual(['GET /simple/ 200', 'GET /simple/lambda/ 200']);
+    expect((await audited(m)).filter((a) => /^(lambda|mu|nu)==/.test(a))).toEqual(['lambda==1.0 lambda-1.0-py3-none-any.whl', 'mu==1.0 mu-1.0-py3-none-any.whl', 'nu==1.0 nu-1.0-py3-none-any.whl']);
+    expect((await api(m, '/api/v1/feed')).simple.lastError).toBeNull();
+    expect(await pass()).toMatchObject({ notModified: true });
+  });
+
   test('--feed takes changelog, simple or both', () => {
     expect(() => loadMasterConfig({ data: join(tmp, 'x'), feed: 'rss' }, {})).toThrow(/--feed: "rss" is not changelog, simple or both/);
     expect(loadMasterConfig({ data: join(tmp, 'x'), feed: 'both' }, {})).toMatchObject({ feed: 'both', simplePollMs: 600_000 });

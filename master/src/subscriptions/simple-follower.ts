@@ -146,13 +146,21 @@ export class SimpleFollower {
       r.changed = changed.length;
       let stale = false;
       const queue = [...changed];
+      // A project that fails (the index did not answer) does not stop the others; the pass then fails
+      // with its error, once every worker is done, without keeping the root's ETag.
+      const errors: unknown[] = [];
       const worker = async () => {
         for (let p = queue.shift(); p && !this.abort.signal.aborted; p = queue.shift()) {
-          if (!(await this.project(p, !known.has(p.normalized), state.started_at, r))) stale = true;
+          try {
+            if (!(await this.project(p, !known.has(p.normalized), state.started_at, r))) stale = true;
+          } catch (err) {
+            errors.push(err);
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(queue.length, this.opts.concurrency ?? 4) }, worker));
       if (this.abort.signal.aborted) return r;
+      if (errors.length) throw errors[0];
       // A page older than the listing said (a cache) is read again next pass: the listing then too.
       store.rootDone(stale ? null : root.etag, root.lastSerial);
       if (r.fetched || r.quarantined) {

@@ -44,13 +44,13 @@ export interface FaultPlan {
   /**
    * The PEP 691 JSON Simple page of `project` is broken until set to null: `not-json` (a body cut in
    * half), `other-project` (a page naming another project), `bad-status` (a PEP 792 status that is
-   * not one of the four).
+   * not one of the four), `server-error` (HTTP 503, as an overloaded index answers).
    */
   badSimplePage?: { project: string; kind: BadSimplePageKind | null };
 }
 
 /** How a project's JSON Simple page is broken. */
-export type BadSimplePageKind = 'not-json' | 'other-project' | 'bad-status';
+export type BadSimplePageKind = 'not-json' | 'other-project' | 'bad-status' | 'server-error';
 
 /** A change-log entry the index serves as is (see `FaultPlan.poisonEntries`). */
 export interface PoisonEntry {
@@ -135,8 +135,8 @@ export class FaultInjector {
     if (plan.rateLimitHttpStatus !== undefined) this.rateLimitHttpStatus = plan.rateLimitHttpStatus;
     if (plan.rateLimitResetSeconds !== undefined) this.rateLimitResetSeconds = plan.rateLimitResetSeconds;
     if (plan.badSimplePage !== undefined && (typeof plan.badSimplePage?.project !== 'string'
-      || ![null, 'not-json', 'other-project', 'bad-status'].includes(plan.badSimplePage.kind))) {
-      throw new Error('test index: badSimplePage must be {project, kind: "not-json" | "other-project" | "bad-status" | null}');
+      || ![null, 'not-json', 'other-project', 'bad-status', 'server-error'].includes(plan.badSimplePage.kind))) {
+      throw new Error('test index: badSimplePage must be {project, kind: "not-json" | "other-project" | "bad-status" | "server-error" | null}');
     }
     if (plan.badSimplePage) {
       const key = normalize(plan.badSimplePage.project);

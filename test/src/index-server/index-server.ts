@@ -319,6 +319,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       }));
       let body = renderProjectPage(format, p.project, quarantined ? [] : state.versionsWithFiles(p.project), entries, { lastSerial: p.lastSerial, status: p.status });
       const bad = format === 'json' ? faults.badSimplePage(p.project) : undefined;
+      if (bad === 'server-error') return text(503, 'Service Unavailable');
       if (bad === 'other-project') body = body.replace(`"name":${JSON.stringify(p.project)}`, '"name":"someone-else-entirely"');
       if (bad === 'bad-status') body = body.replace(`"name":${JSON.stringify(p.project)}`, `"name":${JSON.stringify(p.project)},"project-status":{"status":"exploded"}`);
       return send(200, { ...headers(format, p.lastSerial), ETag: etag }, body, bad === 'not-json' ? 'malformed' : undefined);
