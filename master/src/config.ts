@@ -44,6 +44,14 @@ export interface MasterConfig {
   /** Between polls of the git subscriptions' repositories. */
   readonly gitPollMs: number;
   /**
+   * How the index is followed: `changelog` (XML-RPC change log, the default), `simple` (the PEP 691
+   * JSON `/simple/` root and project pages only, no XML-RPC), or `both` (the change log, with a
+   * periodic `/simple/` reconciliation pass).
+   */
+  readonly feed: 'changelog' | 'simple' | 'both';
+  /** Between `/simple/` passes (feed `simple` or `both`). */
+  readonly simplePollMs: number;
+  /**
    * The index API token for reporting malicious verdicts (PyPI's observations API on `indexUrl`);
    * null: nothing is reported.
    */
@@ -86,6 +94,9 @@ export interface MasterFlags extends NotifyFlags, RetentionFlags {
   pollMs?: string | number;
   rssPollMs?: string | number;
   gitPollMs?: string | number;
+  /** `--feed changelog|simple|both`. */
+  feed?: string;
+  simplePollMs?: string | number;
   observationsToken?: string;
   /** `--allowed-host NAME[:PORT]`, repeatable, added to the defaults; `*` turns the check off. */
   allowedHost?: string[];
@@ -107,6 +118,9 @@ export const MASTER_DEFAULTS = {
   pollMs: 60_000,
   rssPollMs: 15_000,
   gitPollMs: 60_000,
+  /** A `/simple/` pass: every minute when it is the only follower, every 10 minutes beside the change log. */
+  simplePollMs: 60_000,
+  reconcilePollMs: 600_000,
   requestTimeoutMs: 120_000,
   /** Added to maxWaitMs for the idle timeout's default. */
   idleMarginMs: 30_000,
@@ -183,6 +197,9 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   const rssPollMs = int('--rss-poll-ms', flags.rssPollMs, MASTER_DEFAULTS.rssPollMs, 0, 24 * 3600_000);
   if (rssPollMs > 0 && rssPollMs < 100) invalid('--rss-poll-ms', `${rssPollMs} is below 100 (0 turns RSS off)`);
   const gitPollMs = int('--git-poll-ms', flags.gitPollMs, MASTER_DEFAULTS.gitPollMs, 100, 24 * 3600_000);
+  const feed = flags.feed ?? 'changelog';
+  if (feed !== 'changelog' && feed !== 'simple' && feed !== 'both') invalid('--feed', `${JSON.stringify(feed.slice(0, 40))} is not changelog, simple or both`);
+  const simplePollMs = int('--simple-poll-ms', flags.simplePollMs, feed === 'both' ? MASTER_DEFAULTS.reconcilePollMs : MASTER_DEFAULTS.simplePollMs, 100, 24 * 3600_000);
   const observationsToken = flags.observationsToken ?? (env.PYTI_OBSERVATIONS_TOKEN || null);
   if (observationsToken !== null && !TOKEN.test(observationsToken)) {
     invalid(flags.observationsToken !== undefined ? '--observations-token' : 'PYTI_OBSERVATIONS_TOKEN', 'must be 8-256 printable characters without spaces');
@@ -198,7 +215,7 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
     allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
     observationsToken, notify, retention,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
-    indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs,
+    indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs, feed, simplePollMs,
     publicRead: flags.publicRead ?? false,
     userToken,
     slaveTokens: Object.freeze(slaveTokens),

@@ -32,6 +32,8 @@
  *   DELETE /api/v1/subscriptions/:name       → { removed: SubscriptionSummary, cancelled: number } (its queued audits are cancelled)
  *   GET    /api/v1/subscriptions/:name/audits?limit=N → { audits: SubscriptionAudit[] } (newest first)
  *   GET    /api/v1/feed                      → FeedStatus (the change-log cursor, lag, last poll and error)
+ *   GET    /api/v1/feed/quarantine           → {items: [...]} change-log entries and releases set aside (code, reason, serial)
+ *   GET    /api/v1/project-status            → {projects: [...]} PEP 792 statuses other than active, with the audits before each change
  *
  * Errors: `{ error: { code: 'PYTI_…', message } }` with a 4xx/5xx status; a bad subscription field is
  * 400 PYTI_SUBSCRIPTION_INVALID naming the field.
@@ -121,6 +123,8 @@ export interface AuditDetail extends AuditSummary {
   observation: AuditObservation | null;
   /** `GET /api/v1/audits/:id` only: the audits before this one (see projects/project-history.ts). */
   history?: AuditHistoryLinks | null;
+  /** `GET /api/v1/audits/:id` only: the project's PEP 792 status when not active (`quarantinedAfter`: quarantined after this audit finished). */
+  projectStatus?: { status: string; reason: string | null; changedAt: string; quarantinedAfter: boolean } | null;
 }
 
 /** The state of one observation sent to the index (PyPI's observations API). */
@@ -292,4 +296,26 @@ export interface FeedStatus {
   /** `other` actions and actions on releases nobody follows. */
   eventsIgnored: number;
   rss: { lastPollAt: string | null; lastError: { code: string; message: string } | null; gaps: number };
+  /** Change-log entries and releases set aside instead of stalling the follower (`GET /api/v1/feed/quarantine`). */
+  quarantined?: number;
+  /** How the index is followed (`pyti master --feed`). */
+  mode?: 'changelog' | 'simple' | 'both';
+  /** The PEP 691 `/simple/` follower (feed `simple` or `both`). */
+  simple?: SimpleFeedStatus;
+}
+
+/** The PEP 691 `/simple/` follower's state. */
+export interface SimpleFeedStatus {
+  following: boolean;
+  /** When it started following: files uploaded more than 14 days before are never submitted. */
+  startedAt: string;
+  /** The root listing's `_last-serial` when last fully processed. */
+  rootSerial: number | null;
+  lastPollAt: string | null;
+  lastSuccessAt: string | null;
+  lastError: { code: string; message: string } | null;
+  /** Passes answered 304 (nothing fetched). */
+  notModified: number;
+  pagesFetched: number;
+  filesFound: number;
 }

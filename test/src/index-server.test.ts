@@ -98,7 +98,10 @@ describe('Simple API (PEP 691 JSON)', () => {
 
   it('lists projects in JSON', async () => {
     const r = await get(server, '/simple/', { headers: { Accept: 'application/vnd.pypi.simple.v1+json' } });
-    expect(await r.json()).toEqual({ meta: { 'api-version': '1.1' }, projects: [{ name: 'idx-app' }, { name: 'idx-leaf' }, { name: 'setuptools' }, { name: 'wheel' }] });
+    const doc = await r.json() as { meta: Record<string, unknown>; projects: { name: string; '_last-serial': number }[] };
+    expect(doc.meta).toEqual({ 'api-version': '1.1', '_last-serial': server.lastSerial() });
+    expect(doc.projects.map((p) => p.name)).toEqual(['idx-app', 'idx-leaf', 'setuptools', 'wheel']);
+    for (const p of doc.projects) expect(p['_last-serial']).toBe(Number((await get(server, `/simple/${p.name}/`)).headers.get('x-pypi-last-serial')));
   });
 
   it('honours q-values, wildcards, ?format= and refuses what it cannot serve with 406', async () => {

@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   PYTI_FEED_FAULT: 'the index answered an XML-RPC call with a fault',
   PYTI_FEED_RATE_LIMITED: 'the index refused a feed call as too many requests (HTTP 429 or an HTTPTooManyRequests fault)',
   PYTI_FEED_STALE: 'the JSON API kept answering with an older serial than the change-log event, after retries',
+  PYTI_FEED_SERIAL_INVALID: 'a change-log entry\'s serial is not a whole number, does not ascend, or is beyond the index\'s own last serial: the entry is quarantined and the cursor does not move to it',
+  PYTI_FEED_ENTRY_MALFORMED: 'a change-log entry is not [name, version, timestamp, action, serial] of the expected types: the entry is quarantined and the change log moves on',
   PYTI_SUBSCRIPTION_INVALID: 'a subscription\'s definition or change is invalid (kind, projects, pattern, priority, backend, backlog)',
   PYTI_SUBSCRIPTION_NOT_FOUND: 'no subscription with this name',
   PYTI_SUBSCRIPTION_EXISTS: 'a subscription with this name already exists',

@@ -44,9 +44,16 @@ export function subscriptionDetail(s: SubscriptionSummary, feed: FeedStatus | nu
     if (g.lastNote) kv('note', `${clean(g.lastNote.text)} (${clean(g.lastNote.at)})`);
   }
   if (feed && !g) {
-    kv('index', `${clean(feed.indexUrl)} (${feed.following ? 'followed' : 'not followed'})`);
-    kv('cursor', `${feed.cursor ?? 'none yet'}${feed.lag !== null ? `, lag ${feed.lag} (index at ${feed.indexSerial})` : ''}${feed.lastPollAt ? `, last poll ${clean(feed.lastPollAt)}` : ''}`);
+    const via = feed.mode === 'simple' ? ' through /simple/' : feed.mode === 'both' ? ' through the change log and /simple/' : '';
+    kv('index', `${clean(feed.indexUrl)} (${feed.following || feed.simple?.following ? `followed${via}` : 'not followed'})`);
+    if (feed.mode !== 'simple') kv('cursor', `${feed.cursor ?? 'none yet'}${feed.lag !== null ? `, lag ${feed.lag} (index at ${feed.indexSerial})` : ''}${feed.lastPollAt ? `, last poll ${clean(feed.lastPollAt)}` : ''}`);
     if (feed.lastError) kv('error', `${clean(feed.lastError.code)}: ${clean(feed.lastError.message)} (${clean(feed.lastError.at)})`);
+    const sf = feed.simple;
+    if (sf) {
+      kv('simple', `serial ${sf.rootSerial ?? 'none yet'}, ${sf.pagesFetched} pages read, ${sf.filesFound} new files, ${sf.notModified} passes unchanged (304)${sf.lastPollAt ? `, last pass ${clean(sf.lastPollAt)}` : ''}`);
+      if (sf.lastError) kv('simple error', `${clean(sf.lastError.code)}: ${clean(sf.lastError.message)}`);
+    }
+    if (feed.quarantined) kv('quarantined', `${feed.quarantined} change-log entries, releases or pages set aside (GET /api/v1/feed/quarantine)`);
   }
   for (const a of audits) {
     if (a.audit.git) {

@@ -347,6 +347,66 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_upload_sha256 ON jobs (upload_sha256) WHERE upload_sha256 IS NOT NULL;
   CREATE INDEX artifacts_sha256 ON artifacts (sha256);
   `,
+  // 9 (following the index without XML-RPC, and surviving a hostile change log; issue 14 items 4 and 6):
+  //    change-log entries and releases set aside instead of stalling the follower (feed_quarantine,
+  //    subscriptions/feed-quarantine.ts); the PEP 691 /simple/ follower's state (ETag, per-project
+  //    _last-serial, files seen: subscriptions/simple-follow-store.ts); PEP 792 project status as read
+  //    from the index, per project (subscriptions/project-status-store.ts). Portable SQL only.
+  `
+  CREATE TABLE feed_quarantine (
+    id TEXT PRIMARY KEY,
+    index_url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    serial TEXT,
+    name TEXT,
+    version TEXT,
+    action TEXT,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    seen INTEGER NOT NULL
+  );
+  CREATE INDEX feed_quarantine_recent ON feed_quarantine (index_url, last_at);
+  CREATE TABLE simple_follow (
+    index_url TEXT PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    etag TEXT,
+    root_serial INTEGER,
+    last_poll_at INTEGER,
+    last_success_at INTEGER,
+    last_error_code TEXT,
+    last_error_message TEXT,
+    not_modified INTEGER NOT NULL DEFAULT 0,
+    pages_fetched INTEGER NOT NULL DEFAULT 0,
+    files_found INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE simple_projects (
+    index_url TEXT NOT NULL,
+    normalized TEXT NOT NULL,
+    name TEXT NOT NULL,
+    last_serial INTEGER NOT NULL,
+    PRIMARY KEY (index_url, normalized)
+  );
+  CREATE TABLE simple_files (
+    index_url TEXT NOT NULL,
+    normalized TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT,
+    upload_ms INTEGER,
+    serial INTEGER NOT NULL,
+    PRIMARY KEY (index_url, normalized, filename)
+  );
+  CREATE TABLE project_status (
+    normalized TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    reason TEXT,
+    serial INTEGER,
+    changed_at INTEGER NOT NULL,
+    checked_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

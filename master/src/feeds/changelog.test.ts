@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { PytiError } from '@pyti/vm-agent';
-import { ChangelogReader, classifyAction, parseChangelog } from './changelog.js';
+import { ChangelogReader, checkChangelog, classifyAction, parseChangelog } from './changelog.js';
 import { FeedRateLimitedError } from './xmlrpc-client.js';
 import { decodeMethodResponse, type XmlRpcValue } from './xmlrpc-codec.js';
 
@@ -99,7 +99,7 @@ describe('ChangelogReader', () => {
     const p2 = await r.since(p1.nextSerial);
     expect([p2.events.length, p2.nextSerial, p2.more]).toEqual([2, 15, false]);
     const p3 = await r.since(p2.nextSerial);
-    expect(p3).toEqual({ events: [], nextSerial: 15, more: false });
+    expect(p3).toEqual({ events: [], nextSerial: 15, more: false, quarantined: [] });
     expect(bodies[1]).toContain('<methodName>changelog_since_serial</methodName>');
     expect(bodies[1]).toContain('<int>13</int>');
   });
@@ -136,17 +136,51 @@ describe('ChangelogReader', () => {
       [xml(fixture('fault-generic.xml')), 'PYTI_FEED_FAULT'],
       [xml(page.slice(0, page.length / 2)), 'PYTI_FEED_MALFORMED'],
       [xml('<html>oops</html>'), 'PYTI_FEED_MALFORMED'],
-      [xml(pyAnswer([['p', '1', 1, 'new release', 5], ['p', '1', 1, 'new release', 4]])), 'PYTI_FEED_MALFORMED'],
       [xml(page), 'PYTI_FEED_MALFORMED'], // oversize (maxResponseBytes below)
       [xml('', 502), 'PYTI_INDEX_UNREACHABLE'],
       [xml(Buffer.from([0x3c, 0xff, 0xfe]) as unknown as string), 'PYTI_FEED_MALFORMED'],
     ];
     for (const [res, code] of cases) {
       const { fetch } = scripted([res]);
-      const r = new ChangelogReader({ indexUrl: 'https://pypi.example', fetch, maxResponseBytes: code === 'PYTI_FEED_MALFORMED' && res === cases[4]![0] ? 200 : undefined, sleep: async () => { throw new Error('must not retry'); } });
+      const r = new ChangelogReader({ indexUrl: 'https://pypi.example', fetch, maxResponseBytes: code === 'PYTI_FEED_MALFORMED' && res === cases[3]![0] ? 200 : undefined, sleep: async () => { throw new Error('must not retry'); } });
       expect(await codeOf(() => r.since(0))).toBe(code);
     }
+    // One entry that does not ascend is quarantined; the page is used, not refused.
+    const { fetch } = scripted([xml(pyAnswer([['p', '1', 1, 'new release', 5], ['p', '1', 1, 'new release', 4]]))]);
+    const page2 = await new ChangelogReader({ indexUrl: 'https://pypi.example', fetch }).since(0);
+    expect([page2.events.map((e) => e.serial), page2.nextSerial, page2.quarantined?.map((q) => q.code)]).toEqual([[5], 5, ['PYTI_FEED_SERIAL_INVALID']]);
     const down = new ChangelogReader({ indexUrl: 'http://127.0.0.1:1', timeoutMs: 2000 });
     expect(await codeOf(() => down.since(0))).toBe('PYTI_INDEX_UNREACHABLE');
+  });
+});
+
+describe('checkChangelog (entry by entry)', () => {
+  it('quarantines bad entries and keeps the rest; the cursor passes only trusted serials', () => {
+    const r = checkChangelog([
+      ['foo', '1.0', 1, 'new release', 10],
+      ['foo', 1.0, 1, 'new release', 11], // a bad version: quarantined, its serial trusted
+      ['foo', '1.0', 1, 'new release', 'twelve'],
+      ['foo', '1.0', 1, 'new release', 9], // does not ascend
+      ['bar', '2.0', 1, 'new release', 13],
+      ['x', null, 1, 'create', 2 ** 31], // beyond the index's last serial
+    ] as XmlRpcValue, { after: 5, maxSerial: 100 });
+    expect(r.events.map((e) => e.serial)).toEqual([10, 13]);
+    expect(r.lastTrusted).toBe(13);
+    expect(r.raw).toBe(6);
+    expect(r.quarantined.map((q) => [q.code, q.serial, q.beyondIndex ?? false])).toEqual([
+      ['PYTI_FEED_ENTRY_MALFORMED', '11', false],
+      ['PYTI_FEED_SERIAL_INVALID', 'twelve', false],
+      ['PYTI_FEED_SERIAL_INVALID', '9', false],
+      ['PYTI_FEED_SERIAL_INVALID', '2147483648', true],
+    ]);
+    // Without a bound the same entry is an event (parseChangelog stays all-or-nothing).
+    expect(checkChangelog([['x', null, 1, 'create', 2 ** 31]] as XmlRpcValue).events).toHaveLength(1);
+  });
+
+  it('keeps an integer beyond 2^53 as its digits instead of refusing the whole answer', () => {
+    const v = decodeMethodResponse(pyAnswer([]).replace('<array><data>\n</data></array>', '<array><data><value><array><data><value><string>foo</string></value><value><nil/></value><value><int>1</int></value><value><string>create</string></value><value><int>9007199254740993</int></value></data></array></value></data></array>'));
+    const r = checkChangelog(v);
+    expect(r.events).toEqual([]);
+    expect(r.quarantined).toMatchObject([{ code: 'PYTI_FEED_SERIAL_INVALID', serial: '9007199254740993', name: 'foo' }]);
   });
 });

@@ -10,10 +10,10 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import { PROJECT_NAME, VERSION_TEXT, backoffDelay, sleep as defaultSleep, normalizeIndexUrl, type RetryPolicy } from '@pyti/common';
-import type { ChangeEvent, ChangeKind } from './feed-types.js';
+import type { ChangeEvent, ChangeKind, QuarantinedEntry } from './feed-types.js';
 import { normalizeName } from './pep.js';
 import { FeedRateLimitedError, XmlRpcClient } from './xmlrpc-client.js';
-import type { XmlRpcValue } from './xmlrpc-codec.js';
+import { XmlRpcBigInt, type XmlRpcValue } from './xmlrpc-codec.js';
 
 /** PyPI's page size: a page this long means there may be more. */
 export const CHANGELOG_PAGE_SIZE = 50_000;
@@ -47,31 +47,74 @@ export function classifyAction(action: string): { kind: ChangeKind; filename?: s
   return { kind: 'other' };
 }
 
+/** What one `changelog_since_serial` answer holds once every entry was checked on its own. */
+export interface CheckedChangelog {
+  events: ChangeEvent[];
+  /** Entries set aside (see QuarantinedEntry); the rest of the page is used. */
+  quarantined: QuarantinedEntry[];
+  /** The highest trusted serial of the page (events and malformed entries with a good serial), or `after`/-1. */
+  lastTrusted: number;
+  /** Entries in the answer, good or not (a full page means there may be more). */
+  raw: number;
+}
+
+const cap = (v: unknown): string | null => (typeof v === 'string' ? v.slice(0, 200) : v === null || v === undefined ? null : describe(v));
+function describe(v: unknown): string {
+  if (v instanceof XmlRpcBigInt) return v.digits.slice(0, 200);
+  if (typeof v === 'number') return String(v).slice(0, 200);
+  return `(${Array.isArray(v) ? 'array' : v === null ? 'nil' : typeof v})`;
+}
+
 /**
- * Validates and classifies a `changelog_since_serial` answer. Serials must be strictly ascending and,
- * when `after` is given, above it; names, versions and actions are capped at 1,000 characters.
+ * Checks a `changelog_since_serial` answer entry by entry: an answer that is not an array is
+ * `PYTI_FEED_MALFORMED` as a whole, but one bad entry is quarantined and the others are used, so a
+ * single hostile or broken entry cannot stall following. A serial must be a safe integer above
+ * `after` and the previous trusted serial, and at most `maxSerial` (the index's own last serial)
+ * when given; names, versions and actions are strings of at most 1,000 characters.
  */
-export function parseChangelog(value: XmlRpcValue, opts: { after?: number } = {}): ChangeEvent[] {
+export function checkChangelog(value: XmlRpcValue, opts: { after?: number; maxSerial?: number } = {}): CheckedChangelog {
   if (!Array.isArray(value)) throw malformed('the answer is not an array');
   const events: ChangeEvent[] = [];
+  const quarantined: QuarantinedEntry[] = [];
   let last = opts.after ?? -1;
   for (const [i, e] of value.entries()) {
-    if (!Array.isArray(e) || e.length !== 5) throw malformed(`entry ${i} is not [name, version, timestamp, action, serial]`);
+    const fields = Array.isArray(e) ? e : [];
+    const q = (code: QuarantinedEntry['code'], reason: string, beyondIndex = false): void => {
+      quarantined.push({ serial: fields.length > 4 ? cap(fields[4]) : null, name: cap(fields[0]), version: cap(fields[1]), action: cap(fields[3]),
+        code, reason: `entry ${i}: ${reason}`, ...(beyondIndex ? { beyondIndex } : {}) });
+    };
+    if (!Array.isArray(e) || e.length !== 5) { q('PYTI_FEED_ENTRY_MALFORMED', 'not [name, version, timestamp, action, serial]'); continue; }
     const [name, version, timestamp, action, serial] = e;
-    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_TEXT) throw malformed(`entry ${i}: the name is not a string of 1 to ${MAX_TEXT} characters`);
-    if (version !== null && (typeof version !== 'string' || version.length > MAX_TEXT)) throw malformed(`entry ${i}: the version is not a string of at most ${MAX_TEXT} characters, or nil`);
-    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) throw malformed(`entry ${i}: the timestamp is not a whole number of seconds`);
-    if (typeof action !== 'string' || action.length > MAX_TEXT) throw malformed(`entry ${i}: the action is not a string of at most ${MAX_TEXT} characters`);
-    if (typeof serial !== 'number' || !Number.isSafeInteger(serial) || serial < 0) throw malformed(`entry ${i}: the serial is not a whole number`);
-    if (serial <= last) throw malformed(`entry ${i}: serial ${serial} does not ascend (after ${last})`);
+    if (typeof serial !== 'number' || !Number.isSafeInteger(serial) || serial < 0) { q('PYTI_FEED_SERIAL_INVALID', `the serial ${describe(serial)} is not a whole number PyTI can hold`); continue; }
+    if (serial <= last) { q('PYTI_FEED_SERIAL_INVALID', `serial ${serial} does not ascend (after ${last})`); continue; }
+    if (opts.maxSerial !== undefined && serial > opts.maxSerial) { q('PYTI_FEED_SERIAL_INVALID', `serial ${serial} is beyond the index's last serial ${opts.maxSerial}`, true); continue; }
+    // From here on the serial is trusted: the cursor may pass a malformed entry.
     last = serial;
-    const usable = PROJECT_NAME.test(name) && (version === null || (version !== '' && VERSION_TEXT.test(version)));
-    const { kind, filename } = usable ? classifyAction(action) : { kind: 'other' as const, filename: undefined };
-    const ev: ChangeEvent = { name, normalized: normalizeName(name), version: version === '' ? null : version, timestamp, action, kind, serial };
+    let why: string | null = null;
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_TEXT) why = `the name is not a string of 1 to ${MAX_TEXT} characters`;
+    else if (version !== null && (typeof version !== 'string' || version.length > MAX_TEXT)) why = `the version is not a string of at most ${MAX_TEXT} characters, or nil`;
+    else if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) why = 'the timestamp is not a whole number of seconds';
+    else if (typeof action !== 'string' || action.length > MAX_TEXT) why = `the action is not a string of at most ${MAX_TEXT} characters`;
+    if (why !== null) { q('PYTI_FEED_ENTRY_MALFORMED', why); continue; }
+    const n = name as string;
+    const ver = version as string | null;
+    const usable = PROJECT_NAME.test(n) && (ver === null || (ver !== '' && VERSION_TEXT.test(ver)));
+    const { kind, filename } = usable ? classifyAction(action as string) : { kind: 'other' as const, filename: undefined };
+    const ev: ChangeEvent = { name: n, normalized: normalizeName(n), version: ver === '' ? null : ver, timestamp: timestamp as number, action: action as string, kind, serial };
     if (filename !== undefined) ev.filename = filename;
     events.push(ev);
   }
-  return events;
+  return { events, quarantined, lastTrusted: last, raw: value.length };
+}
+
+/**
+ * Validates and classifies a `changelog_since_serial` answer strictly: any entry that `checkChangelog`
+ * would quarantine makes the whole page `PYTI_FEED_MALFORMED` (for callers that want all or nothing).
+ */
+export function parseChangelog(value: XmlRpcValue, opts: { after?: number } = {}): ChangeEvent[] {
+  const r = checkChangelog(value, opts);
+  if (r.quarantined.length) throw malformed(r.quarantined[0]!.reason);
+  return r.events;
 }
 
 /** How to back off when the index rate-limits the change-log calls. */
@@ -107,6 +150,8 @@ export interface ChangelogPage {
   nextSerial: number;
   /** The page was full: ask again at once. */
   more: boolean;
+  /** Entries set aside (not events; the cursor never moves to an untrusted serial). */
+  quarantined?: QuarantinedEntry[];
 }
 
 const DEFAULT_RETRY: RateLimitRetry = { attempts: 6, initialMs: 2000, maxMs: 60_000, factor: 2, maxHintMs: 15 * 60_000 };
@@ -142,13 +187,21 @@ export class ChangelogReader {
     return v;
   }
 
-  /** `changelog_since_serial(serial)`: the events after `serial`, validated and classified. */
-  async since(serial: number): Promise<ChangelogPage> {
+  /**
+   * `changelog_since_serial(serial)`: the events after `serial`, validated and classified entry by
+   * entry. With `maxSerial` (the index's last serial, asked before), an entry beyond it is quarantined;
+   * since uploads may land between the two calls, the last serial is asked once more first, and
+   * only what lies beyond that fresh bound is set aside.
+   */
+  async since(serial: number, maxSerial?: number): Promise<ChangelogPage> {
     if (!Number.isSafeInteger(serial) || serial < 0 || serial >= 2 ** 31) throw new PytiError('PYTI_CONFIG_INVALID', `change log: serial ${serial} is not a whole number XML-RPC can carry`);
     const v = await this.callWithBackoff('changelog_since_serial', [serial]);
-    const events = parseChangelog(v, { after: serial });
-    const lastEv = events[events.length - 1];
-    return { events, nextSerial: lastEv ? lastEv.serial : serial, more: events.length >= this.pageSize };
+    let checked = checkChangelog(v, { after: serial, maxSerial });
+    if (maxSerial !== undefined && checked.quarantined.some((q) => q.beyondIndex)) {
+      const fresh = await this.lastSerial();
+      if (fresh > maxSerial) checked = checkChangelog(v, { after: serial, maxSerial: fresh });
+    }
+    return { events: checked.events, nextSerial: Math.max(serial, checked.lastTrusted), more: checked.raw >= this.pageSize, quarantined: checked.quarantined };
   }
 
   private async callWithBackoff(method: string, params: XmlRpcValue[]): Promise<XmlRpcValue> {

@@ -75,3 +75,22 @@ export interface ReleaseFiles {
   /** `X-PyPI-Last-Serial` of the answer (the project's last serial), or null when absent. */
   lastSerial: number | null;
 }
+
+/**
+ * A change-log entry the reader set aside instead of failing the whole page: its serial is not a
+ * whole number, does not ascend or lies beyond the index's own last serial (`PYTI_FEED_SERIAL_INVALID`:
+ * the cursor never moves to it), or its other fields are not the expected types
+ * (`PYTI_FEED_ENTRY_MALFORMED`: its serial is trusted, so the cursor may pass it). Every text is
+ * capped at 200 characters; nothing here is trusted.
+ */
+export interface QuarantinedEntry {
+  /** The serial as the index sent it (digits, or a description of a value of another type), or null when there was none. */
+  serial: string | null;
+  name: string | null;
+  version: string | null;
+  action: string | null;
+  code: 'PYTI_FEED_SERIAL_INVALID' | 'PYTI_FEED_ENTRY_MALFORMED';
+  reason: string;
+  /** True when the serial was beyond the index's last serial (a fresh last serial may clear it). */
+  beyondIndex?: boolean;
+}

@@ -7,3 +7,4 @@ export * from './rss.js';
 export * from './rss-watcher.js';
 export * from './release-files.js';
 export * from './pep.js';
+export * from './simple-index.js';

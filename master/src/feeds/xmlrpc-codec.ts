@@ -12,7 +12,16 @@ import { PytiError } from '@pyti/vm-agent';
 import { elementChildren, parseXml, textOf, type XmlElement } from './xml-tree.js';
 
 /** A value XML-RPC can carry. */
-export type XmlRpcValue = number | string | boolean | null | Date | Uint8Array | XmlRpcValue[] | XmlRpcStruct;
+export type XmlRpcValue = number | string | boolean | null | Date | Uint8Array | XmlRpcBigInt | XmlRpcValue[] | XmlRpcStruct;
+
+/**
+ * An `<int>`/`<i8>` whose value is not a safe integer (beyond ±2^53): kept as its digits so that a
+ * caller can refuse that one value (e.g. quarantine one change-log entry) rather than the whole answer.
+ * Never sent.
+ */
+export class XmlRpcBigInt {
+  constructor(readonly digits: string) {}
+}
 export interface XmlRpcStruct {
   [member: string]: XmlRpcValue;
 }
@@ -38,7 +47,7 @@ export interface DecodeOptions {
 export const DEFAULT_MAX_RESPONSE_CHARS = 64 * 1024 * 1024;
 const WHAT = 'XML-RPC answer';
 const METHOD_NAME = /^[A-Za-z0-9_.:/]{1,200}$/;
-const INT = /^[+-]?[0-9]{1,20}$/;
+const INT = /^[+-]?[0-9]{1,100}$/;
 const DOUBLE = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
 const DATETIME = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?Z?$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -65,6 +74,8 @@ function encodeValue(v: XmlRpcValue, depth: number, out: string[]): void {
   } else if (v instanceof Date) {
     if (Number.isNaN(v.getTime())) throw new PytiError('PYTI_FEED_MALFORMED', 'XML-RPC call: invalid date');
     out.push(`<value><dateTime.iso8601>${v.toISOString().slice(0, 19).replace(/-/g, '')}</dateTime.iso8601></value>`);
+  } else if (v instanceof XmlRpcBigInt) {
+    throw new PytiError('PYTI_FEED_MALFORMED', `XML-RPC call: ${v.digits.slice(0, 30)} cannot be sent (XML-RPC ints are 32-bit)`);
   } else if (v instanceof Uint8Array) {
     out.push(`<value><base64>${Buffer.from(v).toString('base64')}</base64></value>`);
   } else if (Array.isArray(v)) {
@@ -120,8 +131,8 @@ function decodeValue(el: XmlElement, depth: number, ctx: Ctx): XmlRpcValue {
     case 'i8': {
       const s = textOf(t, WHAT).trim();
       const n = Number(s);
-      if (!INT.test(s) || !Number.isSafeInteger(n)) throw malformed(`<${t.name}>${s.slice(0, 30)}</${t.name}> is not an integer PyTI can hold`);
-      return n;
+      if (!INT.test(s)) throw malformed(`<${t.name}>${s.slice(0, 30)}</${t.name}> is not an integer`);
+      return Number.isSafeInteger(n) ? n : new XmlRpcBigInt(s);
     }
     case 'boolean': {
       const s = textOf(t, WHAT).trim();
@@ -192,7 +203,7 @@ export function decodeMethodResponse(xml: string, opts: DecodeOptions = {}): Xml
     const [value, ...more] = elementChildren(body, WHAT);
     if (!value || more.length > 0) throw malformed('<fault> must hold one <value>');
     const f = decodeValue(value, 0, ctx);
-    const code = typeof f === 'object' && f !== null && !Array.isArray(f) && !(f instanceof Date) && !(f instanceof Uint8Array) ? f['faultCode'] : undefined;
+    const code = typeof f === 'object' && f !== null && !Array.isArray(f) && !(f instanceof Date) && !(f instanceof Uint8Array) && !(f instanceof XmlRpcBigInt) ? f['faultCode'] : undefined;
     const text = typeof f === 'object' && f !== null ? (f as XmlRpcStruct)['faultString'] : undefined;
     if (typeof code !== 'number' || typeof text !== 'string') throw malformed('a fault must be a struct with faultCode (int) and faultString (string)');
     throw new XmlRpcFault(code, text, opts.method);

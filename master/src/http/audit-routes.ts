@@ -12,6 +12,7 @@ import { checkSubmitByName } from './request-checks.js';
 import { checkAuditFilter } from '../search/audit-filter.js';
 import type { AuditSearch } from '../search/audit-search.js';
 import type { ProjectHistory } from '../projects/project-history.js';
+import type { ProjectStatusMarks } from '../projects/project-status-marks.js';
 import { masterReportLinks } from '../web/report-links.js';
 import type { Access } from './user-auth.js';
 import type { PrunedArtifacts } from '../retention/pruned-artifacts.js';
@@ -21,6 +22,8 @@ export interface AuditRoutesOptions {
   blobs: BlobStore;
   search: AuditSearch;
   history: ProjectHistory;
+  /** PEP 792 status of the audit's project (`projectStatus`); absent: not shown. */
+  statusMarks?: ProjectStatusMarks;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
   /** Marks artifacts gc deleted, and answers 410 for them (retention/pruned-artifacts.ts). */
   pruned?: PrunedArtifacts;
@@ -60,7 +63,8 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
     const d = queue.detail(req.params.id);
     if (!d) return sendApiError(reply, 404, 'PYTI_JOB_NOT_FOUND', `no audit with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
     // `history`: the previous release's audit and the previous audit of the same file (projects/project-history.ts).
-    return { ...(opts.pruned ? opts.pruned.mark(d) : d), history: opts.history.linksOf(d.id) };
+    // `projectStatus`: the project's PEP 792 status, and whether it was quarantined after this audit.
+    return { ...(opts.pruned ? opts.pruned.mark(d) : d), history: opts.history.linksOf(d.id), projectStatus: opts.statusMarks?.ofAudit(d) ?? null };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/audits/:id/report.json', read, async (req, reply) => {

@@ -16,6 +16,7 @@ import { projectKey } from '../db/migration-project-key.js';
 import { diffErrorStatus, diffRequest, type DiffRequest } from '../diff/diff-request.js';
 import type { AuditDiff } from '../diff/audit-diff-types.js';
 import type { ProjectHistory, ProjectMetadata } from '../projects/project-history.js';
+import { projectStatusPagePanel, type ProjectStatusMarks, type ProjectStatusSummary } from '../projects/project-status-marks.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { AuditSummary } from '../user-api.js';
 import { renderDiffPage } from '../web/diff-page.js';
@@ -30,6 +31,8 @@ export interface HistoryRoutesOptions {
   history: ProjectHistory;
   auth: TokenAuthority;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
+  /** PEP 792 status of the project (`status` in the JSON, a panel on the page); absent: not shown. */
+  statusMarks?: ProjectStatusMarks;
 }
 
 /** `GET /api/v1/projects/:name`: the project, its releases newest first, each with its audits (newest first). */
@@ -40,6 +43,8 @@ export interface ProjectHistoryBody {
   metadata: ProjectMetadata | null;
   /** Audits of the project in all (`releases` holds at most MAX_PROJECT_AUDITS of them). */
   total: number;
+  /** PEP 792 status when the index marks the project other than active (null otherwise). */
+  status?: ProjectStatusSummary | null;
   releases: {
     version: string;
     audits: AuditSummary[];
@@ -76,7 +81,7 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryRoutesOpt
     const { audits, total } = history.audits(key);
     if (!total) return null;
     return {
-      project: key, metadata: history.metadata(key), total,
+      project: key, metadata: history.metadata(key), total, status: opts.statusMarks?.ofProject(key) ?? null,
       releases: releaseGroups(audits).map((g) => ({
         version: g.version, audits: g.audits,
         previous: g.previousDone && g.previousVersion ? { version: g.previousVersion, auditId: g.previousDone.id } : null,
@@ -105,7 +110,8 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryRoutesOpt
     const key = checkProject(req.params.name);
     if (key !== req.params.name) return reply.redirect(`/projects/${encodeURIComponent(key)}`, 301);
     const { audits, total } = history.audits(key);
-    return reply.code(total ? 200 : 404).type('text/html; charset=utf-8').send(renderProjectPage(key, history.metadata(key), audits, total));
+    const panel = projectStatusPagePanel(opts.statusMarks?.ofProject(key) ?? null);
+    return reply.code(total ? 200 : 404).type('text/html; charset=utf-8').send(renderProjectPage(key, history.metadata(key), audits, total, panel));
   });
 
   app.get<{ Params: { name: string }; Querystring: Record<string, unknown> }>('/projects/:name/diff', login, async (req, reply) => {

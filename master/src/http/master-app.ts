@@ -45,6 +45,8 @@ import { clusterRoutes } from './cluster-routes.js';
 import { submissionRoutes } from './submission-routes.js';
 import { PrunedArtifacts } from '../retention/pruned-artifacts.js';
 import { RetentionGc } from '../retention/retention-gc.js';
+import { ProjectStatusMarks } from '../projects/project-status-marks.js';
+import { projectStatusRoutes } from './project-status-routes.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -77,7 +79,7 @@ export interface MasterAppOptions {
   /** The queue's sweep interval (0: no timer; the sweep still runs on every lease call). */
   sweepIntervalMs?: number;
   /** Lines of the feed follower (default: stderr); replacements for its network readers and timers. */
-  feeds?: Pick<SubscriptionServiceOptions, 'log' | 'changelog' | 'rss' | 'resolve' | 'timers'>;
+  feeds?: Pick<SubscriptionServiceOptions, 'log' | 'changelog' | 'rss' | 'resolve' | 'timers' | 'simple' | 'backfillWindowMs'>;
   /** The git poller's lines (default: stderr), timers, commits per poll and git time limits. */
   git?: Pick<GitPollerOptions, 'log' | 'timers' | 'maxCommitsPerPoll' | 'fetchTimeoutMs' | 'gitTimeoutMs'>;
   /** The observation sender's retries, timer, lines and fetch. */
@@ -149,6 +151,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   });
   const subscriptions = new SubscriptionService({
     db, queue, clock: queue.clock, indexUrl: config.indexUrl, follow: config.follow, pollMs: config.pollMs, rssPollMs: config.rssPollMs,
+    feed: config.feed, simplePollMs: config.simplePollMs,
     log, git, ...options.feeds,
   });
   app.addHook('preClose', async () => subscriptions.close());
@@ -171,10 +174,12 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     await uploadRoute(api, { queue, blobs, maxUploadBytes: config.maxUploadBytes, guard });
     const search = new AuditSearch(db);
     const history = new ProjectHistory(db);
-    await auditRoutes(api, { queue, blobs, search, history, guard, pruned });
+    const statusMarks = new ProjectStatusMarks(db, subscriptions.statuses);
+    await auditRoutes(api, { queue, blobs, search, history, guard, pruned, statusMarks });
     await adminRoutes(api, { queue, auth, activity, guard });
-    await pageRoutes(api, { queue, auth, guard, search, history, pruned });
-    await historyRoutes(api, { queue, history, auth, guard });
+    await pageRoutes(api, { queue, auth, guard, search, history, pruned, statusMarks });
+    await projectStatusRoutes(api, { marks: statusMarks, guard });
+    await historyRoutes(api, { queue, history, auth, guard, statusMarks });
     await subscriptionRoutes(api, { subscriptions, guard });
     await notifications!.routes(api, guard);
     await traceRoutes(api, { queue, blobs, guard, pruned });

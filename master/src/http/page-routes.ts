@@ -15,6 +15,7 @@ import { masterReportLinks } from '../web/report-links.js';
 import type { AuditSearch } from '../search/audit-search.js';
 import { checkAuditFilter } from '../search/audit-filter.js';
 import type { ProjectHistory } from '../projects/project-history.js';
+import { projectStatusPanel, type ProjectStatusMarks } from '../projects/project-status-marks.js';
 import { diffAgainst } from '../diff/diff-request.js';
 import { auditHistorySection, isFlagged } from '../web/audit-history-section.js';
 import { sendApiError } from './body.js';
@@ -26,6 +27,8 @@ export interface PageRoutesOptions {
   queue: JobQueue;
   search: AuditSearch;
   history: ProjectHistory;
+  /** PEP 792 status of an audit's project (a panel on the audit page); absent: not shown. */
+  statusMarks?: ProjectStatusMarks;
   auth: TokenAuthority;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
   /** Marks artifacts gc deleted (the page says so and links only what is stored). */
@@ -72,7 +75,7 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
     const r = d.state === 'done' ? renderReportOrReason(json, masterReportLinks(d.id, true)) : { html: null, reason: null, judgement: null };
     const links = opts.history.linksOf(d.id);
     const newSince = links?.previousRelease && d.state === 'done' && isFlagged(d) ? diffAgainst(opts.queue, links.previousRelease.id, d.id) : null;
-    const panels = auditHistorySection(d, links, newSince) + metadataPanel(json) + traceLinksPanel({ id: d.id, artifacts: d.artifacts.filter((a) => !a.pruned) });
+    const panels = projectStatusPanel(opts.statusMarks?.ofAudit(d) ?? null) + auditHistorySection(d, links, newSince) + metadataPanel(json) + traceLinksPanel({ id: d.id, artifacts: d.artifacts.filter((a) => !a.pruned) });
     return reply.type('text/html; charset=utf-8').send(renderAuditPage(d, r.html === null ? null : withReportBase(r.html, d.id), req.cspNonce, r.reason, r.judgement, panels));
   });
 }

@@ -45,4 +45,5 @@ export async function subscriptionRoutes(app: FastifyInstance, opts: Subscriptio
     return { audits: subs.audits(req.params.name, limit) };
   }));
   app.get('/api/v1/feed', read, async () => subs.feedStatus());
+  app.get('/api/v1/feed/quarantine', read, async () => subs.quarantined(200));
 }

@@ -1,7 +1,7 @@
 /**
  * `pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]... [--lease-ms N]
  * [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--default-backend B] [--max-upload-bytes N]
- * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
+ * [--public-read] [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N] [--feed changelog|simple|both] [--simple-poll-ms N]`: starts the master, prints where it listens and where its tokens are, and runs
  * until SIGTERM or SIGINT, which close it gracefully (in-flight requests finish, long-polls are
  * answered, the database is closed). `pyti master rescore …` and `pyti master gc …` (retention/gc-command.ts)
  * are subcommands on the same data directory.
@@ -18,6 +18,7 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
+                   [--feed changelog|simple|both] [--simple-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
                    [--observations-token T] [--public-url URL]
@@ -28,7 +29,10 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
   --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off);
-  --git-poll-ms between fetches of the git subscriptions' branches (default 60000)
+  --git-poll-ms between fetches of the git subscriptions' branches (default 60000);
+  --feed how the index is followed: changelog (XML-RPC, default), simple (the PEP 691 /simple/ root and pages only,
+  no XML-RPC) or both (the change log and a /simple/ reconciliation pass); --simple-poll-ms between /simple/ passes
+  (default 60000 for simple, 600000 for both)
 reporting: --observations-token T reports each malicious verdict once per file to --index-url's
   observations API (POST /danger-api/projects/NAME/observations, kind is_malware); without it nothing is sent
 http: --allowed-host adds a name the master answers to (default: --host, localhost, 127.0.0.1, ::1; '*': any);
@@ -76,6 +80,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
+        feed: { type: 'string' }, 'simple-poll-ms': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true }, 'request-timeout-ms': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
         'keep-alive-timeout-ms': { type: 'string' },
         'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
@@ -106,6 +111,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
+      feed: values.feed, simplePollMs: values['simple-poll-ms'],
       observationsToken: values['observations-token'],
       allowedHost: values['allowed-host'], requestTimeoutMs: values['request-timeout-ms'], idleTimeoutMs: values['idle-timeout-ms'],
       keepAliveTimeoutMs: values['keep-alive-timeout-ms'],
@@ -127,7 +133,9 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
-    io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
+    const via = config.feed === 'simple' ? ' through /simple/ (PEP 691, no XML-RPC)' : config.feed === 'both' ? ' (change log, and a /simple/ reconciliation pass)' : '';
+    const following = master.subscriptions.follower.following || (master.subscriptions.simple?.following ?? false);
+    io.out(`index: ${config.indexUrl} (${following ? (via ? `following it${via}` : 'following its change log') : config.follow === false ? 'not followed: --no-follow' : `followed${via} once a subscription exists`})\n`);
     io.out(`e-mail: ${config.notify.smtp ? `${config.notify.smtp.events.join(', ')} to ${config.notify.smtp.to.join(', ')} via ${config.notify.smtp.host}:${config.notify.smtp.port}` : 'off (no --smtp-host)'}; links to ${master.notifications.publicUrl}\n`);
     io.out(`retention: ${describeRetention(config.retention)}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);

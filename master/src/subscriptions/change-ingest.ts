@@ -27,6 +27,7 @@ import type { Clock } from '../queue/clock.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { BacklogPolicy } from './backlog-policy.js';
 import { FeedCursor } from './feed-cursor.js';
+import type { FeedQuarantine } from './feed-quarantine.js';
 import { ReleaseLedger, type QueuedLink } from './release-ledger.js';
 import { subscriptionKind, type IndexMatcher } from './subscription-kinds.js';
 import type { SubscriptionRow } from './subscription-store.js';
@@ -39,12 +40,18 @@ export type SelectFiles = (files: ReleaseFile[]) => ReleaseFile[];
 export interface ChangeIngestOptions {
   db: Db;
   queue: JobQueue;
-  cursor: FeedCursor;
+  /**
+   * The cursor events are filtered against and moved (the change log's). The PEP 691 follower passes
+   * one whose `serial()` is null: its events are deduplicated by the ledger's links, not by a serial.
+   */
+  cursor: Pick<FeedCursor, 'serial' | 'advance'>;
   resolve: ResolveRelease;
   select: SelectFiles;
   clock: Clock;
   /** Releases read from the index at once (default 4). */
   resolveConcurrency?: number;
+  /** Where releases whose JSON API document is unusable are recorded (they are skipped either way). */
+  quarantine?: FeedQuarantine;
 }
 
 /** What one ingest did. */
@@ -62,6 +69,8 @@ export interface IngestResult {
   paused: string[];
   /** Releases gone from the index when their files were read. */
   gone: number;
+  /** Releases set aside: their JSON API document is malformed or names another project (PYTI_INDEX_MALFORMED / _MISMATCH). */
+  quarantined: number;
   /** The cursor after the ingest. */
   cursor: number;
 }
@@ -73,7 +82,12 @@ interface LiveSubscription {
   queued?: number;
 }
 
-type Resolved = ReleaseFiles | 'gone';
+/** A release whose document cannot be used: skipped and recorded, so one bad release does not stall the change log. */
+interface Unusable { code: string; message: string }
+type Resolved = ReleaseFiles | 'gone' | Unusable;
+/** Errors that say the index's document for one release is broken (not that the index is unreachable). */
+const UNUSABLE = new Set(['PYTI_INDEX_MALFORMED', 'PYTI_INDEX_MISMATCH']);
+const isUnusable = (r: Resolved | undefined): r is Unusable => typeof r === 'object' && 'code' in r;
 const releaseKey = (normalized: string, version: string) => `${normalized}\0${version}`;
 const RELEASE_KINDS = new Set(['new-release', 'add-file']);
 
@@ -133,6 +147,7 @@ export class ChangeIngest {
           out.set(k, await this.opts.resolve(w.name, w.version, w.minSerial));
         } catch (err) {
           if (err instanceof PytiError && err.code === 'PYTI_INDEX_NOT_FOUND') out.set(k, 'gone');
+          else if (err instanceof PytiError && UNUSABLE.has(err.code)) out.set(k, { code: err.code, message: err.message });
           else throw err;
         }
       }
@@ -149,7 +164,7 @@ export class ChangeIngest {
   private apply(events: ChangeEvent[], resolved: Map<string, Resolved>, nextSerial: number): IngestResult {
     const subs = this.liveSubscriptions();
     const now = this.opts.clock.now();
-    const r: IngestResult = { events: events.length, ignored: 0, submitted: 0, cancelled: 0, dropped: 0, paused: [], gone: 0, cursor: 0 };
+    const r: IngestResult = { events: events.length, ignored: 0, submitted: 0, cancelled: 0, dropped: 0, paused: [], gone: 0, quarantined: 0, cursor: 0 };
     const bump = this.opts.db.prepare(`UPDATE subscriptions SET matched = matched + @matched, submitted = submitted + @submitted,
       dropped = dropped + @dropped, cancelled = cancelled + @cancelled, skipped = skipped + @skipped WHERE id = @id`);
     const counts = new Map<number, { matched: number; submitted: number; dropped: number; cancelled: number; skipped: number }>();
@@ -197,7 +212,7 @@ export class ChangeIngest {
             }
             if (e.kind === 'new-release') count(s.row.id).matched++;
             // Not read before the transaction: the subscription was created or resumed meanwhile.
-            if (rel === undefined || rel === 'gone') continue;
+            if (rel === undefined || rel === 'gone' || isUnusable(rel)) continue;
             // The change log yanked it before this file came (the index's answer may predate that).
             if (e.kind === 'add-file' && (yanked ??= this.ledger.releaseState(e.normalized, v) === 'yanked')) continue;
             // A new release submits every file chosen now; an added file, itself if it is chosen.
@@ -225,6 +240,11 @@ export class ChangeIngest {
           const key = releaseKey(e.normalized, v);
           if (recorded.has(key)) break; // once per release and page: the files were read once
           recorded.add(key);
+          if (isUnusable(rel)) {
+            r.quarantined++;
+            this.opts.quarantine?.record({ source: 'release', serial: String(e.serial), name: e.name, version: v, action: e.action, code: rel.code, reason: rel.message });
+            break;
+          }
           if (rel === 'gone') r.gone++;
           this.ledger.recordRelease(rel === 'gone' ? e.name : rel.name, e.normalized, v, e.serial, rel === 'gone' ? null : rel.files);
           break;
@@ -258,7 +278,7 @@ export class ChangeIngest {
     for (const [id, c] of counts) bump.run({ id, ...c });
     const last = events.length ? events[events.length - 1]!.serial : 0;
     this.opts.cursor.advance(Math.max(nextSerial, last), events.length, r.ignored);
-    r.cursor = this.opts.cursor.serial()!;
+    r.cursor = this.opts.cursor.serial() ?? Math.max(nextSerial, last);
     return r;
   }
 }

@@ -39,6 +39,7 @@ export class FeedCursor {
       advance: db.prepare(`UPDATE feed_cursors SET last_serial = MAX(COALESCE(last_serial, @serial), @serial), events_ingested = events_ingested + @ingested,
         events_ignored = events_ignored + @ignored WHERE index_url = @url`),
       start: db.prepare('UPDATE feed_cursors SET last_serial = ? WHERE index_url = ? AND last_serial IS NULL'),
+      rewind: db.prepare('UPDATE feed_cursors SET last_serial = ? WHERE index_url = ?'),
       polled: db.prepare('UPDATE feed_cursors SET last_poll_at = @now, index_last_serial = COALESCE(@indexSerial, index_last_serial) WHERE index_url = @url'),
       succeeded: db.prepare(`UPDATE feed_cursors SET last_success_at = ?, last_error_code = NULL, last_error_message = NULL, last_error_at = NULL
         WHERE index_url = ?`),
@@ -67,6 +68,14 @@ export class FeedCursor {
   /** Sets the first cursor (first start: only what comes after `serial`); no-op once there is one. */
   startAt(serial: number): void {
     this.st.start.run(serial, this.indexUrl);
+  }
+
+  /**
+   * Moves the cursor back to `serial`: only for a cursor beyond the index's own last serial (one an
+   * untrusted change-log entry put there), which would otherwise stop following for good.
+   */
+  rewind(serial: number): void {
+    this.st.rewind.run(serial, this.indexUrl);
   }
 
   /** Records a poll (and the index's last serial when it was asked). */

@@ -11,15 +11,18 @@
  */
 import { PytiError } from '@pyti/vm-agent';
 import type { ChangelogPage } from '../feeds/changelog.js';
+import type { ChangeEvent } from '../feeds/feed-types.js';
 import type { RssPoll, RssWatchState } from '../feeds/rss-watcher.js';
 import type { ChangeIngest } from './change-ingest.js';
 import type { FeedCursor } from './feed-cursor.js';
+import type { FeedQuarantine } from './feed-quarantine.js';
 import { PollLoop, type Timers } from './poll-loop.js';
 
 /** The change-log calls the follower makes (ChangelogReader). */
 export interface ChangelogSource {
   lastSerial(): Promise<number>;
-  since(serial: number): Promise<ChangelogPage>;
+  /** The page after `serial`; entries beyond `maxSerial` (the index's last serial) are quarantined, not events. */
+  since(serial: number, maxSerial?: number): Promise<ChangelogPage>;
 }
 
 /** One RSS feed (RssWatcher). */
@@ -40,6 +43,10 @@ export interface FeedFollowerOptions {
   log?: (line: string) => void;
   /** Aborted on stop (pass the same signal to the readers so requests in flight end). */
   abort?: AbortController;
+  /** Where quarantined change-log entries are recorded (none: they are only logged). */
+  quarantine?: FeedQuarantine;
+  /** Called with each ingested page's events (reads PEP 792 status of audited projects; must not throw). */
+  afterPage?: (events: ChangeEvent[]) => Promise<void>;
 }
 
 const codeOf = (err: unknown) => (err instanceof PytiError ? err.code : 'PYTI_INDEX_UNREACHABLE');
@@ -91,12 +98,21 @@ export class FeedFollower {
       if (cursor.serial() === null) {
         cursor.startAt(indexSerial);
         this.log(`change log: starting at serial ${indexSerial} (uploads from now on)`);
+      } else if (cursor.serial()! > indexSerial) {
+        // Only an untrusted serial (an earlier PyTI followed any entry) can have put it there.
+        const was = cursor.serial()!;
+        cursor.rewind(indexSerial);
+        this.quarantine({ source: 'cursor', serial: String(was), name: null, version: null, action: null, code: 'PYTI_FEED_SERIAL_INVALID',
+          reason: `the cursor (${was}) was beyond the index's last serial (${indexSerial}); moved back to ${indexSerial}` });
       }
       for (;;) {
         if (this.abort.signal.aborted) break;
         const from = cursor.serial()!;
-        const page = await changelog.since(from);
+        const page = await changelog.since(from, Math.max(indexSerial, from));
+        for (const q of page.quarantined ?? []) this.quarantine({ source: 'changelog', ...q });
         const r = await ingest.ingest(page.events, page.nextSerial);
+        await this.opts.afterPage?.(page.events);
+        if (r.quarantined) this.log(`change log: serials ${from + 1}..${r.cursor}: ${r.quarantined} release(s) quarantined (their JSON API document is unusable; GET /api/v1/feed/quarantine)`);
         if (r.submitted || r.cancelled || r.dropped || r.paused.length) {
           this.log(`change log: serials ${from + 1}..${r.cursor}: ${r.submitted} audits submitted, ${r.cancelled} cancelled (yanked or removed), ${r.dropped} dropped`
             + `${r.paused.length ? `, paused by their backlog: ${r.paused.join(', ')}` : ''}`);
@@ -109,6 +125,12 @@ export class FeedFollower {
       if (!this.abort.signal.aborted) cursor.failed(codeOf(err), messageOf(err));
       throw err;
     }
+  }
+
+  /** Records a quarantined item (logged the first time it is seen, with its stable code). */
+  private quarantine(item: { source: 'changelog' | 'cursor'; serial: string | null; name: string | null; version: string | null; action: string | null; code: string; reason: string }): void {
+    const fresh = this.opts.quarantine ? this.opts.quarantine.record(item) : true;
+    if (fresh) this.log(`change log: ${item.code}: quarantined${item.name ? ` ${item.name}${item.version ? ` ${item.version}` : ''}` : ''}${item.serial !== null ? ` (serial ${item.serial})` : ''}: ${item.reason}`);
   }
 
   /** One RSS poll of every feed: news or a gap trigger a change-log poll. */

@@ -18,6 +18,12 @@ import type { JobQueue } from '../queue/job-queue.js';
 import type { FeedStatus, SubscriptionAudit, SubscriptionSummary } from '../user-api.js';
 import { ChangeIngest, type ResolveRelease, type SelectFiles } from './change-ingest.js';
 import { FeedCursor } from './feed-cursor.js';
+import { FeedQuarantine, type QuarantinedItem } from './feed-quarantine.js';
+import { SimpleIndexReader } from '../feeds/simple-index.js';
+import { ProjectStatusStore } from './project-status-store.js';
+import { ProjectStatusChecker } from './project-status-checker.js';
+import { SimpleFollowStore } from './simple-follow-store.js';
+import { SimpleFollower, type SimpleSource } from './simple-follower.js';
 import { FeedFollower, type ChangelogSource, type RssSource } from './feed-follower.js';
 import { GIT_KIND } from '../git/git-kind.js';
 import type { GitPoller } from '../git/git-poller.js';
@@ -40,7 +46,14 @@ export interface SubscriptionServiceOptions {
   timers?: Timers;
   /** The git poller (git subscriptions): started, stopped and triggered with the service. */
   git?: GitPoller;
+  /** How the index is followed (default `changelog`; see MasterConfig.feed). */
+  feed?: 'changelog' | 'simple' | 'both';
+  /** Between `/simple/` passes (default 60 s). */
+  simplePollMs?: number;
+  /** Files uploaded before the simple follower's start minus this are never submitted (default 14 days). */
+  backfillWindowMs?: number;
   /** Replacements for the network readers (tests, benchmarks). */
+  simple?: SimpleSource;
   changelog?: ChangelogSource;
   rss?: Record<string, RssSource>;
   resolve?: ResolveRelease;
@@ -52,6 +65,13 @@ export class SubscriptionService {
   readonly cursor: FeedCursor;
   readonly ingest: ChangeIngest;
   readonly follower: FeedFollower;
+  /** Change-log entries and releases set aside instead of stalling the follower. */
+  readonly quarantine: FeedQuarantine;
+  /** PEP 792 project status as read from the index's Simple API pages. */
+  readonly statuses: ProjectStatusStore;
+  /** The PEP 691 follower (feed `simple` or `both`), else null. */
+  readonly simple: SimpleFollower | null;
+  private readonly feed: 'changelog' | 'simple' | 'both';
 
   constructor(private readonly opts: SubscriptionServiceOptions) {
     const abort = new AbortController();
@@ -59,10 +79,27 @@ export class SubscriptionService {
     const git = opts.git;
     this.store = new SubscriptionStore(db, queue, clock, (row) => (git && row.kind === GIT_KIND ? { git: git.cursors.status(row.id) } : {}));
     this.cursor = new FeedCursor(db, indexUrl, clock);
+    this.quarantine = new FeedQuarantine(db, indexUrl, clock);
     this.ingest = new ChangeIngest({
-      db, queue, clock, cursor: this.cursor,
+      db, queue, clock, cursor: this.cursor, quarantine: this.quarantine,
       resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal })),
       select: opts.select ?? ((files) => selectFilesToAudit(files)),
+    });
+    this.feed = opts.feed ?? 'changelog';
+    this.statuses = new ProjectStatusStore(db, clock);
+    const simpleSource = opts.simple ?? new SimpleIndexReader({ indexUrl, signal: abort.signal });
+    const statusChecker = new ProjectStatusChecker({ db, read: (name) => simpleSource.project(name), statuses: this.statuses, log: opts.log });
+    this.simple = this.feed === 'changelog' ? null : new SimpleFollower({
+      source: simpleSource,
+      store: new SimpleFollowStore(db, indexUrl, clock),
+      // Deduplicated by the ledger's links (one audit per subscription and file), not by a serial.
+      ingest: new ChangeIngest({
+        db, queue, clock, cursor: { serial: () => null, advance: () => undefined }, quarantine: this.quarantine,
+        resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal })),
+        select: opts.select ?? ((files) => selectFilesToAudit(files)),
+      }),
+      clock, quarantine: this.quarantine, statuses: this.statuses, everyMs: opts.simplePollMs ?? 60_000, backfillWindowMs: opts.backfillWindowMs,
+      timers: opts.timers, log: opts.log, abort,
     });
     const rss = opts.rss ?? (opts.rssPollMs > 0 ? {
       updates: new RssWatcher({ url: `${indexUrl}/rss/updates.xml`, kind: 'updates' }),
@@ -71,7 +108,8 @@ export class SubscriptionService {
     this.follower = new FeedFollower({
       changelog: opts.changelog ?? new ChangelogReader({ indexUrl, signal: abort.signal }),
       rss, ingest: this.ingest, cursor: this.cursor, pollMs: opts.pollMs, rssPollMs: opts.rssPollMs,
-      timers: opts.timers, log: opts.log, abort,
+      timers: opts.timers, log: opts.log, abort, quarantine: this.quarantine,
+      afterPage: (events) => statusChecker.check(events),
     });
   }
 
@@ -82,13 +120,19 @@ export class SubscriptionService {
 
   /** Starts following the index if configured to (see the module comment), and the git poller. */
   start(): void {
-    if (this.opts.follow === true || (this.opts.follow === 'auto' && this.hasIndexSubscriptions())) this.follower.start();
+    if (this.opts.follow === true || (this.opts.follow === 'auto' && this.hasIndexSubscriptions())) this.followIndex();
     this.opts.git?.start();
+  }
+
+  /** Starts the followers the feed mode names. */
+  private followIndex(): void {
+    if (this.feed !== 'simple') this.follower.start();
+    this.simple?.start();
   }
 
   /** Stops following and polling; resolves once no poll runs (before the database closes). */
   async close(): Promise<void> {
-    await Promise.all([this.follower.stop(), this.opts.git?.stop()]);
+    await Promise.all([this.follower.stop(), this.simple?.stop(), this.opts.git?.stop()]);
   }
 
   /**
@@ -97,7 +141,7 @@ export class SubscriptionService {
    */
   create(body: unknown): SubscriptionSummary {
     const created = this.store.create(checkCreate(body), this.cursor.serial());
-    if (this.opts.follow === 'auto' && subscriptionKind(created.kind)?.followsIndex) this.follower.start();
+    if (this.opts.follow === 'auto' && subscriptionKind(created.kind)?.followsIndex) this.followIndex();
     if (created.kind === GIT_KIND) this.opts.git?.trigger();
     return created;
   }
@@ -126,6 +170,13 @@ export class SubscriptionService {
 
   /** The cursor, lag, last poll and last error. */
   feedStatus(): FeedStatus {
-    return this.cursor.status(this.follower.following);
+    const status: FeedStatus = { ...this.cursor.status(this.follower.following), mode: this.feed, quarantined: this.quarantine.count() };
+    if (this.simple) status.simple = this.simple.status();
+    return status;
+  }
+
+  /** What was set aside while following (newest first). */
+  quarantined(limit?: number): { items: QuarantinedItem[] } {
+    return { items: this.quarantine.list(limit) };
   }
 }

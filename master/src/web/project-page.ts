@@ -76,7 +76,7 @@ function diffForm(key: string, audits: AuditSummary[], groups: ReleaseGroup[]): 
 }
 
 /** The project page: a complete HTML document. `key` is the normalized name; `audits` newest first. */
-export function renderProjectPage(key: string, meta: ProjectMetadata | null, audits: AuditSummary[], total: number): string {
+export function renderProjectPage(key: string, meta: ProjectMetadata | null, audits: AuditSummary[], total: number, panels = ''): string {
   const groups = releaseGroups(audits);
   const name = meta?.name ?? audits[0]?.project ?? key;
   const latest = groups[0];
@@ -88,5 +88,6 @@ export function renderProjectPage(key: string, meta: ProjectMetadata | null, aud
   const body = audits.length
     ? `${diffForm(key, audits, groups)}${groups.map((g) => releaseSection(key, g)).join('')}`
     : `<section><p class="muted">No audits of ${esc(key)} yet.</p></section>`;
-  return pageShell(`PyTI: ${name}`, `${header}<main>${body}</main>`);
+  // `panels`: more sections before the releases, already escaped HTML (the project's PEP 792 status).
+  return pageShell(`PyTI: ${name}`, `${header}<main>${panels}${body}</main>`);
 }

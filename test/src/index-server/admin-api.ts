@@ -10,6 +10,7 @@
  *   POST /-/remove-release  {"name": "foo", "version": "1.0"}
  *   POST /-/remove-project  {"name": "foo"}
  *   POST /-/noise           {"name": "foo", "action": "add Owner alice", "version": "1.0"?}
+ *   POST /-/project-status  {"name": "foo", "status": "quarantined", "reason": "malware"?} (PEP 792)
  *   POST /-/faults          a FaultPlan (fault-injection.ts); answers the pending faults
  *   GET  /-/faults          the pending faults
  */
@@ -24,6 +25,7 @@ export interface AdminOperations {
   removeRelease(name: string, version: string): number;
   removeProject(name: string): number;
   addNoise(name: string, action: string, version?: string | null): number;
+  setProjectStatus(name: string, status: string, reason?: string): number;
   injectFaults(plan: FaultPlan): void;
   pendingFaults(): unknown;
 }
@@ -49,6 +51,7 @@ const ROUTES: Record<string, (ops: AdminOperations, b: Record<string, unknown>) 
   '/-/remove-release': (ops, b) => ops.removeRelease(str(b, 'name'), str(b, 'version')),
   '/-/remove-project': (ops, b) => ops.removeProject(str(b, 'name')),
   '/-/noise': (ops, b) => ops.addNoise(str(b, 'name'), str(b, 'action'), optStr(b, 'version') ?? null),
+  '/-/project-status': (ops, b) => ops.setProjectStatus(str(b, 'name'), str(b, 'status'), optStr(b, 'reason')),
 };
 
 /** Whether `path` is one of the endpoints that take a POST. */

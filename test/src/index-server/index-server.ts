@@ -9,7 +9,11 @@
  * - JSON API: `/pypi/<project>/json` and `/pypi/<project>/<version>/json`, with `yanked` and
  *   `yanked_reason`.
  * - `X-PyPI-Last-Serial`: on `/simple/` the index's last serial; on `/simple/<project>/` and the
- *   JSON API the project's last serial (also the JSON `last_serial`), as warehouse sets them.
+ *   JSON API the project's last serial (also the JSON `last_serial`), as warehouse sets them. The
+ *   PEP 691 JSON pages carry pypi.org's `_last-serial` too (in `meta`, and per project on `/simple/`),
+ *   and every Simple page an `ETag` (per serial and format) answering `If-None-Match` with 304.
+ * - PEP 792 project status (`setProjectStatus`, `POST /-/project-status`): `project-status` on the
+ *   JSON project page, `pypi:project-status` meta tags in HTML; a quarantined project lists no files.
  * - Files: `/packages/<sha256[0:2]>/<sha256[2:4]>/<sha256>/<filename>`.
  * - The change log over XML-RPC (`POST /pypi`, `/pypi/`, `/RPC2`; xmlrpc-api.ts): every change gets
  *   a serial from `serialBase` up, with pypi.org's action texts (journal.ts).
@@ -113,6 +117,8 @@ export interface IndexServer {
   removeProject(name: string): number;
   /** Records a change-log entry that changes nothing served, e.g. `add Owner alice`, `update classifiers`. */
   addNoise(name: string, action: string, version?: string | null): number;
+  /** Sets a project's PEP 792 status (`active`, `archived`, `quarantined`, `deprecated`), served on its Simple page; a quarantined project lists no files. */
+  setProjectStatus(name: string, status: string, reason?: string): number;
   /** The newest serial (`changelog_last_serial`), null while nothing was published. */
   lastSerial(): number | null;
   /** The whole change log, ascending. */
@@ -200,6 +206,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
     removeRelease: (name, version) => publisher.removeRelease(name, version),
     removeProject: (name) => publisher.removeProject(name),
     addNoise: (name, action, version) => publisher.addNoise(name, action, version ?? null),
+    setProjectStatus: (name, status, reason) => publisher.setStatus(name, status as 'active', reason ?? null),
     injectFaults: (plan) => faults.inject(plan, normalizeName),
     pendingFaults: () => faults.pending(),
   };
@@ -246,7 +253,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       const body = await readBody(req);
       if (body === null) return text(413, 'Payload Too Large');
       if (faults.take('rateLimit')) return xml(rateLimitAnswer(faults.rateLimitResetSeconds), undefined, faults.rateLimitHttpStatus);
-      const answer = answerXmlRpc(body, { journal, state, pageSize });
+      const answer = answerXmlRpc(body, { journal, state, pageSize, poison: faults.poisonEntries });
       return xml(answer, faults.take('malformed') ? 'malformed' : faults.take('truncate') ? 'truncate' : undefined);
     }
     if (method === 'POST' && isObservationsPath(path)) {
@@ -285,19 +292,37 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       });
       const notAcceptable = (): void => send(406, { 'Content-Type': 'text/plain; charset=utf-8', Vary: 'Accept' }, 'Not Acceptable: this index serves text/html, application/vnd.pypi.simple.v1+html and application/vnd.pypi.simple.v1+json\n');
       const rest = path.slice('/simple/'.length);
+      // ETags as a CDN in front of warehouse gives them: one per serial and format; a match answers 304.
+      const notModified = (etag: string): boolean => {
+        const inm = req.headers['if-none-match'];
+        if (!inm || !inm.split(',').map((t) => t.trim()).includes(etag)) return false;
+        send(304, { ETag: etag, Vary: 'Accept' });
+        return true;
+      };
       if (rest === '') {
         if (!format) return notAcceptable();
-        return send(200, headers(format, journal.lastSerial()), renderProjectList(format, state.projects()));
+        const etag = `"root-${journal.lastSerial() ?? 0}-${format}"`;
+        if (notModified(etag)) return;
+        return send(200, { ...headers(format, journal.lastSerial()), ETag: etag }, renderProjectList(format, state.projects(), journal.lastSerial()));
       }
       const m = /^([^/]+)(\/?)$/.exec(rest);
       const p = m ? state.project(normalizeName(m[1]!)) : undefined;
       if (!m || !p) return text(404, 'Not Found');
       if (m[1] !== p.project || m[2] !== '/') return redirect(`/simple/${encodeURIComponent(p.project)}/${url.search}`);
       if (!format) return notAcceptable();
-      const entries = state.files(p.project).map(({ file, release }) => ({
+      const etag = `"${p.project}-${p.lastSerial}-${format}"`;
+      if (notModified(etag)) return;
+      // PEP 792: a quarantined project's files are not offered.
+      const quarantined = p.status?.status === 'quarantined';
+      const entries = quarantined ? [] : state.files(p.project).map(({ file, release }) => ({
         file, url: fileUrl(file), sha256: published(file).sha256, yanked: release.yanked, yankedReason: release.yankedReason,
       }));
-      return send(200, headers(format, p.lastSerial), renderProjectPage(format, p.project, state.versionsWithFiles(p.project), entries));
+      let body = renderProjectPage(format, p.project, quarantined ? [] : state.versionsWithFiles(p.project), entries, { lastSerial: p.lastSerial, status: p.status });
+      const bad = format === 'json' ? faults.badSimplePage(p.project) : undefined;
+      if (bad === 'server-error') return text(503, 'Service Unavailable');
+      if (bad === 'other-project') body = body.replace(`"name":${JSON.stringify(p.project)}`, '"name":"someone-else-entirely"');
+      if (bad === 'bad-status') body = body.replace(`"name":${JSON.stringify(p.project)}`, `"name":${JSON.stringify(p.project)},"project-status":{"status":"exploded"}`);
+      return send(200, { ...headers(format, p.lastSerial), ETag: etag }, body, bad === 'not-json' ? 'malformed' : undefined);
     }
 
     const api = /^\/pypi\/([^/]+)\/(?:([^/]+)\/)?json\/?$/.exec(path);
@@ -310,13 +335,21 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       const p = view.project(live.project);
       if (!p || p.releases.size === 0) return notFound();
       const serialHeader = { 'X-PyPI-Last-Serial': p.lastSerial };
+      const bad = faults.badRelease(p.project);
+      /** Fault injection: a release document broken as `badRelease` asks. */
+      const answerDoc = (doc: Record<string, unknown>): void => {
+        if (bad === 'not-json') return send(200, { 'Content-Type': 'application/json', ...serialHeader }, JSON.stringify(doc), 'malformed');
+        if (bad === 'other-project') (doc['info'] as Record<string, unknown>)['name'] = 'someone-else-entirely';
+        if (bad === 'bad-file') for (const u of doc['urls'] as { digests: Record<string, string> }[]) u.digests['sha256'] = 'not-a-sha256';
+        return json(200, doc, serialHeader);
+      };
       const entries: JsonFileEntry[] = view.files(p.project).map(({ file, release }) => ({ file, release, url: fileUrl(file), digests: published(file) }));
       if (api[2] !== undefined) {
         const release = p.releases.get(api[2]);
         if (!release) return notFound();
-        return json(200, releaseDocument(base, release, entries.filter((e) => e.release === release), p.lastSerial), serialHeader);
+        return answerDoc(releaseDocument(base, release, entries.filter((e) => e.release === release), p.lastSerial));
       }
-      return json(200, projectDocument(base, view.latest(p.project)!, entries, view.releases(p.project), p.lastSerial), serialHeader);
+      return answerDoc(projectDocument(base, view.latest(p.project)!, entries, view.releases(p.project), p.lastSerial));
     }
 
     if (path.startsWith('/packages/')) {

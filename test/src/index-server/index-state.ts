@@ -19,7 +19,9 @@ export type IndexChange =
   | { op: 'yank'; project: string; version: string; reason: string | null }
   | { op: 'unyank'; project: string; version: string }
   /** An entry that changes nothing served (e.g. `add Owner …`); it still bumps the project's serial. */
-  | { op: 'none'; project: string };
+  | { op: 'none'; project: string }
+  /** PEP 792: the project's status (`active` clears it). */
+  | { op: 'status'; project: string; status: 'active' | 'archived' | 'quarantined' | 'deprecated'; reason: string | null };
 
 /** A release: its files, yank state, and the metadata of its first upload. */
 export interface IndexedRelease {
@@ -43,6 +45,8 @@ export interface IndexedProject {
   createdSerial: number;
   /** The serial of the newest change-log entry naming this project (pypi.org's `Project.last_serial`). */
   lastSerial: number;
+  /** PEP 792 status; absent: active. */
+  status?: { status: 'active' | 'archived' | 'quarantined' | 'deprecated'; reason: string | null };
   releases: Map<string, IndexedRelease>;
 }
 
@@ -111,6 +115,9 @@ export class IndexState {
         return;
       }
       case 'none':
+        return;
+      case 'status':
+        p.status = { status: change.status, reason: change.reason };
         return;
     }
   }

@@ -96,6 +96,16 @@ export class Publisher {
     return this.record(p.name, null, 'remove project', { op: 'remove-project', project: p.project }, this.clock());
   }
 
+  /**
+   * Sets a project's PEP 792 status (`set project status <status>`; it bumps the project's serial).
+   * A quarantined project's files are no longer served by the Simple API, as PEP 792 requires.
+   */
+  setStatus(name: string, status: 'active' | 'archived' | 'quarantined' | 'deprecated', reason: string | null = null): number {
+    if (!['active', 'archived', 'quarantined', 'deprecated'].includes(status)) throw new Error(`test index: ${JSON.stringify(status)} is not a PEP 792 status`);
+    const p = this.projectOf(name);
+    return this.record(p.name, null, `set project status ${status}`, { op: 'status', project: p.project, status, reason: reason || null }, this.clock());
+  }
+
   /** Records an entry that changes nothing served (`add Owner alice`, `update classifiers`, …). */
   addNoise(name: string, action: string, version: string | null = null): number {
     if (!action || /[\r\n]/.test(action)) throw new Error('test index: a change-log action is one non-empty line');

@@ -19,7 +19,8 @@
  */
 import type { IndexState } from './index-state.js';
 import type { Journal } from './journal.js';
-import { decodeCall, encodeFault, encodeResponse, XmlRpcFault, type XmlRpcValue } from './xmlrpc-codec.js';
+import type { PoisonEntry } from './fault-injection.js';
+import { decodeCall, encodeFault, encodeResponse, RawXmlRpcInt, XmlRpcFault, type XmlRpcValue } from './xmlrpc-codec.js';
 
 /** pypi.org's page size for `changelog_since_serial`. */
 export const PYPI_CHANGELOG_PAGE = 50_000;
@@ -33,6 +34,27 @@ export interface XmlRpcContext {
   state: IndexState;
   /** Entries per `changelog_since_serial` answer. */
   pageSize: number;
+  /** Fault injection: entries served as they are in every answer (fault-injection.ts). */
+  poison?: PoisonEntry[];
+}
+
+/** A JSON value as an XML-RPC value (integers beyond 32 bits written as they are). */
+function asXmlRpc(v: unknown): XmlRpcValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return Number.isInteger(v) ? (Math.abs(v) < 2 ** 31 ? v : new RawXmlRpcInt(BigInt(v).toString())) : { double: v };
+  if (typeof v === 'string' || typeof v === 'boolean') return v;
+  if (Array.isArray(v)) return v.map(asXmlRpc);
+  return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, asXmlRpc(x)]));
+}
+
+/** Fault injection: the poison entries an answer after `since` carries, with the numeric serial used to place them. */
+function poisonAfter(poison: PoisonEntry[], since: number): { at: number; entry: XmlRpcValue }[] {
+  return poison.flatMap((p) => {
+    const numeric = typeof p.serial === 'number' ? p.serial : p.serialType === 'int' && /^-?\d+$/.test(p.serial) ? Number(p.serial) : Infinity;
+    if (numeric !== Infinity && numeric <= since) return [];
+    const serial = typeof p.serial === 'string' && p.serialType === 'int' ? new RawXmlRpcInt(p.serial) : asXmlRpc(p.serial);
+    return [{ at: numeric, entry: [asXmlRpc(p.name), asXmlRpc(p.version), asXmlRpc(p.timestamp ?? 1_700_000_000), asXmlRpc(p.action), serial] }];
+  });
 }
 
 /** warehouse's `_clean_for_xml`: non-ASCII as character references (text), then characters XML cannot carry removed. */
@@ -61,7 +83,9 @@ const METHODS: Record<string, (ctx: XmlRpcContext, params: XmlRpcValue[]) => Xml
   changelog_since_serial(ctx, params) {
     arity(params, 1);
     const since = intArg(params, 0, 'serial');
-    return ctx.journal.since(since, ctx.pageSize).map((e) => [e.name, e.version, e.timestamp, cleanForXml(e.action), e.serial]);
+    const real = ctx.journal.since(since, ctx.pageSize).map((e) => ({ at: e.serial, entry: [e.name, e.version, e.timestamp, cleanForXml(e.action), e.serial] as XmlRpcValue }));
+    if (!ctx.poison?.length) return real.map((r) => r.entry);
+    return [...real, ...poisonAfter(ctx.poison, since)].sort((a, b) => a.at - b.at).map((r) => r.entry);
   },
   list_packages(ctx, params) {
     arity(params, 0);

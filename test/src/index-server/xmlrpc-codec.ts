@@ -8,7 +8,15 @@
  */
 
 /** An XML-RPC value. `null` is `<nil/>`; integers are numbers (doubles are `{ double }`). */
-export type XmlRpcValue = null | boolean | number | string | { double: number } | XmlRpcValue[] | { [key: string]: XmlRpcValue };
+export type XmlRpcValue = null | boolean | number | string | { double: number } | RawXmlRpcInt | XmlRpcValue[] | { [key: string]: XmlRpcValue };
+
+/**
+ * Test-only (fault injection): an `<int>` written with exactly these digits, even beyond what
+ * XML-RPC's 32-bit ints allow, as a broken or hostile index might send it.
+ */
+export class RawXmlRpcInt {
+  constructor(readonly digits: string) {}
+}
 
 /** A fault answer (`faultCode`, `faultString`). */
 export class XmlRpcFault extends Error {
@@ -28,6 +36,7 @@ function escape(s: string): string {
 function dumpValue(v: XmlRpcValue, out: string[]): void {
   if (v === null) out.push('<value><nil/></value>');
   else if (typeof v === 'boolean') out.push(`<value><boolean>${v ? 1 : 0}</boolean></value>\n`);
+  else if (v instanceof RawXmlRpcInt) out.push(`<value><int>${v.digits}</int></value>\n`);
   else if (typeof v === 'number') {
     if (!Number.isInteger(v) || v > 2 ** 31 - 1 || v < -(2 ** 31)) throw new Error(`int exceeds XML-RPC limits: ${v}`);
     out.push(`<value><int>${v}</int></value>\n`);
