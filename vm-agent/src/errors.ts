@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   PYTI_INDEX_NOT_FOUND: 'the package index has no such project, version or file',
   PYTI_INDEX_MALFORMED: 'the package index answered with something that is not its API\'s format',
   PYTI_INDEX_MISMATCH: 'the distribution the index served is not the project or version that was asked for',
+  PYTI_INDEX_HOST_REFUSED: 'the index redirected, or named a file, to a host PyTI does not fetch from (not the index or a configured --files-host), or to a loopback, link-local or private address; a request body is never sent again to another origin',
   PYTI_INDEX_HASH_MISMATCH: 'a downloaded file does not match the sha256 the index publishes for it',
   PYTI_PREFETCH_FAILED: 'pip could not resolve or download the dependencies',
   PYTI_SLAVE_FAILED: 'the slave failed to run a job for a reason of its own (a full disk, a bug); the job is retried',

@@ -150,7 +150,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     log, ...options.git,
   });
   const subscriptions = new SubscriptionService({
-    db, queue, clock: queue.clock, indexUrl: config.indexUrl, follow: config.follow, pollMs: config.pollMs, rssPollMs: config.rssPollMs,
+    db, queue, clock: queue.clock, indexUrl: config.indexUrl, fetchPolicy: config.fetchPolicy, follow: config.follow, pollMs: config.pollMs, rssPollMs: config.rssPollMs,
     log, git, ...options.feeds,
   });
   app.addHook('preClose', async () => subscriptions.close());

@@ -15,7 +15,7 @@ import { buildMasterApp } from '../http/master-app.js';
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
-                   [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
+                   [--index-url URL] [--files-host ORIGIN]... [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
                    [--observations-token T] [--public-url URL]
@@ -25,6 +25,10 @@ subscriptions (pyti subscribe): --index-url is the index followed (default https
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
   --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off);
   --git-poll-ms between fetches of the git subscriptions' branches (default 60000)
+index traffic goes only to --index-url's origin and its files hosts (--files-host, repeatable: a host or
+  an http(s) origin; default files.pythonhosted.org for pypi.org): other redirects and file URLs are refused
+  (PYTI_INDEX_HOST_REFUSED), as are hosts resolving to loopback, link-local or private addresses
+  (allowed for the index's own host and for a files host given as that address)
 reporting: --observations-token T reports each malicious verdict once per file to --index-url's
   observations API (POST /danger-api/projects/NAME/observations, kind is_malware); without it nothing is sent
 http: --allowed-host adds a name the master answers to (default: --host, localhost, 127.0.0.1, ::1; '*': any);
@@ -67,7 +71,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true }, 'request-timeout-ms': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
-        'keep-alive-timeout-ms': { type: 'string' },
+        'keep-alive-timeout-ms': { type: 'string' }, 'files-host': { type: 'string', multiple: true },
         'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
         'smtp-from': { type: 'string' }, 'smtp-to': { type: 'string' }, 'smtp-user': { type: 'string' }, 'email-on': { type: 'string' },
       },
@@ -96,7 +100,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
       observationsToken: values['observations-token'],
       allowedHost: values['allowed-host'], requestTimeoutMs: values['request-timeout-ms'], idleTimeoutMs: values['idle-timeout-ms'],
-      keepAliveTimeoutMs: values['keep-alive-timeout-ms'],
+      keepAliveTimeoutMs: values['keep-alive-timeout-ms'], filesHost: values['files-host'],
       publicUrl: values['public-url'], smtpHost: values['smtp-host'], smtpPort: values['smtp-port'], smtpStarttls: values['smtp-starttls'],
       smtpFrom: values['smtp-from'], smtpTo: values['smtp-to'], smtpUser: values['smtp-user'], emailOn: values['email-on'],
     }, process.env);

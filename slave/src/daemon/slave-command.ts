@@ -1,6 +1,6 @@
 /**
  * `pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N]
- * [--index-url URL] [--data DIR] [--perf]` (environment: PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL,
+ * [--index-url URL] [--files-host ORIGIN]... [--data DIR] [--perf]` (environment: PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL,
  * PYTI_SLAVE_DATA). Progress lines go to stderr as `[time] …`. SIGTERM and SIGINT drain the slave
  * (running jobs finish, nothing new is leased) and it exits 0; a second signal exits at once (130/143).
  */
@@ -20,13 +20,14 @@ export async function slaveCommand(args: string[], err: (s: string) => void): Pr
       backend: { type: 'string', multiple: true },
       concurrency: { type: 'string' },
       'index-url': { type: 'string' },
+      'files-host': { type: 'string', multiple: true },
       data: { type: 'string' },
       perf: { type: 'boolean' },
     },
   });
   const config = loadSlaveConfig({
     master: values.master, token: values.token, name: values.name, backend: values.backend,
-    concurrency: values.concurrency, indexUrl: values['index-url'], data: values.data, perf: values.perf,
+    concurrency: values.concurrency, indexUrl: values['index-url'], filesHost: values['files-host'], data: values.data, perf: values.perf,
   });
   const drain = new AbortController();
   const handlers: [NodeJS.Signals, number][] = [['SIGTERM', 143], ['SIGINT', 130]];

@@ -116,7 +116,7 @@ class SlaveDaemon {
         if (attempt === 1) this.io.log(`master: ${what}: ${error.message}; retrying`);
       },
     });
-    this.index = new IndexClient({ indexUrl: config.indexUrl });
+    this.index = new IndexClient({ indexUrl: config.indexUrl, policy: config.fetchPolicy });
     this.outbox = new Outbox(config.dataDir);
   }
 
