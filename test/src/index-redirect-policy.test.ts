@@ -18,7 +18,7 @@ import { startIndexServer, type IndexServer } from './index-server/index-server.
 
 jest.setTimeout(120_000);
 
-interface Hit { method: string; url: string; body: string }
+interface Hit { method: string; url: string; body: string; authorization?: string }
 interface Loopback { url: string; port: number; hits: Hit[]; route: (req: IncomingMessage, body: string, res: ServerResponse) => void; close(): Promise<void> }
 
 async function loopback(): Promise<Loopback> {
@@ -28,7 +28,7 @@ async function loopback(): Promise<Loopback> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      lb.hits.push({ method: req.method ?? '', url: req.url ?? '', body });
+      lb.hits.push({ method: req.method ?? '', url: req.url ?? '', body, authorization: req.headers.authorization });
       lb.route(req, body, res);
     });
   });
@@ -145,6 +145,19 @@ describe('the master\'s feed readers (XML-RPC change log, RSS)', () => {
 });
 
 describe('the fetch policy', () => {
+  it('turns a POST redirected with 303 into a GET without the body, and drops credentials when leaving the first origin', async () => {
+    const policy = FetchPolicy.forIndex(redirector.url, { filesHosts: [other.url] });
+    redirector.route = (req, _b, res) => void (req.url === '/form'
+      ? res.writeHead(303, { location: '/result' }).end()
+      : req.url === '/away' ? res.writeHead(302, { location: `${other.url}/landed` }).end() : res.writeHead(200).end('ok'));
+    const r = await policyFetch(policy, `${redirector.url}/form`, { method: 'POST', body: 'secret=1', headers: { authorization: 'Bearer t0ken', 'content-type': 'text/plain' } });
+    expect(r.status).toBe(200);
+    expect(redirector.hits.map((h) => [h.method, h.url, h.body, h.authorization])).toEqual([['POST', '/form', 'secret=1', 'Bearer t0ken'], ['GET', '/result', '', 'Bearer t0ken']]);
+    await policyFetch(policy, `${redirector.url}/away`, { headers: { authorization: 'Bearer t0ken' } });
+    expect(other.hits.map((h) => [h.method, h.url, h.authorization])).toEqual([['GET', '/landed', undefined]]);
+  });
+
+
   it('is built from --index-url and --files-host once, at start-up; bad files hosts are PYTI_CONFIG_INVALID', () => {
     const pypi = loadMasterConfig({ data: join(dir, 'm') }, {});
     expect(pypi.fetchPolicy.origins).toEqual(['https://pypi.org', 'https://files.pythonhosted.org']);

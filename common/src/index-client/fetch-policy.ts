@@ -56,11 +56,11 @@ function parseFilesHost(entry: string): string {
   try {
     u = new URL(text);
   } catch {
-    throw new PytiError('PYTI_CONFIG_INVALID', `--files-host ${JSON.stringify(entry)} is not a host or an http(s) origin`);
+    throw new PytiError('PYTI_CONFIG_INVALID', `${JSON.stringify(entry)} is not a host or an http(s) origin`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new PytiError('PYTI_CONFIG_INVALID', `--files-host ${entry}: not http or https`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new PytiError('PYTI_CONFIG_INVALID', `${entry}: not http or https`);
   if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) {
-    throw new PytiError('PYTI_CONFIG_INVALID', `--files-host ${entry}: give only scheme, host and port (no path, query or credentials)`);
+    throw new PytiError('PYTI_CONFIG_INVALID', `${entry}: give only scheme, host and port (no path, query or credentials)`);
   }
   return u.origin;
 }

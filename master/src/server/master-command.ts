@@ -117,7 +117,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
-    io.out(`index: ${config.indexUrl} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
+    const filesHosts = config.fetchPolicy.origins.slice(1);
+    io.out(`index: ${config.indexUrl}${filesHosts.length ? `, files from ${filesHosts.join(', ')}` : ''} (${master.subscriptions.follower.following ? 'following its change log' : config.follow === false ? 'not followed: --no-follow' : 'followed once a subscription exists'})\n`);
     io.out(`e-mail: ${config.notify.smtp ? `${config.notify.smtp.events.join(', ')} to ${config.notify.smtp.to.join(', ')} via ${config.notify.smtp.host}:${config.notify.smtp.port}` : 'off (no --smtp-host)'}; links to ${master.notifications.publicUrl}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {
