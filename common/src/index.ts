@@ -71,6 +71,9 @@ export * from './index-client/release-json.js';
 export * from './index-client/index-http.js';
 export * from './index-client/simple-page.js';
 export * from './index-client/pep440.js';
+export * from './index-client/fetch-policy.js';
+export * from './index-client/policy-fetch.js';
+export * from './index-client/pinned-transport.js';
 
 export * from './input/validate-dist.js';
 export * from './input/core-metadata.js';

@@ -5,7 +5,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { normalizeIndexUrl } from '@pyti/common';
+import { FetchPolicy, normalizeIndexUrl } from '@pyti/common';
 import { allowedHostList } from './http/allowed-hosts.js';
 import { loadNotifyConfig, type NotifyConfig, type NotifyFlags } from './notify/notify-config.js';
 import { loadRetentionConfig, type RetentionConfig, type RetentionFlags } from './retention/retention-config.js';
@@ -29,6 +29,12 @@ export interface MasterConfig {
   readonly maxUploadBytes: number;
   /** Reads of the user API and pages need no token. */
   readonly publicRead: boolean;
+  /**
+   * Where the feed readers and the observation sender may fetch from (built from --index-url and
+   * --files-host, validated here): the index's origin and its files hosts, never other hosts or
+   * private addresses (see FetchPolicy).
+   */
+  readonly fetchPolicy: FetchPolicy;
   /** User token from the environment or flags (overrides tokens.json's). */
   readonly userToken: string | null;
   /** Extra slave tokens, name → token (added to tokens.json's). */
@@ -84,6 +90,8 @@ export interface MasterFlags extends NotifyFlags, RetentionFlags {
   maxAttempts?: string | number;
   defaultBackend?: string;
   maxUploadBytes?: string | number;
+  /** `--files-host` (repeatable): files hosts besides the index; default files.pythonhosted.org for pypi.org. */
+  filesHost?: string[];
   publicRead?: boolean;
   userToken?: string;
   /** `name:token`, repeatable. */
@@ -193,6 +201,12 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   } catch (err) {
     invalid(indexFrom, (err as Error).message);
   }
+  let fetchPolicy: FetchPolicy;
+  try {
+    fetchPolicy = FetchPolicy.forIndex(indexUrl, { filesHosts: flags.filesHost?.length ? flags.filesHost : undefined });
+  } catch (err) {
+    invalid('--files-host', (err as Error).message);
+  }
   const pollMs = int('--poll-ms', flags.pollMs, MASTER_DEFAULTS.pollMs, 100, 24 * 3600_000);
   const rssPollMs = int('--rss-poll-ms', flags.rssPollMs, MASTER_DEFAULTS.rssPollMs, 0, 24 * 3600_000);
   if (rssPollMs > 0 && rssPollMs < 100) invalid('--rss-poll-ms', `${rssPollMs} is below 100 (0 turns RSS off)`);
@@ -215,7 +229,7 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
     allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
     observationsToken, notify, retention,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
-    indexUrl, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs, feed, simplePollMs,
+    indexUrl, fetchPolicy, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs, feed, simplePollMs,
     publicRead: flags.publicRead ?? false,
     userToken,
     slaveTokens: Object.freeze(slaveTokens),

@@ -9,7 +9,8 @@
  * (`PYTI_INDEX_MALFORMED`); file names are used as paths only when `safeDistFilename` accepts them;
  * URLs must be http(s); downloads are capped in size and time, written to a temporary name and
  * renamed into place only when the sha256 (and the published size) match (`PYTI_INDEX_HASH_MISMATCH`).
- * A file the index publishes no sha256 for is never chosen.
+ * A file the index publishes no sha256 for is never chosen. Every request, redirect and file URL goes
+ * only to the index's origin or a files host (FetchPolicy: `PYTI_INDEX_HOST_REFUSED` otherwise).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
@@ -19,6 +20,8 @@ import { PytiError } from '@pyti/vm-agent';
 import { DEFAULT_DIST_LIMITS } from '../input/dist-limits.js';
 import { DEFAULT_INDEX_URL, VERSION_TEXT, indexLocation, projectJsonUrl, projectSimpleUrl, releaseJsonUrl } from './index-url.js';
 import { indexGet, readCapped } from './index-http.js';
+import { FetchPolicy } from './fetch-policy.js';
+import { policyFetch } from './policy-fetch.js';
 import { releaseFiles, type IndexFile } from './release-json.js';
 import { isPureWheel, safeDistFilename } from './dist-filename.js';
 import { compareVersions, isPrerelease, isValidVersion, sameVersion } from './pep440.js';
@@ -40,6 +43,10 @@ export interface IndexClientOptions {
   maxSimpleBytes?: number;
   /** Largest distribution file. Default the archive limit of validateDist (512 MiB). */
   maxFileBytes?: number;
+  /** Files hosts besides the index (see FetchPolicy; default files.pythonhosted.org for pypi.org). Ignored with `policy`. */
+  filesHosts?: readonly string[];
+  /** The whole fetch policy (built once at start-up); default from `indexUrl` and `filesHosts`. */
+  policy?: FetchPolicy;
 }
 
 export interface ResolveOptions {
@@ -83,9 +90,12 @@ export class IndexClient {
   readonly indexUrl: string;
   /** pip's `--index-url` for this index: the Simple API root, with a trailing slash. */
   readonly simpleUrl: string;
+  /** Where requests, redirects and downloads may go. */
+  readonly policy: FetchPolicy;
 
   constructor(private readonly opts: IndexClientOptions = {}) {
     ({ indexUrl: this.indexUrl, simpleUrl: this.simpleUrl } = indexLocation(opts.indexUrl ?? DEFAULT_INDEX_URL));
+    this.policy = opts.policy ?? FetchPolicy.forIndex(this.indexUrl, { filesHosts: opts.filesHosts });
   }
 
   /** The file of `project==version` to audit (see pickFile), with its published sha256. */
@@ -121,7 +131,7 @@ export class IndexClient {
   /** The files the project's Simple API page lists (`PYTI_INDEX_NOT_FOUND` when the index has no such project). */
   async simplePage(project: string, options: ResolveOptions = {}): Promise<SimpleFile[]> {
     const url = projectSimpleUrl(this.simpleUrl, project);
-    const res = await indexGet(url, `project ${project}`, { timeoutMs: this.opts.timeoutMs, signal: options.signal, headers: { accept: SIMPLE_ACCEPT } });
+    const res = await indexGet(url, `project ${project}`, { timeoutMs: this.opts.timeoutMs, signal: options.signal, headers: { accept: SIMPLE_ACCEPT }, policy: this.policy });
     const text = await readCapped(res, this.opts.maxSimpleBytes ?? 64 * 1024 * 1024);
     return simpleFiles(text, res.headers.get('content-type') ?? 'text/html', res.url || url, project);
   }
@@ -139,7 +149,7 @@ export class IndexClient {
       /* not a project name: ask the root */
     }
     try {
-      const res = await fetch(url, { signal: AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(options.timeoutMs ?? 15_000)]), headers: { 'user-agent': 'pyti-slave', accept: SIMPLE_ACCEPT } });
+      const res = await policyFetch(this.policy, url, { signal: AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(options.timeoutMs ?? 15_000)]), headers: { 'user-agent': 'pyti-slave', accept: SIMPLE_ACCEPT } });
       await res.body?.cancel().catch(() => undefined);
       return undefined;
     } catch (err) {
@@ -199,7 +209,7 @@ export class IndexClient {
   }
 
   private async getJson(url: string, what: string, options: ResolveOptions): Promise<unknown> {
-    const res = await indexGet(url, what, { timeoutMs: this.opts.timeoutMs, signal: options.signal, headers: { accept: 'application/json' } });
+    const res = await indexGet(url, what, { timeoutMs: this.opts.timeoutMs, signal: options.signal, headers: { accept: 'application/json' }, policy: this.policy });
     const text = await readCapped(res, this.opts.maxJsonBytes ?? 16 * 1024 * 1024);
     try {
       return JSON.parse(text);
@@ -222,7 +232,23 @@ export class IndexClient {
    * the index does not know), size- and time-capped as `download`; resolves to its size and sha256.
    */
   async downloadUnverified(url: string, filename: string, dest: string, options: DownloadOptions = {}): Promise<{ sizeBytes: number; sha256: string }> {
-    return this.fetchFile(url, filename, dest, options);
+    return this.allowing(url).fetchFile(url, filename, dest, options);
+  }
+
+  /**
+   * This client, also allowed to fetch from the origin of `url` — a URL the user named on the command
+   * line (`pyti audit URL`), which may be on any address; redirects from it stay under the policy.
+   */
+  allowing(url: string): IndexClient {
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      throw new PytiError('PYTI_INDEX_MALFORMED', `${JSON.stringify(url)} is not a URL`);
+    }
+    if (this.policy.origins.includes(origin)) return this;
+    const policy = FetchPolicy.forIndex(this.indexUrl, { filesHosts: [...this.policy.origins.slice(1), origin], resolve: this.policy.resolve, trustFilesHosts: true });
+    return new IndexClient({ ...this.opts, indexUrl: this.indexUrl, policy });
   }
 
   private async fetchFile(url: string, filename: string, dest: string, options: DownloadOptions & { sha256?: string; size?: number }): Promise<{ sizeBytes: number; sha256: string }> {
@@ -230,7 +256,7 @@ export class IndexClient {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new PytiError('PYTI_INDEX_MALFORMED', `${filename}: URL is not http or https`);
     const published = options.size;
     const max = Math.min(this.opts.maxFileBytes ?? DEFAULT_DIST_LIMITS.maxArchiveBytes, published ?? Number.MAX_SAFE_INTEGER);
-    const res = await indexGet(url, filename, { timeoutMs: this.opts.downloadTimeoutMs ?? 600_000, signal: options.signal });
+    const res = await indexGet(url, filename, { timeoutMs: this.opts.downloadTimeoutMs ?? 600_000, signal: options.signal, policy: this.policy });
     if (!res.body) throw new PytiError('PYTI_INDEX_UNREACHABLE', `${url}: empty answer`);
     const announced = Number(res.headers.get('content-length'));
     const total = published ?? (Number.isSafeInteger(announced) && announced > 0 ? announced : undefined);

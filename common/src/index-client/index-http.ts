@@ -1,10 +1,14 @@
 /**
  * HTTP to the package index: a timeout per request, a few retries with backoff for connection errors
  * and 5xx, and error codes PyTI can act on: 404 is `PYTI_INDEX_NOT_FOUND` (a verdict on the input),
- * everything else that fails is `PYTI_INDEX_UNREACHABLE` (infrastructure).
+ * everything else that fails is `PYTI_INDEX_UNREACHABLE` (infrastructure). Requests and redirects go
+ * only where the FetchPolicy allows (`PYTI_INDEX_HOST_REFUSED` otherwise, never retried).
  */
 import { PytiError } from '@pyti/vm-agent';
 import { backoffDelay, sleep, type RetryPolicy } from '../command/backoff.js';
+import { FetchPolicy } from './fetch-policy.js';
+import { policyFetch } from './policy-fetch.js';
+import type { Transport } from './pinned-transport.js';
 
 export interface IndexHttpOptions {
   /** Per request, until the headers arrive. Default 30 s. */
@@ -14,6 +18,10 @@ export interface IndexHttpOptions {
   signal?: AbortSignal;
   /** Request headers besides the user agent (e.g. the Simple API's `Accept`). */
   headers?: Record<string, string>;
+  /** Where the request and its redirects may go. Default: the URL's own origin only. */
+  policy?: FetchPolicy;
+  /** One exchange without redirects (tests); default the policy's pinned transport. */
+  transport?: Transport;
 }
 
 const POLICY: RetryPolicy = { initialMs: 300, maxMs: 3000, factor: 2, deadlineMs: Number.MAX_SAFE_INTEGER };
@@ -24,13 +32,15 @@ export async function indexGet(url: string, what: string, opts: IndexHttpOptions
   const signal = opts.signal ?? new AbortController().signal;
   let last = '';
   let cause: unknown;
+  const policy = opts.policy ?? FetchPolicy.forIndex(new URL(url).origin, { filesHosts: [] });
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) await sleep(backoffDelay(attempt - 1, POLICY), signal);
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs ?? 30_000)]), headers: { 'user-agent': 'pyti-slave', ...opts.headers } });
+      res = await policyFetch(policy, url, { signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs ?? 30_000)]), headers: { 'user-agent': 'pyti-slave', ...opts.headers } }, { transport: opts.transport });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
+      if (err instanceof PytiError) throw err; // a refused host or redirect: not transient
       cause = err;
       const c = (err as Error).cause as Error | undefined;
       last = `${(err as Error).message}${c?.message ? ` (${c.message})` : ''}`;

@@ -9,7 +9,8 @@
  *   pyti subscribe add|list|show|pause|resume|set|remove …   (see subscribe-command.ts)
  *   pyti webhook add|list|remove|deliveries …                (see webhook-command.ts)
  * Each takes --master URL and --token T (or PYTI_MASTER_URL, PYTI_TOKEN; default URL http://127.0.0.1:8470).
- * Exit codes: 0 clean (or done); 1 failed; 2 could not submit, no report, error or cancelled; 3 suspicious; 4 malicious; 64 usage.
+ * Exit codes: 0 clean (or done); 1 failed; 2 could not submit, no report, error or cancelled; 3 suspicious; 4 malicious; 64 usage;
+ * 69 the master failed on its side (HTTP 5xx: PYTI_STORAGE_FULL, PYTI_MASTER_INTERNAL; try again later).
  */
 import { PytiError } from '@pyti/vm-agent';
 import { UsageError, defaultIO, type CliIO } from './cli-io.js';
@@ -39,7 +40,12 @@ export const MASTER_USAGE = `usage:
   pyti webhook add URL [--subscription NAME] [--on completed,flagged,regression|all] | list | remove ID | deliveries ID [--limit N]
   common: --master URL (PYTI_MASTER_URL, default http://127.0.0.1:8470) --token T (PYTI_TOKEN)
 
-exit codes: 0 clean · 1 failed · 2 could not submit, no report, error or cancelled · 3 suspicious · 4 malicious · 64 usage error`;
+exit codes: 0 clean · 1 failed · 2 could not submit, no report, error or cancelled · 3 suspicious · 4 malicious · 64 usage error ·
+  69 the master failed on its side (a full disk, an internal error: try again later)`;
+
+/** Exit status when the master answered with a fault of its own (HTTP 5xx), as sysexits' EX_UNAVAILABLE. */
+export const EXIT_SERVER_FAULT = 69;
+const SERVER_FAULT_CODES: ReadonlySet<string> = new Set(['PYTI_STORAGE_FULL', 'PYTI_MASTER_INTERNAL']);
 
 /** The commands this module answers (bin/pyti.mjs sends them here). */
 export const MASTER_COMMANDS = ['master', 'submit', 'status', 'report', 'subscribe', 'webhook', 'diff'] as const;
@@ -71,7 +77,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
         io.err(`${MASTER_USAGE}\n`);
         return 64;
       }
-      return err.code === 'PYTI_USAGE' ? 64 : 2;
+      return err.code === 'PYTI_USAGE' ? 64 : SERVER_FAULT_CODES.has(err.code) ? EXIT_SERVER_FAULT : 2;
     }
     // node:util parseArgs errors (checked by code: they may come from another realm under test runners).
     if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS_')) {

@@ -3,7 +3,9 @@
  * timeouts) are retried with exponential backoff, and so are 502/503/504 for calls that are safe to
  * repeat. Whatever still fails becomes a PytiError: the server's `error.code` when it sent a registered
  * one, else `PYTI_AUTH` (401/403), `PYTI_JOB_NOT_FOUND` (404), `PYTI_INPUT_TOO_LARGE` (413), `PYTI_USAGE` (other 4xx: the request
- * was wrong) or `PYTI_MASTER_UNREACHABLE` (no answer, or 5xx), with the cause.
+ * was wrong), `PYTI_MASTER_UNREACHABLE` (no answer, or 502/503/504), `PYTI_STORAGE_FULL` (507) or
+ * `PYTI_MASTER_INTERNAL` (other 5xx), with the cause. A 5xx is never reported as the caller's usage
+ * error, even when the server labelled it `PYTI_USAGE` (masters before the storage-full fix did).
  */
 import { ERROR_CODES, PytiError, type ErrorCode } from '@pyti/vm-agent';
 
@@ -53,11 +55,14 @@ export function apiError(status: number, bodyText: string, what: string): PytiEr
     } else if (typeof j.message === 'string') message = j.message; // Fastify's own error shape
   } catch { /* not JSON: keep the text */ }
   const text = `${what}: HTTP ${status}${message ? `: ${message}` : ''}`;
-  if (code && code in ERROR_CODES) return new PytiError(code as ErrorCode, text);
+  const serverFault = status >= 500;
+  if (code && code in ERROR_CODES && !(serverFault && code === 'PYTI_USAGE')) return new PytiError(code as ErrorCode, text);
   const fallback: ErrorCode = status === 401 || status === 403 ? 'PYTI_AUTH'
     : status === 404 ? 'PYTI_JOB_NOT_FOUND'
         : status === 413 ? 'PYTI_INPUT_TOO_LARGE'
-          : status >= 500 ? 'PYTI_MASTER_UNREACHABLE' : 'PYTI_USAGE';
+          : status === 507 ? 'PYTI_STORAGE_FULL'
+            : RETRY_STATUS.has(status) ? 'PYTI_MASTER_UNREACHABLE'
+              : serverFault ? 'PYTI_MASTER_INTERNAL' : 'PYTI_USAGE';
   return new PytiError(fallback, code ? `${text} (server code ${code})` : text);
 }
 

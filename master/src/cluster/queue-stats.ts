@@ -8,6 +8,7 @@
  * and at most `maxSamples` rows are kept. Reading latencies is bounded too (the newest 20 000 audits of
  * a window).
  */
+import { guardedTick } from '../storage/guarded-tick.js';
 import type { Db } from '../db/database.js';
 import type { Clock } from '../queue/clock.js';
 
@@ -83,7 +84,7 @@ export class QueueStats {
   /** Starts sampling every `everyMs` (unref'd timer); 0 never samples on its own. */
   start(): void {
     if (this.everyMs > 0 && !this.timer) {
-      this.timer = setInterval(() => this.sample(), this.everyMs);
+      this.timer = setInterval(guardedTick('queue sample', () => this.sample()), this.everyMs);
       this.timer.unref();
     }
   }

@@ -9,7 +9,7 @@
  * kept with kind `other`, so the cursor can pass them.
  */
 import { PytiError } from '@pyti/vm-agent';
-import { PROJECT_NAME, VERSION_TEXT, backoffDelay, sleep as defaultSleep, normalizeIndexUrl, type RetryPolicy } from '@pyti/common';
+import { PROJECT_NAME, VERSION_TEXT, backoffDelay, sleep as defaultSleep, normalizeIndexUrl, type RetryPolicy, type FetchPolicy } from '@pyti/common';
 import type { ChangeEvent, ChangeKind, QuarantinedEntry } from './feed-types.js';
 import { normalizeName } from './pep.js';
 import { FeedRateLimitedError, XmlRpcClient } from './xmlrpc-client.js';
@@ -137,6 +137,8 @@ export interface ChangelogReaderOptions {
   /** Default: 6 attempts, 2 s doubling to 60 s, with jitter; a fault's or 429's retry-after hint is honoured when longer. */
   retry?: Partial<RateLimitRetry>;
   fetch?: typeof fetch;
+  /** Where calls and redirects may go (default: the index's origin). */
+  policy?: FetchPolicy;
   /** Injectable for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
@@ -171,7 +173,7 @@ export class ChangelogReader {
 
   constructor(opts: ChangelogReaderOptions) {
     const base = normalizeIndexUrl(opts.indexUrl);
-    this.client = new XmlRpcClient({ url: `${base}/pypi`, timeoutMs: opts.timeoutMs, maxResponseBytes: opts.maxResponseBytes, fetch: opts.fetch });
+    this.client = new XmlRpcClient({ url: `${base}/pypi`, timeoutMs: opts.timeoutMs, maxResponseBytes: opts.maxResponseBytes, fetch: opts.fetch, policy: opts.policy });
     this.pageSize = opts.pageSize ?? CHANGELOG_PAGE_SIZE;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.sleep = opts.sleep ?? defaultSleep;

@@ -9,12 +9,14 @@
  * then refused with `PYTI_FEED_STALE`. A release removed meanwhile is `PYTI_INDEX_NOT_FOUND` (404).
  */
 import { PytiError } from '@pyti/vm-agent';
-import { backoffDelay, indexGet, isPureWheel, normalizeIndexUrl, releaseFiles, releaseJsonUrl, sleep as defaultSleep, type RetryPolicy } from '@pyti/common';
+import { backoffDelay, type FetchPolicy, indexGet, isPureWheel, normalizeIndexUrl, releaseFiles, releaseJsonUrl, sleep as defaultSleep, type RetryPolicy } from '@pyti/common';
 import type { ReleaseFile, ReleaseFiles } from './feed-types.js';
 import { readCappedText } from './http-body.js';
 import { normalizeName } from './pep.js';
 
 export interface ResolveReleaseOptions {
+  /** Where the JSON API and its redirects may go (default: the index's origin). */
+  policy?: FetchPolicy;
   /** The event's serial: an answer whose `X-PyPI-Last-Serial` is lower is stale. */
   minSerial?: number;
   /** Retries of a stale answer. Default 4. */
@@ -94,7 +96,7 @@ export async function resolveReleaseFiles(indexUrl: string, name: string, versio
     if (attempt > 0) await pause(backoffDelay(attempt, policy, opts.random), opts.signal);
     let res: Response;
     try {
-      res = await indexGet(url, `${name} ${version}`, { timeoutMs: opts.timeoutMs, signal: opts.signal });
+      res = await indexGet(url, `${name} ${version}`, { timeoutMs: opts.timeoutMs, signal: opts.signal, policy: opts.policy });
     } catch (err) {
       // A stale cache may not know a release the change log just announced: with a serial to meet,
       // a 404 is retried like a stale answer; it stands once the retries are spent.

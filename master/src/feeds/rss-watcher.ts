@@ -12,6 +12,7 @@ import type { FeedItem } from './feed-types.js';
 import { readCappedText } from './http-body.js';
 import { MAX_RSS_CHARS, parseRssPackages, parseRssUpdates } from './rss.js';
 import { PytiError } from '@pyti/vm-agent';
+import { FetchPolicy, policyFetch } from '@pyti/common';
 
 /** What the caller persists between polls (JSON-serializable). */
 export interface RssWatchState {
@@ -76,7 +77,10 @@ export interface RssWatcherOptions {
   recentLimit?: number;
   /** Default 30 s. */
   timeoutMs?: number;
+  /** One exchange without redirects (tests); default the policy's pinned transport. */
   fetch?: typeof fetch;
+  /** Where the feed and its redirects may go (default: the feed URL's own origin). */
+  policy?: FetchPolicy;
 }
 
 /** Fetches and diffs one feed. */
@@ -89,7 +93,8 @@ export class RssWatcher {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 30_000);
     let xml: string;
     try {
-      const res = await (this.opts.fetch ?? fetch)(this.opts.url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, headers: { 'user-agent': 'pyti-master' } });
+      const policy = this.opts.policy ?? FetchPolicy.forIndex(new URL(this.opts.url).origin, { filesHosts: [] });
+      const res = await policyFetch(policy, this.opts.url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, headers: { 'user-agent': 'pyti-master' } }, { transport: this.opts.fetch });
       if (!res.ok) {
         await res.body?.cancel().catch(() => undefined);
         if (res.status === 429) throw new PytiError('PYTI_FEED_RATE_LIMITED', `${what}: HTTP 429`);

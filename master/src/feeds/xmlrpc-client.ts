@@ -6,9 +6,11 @@
  *   retry-after hint when the answer gives one;
  * - any other fault → `XmlRpcFault` (`PYTI_FEED_FAULT`); a malformed/truncated/oversize answer →
  *   `PYTI_FEED_MALFORMED`; no answer or another HTTP status → `PYTI_INDEX_UNREACHABLE`.
- * It does not retry: the caller decides (see ChangelogReader).
+ * It does not retry: the caller decides (see ChangelogReader). Redirects are followed only under the
+ * FetchPolicy (the index's origin; the POST body is never sent to another origin): `PYTI_INDEX_HOST_REFUSED`.
  */
 import { PytiError } from '@pyti/vm-agent';
+import { FetchPolicy, policyFetch } from '@pyti/common';
 import { readCappedText, retryAfterMs } from './http-body.js';
 import { decodeMethodResponse, encodeMethodCall, XmlRpcFault, DEFAULT_MAX_RESPONSE_CHARS, type XmlRpcValue } from './xmlrpc-codec.js';
 
@@ -26,9 +28,11 @@ export interface XmlRpcClientOptions {
   timeoutMs?: number;
   /** Largest answer. Default 64 MiB. */
   maxResponseBytes?: number;
-  /** Injectable for tests; default the global fetch. */
+  /** One exchange without redirects, injectable for tests; default the policy's pinned transport. */
   fetch?: typeof fetch;
   userAgent?: string;
+  /** Where the call and its redirects may go (default: the endpoint's own origin only). */
+  policy?: FetchPolicy;
 }
 
 const TOO_MANY = /too\s*many\s*requests/i;
@@ -44,14 +48,16 @@ export class XmlRpcClient {
   readonly url: string;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: typeof fetch | undefined;
   private readonly userAgent: string;
+  private readonly policy: FetchPolicy;
 
   constructor(opts: XmlRpcClientOptions) {
     this.url = opts.url;
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_CHARS;
-    this.fetchImpl = opts.fetch ?? fetch;
+    this.fetchImpl = opts.fetch;
+    this.policy = opts.policy ?? FetchPolicy.forIndex(new URL(opts.url).origin, { filesHosts: [] });
     this.userAgent = opts.userAgent ?? 'pyti-master';
   }
 
@@ -64,7 +70,7 @@ export class XmlRpcClient {
     let res: Response;
     let text: string;
     try {
-      res = await this.fetchImpl(this.url, { method: 'POST', body, signal: sig, headers: { 'content-type': 'text/xml', 'user-agent': this.userAgent } });
+      res = await policyFetch(this.policy, this.url, { method: 'POST', body, signal: sig, headers: { 'content-type': 'text/xml', 'user-agent': this.userAgent } }, { transport: this.fetchImpl });
       if (res.status === 429) {
         await res.body?.cancel().catch(() => undefined);
         const after = retryAfterMs(res.headers.get('retry-after'));

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { PytiError } from '@pyti/vm-agent';
 import type { ApiErrorBody } from '../user-api.js';
+import { STORAGE_FULL_STATUS } from '../storage/storage-full.js';
 
 /** A body above its cap. */
 export class BodyTooLargeError extends Error {
@@ -54,6 +55,8 @@ export function statusOf(err: PytiError): number {
     case 'PYTI_JOB_NOT_FOUND': return 404;
     case 'PYTI_RAW_PRUNED': return 410;
     case 'PYTI_DB_SCHEMA': return 500;
+    case 'PYTI_MASTER_INTERNAL': return 500;
+    case 'PYTI_STORAGE_FULL': return STORAGE_FULL_STATUS;
     default: return 400;
   }
 }

@@ -42,6 +42,7 @@ import { SlaveActivity } from '../cluster/slave-activity.js';
 import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
 import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
 import { clusterRoutes } from './cluster-routes.js';
+import { isStorageFull, STORAGE_FULL_STATUS, storageFullError } from '../storage/storage-full.js';
 import { submissionRoutes } from './submission-routes.js';
 import { PrunedArtifacts } from '../retention/pruned-artifacts.js';
 import { RetentionGc } from '../retention/retention-gc.js';
@@ -136,13 +137,18 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   registerHostCheck(app, config.allowedHosts);
   registerSecurityHeaders(app);
   registerApiWriteAuth(app, auth);
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (isStorageFull(err)) {
+      const full = storageFullError(err, `${req.method} ${req.url.split('?')[0]}`);
+      log(full.message);
+      return sendApiError(reply, STORAGE_FULL_STATUS, full.code, full.message);
+    }
     if (err instanceof PytiError) return sendApiError(reply, statusOf(err), err.code, err.message);
     if (typeof err.statusCode === 'number' && err.statusCode < 500) {
       return sendApiError(reply, err.statusCode, err.statusCode === 413 ? 'PYTI_INPUT_TOO_LARGE' : 'PYTI_USAGE', err.message);
     }
     onError(err);
-    return sendApiError(reply, 500, 'PYTI_USAGE', 'internal error');
+    return sendApiError(reply, 500, 'PYTI_MASTER_INTERNAL', 'internal error (see the master\'s log)');
   });
   app.setNotFoundHandler((req, reply) => sendApiError(reply, 404, 'PYTI_USAGE', `no route ${req.method} ${req.url.split('?')[0]}`));
   const git = new GitPoller({
@@ -151,7 +157,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   });
   const subscriptions = new SubscriptionService({
     db, queue, clock: queue.clock, indexUrl: config.indexUrl, follow: config.follow, pollMs: config.pollMs, rssPollMs: config.rssPollMs,
-    feed: config.feed, simplePollMs: config.simplePollMs,
+    fetchPolicy: config.fetchPolicy, feed: config.feed, simplePollMs: config.simplePollMs,
     log, git, ...options.feeds,
   });
   app.addHook('preClose', async () => subscriptions.close());

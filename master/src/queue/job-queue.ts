@@ -14,6 +14,7 @@
  *
  * Every state change is one transaction; statements are prepared once.
  */
+import { guardedTick } from '../storage/guarded-tick.js';
 import { randomBytes } from 'node:crypto';
 import type {
   CompleteResult, HeartbeatResult, JobOutcome, JobProgressEvent, LeasedJob, ProgressResult, RegisterParams, SlaveCommand,
@@ -151,7 +152,8 @@ export class JobQueue {
   start(): void {
     const every = this.opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, Math.floor(this.opts.leaseMs / 10)));
     if (every > 0 && !this.sweepTimer) {
-      this.sweepTimer = setInterval(() => this.sweep(), every);
+      // A failed sweep (a full disk) is logged and tried again at the next tick; it never ends the process.
+      this.sweepTimer = setInterval(guardedTick('queue sweep', () => this.sweep()), every);
       this.sweepTimer.unref();
     }
   }

@@ -14,6 +14,7 @@ import type { JobQueue } from '../queue/job-queue.js';
 import { LeaseLostError, NotRegisteredError } from '../queue/errors.js';
 import { ReportRejectedError } from './report-consistency.js';
 import { InvalidParamsError, ProtocolVersionError, checkComplete, checkHeartbeat, checkLease, checkProgress, checkRegister } from './validate.js';
+import { isStorageFull, storageFullError } from '../storage/storage-full.js';
 
 /** A rejected report, answered to the slave with its evidence and whether the job went back to the queue. */
 class RejectedReportError extends PytiError {
@@ -48,6 +49,7 @@ function mapError(id: JSONRPCID, err: unknown, onError?: (err: unknown) => void)
   if (err instanceof ProtocolVersionError) return rpcError(id, CommandErrorCodes.protocolVersion, err.message, err.code);
   if (err instanceof LeaseLostError) return rpcError(id, CommandErrorCodes.leaseLost, err.message, err.code);
   if (err instanceof NotRegisteredError) return rpcError(id, CommandErrorCodes.notRegistered, err.message, err.code);
+  if (isStorageFull(err)) return rpcError(id, -32000, storageFullError(err, 'the command API').message, 'PYTI_STORAGE_FULL');
   if (err instanceof PytiError) return rpcError(id, -32000, err.message, err.code);
   onError?.(err);
   return createJSONRPCErrorResponse(id, JSONRPCErrorCode.InternalError, 'internal error');

@@ -15,6 +15,7 @@ import { BlobTooLargeError, SHA256_HEX, type BlobStore } from '../blobs/blob-sto
 import type { JobQueue } from '../queue/job-queue.js';
 import { BodyTooLargeError, readCapped, sendApiError } from '../http/body.js';
 import { handleRpcBody, rpcError, type RpcContext } from './command-server.js';
+import { STORAGE_FULL_STATUS } from '../storage/storage-full.js';
 
 export interface RpcRoutesOptions {
   auth: TokenAuthority;
@@ -61,7 +62,10 @@ export async function rpcRoutes(app: FastifyInstance, opts: RpcRoutesOptions): P
     }
     const res = await handleRpcBody(opts.server, body.toString('utf8'), { slave: slaveOf.get(req)! });
     if (res === null) return reply.code(204).send();
-    return reply.type('application/json; charset=utf-8').send(res);
+    // A full disk is the master's trouble, not the call's: HTTP 507 makes the slave retry it later
+    // (a JSON-RPC error in a 200 would be final, and a finished result would be dropped).
+    const full = (res.error?.data as { code?: unknown } | undefined)?.code === 'PYTI_STORAGE_FULL';
+    return reply.code(full ? STORAGE_FULL_STATUS : 200).type('application/json; charset=utf-8').send(res);
   });
 
   app.put<{ Params: { sha256: string } }>(`${COMMAND_BLOB_PATH}/:sha256`, async (req, reply) => {

@@ -17,7 +17,7 @@ import { describeRetention } from '../retention/retention-config.js';
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
-                   [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
+                   [--index-url URL] [--files-host ORIGIN]... [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
                    [--feed changelog|simple|both] [--simple-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
@@ -33,6 +33,10 @@ subscriptions (pyti subscribe): --index-url is the index followed (default https
   --feed how the index is followed: changelog (XML-RPC, default), simple (the PEP 691 /simple/ root and pages only,
   no XML-RPC) or both (the change log and a /simple/ reconciliation pass); --simple-poll-ms between /simple/ passes
   (default 60000 for simple, 600000 for both)
+index traffic goes only to --index-url's origin and its files hosts (--files-host, repeatable: a host or
+  an http(s) origin; default files.pythonhosted.org for pypi.org): other redirects and file URLs are refused
+  (PYTI_INDEX_HOST_REFUSED), as are hosts resolving to loopback, link-local or private addresses
+  (allowed for the index's own host and for a files host given as that address)
 reporting: --observations-token T reports each malicious verdict once per file to --index-url's
   observations API (POST /danger-api/projects/NAME/observations, kind is_malware); without it nothing is sent
 http: --allowed-host adds a name the master answers to (default: --host, localhost, 127.0.0.1, ::1; '*': any);
@@ -82,7 +86,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
         feed: { type: 'string' }, 'simple-poll-ms': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true }, 'request-timeout-ms': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
-        'keep-alive-timeout-ms': { type: 'string' },
+        'keep-alive-timeout-ms': { type: 'string' }, 'files-host': { type: 'string', multiple: true },
         'public-url': { type: 'string' }, 'smtp-host': { type: 'string' }, 'smtp-port': { type: 'string' }, 'smtp-starttls': { type: 'boolean' },
         'smtp-from': { type: 'string' }, 'smtp-to': { type: 'string' }, 'smtp-user': { type: 'string' }, 'email-on': { type: 'string' },
         'retention-max-age': { type: 'string' }, 'retention-max-bytes': { type: 'string' }, 'gc-grace': { type: 'string' }, 'gc-interval': { type: 'string' },
@@ -114,7 +118,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       feed: values.feed, simplePollMs: values['simple-poll-ms'],
       observationsToken: values['observations-token'],
       allowedHost: values['allowed-host'], requestTimeoutMs: values['request-timeout-ms'], idleTimeoutMs: values['idle-timeout-ms'],
-      keepAliveTimeoutMs: values['keep-alive-timeout-ms'],
+      keepAliveTimeoutMs: values['keep-alive-timeout-ms'], filesHost: values['files-host'],
       publicUrl: values['public-url'], smtpHost: values['smtp-host'], smtpPort: values['smtp-port'], smtpStarttls: values['smtp-starttls'],
       smtpFrom: values['smtp-from'], smtpTo: values['smtp-to'], smtpUser: values['smtp-user'], emailOn: values['email-on'],
       retentionMaxAge: values['retention-max-age'], retentionMaxBytes: values['retention-max-bytes'], gcGrace: values['gc-grace'], gcInterval: values['gc-interval'],
@@ -135,7 +139,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
     const via = config.feed === 'simple' ? ' through /simple/ (PEP 691, no XML-RPC)' : config.feed === 'both' ? ' (change log, and a /simple/ reconciliation pass)' : '';
     const following = master.subscriptions.follower.following || (master.subscriptions.simple?.following ?? false);
-    io.out(`index: ${config.indexUrl} (${following ? (via ? `following it${via}` : 'following its change log') : config.follow === false ? 'not followed: --no-follow' : `followed${via} once a subscription exists`})\n`);
+    const filesHosts = config.fetchPolicy.origins.slice(1);
+    io.out(`index: ${config.indexUrl}${filesHosts.length ? `, files from ${filesHosts.join(', ')}` : ''} (${following ? (via ? `following it${via}` : 'following its change log') : config.follow === false ? 'not followed: --no-follow' : `followed${via} once a subscription exists`})\n`);
     io.out(`e-mail: ${config.notify.smtp ? `${config.notify.smtp.events.join(', ')} to ${config.notify.smtp.to.join(', ')} via ${config.notify.smtp.host}:${config.notify.smtp.port}` : 'off (no --smtp-host)'}; links to ${master.notifications.publicUrl}\n`);
     io.out(`retention: ${describeRetention(config.retention)}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);

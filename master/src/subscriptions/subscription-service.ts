@@ -9,6 +9,7 @@
  * of a kind that follows the index exists — from start-up when there is one, or from the moment one is
  * added.
  */
+import { FetchPolicy } from '@pyti/common';
 import { ChangelogReader } from '../feeds/changelog.js';
 import { resolveReleaseFiles, selectFilesToAudit } from '../feeds/release-files.js';
 import { RssWatcher } from '../feeds/rss-watcher.js';
@@ -38,6 +39,8 @@ export interface SubscriptionServiceOptions {
   clock: Clock;
   /** The index followed, normalized (no trailing slash), e.g. `https://pypi.org`. */
   indexUrl: string;
+  /** Where the feed readers' requests and redirects may go (default: the index's origin, and files.pythonhosted.org for pypi.org). */
+  fetchPolicy?: FetchPolicy;
   follow: boolean | 'auto';
   pollMs: number;
   /** 0: no RSS polling. */
@@ -76,13 +79,14 @@ export class SubscriptionService {
   constructor(private readonly opts: SubscriptionServiceOptions) {
     const abort = new AbortController();
     const { db, queue, clock, indexUrl } = opts;
+    const policy = opts.fetchPolicy ?? FetchPolicy.forIndex(indexUrl);
     const git = opts.git;
     this.store = new SubscriptionStore(db, queue, clock, (row) => (git && row.kind === GIT_KIND ? { git: git.cursors.status(row.id) } : {}));
     this.cursor = new FeedCursor(db, indexUrl, clock);
     this.quarantine = new FeedQuarantine(db, indexUrl, clock);
     this.ingest = new ChangeIngest({
       db, queue, clock, cursor: this.cursor, quarantine: this.quarantine,
-      resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal })),
+      resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal, policy })),
       select: opts.select ?? ((files) => selectFilesToAudit(files)),
     });
     this.feed = opts.feed ?? 'changelog';
@@ -102,11 +106,11 @@ export class SubscriptionService {
       timers: opts.timers, log: opts.log, abort,
     });
     const rss = opts.rss ?? (opts.rssPollMs > 0 ? {
-      updates: new RssWatcher({ url: `${indexUrl}/rss/updates.xml`, kind: 'updates' }),
-      packages: new RssWatcher({ url: `${indexUrl}/rss/packages.xml`, kind: 'packages' }),
+      updates: new RssWatcher({ url: `${indexUrl}/rss/updates.xml`, kind: 'updates', policy }),
+      packages: new RssWatcher({ url: `${indexUrl}/rss/packages.xml`, kind: 'packages', policy }),
     } : {});
     this.follower = new FeedFollower({
-      changelog: opts.changelog ?? new ChangelogReader({ indexUrl, signal: abort.signal }),
+      changelog: opts.changelog ?? new ChangelogReader({ indexUrl, signal: abort.signal, policy }),
       rss, ingest: this.ingest, cursor: this.cursor, pollMs: opts.pollMs, rssPollMs: opts.rssPollMs,
       timers: opts.timers, log: opts.log, abort, quarantine: this.quarantine,
       afterPage: (events) => statusChecker.check(events),

@@ -195,9 +195,11 @@ export async function fetchAuditTarget(target: AuditTarget, o: FetchTargetOption
     o.say(got.cachedCopy ? `${file.filename}: cached copy, sha256 verified` : `${file.filename}: sha256 verified`);
     return { path: got.path, origin: { kind: 'index', url: file.url, index, sha256Verified: true }, expect: { project: target.project, version: file.version } };
   }
-  // A URL: its #sha256= fragment, else what the index publishes for the file name.
+  // A URL: its #sha256= fragment, else what the index publishes for the file name. The user named
+  // the URL, so its host is allowed for this download (the index's answers stay under the index's policy).
+  const fromUrl: FetchTargetOptions = { ...o, client: o.client.allowing(target.url) };
   if (target.sha256) {
-    const got = await fetchVerified(o, { filename: target.filename, url: target.url, sha256: target.sha256 });
+    const got = await fetchVerified(fromUrl, { filename: target.filename, url: target.url, sha256: target.sha256 });
     o.say(`${target.filename}: ${got.cachedCopy ? 'cached copy, ' : ''}sha256 verified against the URL's #sha256= fragment`);
     return { path: got.path, origin: { kind: 'url', url: target.url, sha256Verified: true } };
   }
@@ -210,7 +212,7 @@ export async function fetchAuditTarget(target: AuditTarget, o: FetchTargetOption
     o.say(`could not ask the index about ${target.filename}: ${err.code}: ${err.message.split('\n')[0]}`);
   }
   if (known) {
-    const got = await fetchVerified(o, { filename: target.filename, url: target.url, sha256: known.sha256, size: known.size });
+    const got = await fetchVerified(fromUrl, { filename: target.filename, url: target.url, sha256: known.sha256, size: known.size });
     o.say(`${target.filename}: ${got.cachedCopy ? 'cached copy, ' : ''}sha256 verified against the index's`);
     return { path: got.path, origin: { kind: 'url', url: target.url, index, sha256Verified: true }, expect: { project: known.project, version: known.version } };
   }

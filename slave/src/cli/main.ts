@@ -32,7 +32,7 @@ export const USAGE = `usage:
   pyti rescore <report-dir>...                re-judge stored reports with the current rules (raw traces, kept dist/)
   pyti image build [--force]
   pyti image info
-  pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N] [--index-url URL] [--data DIR] [--perf]
+  pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N] [--index-url URL] [--files-host ORIGIN]... [--data DIR] [--perf]
              [--wheel-cache-max SIZE|none] [--wheel-cache-max-age DUR]
                                               run a slave: lease jobs, prefetch with pip, audit, report (env PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA);
                                               its wheel cache is pruned at start and between jobs, least recently used first (default max 10G)

@@ -51,7 +51,8 @@ export interface JobResult {
 }
 
 /** Codes that are a verdict on the input: the job ends at once, without another attempt. */
-const INPUT_CODES = new Set(['PYTI_INDEX_NOT_FOUND', 'PYTI_INDEX_HASH_MISMATCH', 'PYTI_INDEX_MISMATCH']);
+/** (PYTI_INDEX_HOST_REFUSED: the index sends every slave to the same refused host; another attempt would too.) */
+const INPUT_CODES = new Set(['PYTI_INDEX_NOT_FOUND', 'PYTI_INDEX_HASH_MISMATCH', 'PYTI_INDEX_MISMATCH', 'PYTI_INDEX_HOST_REFUSED']);
 
 const normName = (n: string): string => n.toLowerCase().replace(/[-_.]+/g, '-');
 /** A version for comparison: case, a leading `v` and trailing `.0` release parts do not matter (1.0 = 1.0.0 = V1). */

@@ -20,7 +20,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { CommandError, type CommandClient } from '../command/command-client.js';
+import { CommandError, type CallOptions, type CommandClient } from '../command/command-client.js';
 import { COMMAND_LIMITS, CommandErrorCodes, type ArtifactRef, type JobOutcome, type PrefetchSummary } from '@pyti/common';
 
 /** What an entry says about the job (the report itself is in `report/`). */
@@ -102,7 +102,8 @@ export class Outbox {
   }
 
   /** Uploads the entry's artifacts and completes its job; removes it unless the master was unreachable. */
-  async send(entry: OutboxEntry & { dir: string }, client: CommandClient, signal?: AbortSignal): Promise<SendResult> {
+  async send(entry: OutboxEntry & { dir: string }, client: CommandClient, options: CallOptions = {}): Promise<SendResult> {
+    const { signal } = options;
     try {
       let outcome: JobOutcome;
       if (entry.outcome.kind === 'report') {
@@ -113,7 +114,7 @@ export class Outbox {
           const p = join(reportDir, 'raw', rel);
           const size = lstatSync(p).size;
           if (size > COMMAND_LIMITS.maxBlobBytes) continue;
-          const sha256 = await client.putBlob(p, { signal });
+          const sha256 = await client.putBlob(p, options);
           artifacts.push({ name: `raw/${rel}`, sha256, sizeBytes: size });
         }
         // The audited distribution (writeReport keeps it as dist/<filename>): the master's rescore re-runs the static rules on it.
@@ -121,13 +122,13 @@ export class Outbox {
           const p = join(reportDir, 'dist', rel);
           const size = lstatSync(p).size;
           if (size > COMMAND_LIMITS.maxBlobBytes || artifacts.length >= COMMAND_LIMITS.maxArtifacts) continue;
-          artifacts.push({ name: `dist/${rel}`, sha256: await client.putBlob(p, { signal }), sizeBytes: size });
+          artifacts.push({ name: `dist/${rel}`, sha256: await client.putBlob(p, options), sizeBytes: size });
         }
         outcome = { kind: 'report', report, artifacts, ...(entry.outcome.prefetch ? { prefetch: entry.outcome.prefetch } : {}) };
       } else {
         outcome = entry.outcome;
       }
-      const r = await client.call('jobs.complete', { leaseId: entry.leaseId, outcome }, { signal });
+      const r = await client.call('jobs.complete', { leaseId: entry.leaseId, outcome }, options);
       rmSync(entry.dir, { recursive: true, force: true });
       return r.stored ? 'stored' : 'replayed';
     } catch (err) {

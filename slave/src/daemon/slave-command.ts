@@ -1,6 +1,6 @@
 /**
  * `pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N]
- * [--index-url URL] [--data DIR] [--perf] [--wheel-cache-max SIZE|none] [--wheel-cache-max-age DUR]`
+ * [--index-url URL] [--files-host ORIGIN]... [--data DIR] [--perf] [--wheel-cache-max SIZE|none] [--wheel-cache-max-age DUR]`
  * (environment: PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA, PYTI_WHEEL_CACHE_MAX,
  * PYTI_WHEEL_CACHE_MAX_AGE). The wheel cache is pruned at start and between jobs (default: at most 10G). Progress lines go to stderr as `[time] …`. SIGTERM and SIGINT drain the slave
  * (running jobs finish, nothing new is leased) and it exits 0; a second signal exits at once (130/143).
@@ -21,6 +21,7 @@ export async function slaveCommand(args: string[], err: (s: string) => void): Pr
       backend: { type: 'string', multiple: true },
       concurrency: { type: 'string' },
       'index-url': { type: 'string' },
+      'files-host': { type: 'string', multiple: true },
       data: { type: 'string' },
       perf: { type: 'boolean' },
       'wheel-cache-max': { type: 'string' },
@@ -29,7 +30,7 @@ export async function slaveCommand(args: string[], err: (s: string) => void): Pr
   });
   const config = loadSlaveConfig({
     master: values.master, token: values.token, name: values.name, backend: values.backend,
-    concurrency: values.concurrency, indexUrl: values['index-url'], data: values.data, perf: values.perf,
+    concurrency: values.concurrency, indexUrl: values['index-url'], filesHost: values['files-host'], data: values.data, perf: values.perf,
     wheelCacheMax: values['wheel-cache-max'], wheelCacheMaxAge: values['wheel-cache-max-age'],
   });
   const drain = new AbortController();

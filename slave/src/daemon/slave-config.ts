@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { cacheRoot } from '@pyti/images';
 import { normalizeMasterUrl } from '../command/command-client.js';
-import { DEFAULT_INDEX_URL, formatBytes, formatDuration, normalizeIndexUrl, parseByteSize, parseDuration } from '@pyti/common';
+import { DEFAULT_INDEX_URL, FetchPolicy, formatBytes, formatDuration, normalizeIndexUrl, parseByteSize, parseDuration } from '@pyti/common';
 import type { WheelCachePolicy } from '../prefetch/wheel-cache-pruner.js';
 
 /** Backends a slave can be told to offer. */
@@ -28,6 +28,8 @@ export interface SlaveConfig {
   readonly concurrency: number;
   /** Package index base URL (`https://pypi.org`). */
   readonly indexUrl: string;
+  /** Where index requests, redirects and downloads may go: the index and its files hosts (--files-host), see FetchPolicy. */
+  readonly fetchPolicy: FetchPolicy;
   /** Wheel cache, outbox and job directories live here. */
   readonly dataDir: string;
   /** Every job also runs the perf task (its slowest tests timed five times), so the master's history of a project has timings. */
@@ -44,6 +46,8 @@ export interface SlaveFlags {
   backend?: string[];
   concurrency?: string | number;
   indexUrl?: string;
+  /** Files hosts besides the index (repeatable); default files.pythonhosted.org for pypi.org. */
+  filesHost?: string[];
   data?: string;
   perf?: boolean;
   /** `--wheel-cache-max SIZE` (10G; `none`: no limit). */
@@ -106,13 +110,14 @@ export function loadSlaveConfig(flags: SlaveFlags, env: NodeJS.ProcessEnv = proc
   const index = flags.indexUrl ?? env.PYTI_INDEX_URL ?? DEFAULT_INDEX_URL;
   const indexUrl = wrap(flags.indexUrl ? '--index-url' : 'PYTI_INDEX_URL', () => normalizeIndexUrl(index));
   const dataDir = resolve(flags.data ?? env.PYTI_SLAVE_DATA ?? join(cacheRoot(env), 'slave'));
+  const fetchPolicy = wrap('--files-host', () => FetchPolicy.forIndex(indexUrl, { filesHosts: flags.filesHost?.length ? flags.filesHost : undefined }));
   const wheelCache = wheelCachePolicy(flags, env);
-  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, dataDir, perf: flags.perf ?? false, wheelCache });
+  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, fetchPolicy, dataDir, perf: flags.perf ?? false, wheelCache });
 }
 
 /** The configuration for a log line, without the token. */
 export function describeSlaveConfig(c: SlaveConfig): string {
   const w = c.wheelCache;
   const cache = `wheel cache ${w.maxBytes === null ? 'no size limit' : `max ${formatBytes(w.maxBytes)}`}${w.maxAgeMs === null ? '' : `, max age ${formatDuration(w.maxAgeMs)}`}`;
-  return `master ${c.masterUrl}, index ${c.indexUrl}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}, ${cache}${c.perf ? ', perf task on' : ''}`;
+  return `master ${c.masterUrl}, index ${c.indexUrl}${c.fetchPolicy.origins.length > 1 ? ` (files from ${c.fetchPolicy.origins.slice(1).join(', ')})` : ''}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}, ${cache}${c.perf ? ', perf task on' : ''}`;
 }

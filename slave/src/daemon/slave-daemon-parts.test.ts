@@ -72,6 +72,7 @@ describe('data directory lock and job outcomes', () => {
     expect(errorOutcome(new PytiError('PYTI_INDEX_NOT_FOUND', 'x')).retry).toBe(false);
     expect(errorOutcome(new PytiError('PYTI_INPUT_UNSAFE_PATH', 'x')).retry).toBe(false);
     expect(errorOutcome(new PytiError('PYTI_INDEX_HASH_MISMATCH', 'x')).retry).toBe(false);
+    expect(errorOutcome(new PytiError('PYTI_INDEX_HOST_REFUSED', 'redirect to http://127.0.0.1:9')).retry).toBe(false);
     expect(errorOutcome(new PytiError('PYTI_INDEX_UNREACHABLE', 'x')).retry).toBe(true);
     expect(errorOutcome(new Error('ENOSPC'))).toMatchObject({ code: 'PYTI_SLAVE_FAILED', retry: true });
   });

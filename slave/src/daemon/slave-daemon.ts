@@ -10,6 +10,9 @@
  * - A master restart or outage: every call retries with backoff; the lease loop and heartbeats keep
  *   trying; finished results wait in the outbox (also across a slave restart) until the master
  *   acknowledges them.
+ * - Draining while the master is down ends promptly: once draining, each call to the master gives up
+ *   after DRAIN_CALL_DEADLINE_MS (results it could not deliver stay in the outbox for the next start),
+ *   and when the daemon ends every call still retrying is aborted, so nothing keeps the process alive.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +23,7 @@ import { BwrapBackend } from '../backends/bwrap.js';
 import { LibvirtBackend } from '../backends/libvirt.js';
 import { QemuBackend } from '../backends/qemu.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy, COMMAND_PROTOCOL_VERSION, CommandErrorCodes, type LeasedJob, type RegisterParams, type RegisterResult, type SlaveCommand, IndexClient } from '@pyti/common';
-import { CommandClient, CommandError } from '../command/command-client.js';
+import { CommandClient, CommandError, type CallOptions } from '../command/command-client.js';
 import type { GuestTags } from '../prefetch/guest-tags.js';
 import { openPrefetchHost } from '../prefetch/prefetch-host.js';
 import type { WheelCache } from '../prefetch/wheel-cache.js';
@@ -31,6 +34,9 @@ import { runJob } from './job-runner.js';
 import { Outbox } from './outbox.js';
 import { ProgressSender } from './progress-sender.js';
 import { describeSlaveConfig, type SlaveConfig } from './slave-config.js';
+
+/** How long a call to the master may keep retrying once the slave drains (then it gives up; results stay in the outbox). */
+export const DRAIN_CALL_DEADLINE_MS = 3000;
 
 /** The slave's software version, sent at registration. */
 export const SLAVE_VERSION = '0.1.0';
@@ -102,6 +108,8 @@ class SlaveDaemon {
   private jobsDir!: string;
   private stopped = false;
   private pruning: Promise<void> | null = null;
+  /** Aborted when the daemon ends: calls still retrying (a heartbeat sent at drain time) stop at once. */
+  private readonly quit = new AbortController();
 
   constructor(private readonly config: SlaveConfig, private readonly io: SlaveIO) {
     this.policy = { ...DEFAULT_RETRY_POLICY, ...io.retry };
@@ -111,7 +119,7 @@ class SlaveDaemon {
         if (attempt === 1) this.io.log(`master: ${what}: ${error.message}; retrying`);
       },
     });
-    this.index = new IndexClient({ indexUrl: config.indexUrl });
+    this.index = new IndexClient({ indexUrl: config.indexUrl, policy: config.fetchPolicy });
     this.outbox = new Outbox(config.dataDir);
   }
 
@@ -137,6 +145,7 @@ class SlaveDaemon {
       return await this.finish();
     } finally {
       this.stopped = true;
+      this.quit.abort(new Drained());
       clearTimeout(this.heartbeatTimer);
       clearTimeout(this.flushTimer);
       for (const r of this.running.values()) r.ctrl.abort(new Error('the slave is stopping'));
@@ -306,19 +315,29 @@ class SlaveDaemon {
   private async heartbeat(): Promise<void> {
     const leases = [...new Set([...this.running.keys(), ...this.outbox.leaseIds()])];
     try {
-      const r = await this.client.call('slave.heartbeat', { leases, draining: this.draining }, { deadlineMs: Math.max(this.heartbeatMs, 5000) });
+      const r = await this.client.call('slave.heartbeat', { leases, draining: this.draining }, this.callOptions(Math.max(this.heartbeatMs, 5000)));
       if (this.masterDown) this.io.log('master reachable again');
       this.masterDown = false;
       for (const l of r.lost) this.stopJob(l, 'the master says its lease is lost');
       for (const c of r.commands) this.obey(c);
       if (this.outbox.leaseIds().length && !this.flushing) this.kickOutbox();
     } catch (err) {
+      if (this.quit.signal.aborted) return; // the daemon ended while this heartbeat was retrying
       try {
         await this.handleCallError(err);
       } catch (fatal) {
         if (!(fatal instanceof Drained)) this.io.log(`heartbeat: ${(fatal as Error).message}`);
       }
     }
+  }
+
+  /**
+   * Options of a heartbeat or delivery call: aborted when the daemon ends; once draining, the retry
+   * deadline is DRAIN_CALL_DEADLINE_MS (a master that is down must not hold the slave's exit).
+   */
+  private callOptions(deadlineMs?: number): CallOptions {
+    const deadline = this.draining ? Math.min(deadlineMs ?? DRAIN_CALL_DEADLINE_MS, DRAIN_CALL_DEADLINE_MS) : deadlineMs;
+    return { signal: this.quit.signal, ...(deadline !== undefined ? { deadlineMs: deadline } : {}) };
   }
 
   private obey(c: SlaveCommand): void {
@@ -343,7 +362,13 @@ class SlaveDaemon {
     do {
       this.flushAgain = false;
       for (const e of this.outbox.entries()) {
-        const r = await this.outbox.send(e, this.client);
+        let r: Awaited<ReturnType<Outbox['send']>>;
+        try {
+          r = await this.outbox.send(e, this.client, this.callOptions());
+        } catch (err) {
+          if (this.quit.signal.aborted) return; // the daemon is ending: the entry stays in the outbox
+          throw err;
+        }
         if (r === 'unreachable') {
           this.noteDown(new Error(`result of job ${e.jobId} kept for later`));
           if (!this.stopped) this.flushTimer = setTimeout(() => this.kickOutbox(), 2000 + Math.random() * 3000);
@@ -365,9 +390,9 @@ class SlaveDaemon {
       clearTimeout(this.flushTimer);
     }
     const left = this.outbox.entries().length;
-    if (this.reg) {
+    if (this.reg && !this.masterDown) {
       try {
-        await this.client.call('slave.heartbeat', { leases: this.outbox.leaseIds(), draining: true }, { deadlineMs: 5000 });
+        await this.client.call('slave.heartbeat', { leases: this.outbox.leaseIds(), draining: true }, this.callOptions(5000));
       } catch {
         /* the master may be gone */
       }
