@@ -256,6 +256,11 @@ export async function runAgentSession(
     await instance.dispose();
     outcome.console = instance.console();
   }
+  // Tasks signalled from outside the sandbox failed because of the host, not the package: retried.
+  const outside = instance.outsideKill?.();
+  if (outside && outcome.infraError?.kind !== 'error:sandbox-protocol') {
+    outcome.infraError = { kind: 'error:sandbox', message: `the sandbox's tasks were killed from outside the sandbox: ${outside}` };
+  }
   return outcome;
 }
 

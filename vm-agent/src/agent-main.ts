@@ -38,10 +38,15 @@ function end(code: number): void {
   }
 }
 
+// The task slots' first uid: `self` (tests: tasks run as the agent), a number (a process sandbox's
+// own range on a shared host kernel, slave/src/backends/uid-range.ts), else the image's (VMs).
 const uidArg = process.env.PYTI_AGENT_UID_BASE;
-const layout = { ...DEFAULT_LAYOUT, uidBase: uidArg === 'self' ? undefined : DEFAULT_LAYOUT.uidBase };
+const uidBase = uidArg === 'self' ? undefined : uidArg && /^[1-9]\d{3,9}$/.test(uidArg) ? Number(uidArg) : DEFAULT_LAYOUT.uidBase;
+const layout = { ...DEFAULT_LAYOUT, uidBase };
 const vm = process.env.PYTI_GUEST === 'vm' ? { attachScript: process.env.PYTI_ATTACH || undefined } : undefined;
-serveAgent(reader, writer, { layout, vm, sinkhole: layout.uidBase !== undefined }).then(
+// `off`: the guest shares the host's network (the chroot baseline): its routes and rules must not touch it.
+const sinkhole = layout.uidBase !== undefined && process.env.PYTI_AGENT_SINKHOLE !== 'off';
+serveAgent(reader, writer, { layout, vm, sinkhole }).then(
   () => end(0),
   (err: unknown) => {
     process.stderr.write(`pyti-agent: ${String(err)}\n`);

@@ -27,6 +27,9 @@ export const DEFAULT_LAYOUT: GuestLayout = {
   work: '/work', input: '/input', wheelhouse: '/wheelhouse', tasks: '/opt/pyti/tasks', home: '/work/home', tmp: '/tmp', uidBase: 2000,
 };
 
+/** Task uids the agent's range covers: `uidBase … uidBase+TASK_UID_SLOTS-1` (a plan runs at most 8 tasks at once). */
+export const TASK_UID_SLOTS = 8;
+
 export interface AgentOptions {
   layout: GuestLayout;
   /** JSON file with the image's tool versions. */
@@ -55,7 +58,8 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
     });
     let attached = false;
     const sinkhole = opts.sinkhole && layout.uidBase !== undefined
-      ? new SinkholeNetwork(`${layout.tasks}/guest/sinkhole.py`, (line) => process.stderr.write(`pyti-agent: ${line}\n`))
+      ? new SinkholeNetwork(`${layout.tasks}/guest/sinkhole.py`, (line) => process.stderr.write(`pyti-agent: ${line}\n`), undefined,
+        { base: layout.uidBase!, count: TASK_UID_SLOTS })
       : undefined;
     const running = new Set<string>();
     // VM guests: tasks run in cgroups of their own, set up at the first run (after any warm restore).

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   PYTI_INPUT_NO_METADATA: 'the distribution has no PKG-INFO/METADATA, or it lacks Name or Version',
   PYTI_WHEELHOUSE_INVALID: 'the wheelhouse is not a readable directory',
   PYTI_BACKEND_UNAVAILABLE: 'the sandbox backend cannot run on this host',
+  PYTI_SANDBOX_UIDS_BUSY: 'every task uid range of the host-wide pool is held by a running sandbox (too many concurrent process sandboxes on this host)',
   PYTI_USAGE: 'the command line is wrong',
   PYTI_CONFIG_INVALID: 'the master or slave configuration (flags, environment, config file) is invalid',
   PYTI_AUTH: 'the token is missing or wrong, or does not allow this call',

@@ -7,7 +7,7 @@
  * - nftables (table `inet pyti_sinkhole`), keyed on the group of the socket's owner: tasks on the
  *   sinkhole run with gid `SINKHOLE_GID` (100, `users`) instead of their slot's gid, and their TCP and
  *   UDP to port 53 (loopback included: resolv.conf names 127.0.0.1) go to the resolver, the rest of
- *   their traffic to a non-loopback address to the listener. Every other task uid (gid 2000+slot) gets
+ *   their traffic to a non-loopback address to the listener. Every other task uid (gid uidBase+slot) gets
  *   a TCP reset (ECONNREFUSED) or a dropped datagram (EPERM) for anything but loopback, as close as a
  *   route to nowhere allows to a guest with no network. Loopback is never touched for them, nor is
  *   the agent's or the sinkhole's own traffic. Task code has no capability to change either.
@@ -38,9 +38,13 @@ const MAX_LINE_BYTES = 64 * 1024;
 /** The routes: default over loopback (one `ip -batch` run). */
 export const ROUTES = 'route replace default dev lo src 127.0.0.1\nroute replace ::/0 dev lo\n';
 
-/** The nftables ruleset (one `nft -f` run; replaces an earlier copy of the table). */
-export function nftRules(): string {
+/**
+ * The nftables ruleset (one `nft -f` run; replaces an earlier copy of the table). The task uids are
+ * `uidBase … uidBase+uidCount-1` (their slot gids are the same numbers).
+ */
+export function nftRules(uidBase = 2000, uidCount = 100): string {
   const { dns, tcp, udp } = SINKHOLE_PORTS;
+  const gids = `${uidBase}-${uidBase + uidCount - 1}`;
   return `table inet pyti_sinkhole
 delete table inet pyti_sinkhole
 table inet pyti_sinkhole {
@@ -55,10 +59,10 @@ table inet pyti_sinkhole {
   }
   chain filter_out {
     type filter hook output priority 0; policy accept;
-    meta skgid 2000-2099 ip daddr != 127.0.0.0/8 meta l4proto tcp reject with tcp reset
-    meta skgid 2000-2099 ip6 daddr != ::1 meta l4proto tcp reject with tcp reset
-    meta skgid 2000-2099 ip daddr != 127.0.0.0/8 drop
-    meta skgid 2000-2099 ip6 daddr != ::1 drop
+    meta skgid ${gids} ip daddr != 127.0.0.0/8 meta l4proto tcp reject with tcp reset
+    meta skgid ${gids} ip6 daddr != ::1 meta l4proto tcp reject with tcp reset
+    meta skgid ${gids} ip daddr != 127.0.0.0/8 drop
+    meta skgid ${gids} ip6 daddr != ::1 drop
   }
 }
 `;
@@ -98,8 +102,12 @@ export class SinkholeNetwork {
   private flushes = 0;
   private failure: string | null = null;
 
-  /** @param script the sinkhole's Python file; @param log where the agent's own notes go */
-  constructor(private readonly script: string, private readonly log: (line: string) => void = () => undefined, private readonly python = '/usr/bin/python3') {}
+  /**
+   * @param script the sinkhole's Python file; @param log where the agent's own notes go;
+   * @param taskUids the task uids whose traffic the rules govern (default the image's 2000-2099)
+   */
+  constructor(private readonly script: string, private readonly log: (line: string) => void = () => undefined, private readonly python = '/usr/bin/python3',
+    private readonly taskUids: { base: number; count: number } = { base: 2000, count: 100 }) {}
 
   /** Starts the set-up if it has not started; resolves with null when the sinkhole is up, else why not. */
   start(): Promise<string | null> {
@@ -115,7 +123,7 @@ export class SinkholeNetwork {
   private async setUp(): Promise<string | null> {
     // Rules first: routes without them would let the other tasks' packets wander out over loopback
     // into nothing (a connect() hanging for minutes) instead of being refused.
-    const rules = await runWithInput([sbin('nft'), '-f', '-'], nftRules(), 30000);
+    const rules = await runWithInput([sbin('nft'), '-f', '-'], nftRules(this.taskUids.base, this.taskUids.count), 30000);
     if (rules) return `${rules} (the kernel needs nf_tables, nft_chain_nat, nft_redir and nft_reject_inet)`;
     const routes = await runWithInput([sbin('ip'), '-batch', '-'], ROUTES, 30000);
     if (routes) return routes;

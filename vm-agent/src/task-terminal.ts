@@ -10,7 +10,8 @@
  * supplementary groups and execs the command; stdout and stderr stay the runner's pipes. The parent
  * keeps the master open, queues end-of-file characters (a task reading its terminal gets EOF, not a
  * hang until the no-output limit), discards what the task writes to the terminal, and exits as the
- * child did (re-raising its signal, so a SIGXCPU still reads as the CPU limit). Without devpts (no
+ * child did (re-raising its signal, so a SIGXCPU still reads as the CPU limit and a SIGKILL as
+ * "killed by SIGKILL", not as the wrapper's own exit code 1). Without devpts (no
  * pty) it takes the login uid and the uid and execs the command itself.
  */
 
@@ -77,7 +78,10 @@ while True:
         select.select([], [], [], 0.5)
 if os.WIFSIGNALED(status):
     sig = os.WTERMSIG(status)
-    signal.signal(sig, signal.SIG_DFL)
+    try:
+        signal.signal(sig, signal.SIG_DFL)
+    except (OSError, ValueError):  # SIGKILL and SIGSTOP keep their default: nothing to reset
+        pass
     os.kill(os.getpid(), sig)
 os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 `;

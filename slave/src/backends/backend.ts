@@ -47,6 +47,13 @@ export interface SandboxInstance {
    * (e.g. a libvirt domain's name and its file directory), so that leaks can be looked for.
    */
   readonly hostMarkers?: string[];
+  /** Process sandboxes: the host uids its task slots run under (slot i: `base + i`), no other sandbox's. */
+  readonly uids?: { base: number; count: number };
+  /**
+   * Process sandboxes: why the sandbox's task uids were signalled by a process outside the sandbox,
+   * if they were (uid-witness.ts). The session then ends as an infrastructure failure, not the package's.
+   */
+  outsideKill?(): string | undefined;
 }
 
 export interface Backend {

@@ -6,11 +6,17 @@
  * It runs bwrap as root without a user namespace, because package code must run under uids other
  * than the agent's (a user namespace made by bwrap maps only one uid); the agent keeps only the
  * capabilities it needs to switch to those uids and to manage their files.
+ *
+ * Concurrent sandboxes on one host never share task uids: each takes a range of its own from the
+ * host-wide pool (uid-range.ts) for its whole life, passed to the agent as PYTI_AGENT_UID_BASE, with
+ * the slot users' passwd and group entries renumbered to it and mounted over the image's.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Backend, SandboxInputs, SandboxInstance } from './backend.js';
 import { spawnProcessSandbox } from './process-sandbox.js';
+import { missingUidTools, takeSandboxUids, type SandboxUids } from './sandbox-uids.js';
+import type { UidPool } from './uid-range.js';
 
 const AGENT_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_AUDIT_CONTROL',
   // the sinkhole's routes and nftables rules in the sandbox's own network namespace (vm-agent/src/sinkhole.ts)
@@ -27,6 +33,8 @@ export interface BwrapOptions {
   workBytes?: number;
   /** Size of the /tmp tmpfs in bytes. */
   tmpBytes?: number;
+  /** The host-wide pool task uid ranges come from (default: uid-range.ts's). */
+  uidPool?: UidPool;
 }
 
 export class BwrapBackend implements Backend {
@@ -39,13 +47,15 @@ export class BwrapBackend implements Backend {
     const which = spawnSync('bwrap', ['--version'], { encoding: 'utf8' });
     if (which.error || which.status !== 0) return 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap';
     if (process.getuid?.() !== 0) return 'the bwrap backend runs as root (package code runs under separate unprivileged uids)';
+    const uidTools = missingUidTools();
+    if (uidTools) return uidTools;
     const t = spawnSync('bwrap', ['--unshare-net', '--unshare-pid', '--ro-bind', '/', '/', '--proc', '/proc', 'true'], { encoding: 'utf8' });
     if (t.status !== 0) return `bwrap cannot create namespaces here: ${(t.stderr || '').trim()}`;
     return null;
   }
 
-  /** The bwrap command line for a job (exported for tests and for people reading the docs). */
-  argv(inputs: SandboxInputs): string[] {
+  /** The bwrap command line for a job whose tasks run under `uids` (exported for tests and for people reading the docs). */
+  argv(inputs: SandboxInputs, uids: Pick<SandboxUids, 'base' | 'accounts'>): string[] {
     const work = String(this.opts.workBytes ?? 4 * 1024 ** 3);
     const tmp = String(this.opts.tmpBytes ?? 1024 ** 3);
     const a = [
@@ -60,10 +70,12 @@ export class BwrapBackend implements Backend {
       '--ro-bind', inputs.wheelhouse, '/wheelhouse',
       '--ro-bind', inputs.agentDir, '/opt/pyti/agent',
       '--ro-bind', inputs.tasksDir, '/opt/pyti/tasks',
+      '--ro-bind', uids.accounts.passwd, '/etc/passwd',
+      '--ro-bind', uids.accounts.group, '/etc/group',
       '--cap-drop', 'ALL',
     ];
     for (const c of AGENT_CAPS) a.push('--cap-add', c);
-    a.push('--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'LANG', 'C.UTF-8', '--chdir', '/');
+    a.push('--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'LANG', 'C.UTF-8', '--setenv', 'PYTI_AGENT_UID_BASE', String(uids.base), '--chdir', '/');
     a.push('bash', '-c', CLOSE_INHERITED_FDS, 'pyti-agent', 'node', '/opt/pyti/agent/agent.mjs');
     return a;
   }
@@ -72,6 +84,7 @@ export class BwrapBackend implements Backend {
     for (const p of [inputs.rootfs, inputs.inputDir, inputs.wheelhouse, inputs.agentDir, inputs.tasksDir]) {
       if (!existsSync(p)) throw new Error(`bwrap: missing ${p}`);
     }
-    return spawnProcessSandbox(this.argv(inputs), { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+    const uids = await takeSandboxUids(inputs.rootfs, inputs.jobDir, this.opts.uidPool);
+    return spawnProcessSandbox(this.argv(inputs, uids), { PATH: process.env.PATH ?? '/usr/bin:/bin' }, uids);
   }
 }

@@ -7,11 +7,16 @@ import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
 import type { SandboxInstance } from './backend.js';
 import { BoundedLog } from './bounded-log.js';
 import { killProcessGroup } from '@pyti/common';
+import type { SandboxUids } from './sandbox-uids.js';
 
 /** Largest single message accepted from the guest. */
 export const MAX_GUEST_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-export function spawnProcessSandbox(argv: string[], env: Record<string, string>): SandboxInstance {
+/**
+ * Starts `argv` as the sandbox. `uids`, when given, are the sandbox's task uids: released once the
+ * sandbox has ended (or could not start), and asked at the end whether they were signalled from outside.
+ */
+export function spawnProcessSandbox(argv: string[], env: Record<string, string>, uids?: SandboxUids): SandboxInstance {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env, detached: true });
   const log = new BoundedLog();
   child.stderr!.on('data', (d: Buffer) => log.append(d.toString('utf8')));
@@ -24,12 +29,16 @@ export function spawnProcessSandbox(argv: string[], env: Record<string, string>)
     });
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
+  // The range stays held until the sandbox (its pid namespace, and so every task process) has ended.
+  void exited.then(() => uids?.release());
   let disposed = false;
   return {
     reader: new StreamMessageReader(child.stdout!, MAX_GUEST_MESSAGE_BYTES),
     writer: new StreamMessageWriter(child.stdin!),
     console: () => log.toString(),
     exited,
+    uids: uids && { base: uids.base, count: uids.count },
+    outsideKill: uids && (() => uids.outsideKill()),
     async dispose() {
       if (disposed) return exited.then(() => undefined);
       disposed = true;
