@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   PYTI_SLAVE_NOT_FOUND: 'no slave with this name has registered or has a token',
   PYTI_SUBMISSION_INVALID: 'a submission is invalid: the zip holds no auditable project, too many entries, an entry that is not a distribution or project directory, or a bad git ref',
   PYTI_SUBMISSION_NOT_FOUND: 'no submission with this id',
+  PYTI_DATA_DIR_LOCKED: 'the master\'s data directory is in use by another master (the error names its pid, host and start time), or cannot be locked',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

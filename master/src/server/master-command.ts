@@ -11,6 +11,7 @@ import { PytiError } from '@pyti/vm-agent';
 import { TOKENS_FILE } from '../auth.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp } from '../http/master-app.js';
+import { describeHolder, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
@@ -87,6 +88,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     return 64;
   }
   let master;
+  let lock: DataDirLock | null = null;
   try {
     const config = loadMasterConfig({
       data: values.data, host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
@@ -100,6 +102,9 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       publicUrl: values['public-url'], smtpHost: values['smtp-host'], smtpPort: values['smtp-port'], smtpStarttls: values['smtp-starttls'],
       smtpFrom: values['smtp-from'], smtpTo: values['smtp-to'], smtpUser: values['smtp-user'], emailOn: values['email-on'],
     }, process.env);
+    // One master per SQLite data directory (PYTI_DATA_DIR_LOCKED names the holder); a dead holder's lock is taken over.
+    lock = await lockDataDir(config.dataDir, 'pyti master');
+    if (lock.tookOverFrom) io.err(`pyti master: took over the lock of ${config.dataDir} from ${describeHolder(lock.tookOverFrom)}, which did not release it\n`);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
     try {
@@ -117,6 +122,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`e-mail: ${config.notify.smtp ? `${config.notify.smtp.events.join(', ')} to ${config.notify.smtp.to.join(', ')} via ${config.notify.smtp.host}:${config.notify.smtp.port}` : 'off (no --smtp-host)'}; links to ${master.notifications.publicUrl}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {
+    await lock?.release();
     if (err instanceof PytiError) {
       io.err(`pyti: error ${err.code}: ${err.message}\n`);
       return err.code === 'PYTI_CONFIG_INVALID' ? 64 : 2;
@@ -140,6 +146,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     opts.stop?.addEventListener('abort', () => stop('stopped'), { once: true });
   });
   await running.close();
+  await lock?.release();
   io.err('pyti master: closed\n');
   return 0;
 }
