@@ -111,7 +111,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   let sender: ObservationSender | null = null;
   let notifications: Notifications | null = null;
   const queue = new JobQueue(db, {
-    leaseMs: config.leaseMs, maxWaitMs: config.maxWaitMs, maxAttempts: config.maxAttempts, defaultBackend: config.defaultBackend,
+    leaseMs: config.leaseMs, maxWaitMs: config.maxWaitMs, maxAttempts: config.maxAttempts, maxInfraRetries: config.maxInfraRetries, defaultBackend: config.defaultBackend,
     clock: options.clock, sweepIntervalMs: options.sweepIntervalMs,
     onReportStored: (job, outcome) => {
       if (sender && queueObservation(observations, job, outcome, queue.clock.now())) sender.wake();

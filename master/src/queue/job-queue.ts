@@ -25,11 +25,14 @@ import { systemClock, type Clock } from './clock.js';
 import { JobNotFoundError, LeaseLostError, NotRegisteredError } from './errors.js';
 import { FINISHED_STATES, toDetail, toSummary, type ArtifactRow, type AttemptRow, type EventRow, type JobRow } from './job-rows.js';
 import { Waiters } from './waiters.js';
+import { INFRA_RETRY_PREFIX, infraRetryReason } from './infra-retry.js';
 
 export interface QueueOptions {
   leaseMs: number;
   maxWaitMs: number;
   maxAttempts: number;
+  /** Infrastructure results (`error:*`) retried on another slave before one is stored (default 0: stored at once; see infra-retry.ts). */
+  maxInfraRetries?: number;
   defaultBackend: string;
   clock?: Clock;
   /** How often the expiry sweep runs on its own (default: leaseMs / 10, within 100..5000 ms); 0: never. */
@@ -139,11 +142,14 @@ export class JobQueue {
       list: db.prepare(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@after IS NULL OR seq < @after)
         AND (@commit IS NULL OR (git_commit >= @commit AND git_commit < @commit || 'g')) ORDER BY seq DESC LIMIT @limit`),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
-      rejectedBy: db.prepare(`SELECT 1 FROM attempts WHERE job_seq = ? AND slave = ? AND reason LIKE '${REJECTED_PREFIX}%' LIMIT 1`),
+      // Attempts whose slave should leave the job to others: a rejected report, an infrastructure result.
+      rejectedBy: db.prepare(`SELECT 1 FROM attempts WHERE job_seq = ? AND slave = ? AND (reason LIKE '${REJECTED_PREFIX}%' OR reason LIKE '${INFRA_RETRY_PREFIX}%') LIMIT 1`),
+      infraRetriesOf: db.prepare(`SELECT COUNT(*) AS n FROM attempts WHERE job_seq = ? AND reason LIKE '${INFRA_RETRY_PREFIX}%'`),
       // Another live slave (registered, not draining, seen within two leases, with the job's backend) that has not rejected the job.
       otherSlaveFor: db.prepare(`SELECT 1 FROM slaves s WHERE s.name != @slave AND s.capabilities IS NOT NULL AND s.draining = 0 AND s.drain_requested = 0
         AND s.last_seen >= @since AND EXISTS (SELECT 1 FROM json_each(s.capabilities, '$.backends') b WHERE b.value = @backend)
-        AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_seq = @seq AND a.slave = s.name AND a.reason LIKE '${REJECTED_PREFIX}%') LIMIT 1`),
+        AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_seq = @seq AND a.slave = s.name
+          AND (a.reason LIKE '${REJECTED_PREFIX}%' OR a.reason LIKE '${INFRA_RETRY_PREFIX}%')) LIMIT 1`),
     };
   }
 
@@ -311,7 +317,7 @@ export class JobQueue {
       this.st.touchSlave.run(now, slave);
       if (s.draining || s.drain_requested) return [];
       const backends = (JSON.parse(s.capabilities) as { backends?: unknown }).backends;
-      // A job whose report this slave had rejected goes to another slave while one is there to take it.
+      // A job whose report this slave had rejected, or that ended on its infrastructure, goes to another slave while one is there to take it.
       const rows = (this.st.queuedFor.all(JSON.stringify(Array.isArray(backends) ? backends : []), max * 2 + 50) as JobRow[])
         .filter((j) => !this.st.rejectedBy.get(j.seq, slave) || !this.st.otherSlaveFor.get({ slave, seq: j.seq, backend: j.backend, since: now - 2 * this.opts.leaseMs }))
         .slice(0, max);
@@ -399,6 +405,20 @@ export class JobQueue {
         this.st.endAttempt.run({ id: leaseId, state: 'retried', reason: `${outcome.code}: ${outcome.message}`, now });
         requeued = this.requeueOrExhaust(j.seq, now);
         return { stored: true };
+      }
+      if (outcome.kind === 'report' && a.state === 'active' && j.state === 'running' && j.current_lease === leaseId) {
+        const retry = infraRetryReason({
+          result: outcome.result, slave, retriesSoFar: (this.st.infraRetriesOf.get(j.seq) as { n: number }).n,
+          maxInfraRetries: this.opts.maxInfraRetries ?? 0, attempts: j.attempts, maxAttempts: j.max_attempts,
+        });
+        if (retry) {
+          this.st.endAttempt.run({ id: leaseId, state: 'retried', reason: retry, now });
+          this.st.insertEvent.run(j.seq, now, 'log', `attempt ${a.attempt}: ${retry}`.slice(0, COMMAND_LIMITS.maxLogText));
+          this.st.trimEvents.run({ seq: j.seq });
+          this.st.requeueJob.run(j.seq);
+          requeued = true;
+          return { stored: true };
+        }
       }
       const late = a.state === 'expired' ? ' (after its lease expired)' : '';
       const reason = outcome.kind === 'report' ? `completed${late}: ${outcome.result}` : `${outcome.code}: ${outcome.message}${late}`;

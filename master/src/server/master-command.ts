@@ -14,7 +14,7 @@ import { buildMasterApp } from '../http/master-app.js';
 import { describeHolder, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
-                   [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
+                   [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--max-infra-retries N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
@@ -35,6 +35,9 @@ notifications: --public-url is the master's address in links (default http://HOS
   --smtp-host (port 25, or 587 with --smtp-starttls which then is required) from --smtp-from to --smtp-to on
   --email-on events (completed,flagged,regression or all; default flagged,regression); the password of
   --smtp-user is read from PYTI_SMTP_PASSWORD; webhooks: pyti webhook, feeds: GET /api/v1/feed-token
+queue: --max-attempts leases a job gets (default 3); --max-infra-retries N: a report with an infrastructure result
+  (error:*) is retried on another slave up to N times (default 2, within --max-attempts) before it is stored
+lock: one master per --data directory (its master.lock; a second one exits with PYTI_DATA_DIR_LOCKED naming the holder)
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
   PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD`;
 
@@ -63,7 +66,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       options: {
         data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
         'slave-token': { type: 'string', multiple: true }, 'lease-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' },
-        'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'default-backend': { type: 'string' },
+        'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'max-infra-retries': { type: 'string' }, 'default-backend': { type: 'string' },
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
@@ -92,7 +95,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
   try {
     const config = loadMasterConfig({
       data: values.data, host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
-      heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'],
+      heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'], maxInfraRetries: values['max-infra-retries'],
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
