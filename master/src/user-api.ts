@@ -57,7 +57,16 @@ export interface SubmitByNameRequest {
   priority?: number;
   /** Backend to audit on; default the master's default (`bwrap`). */
   backend?: string;
+  /** Audit again even when this file was already audited on this backend (default false: the existing audit is returned). */
+  force?: boolean;
 }
+
+/**
+ * The answer to a submission by name or upload: the audit, and whether it is an earlier audit of the
+ * same file on the same backend (queued, running or done, not failed) that was returned instead of
+ * queueing another (HTTP 200; a new audit is 202). `force` audits again.
+ */
+export type SubmitAnswer = AuditSummary & { reused: boolean };
 
 export interface AuditSummary {
   id: string;

@@ -26,6 +26,7 @@ import { JobNotFoundError, LeaseLostError, NotRegisteredError } from './errors.j
 import { FINISHED_STATES, toDetail, toSummary, type ArtifactRow, type AttemptRow, type EventRow, type JobRow } from './job-rows.js';
 import { Waiters } from './waiters.js';
 import { INFRA_RETRY_PREFIX, infraRetryReason } from './infra-retry.js';
+import { REUSABLE_AUDIT_SQL, dedupeKeyOf } from './audit-identity.js';
 
 export interface QueueOptions {
   leaseMs: number;
@@ -57,6 +58,14 @@ export interface SubmitInput {
   source: SubmitSource;
   backend?: string;
   priority?: number;
+  /** When the index says the file was uploaded (ms since the epoch): latency counts from it instead of the submission. */
+  uploadedAt?: number | null;
+}
+
+/** What `submitOnce` did: a new audit, or one of the same file it reused (see audit-identity.ts). */
+export interface SubmitOnceResult {
+  audit: AuditSummary;
+  reused: boolean;
 }
 
 /** A report outcome that the command API has validated (shape, size, artifacts present as blobs). */
@@ -93,9 +102,13 @@ export class JobQueue {
     this.clock = opts.clock ?? systemClock;
     this.st = {
       insertJob: db.prepare(`INSERT INTO jobs (id, source_kind, project, version, filename, upload_sha256, upload_size, git_repo, git_branch, git_commit,
-        backend, priority, state, max_attempts, submitted_at)
+        backend, priority, state, max_attempts, submitted_at, dedupe_key, uploaded_at)
         VALUES (@id, @source_kind, @project, @version, @filename, @upload_sha256, @upload_size, @git_repo, @git_branch, @git_commit,
-        @backend, @priority, 'queued', @max_attempts, @submitted_at)`),
+        @backend, @priority, 'queued', @max_attempts, @submitted_at, @dedupe_key, @uploaded_at)`),
+      // A finished audit first, else the newest queued or running one.
+      reusable: db.prepare(`SELECT * FROM jobs WHERE dedupe_key = ? AND ${REUSABLE_AUDIT_SQL}
+        ORDER BY CASE WHEN state = 'done' THEN 0 ELSE 1 END, seq DESC LIMIT 1`),
+      raisePriority: db.prepare(`UPDATE jobs SET priority = @priority WHERE seq = @seq AND state = 'queued' AND priority < @priority`),
       jobById: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       jobBySeq: db.prepare('SELECT * FROM jobs WHERE seq = ?'),
       queuedFor: db.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND backend IN (SELECT value FROM json_each(?))
@@ -176,10 +189,26 @@ export class JobQueue {
 
   // ---- users ---------------------------------------------------------------------------------
 
-  /** Queues an audit. */
+  /**
+   * Queues an audit of `input`, unless (without `force`) an audit of the same file on the same backend
+   * is queued, running or done (audit-identity.ts): then that audit is returned (`reused`), its
+   * priority raised to the new one's while it is queued.
+   */
+  submitOnce(input: SubmitInput, opts: { force?: boolean } = {}): SubmitOnceResult {
+    const key = dedupeKeyOf(input.source, input.backend ?? this.opts.defaultBackend);
+    return this.db.transaction((): SubmitOnceResult => {
+      const old = key === null || opts.force ? undefined : this.st.reusable.get(key) as JobRow | undefined;
+      if (!old) return { audit: this.submit(input), reused: false };
+      if (input.priority !== undefined) this.st.raisePriority.run({ seq: old.seq, priority: input.priority });
+      return { audit: this.summary(old.id)!, reused: true };
+    })();
+  }
+
+  /** Queues an audit (always a new one: see submitOnce). */
   submit(input: SubmitInput): AuditSummary {
     const s = input.source;
     const id = `a${newId(9)}`;
+    const backend = input.backend ?? this.opts.defaultBackend;
     this.st.insertJob.run({
       id,
       source_kind: s.kind,
@@ -191,10 +220,12 @@ export class JobQueue {
       git_repo: s.kind === 'git' ? s.repo : null,
       git_branch: s.kind === 'git' ? s.branch : null,
       git_commit: s.kind === 'git' ? s.commit : null,
-      backend: input.backend ?? this.opts.defaultBackend,
+      backend,
       priority: input.priority ?? 0,
       max_attempts: this.opts.maxAttempts,
       submitted_at: this.clock.now(),
+      dedupe_key: dedupeKeyOf(s, backend),
+      uploaded_at: input.uploadedAt ?? null,
     });
     this.waiters.wakeAll();
     return this.summary(id)!;

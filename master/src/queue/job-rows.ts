@@ -36,6 +36,10 @@ export interface JobRow {
   progress_task: string | null;
   progress_tasks_done: number;
   progress_log: string | null;
+  /** What makes two submissions the same audit (audit-identity.ts; migration 8); null for git. */
+  dedupe_key?: string | null;
+  /** The index's upload time of the file (ms), when known (migration 8). */
+  uploaded_at?: number | null;
 }
 
 export interface AttemptRow {
