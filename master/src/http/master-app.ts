@@ -43,6 +43,8 @@ import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
 import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { submissionRoutes } from './submission-routes.js';
+import { MasterMetrics } from '../cluster/master-metrics.js';
+import { metricsRoute } from './metrics-route.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -175,6 +177,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
       db, queue, blobs, dataDir: config.dataDir, maxUploadBytes: config.maxUploadBytes, guard,
       fetchTimeoutMs: options.git?.fetchTimeoutMs, gitTimeoutMs: options.git?.gitTimeoutMs,
     });
+    await metricsRoute(api, { metrics: new MasterMetrics(db, queue, config.leaseMs), guard });
     await clusterRoutes(api, { queue, auth, activity, stats, subscriptions: new SubscriptionStatusReader(db, subscriptions, queue, queue.clock), guard });
   });
   await app.ready();

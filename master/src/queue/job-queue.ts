@@ -25,7 +25,7 @@ import { systemClock, type Clock } from './clock.js';
 import { JobNotFoundError, LeaseLostError, NotRegisteredError } from './errors.js';
 import { FINISHED_STATES, toDetail, toSummary, type ArtifactRow, type AttemptRow, type EventRow, type JobRow } from './job-rows.js';
 import { Waiters } from './waiters.js';
-import { INFRA_RETRY_PREFIX, infraRetryReason } from './infra-retry.js';
+import { INFRA_RETRY_PREFIX, infraRetryReason, isInfraResult } from './infra-retry.js';
 import { REUSABLE_AUDIT_SQL, dedupeKeyOf } from './audit-identity.js';
 
 export interface QueueOptions {
@@ -451,6 +451,8 @@ export class JobQueue {
           return { stored: true };
         }
       }
+      // A late infrastructure result is not the audit's: the job already went back to the queue for another try.
+      if (outcome.kind === 'report' && a.state === 'expired' && isInfraResult(outcome.result) && (this.opts.maxInfraRetries ?? 0) > 0) return { stored: false };
       const late = a.state === 'expired' ? ' (after its lease expired)' : '';
       const reason = outcome.kind === 'report' ? `completed${late}: ${outcome.result}` : `${outcome.code}: ${outcome.message}${late}`;
       this.st.endAttempt.run({ id: leaseId, state: 'completed', reason, now });
