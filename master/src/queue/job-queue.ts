@@ -365,6 +365,8 @@ export class JobQueue {
   /** Extends the slave's live leases; the others are `lost`. Delivers pending commands. */
   heartbeat(slave: string, leases: string[], draining: boolean): HeartbeatResult {
     this.sweep();
+    // A draining slave's pending long-poll is answered now (with nothing), not left to run out or be aborted.
+    if (draining) queueMicrotask(() => this.waiters.wakeAll());
     return this.db.transaction(() => {
       const s = this.st.slave.get(slave) as { drain_requested: number } | undefined;
       if (!s) throw new NotRegisteredError(slave);
