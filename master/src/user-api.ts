@@ -124,6 +124,11 @@ export interface AuditDetail extends AuditSummary {
   events: { at: string; kind: string; text: string }[];
   /** The observation reported to the index for this audited file (malicious verdicts, when configured). */
   observation: AuditObservation | null;
+  /**
+   * Upload-to-verdict latency: from the index's upload of the file (`from: 'upload'`, known for audits a
+   * subscription submitted) or else the submission, to the stored report (`ms` null until there is one).
+   */
+  verdictLatency: { from: 'upload' | 'submission'; since: string; ms: number | null };
   /** `GET /api/v1/audits/:id` only: the audits before this one (see projects/project-history.ts). */
   history?: AuditHistoryLinks | null;
 }
