@@ -117,7 +117,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       throw err;
     }
     io.out(`pyti master listening on ${url}\n`);
-    io.out(`data: ${config.dataDir}\n`);
+    io.out(`data: ${config.dataDir} (locked: ${lock.path}, one master at a time)\n`);
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
