@@ -365,11 +365,11 @@ export class JobQueue {
   /** Extends the slave's live leases; the others are `lost`. Delivers pending commands. */
   heartbeat(slave: string, leases: string[], draining: boolean): HeartbeatResult {
     this.sweep();
-    // A draining slave's pending long-poll is answered now (with nothing), not left to run out or be aborted.
-    if (draining) queueMicrotask(() => this.waiters.wakeAll());
-    return this.db.transaction(() => {
-      const s = this.st.slave.get(slave) as { drain_requested: number } | undefined;
+    let startsDraining = false;
+    const result = this.db.transaction(() => {
+      const s = this.st.slave.get(slave) as { drain_requested: number; draining: number } | undefined;
       if (!s) throw new NotRegisteredError(slave);
+      startsDraining = draining && s.draining !== 1;
       const now = this.clock.now();
       this.st.slaveDraining.run(draining ? 1 : 0, now, slave);
       const extended: HeartbeatResult['extended'] = [];
@@ -390,6 +390,9 @@ export class JobQueue {
       if (s.drain_requested) commands.push({ kind: 'drain' });
       return { extended, lost, commands };
     })();
+    // A slave that starts draining gets its pending long-poll answered now (with nothing), not left to run out or be aborted.
+    if (startsDraining) this.waiters.wakeAll();
+    return result;
   }
 
   /** Records progress events of a live lease; `valid: false` when the slave's lease is void. */
