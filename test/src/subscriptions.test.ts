@@ -123,6 +123,10 @@ test('uploads become audits; a yank cancels them; a master killed and restarted 
   expect(await auditsOf('fresh')).toEqual(['alpha-1.0.tar.gz', 'alpha-1.0-py3-none-any.whl', 'gamma_ray-0.1-py3-none-any.whl'].sort());
   const webAudit = (await client.subscriptionAudits('web'))[0]!.audit;
   expect([webAudit.state, webAudit.priority, webAudit.backend, webAudit.source, webAudit.project]).toEqual(['queued', 9, 'qemu', 'index', 'alpha']);
+  // The index's upload time of the file is recorded: the audit's upload-to-verdict latency counts from it.
+  const gammaAudit = (await client.subscriptionAudits('gam'))[0]!.audit;
+  const published = (await (await fetch(`${indexUrl}/pypi/gamma-ray/0.1/json`)).json()) as { urls: { upload_time_iso_8601: string }[] };
+  expect((await client.get(gammaAudit.id)).verdictLatency).toEqual({ from: 'upload', since: new Date(Date.parse(published.urls[0]!.upload_time_iso_8601)).toISOString(), ms: null });
 
   // A yank cancels the queued audits of the release, and marks them.
   await admin('yank', { name: 'alpha', version: '1.0', reason: 'broken' });
