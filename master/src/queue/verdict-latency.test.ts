@@ -13,7 +13,9 @@ import { MemoryIndex, changeEvent as ev } from '../subscriptions/subscription-te
 import { QueueStats } from '../cluster/queue-stats.js';
 import { MasterMetrics } from '../cluster/master-metrics.js';
 import { renderAuditPage } from '../web/audit-page.js';
-import { MasterKit } from '../testing/master-socket-kit.js';
+import { KIT_USER, MasterKit } from '../testing/master-socket-kit.js';
+import { cliIO } from '../testing/cli-test-kit.js';
+import { main } from '../cli/main.js';
 import { tinyReport } from '../testing/tiny-dists.js';
 
 const report = { kind: 'report' as const, reportJson: '{}', verdict: 'clean', score: 0, result: 'pass', findings: 0, artifacts: [] };
@@ -65,6 +67,9 @@ describe('upload-to-verdict latency', () => {
       expect((await k.request('GET', `/api/v1/audits/${id}`)).json().verdictLatency).toEqual({ from: 'submission', since: '2026-03-01T12:00:00.000Z', ms: 42_000 });
       const page = (await k.request('GET', `/audits/${id}`)).body;
       expect(page).toContain('<span id="verdict-latency">42.0 s</span> <span class="muted">(from the submission; the index\'s upload time is not known)</span>');
+      const io = cliIO();
+      expect(await main(['status', id, '--master', k.url, '--token', KIT_USER], io)).toBe(0);
+      expect(io.stdout).toContain('  latency    42.0 s upload to verdict (from the submission)\n');
     } finally {
       await k.close();
     }
