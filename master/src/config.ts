@@ -24,6 +24,8 @@ export interface MasterConfig {
   readonly maxWaitMs: number;
   /** Attempts a job gets before it ends as `PYTI_ATTEMPTS_EXHAUSTED`. */
   readonly maxAttempts: number;
+  /** Times a report with an infrastructure result (`error:*`) is retried on another slave before it is stored (within maxAttempts). */
+  readonly maxInfraRetries: number;
   readonly defaultBackend: string;
   /** Largest distribution a user may upload. */
   readonly maxUploadBytes: number;
@@ -88,6 +90,7 @@ export interface MasterFlags extends NotifyFlags, RetentionFlags {
   heartbeatMs?: string | number;
   maxWaitMs?: string | number;
   maxAttempts?: string | number;
+  maxInfraRetries?: string | number;
   defaultBackend?: string;
   maxUploadBytes?: string | number;
   /** `--files-host` (repeatable): files hosts besides the index; default files.pythonhosted.org for pypi.org. */
@@ -120,6 +123,7 @@ export const MASTER_DEFAULTS = {
   heartbeatMs: 15_000,
   maxWaitMs: 30_000,
   maxAttempts: 3,
+  maxInfraRetries: 2,
   defaultBackend: 'bwrap',
   maxUploadBytes: 100 * 1024 * 1024,
   indexUrl: 'https://pypi.org',
@@ -180,6 +184,7 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   if (heartbeatMs >= leaseMs / 2) invalid('--heartbeat-ms', `${heartbeatMs} must be less than half the lease (${leaseMs} ms)`);
   const maxWaitMs = int('--max-wait-ms', flags.maxWaitMs, MASTER_DEFAULTS.maxWaitMs, 0, 600_000);
   const maxAttempts = int('--max-attempts', flags.maxAttempts, MASTER_DEFAULTS.maxAttempts, 1, 100);
+  const maxInfraRetries = int('--max-infra-retries', flags.maxInfraRetries, MASTER_DEFAULTS.maxInfraRetries, 0, 100);
   const maxUploadBytes = int('--max-upload-bytes', flags.maxUploadBytes, MASTER_DEFAULTS.maxUploadBytes, 1024, 4 * 1024 ** 3);
   const defaultBackend = flags.defaultBackend ?? MASTER_DEFAULTS.defaultBackend;
   if (!BACKEND.test(defaultBackend)) invalid('--default-backend', `${JSON.stringify(defaultBackend)} is not a backend name`);
@@ -228,7 +233,7 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   return Object.freeze({
     allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
     observationsToken, notify, retention,
-    dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,
+    dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, maxInfraRetries, defaultBackend, maxUploadBytes,
     indexUrl, fetchPolicy, follow: flags.follow ?? 'auto' as const, pollMs, rssPollMs, gitPollMs, feed, simplePollMs,
     publicRead: flags.publicRead ?? false,
     userToken,

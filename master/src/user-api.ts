@@ -59,7 +59,16 @@ export interface SubmitByNameRequest {
   priority?: number;
   /** Backend to audit on; default the master's default (`bwrap`). */
   backend?: string;
+  /** Audit again even when this file was already audited on this backend (default false: the existing audit is returned). */
+  force?: boolean;
 }
+
+/**
+ * The answer to a submission by name or upload: the audit, and whether it is an earlier audit of the
+ * same file on the same backend (queued, running or done, not failed) that was returned instead of
+ * queueing another (HTTP 200; a new audit is 202). `force` audits again.
+ */
+export type SubmitAnswer = AuditSummary & { reused: boolean };
 
 export interface AuditSummary {
   id: string;
@@ -121,6 +130,11 @@ export interface AuditDetail extends AuditSummary {
   events: { at: string; kind: string; text: string }[];
   /** The observation reported to the index for this audited file (malicious verdicts, when configured). */
   observation: AuditObservation | null;
+  /**
+   * Upload-to-verdict latency: from the index's upload of the file (`from: 'upload'`, known for audits a
+   * subscription submitted) or else the submission, to the stored report (`ms` null until there is one).
+   */
+  verdictLatency: { from: 'upload' | 'submission'; since: string; ms: number | null };
   /** `GET /api/v1/audits/:id` only: the audits before this one (see projects/project-history.ts). */
   history?: AuditHistoryLinks | null;
   /** `GET /api/v1/audits/:id` only: the project's PEP 792 status when not active (`quarantinedAfter`: quarantined after this audit finished). */

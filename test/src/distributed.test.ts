@@ -125,7 +125,7 @@ describe('master and slaves as separate processes', () => {
     if (skip) return;
     const before = await indexDownloads();
     expect(before.some((f) => f.startsWith('idx_leaf-'))).toBe(true);
-    const again = await client.submitByName({ project: 'idx-app', version: '1.0' });
+    const again = await client.submitByName({ project: 'idx-app', version: '1.0', force: true }); // audited already: force a second audit
     const done = await waitDone(again.id);
     expect(done.state).toBe('done');
     expect(done.prefetch?.downloaded).toBe(0);
@@ -138,7 +138,7 @@ describe('master and slaves as separate processes', () => {
   it('a slave killed with SIGKILL mid-job: the job finishes on the other slave, stored once', async () => {
     if (skip) return;
     slaves.b = startSlave('b');
-    const job = await client.submitByName({ project: 'idx-app', version: '1.0' });
+    const job = await client.submitByName({ project: 'idx-app', version: '1.0', force: true });
     // Wait until some slave is auditing it, then kill that slave.
     const running = await eventually('the job to be audited', async () => {
       const d = await client.get(job.id);
@@ -161,7 +161,7 @@ describe('master and slaves as separate processes', () => {
 
   it('the master killed with SIGKILL and restarted loses no submitted job and no finished result', async () => {
     if (skip) return;
-    const jobs = [await client.submitByName({ project: 'idx-leaf', version: '1.1' }), await client.submitUpload(buildFixture('curl-spawner', 'sdist'), {})];
+    const jobs = [await client.submitByName({ project: 'idx-leaf', version: '1.1' }), await client.submitUpload(buildFixture('curl-spawner', 'sdist'), { force: true })];
     await master.stop('SIGKILL');
     master = startMaster();
     await master.waitForLine(/pyti master listening on/, 30_000);

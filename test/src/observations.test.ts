@@ -51,9 +51,9 @@ async function rpc(m: MasterApp, method: string, params: unknown): Promise<any> 
   return j.result;
 }
 
-/** Submits `project` 1.0 by name, leases it as the stand-in slave and completes it with `report`. */
+/** Submits `project` 1.0 by name (forced: the same file is audited again on purpose), leases it as the stand-in slave and completes it with `report`. */
 async function audit(m: MasterApp, project: string, report: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${m.url}/api/v1/audits`, { method: 'POST', headers: { authorization: `Bearer ${USER}`, 'content-type': 'application/json' }, body: JSON.stringify({ project, version: '1.0' }) });
+  const res = await fetch(`${m.url}/api/v1/audits`, { method: 'POST', headers: { authorization: `Bearer ${USER}`, 'content-type': 'application/json' }, body: JSON.stringify({ project, version: '1.0', force: true }) });
   const { id } = (await res.json()) as { id: string };
   await rpc(m, 'slave.register', { protocolVersion: COMMAND_PROTOCOL_VERSION, version: '0.1.0', host: 'h', capabilities: caps });
   const { jobs } = await rpc(m, 'jobs.lease', { max: 1, waitMs: 0 });

@@ -67,6 +67,8 @@ export const ERROR_CODES = {
   PYTI_SUBMISSION_INVALID: 'a submission is invalid: the zip holds no auditable project, too many entries, an entry that is not a distribution or project directory, or a bad git ref',
   PYTI_SUBMISSION_NOT_FOUND: 'no submission with this id',
   PYTI_RAW_PRUNED: 'the audit\'s raw data or distribution file was deleted by the retention policy (pyti master gc); its report stays',
+  PYTI_INFRA_RESULT: 'an audit ended on an infrastructure failure (an error:* result) on a slave; it is retried on another slave up to pyti master --max-infra-retries times before that result is stored',
+  PYTI_DATA_DIR_LOCKED: 'the master\'s data directory is in use by another master (the error names its pid, host and start time), or cannot be locked',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,7 +1,7 @@
 /**
  * The master-side `pyti` commands:
  *   pyti master [options]          run the master (see `pyti master --help`)
- *   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
+ *   pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--force] [--wait] [--json]
  *   pyti submit --zip FILE.zip | --git URL --ref REF [--priority N] [--backend B] [--wait] [--json]
  *   pyti status [ID] [--state S] [--limit N] [--commit HEX] [--json]
  *   pyti report ID [--json | --html] [--out DIR]
@@ -26,7 +26,7 @@ export type { CliIO } from './cli-io.js';
 export const MASTER_USAGE = `usage:
   pyti master [options]                       run the master (pyti master --help)
   pyti master gc [--dry-run] [--list] [--json]  delete old blobs by the retention policy (pyti master gc --help)
-  pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]
+  pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--force] [--wait] [--json]
   pyti submit --zip FILE.zip | --git URL --ref REF [--priority N] [--backend B] [--wait] [--json]
   pyti status [ID] [--state queued|running|done|error|cancelled] [--verdict V] [--result R] [--project P] [--search TEXT]
               [--subscription S] [--rule RULE] [--backend B] [--slave S] [--since DATE] [--until DATE]

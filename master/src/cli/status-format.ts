@@ -1,4 +1,5 @@
 /** `pyti status` output: a table of audits, or one audit's detail (plain text, cleaned of control characters). */
+import { durationText } from '../web/duration-text.js';
 import type { AuditDetail, AuditSummary } from '../user-api.js';
 import { auditCells } from '../web/audit-row-model.js';
 import { clean, toned } from './terminal-text.js';
@@ -36,7 +37,9 @@ export function auditDetailText(d: AuditDetail, pageUrl: string, color: boolean,
   kv('backend', `${clean(d.backend)}  priority ${d.priority}  attempts ${d.attempts}/${d.maxAttempts}`);
   kv('slave', c[8]!);
   kv('times', `submitted ${c[9]}${d.startedAt ? `, started ${clean(d.startedAt)}` : ''}${d.finishedAt ? `, finished ${clean(d.finishedAt)}` : ''}${c[10] ? ` (${c[10]})` : ''}`);
-  if (d.state === 'running' || d.state === 'queued') kv('progress', c[11]!);
+  const lat = d.verdictLatency;
+  if (lat && lat.ms !== null) kv('latency', `${durationText(lat.ms)} upload to verdict (from ${lat.from === 'upload' ? `the index's upload at ${clean(lat.since)}` : 'the submission'})`);
+    if (d.state === 'running' || d.state === 'queued') kv('progress', c[11]!);
   if (d.error) {
     kv('error', `${clean(d.error.code)}: ${clean(d.error.message)}`);
     for (const a of d.error.attempts) out.push(`    attempt ${a.attempt}: ${clean(a.reason)}`);

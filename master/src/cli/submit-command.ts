@@ -1,6 +1,7 @@
 /**
- * `pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--wait] [--json]`
- * Prints the audit's id and page; with `--wait`, progress on stderr until it ends, then the report's
+ * `pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--force] [--wait] [--json]`
+ * Prints the audit's id and page (an earlier audit of the same file on the same backend is returned
+ * and said so, unless `--force`); with `--wait`, progress on stderr until it ends, then the report's
  * terminal summary (or the audit as JSON) and `pyti audit`'s exit code.
  *
  * `pyti submit --zip FILE.zip` and `pyti submit --git URL --ref REF` make a submission (one audit per
@@ -23,7 +24,7 @@ export async function submitCommand(args: string[], io: CliIO): Promise<number> 
     options: {
       ...CONNECTION_OPTIONS,
       priority: { type: 'string' }, backend: { type: 'string' }, filename: { type: 'string' },
-      wait: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, force: { type: 'boolean', default: false },
       zip: { type: 'string' }, git: { type: 'string' }, ref: { type: 'string' },
     },
   });
@@ -40,8 +41,11 @@ export async function submitCommand(args: string[], io: CliIO): Promise<number> 
   if (values.filename !== undefined && !byName) throw new UsageError('--filename picks a file of an index release (name==version)');
   const client = clientFor(values, io, true);
   const submitted = byName
-    ? await client.submitByName({ project: byName[1]!, version: byName[2]!, filename: values.filename, priority, backend: values.backend })
-    : await client.submitUpload(target, { priority, backend: values.backend });
+    ? await client.submitByName({ project: byName[1]!, version: byName[2]!, filename: values.filename, priority, backend: values.backend, ...(values.force ? { force: true } : {}) })
+    : await client.submitUpload(target, { priority, backend: values.backend, force: values.force });
+  if (submitted.reused) {
+    io.err(`already audited: ${clean(submitted.id)} is an audit of the same file on the same backend (${submitted.state}${submitted.verdict ? `, ${submitted.verdict}` : ''}); --force audits it again\n`);
+  }
   if (!values.wait) {
     if (values.json) io.out(`${JSON.stringify(submitted, null, 1)}\n`);
     else io.out(`${clean(submitted.id)}\n  ${clean(submitted.project)} ${clean(submitted.version)} ${submitted.state}: ${client.pageUrl(submitted.id)}\n`);

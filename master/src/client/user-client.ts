@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { PytiError } from '@pyti/vm-agent';
 import type {
-  AuditDetail, AuditState, AuditSummary, FeedStatus, SubmitByNameRequest, SubscriptionAudit, SubscriptionCreateRequest, SubscriptionSummary,
+  AuditDetail, AuditState, AuditSummary, FeedStatus, SubmitAnswer, SubmitByNameRequest, SubscriptionAudit, SubscriptionCreateRequest, SubscriptionSummary,
   SubscriptionUpdateRequest,
 } from '../user-api.js';
 import type { SubmissionView } from '../submissions/submission-store.js';
@@ -35,6 +35,8 @@ export interface UploadOptions {
   filename?: string;
   priority?: number;
   backend?: string;
+  /** Audit again even when these bytes were already audited on this backend. */
+  force?: boolean;
 }
 
 export interface ListOptions {
@@ -126,13 +128,13 @@ export class UserClient {
   }
 
   /** Submits `project==version` from the master's package index. */
-  async submitByName(req: SubmitByNameRequest): Promise<AuditSummary> {
+  async submitByName(req: SubmitByNameRequest): Promise<SubmitAnswer> {
     const body = JSON.stringify(req);
     return this.json('POST', '/api/v1/audits', { headers: { 'content-type': 'application/json' }, body: () => body });
   }
 
   /** Uploads a local sdist or wheel, streaming it from the file. */
-  async submitUpload(path: string, opts: UploadOptions = {}): Promise<AuditSummary> {
+  async submitUpload(path: string, opts: UploadOptions = {}): Promise<SubmitAnswer> {
     let size: number;
     try {
       const st = statSync(path);
@@ -146,6 +148,7 @@ export class UserClient {
     const q = new URLSearchParams({ filename });
     if (opts.priority !== undefined) q.set('priority', String(opts.priority));
     if (opts.backend !== undefined) q.set('backend', opts.backend);
+    if (opts.force) q.set('force', '1');
     return this.json('POST', `/api/v1/audits/upload?${q}`, {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body: () => Readable.toWeb(createReadStream(path)) as unknown as BodyInit,

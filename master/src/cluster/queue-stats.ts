@@ -1,8 +1,8 @@
 /**
  * Samples of the queue over time for `/stats`: at every tick (a timer, default once a minute) one row
  * with the queue's depth (queued, running), the audits that reached a verdict since the previous
- * sample, and the median and 95th percentile of their upload-to-verdict latency (submitted → finished,
- * over audits that ended `done`; errors and cancellations are left out: they have no verdict).
+ * sample, and the median and 95th percentile of their upload-to-verdict latency (the index's upload
+ * time, or the submission when unknown → finished, over audits that ended `done`; errors and cancellations are left out: they have no verdict).
  *
  * Retention is bounded: samples older than `retentionMs` (default 7 days) are deleted at every tick,
  * and at most `maxSamples` rows are kept. Reading latencies is bounded too (the newest 20 000 audits of
@@ -70,7 +70,8 @@ export class QueueStats {
     this.maxSamples = opts.maxSamples ?? MAX_SAMPLES;
     this.st = {
       depth: db.prepare(`SELECT SUM(state = 'queued') AS queued, SUM(state = 'running') AS running FROM jobs WHERE state IN ('queued', 'running')`),
-      latencies: db.prepare(`SELECT finished_at - submitted_at AS ms FROM jobs
+      // From the index's upload time when the subscription knew it (jobs.uploaded_at), else the submission.
+      latencies: db.prepare(`SELECT finished_at - COALESCE(uploaded_at, submitted_at) AS ms FROM jobs
         WHERE state = 'done' AND finished_at > @from AND finished_at <= @to ORDER BY finished_at DESC LIMIT ${MAX_LATENCIES}`),
       last: db.prepare('SELECT at FROM queue_samples ORDER BY at DESC LIMIT 1'),
       insert: db.prepare(`INSERT OR REPLACE INTO queue_samples (at, queued, running, finished, p50_ms, p95_ms)

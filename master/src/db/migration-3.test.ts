@@ -52,7 +52,7 @@ describe('migration 3 (jobs rebuilt for git sources)', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM progress_events').get()).toEqual({ n: 1 });
     expect(db.prepare('SELECT job_id FROM subscription_jobs').all()).toEqual([{ job_id: 'aQueued' }]);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%' ORDER BY name").all())
-      .toEqual([{ name: 'jobs_git_commit' }, { name: 'jobs_project_key' }, { name: 'jobs_queue' }, { name: 'jobs_submitted_at' }, { name: 'jobs_upload_sha256' }]);
+      .toEqual([{ name: 'jobs_dedupe' }, { name: 'jobs_git_commit' }, { name: 'jobs_project_key' }, { name: 'jobs_queue' }, { name: 'jobs_submitted_at' }, { name: 'jobs_upload_sha256' }]);
 
     // New rows continue after the highest seq ever used; git jobs need their commit, others must not have one.
     const insert = db.prepare(`INSERT INTO jobs (id, source_kind, project, version, upload_sha256, upload_size, git_repo, git_branch, git_commit, backend, state, max_attempts, submitted_at)

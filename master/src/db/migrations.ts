@@ -4,6 +4,7 @@
  * newer PyTI and is refused.
  */
 import { PROJECT_KEY_MIGRATION } from './migration-project-key.js';
+import { ONE_AUDIT_PER_FILE_MIGRATION } from './migration-one-audit-per-file.js';
 
 export const MIGRATIONS: readonly string[] = [
   // 1: jobs (one per audit), attempts (one per lease), slaves, pending slave commands, reports,
@@ -407,6 +408,10 @@ export const MIGRATIONS: readonly string[] = [
     checked_at INTEGER NOT NULL
   );
   `,
+  // 10 (ops: one audit per file, upload-to-verdict latency): jobs.dedupe_key and jobs.uploaded_at, and
+  //    subscription_jobs keyed by (subscription, release, file) so that subscriptions share audits
+  //    (migration-one-audit-per-file.ts).
+  ONE_AUDIT_PER_FILE_MIGRATION,
 ];
 
 /** The schema version this code writes. */

@@ -64,6 +64,8 @@ export interface ReleaseFile {
   yanked: boolean;
   yankedReason: string | null;
   sizeBytes: number | null;
+  /** When the index says the file was uploaded (`upload_time_iso_8601`, ms since the epoch), or null/absent when it does not say. */
+  uploadTime?: number | null;
 }
 
 /** A release's files as the JSON API reported them, with the serial it was current at. */

@@ -30,6 +30,7 @@ describe('release documents', () => {
       yanked: true,
       yankedReason: 'broken metadata',
       sizeBytes: 12345,
+      uploadTime: Date.parse('2024-06-01T12:00:01.123Z'), // upload_time_iso_8601, for the upload-to-verdict latency
     });
   });
 

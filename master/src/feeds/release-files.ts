@@ -47,9 +47,9 @@ function lastSerialOf(res: Response, url: string): number | null {
 }
 
 /** The extra per-file fields, read from the raw `urls` entry the slave's validation accepted. */
-function extras(doc: Record<string, unknown>, url: string): Map<string, Pick<ReleaseFile, 'requiresPython' | 'yanked' | 'yankedReason'>> {
+function extras(doc: Record<string, unknown>, url: string): Map<string, Pick<ReleaseFile, 'requiresPython' | 'yanked' | 'yankedReason' | 'uploadTime'>> {
   const info = (typeof doc['info'] === 'object' && doc['info'] !== null ? doc['info'] : {}) as Record<string, unknown>;
-  const out = new Map<string, Pick<ReleaseFile, 'requiresPython' | 'yanked' | 'yankedReason'>>();
+  const out = new Map<string, Pick<ReleaseFile, 'requiresPython' | 'yanked' | 'yankedReason' | 'uploadTime'>>();
   for (const e of doc['urls'] as Record<string, unknown>[]) {
     const rp = e['requires_python'] ?? null;
     const yanked = e['yanked'] ?? info['yanked'] ?? false;
@@ -57,7 +57,10 @@ function extras(doc: Record<string, unknown>, url: string): Map<string, Pick<Rel
     if (rp !== null && (typeof rp !== 'string' || rp.length > 1000)) throw malformed(url, `${String(e['filename'])}: requires_python is not a string`);
     if (typeof yanked !== 'boolean') throw malformed(url, `${String(e['filename'])}: yanked is not a boolean`);
     if (reason !== null && typeof reason !== 'string') throw malformed(url, `${String(e['filename'])}: yanked_reason is not a string`);
-    out.set(e['filename'] as string, { requiresPython: rp, yanked, yankedReason: reason === null ? null : reason.slice(0, 1000) });
+    // The upload time feeds the upload-to-verdict latency only: an absent or unreadable one is null, not an error.
+    const up = e['upload_time_iso_8601'] ?? e['upload_time'] ?? null;
+    const t = typeof up === 'string' && up.length <= 64 ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(up) ? up : `${up}Z`) : NaN;
+    out.set(e['filename'] as string, { requiresPython: rp, yanked, yankedReason: reason === null ? null : reason.slice(0, 1000), uploadTime: Number.isFinite(t) ? t : null });
   }
   return out;
 }

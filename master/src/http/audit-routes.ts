@@ -48,12 +48,13 @@ export async function auditRoutes(app: FastifyInstance, opts: AuditRoutesOptions
 
   app.post('/api/v1/audits', write, async (req, reply) => {
     const b = checkSubmitByName(req.body);
-    const summary = queue.submit({
+    // One audit per file: the same file on the same backend returns its audit (200, reused) unless forced.
+    const { audit, reused } = queue.submitOnce({
       source: { kind: 'index', project: b.project, version: b.version, ...(b.filename ? { filename: b.filename } : {}) },
       priority: b.priority,
       backend: b.backend,
-    });
-    return reply.code(202).send(summary);
+    }, { force: b.force });
+    return reply.code(reused ? 200 : 202).send({ ...audit, reused });
   });
 
   // Filters, paging and the whole queue's counts: see search/audit-filter.ts.

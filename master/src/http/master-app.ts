@@ -48,6 +48,8 @@ import { PrunedArtifacts } from '../retention/pruned-artifacts.js';
 import { RetentionGc } from '../retention/retention-gc.js';
 import { ProjectStatusMarks } from '../projects/project-status-marks.js';
 import { projectStatusRoutes } from './project-status-routes.js';
+import { MasterMetrics } from '../cluster/master-metrics.js';
+import { metricsRoute } from './metrics-route.js';
 
 export interface MasterApp {
   app: FastifyInstance;
@@ -118,7 +120,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
   let sender: ObservationSender | null = null;
   let notifications: Notifications | null = null;
   const queue = new JobQueue(db, {
-    leaseMs: config.leaseMs, maxWaitMs: config.maxWaitMs, maxAttempts: config.maxAttempts, defaultBackend: config.defaultBackend,
+    leaseMs: config.leaseMs, maxWaitMs: config.maxWaitMs, maxAttempts: config.maxAttempts, maxInfraRetries: config.maxInfraRetries, defaultBackend: config.defaultBackend,
     clock: options.clock, sweepIntervalMs: options.sweepIntervalMs,
     onReportStored: (job, outcome) => {
       if (sender && queueObservation(observations, job, outcome, queue.clock.now())) sender.wake();
@@ -193,6 +195,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
       db, queue, blobs, dataDir: config.dataDir, maxUploadBytes: config.maxUploadBytes, guard,
       fetchTimeoutMs: options.git?.fetchTimeoutMs, gitTimeoutMs: options.git?.gitTimeoutMs,
     });
+    await metricsRoute(api, { metrics: new MasterMetrics(db, queue, config.leaseMs), guard });
     await clusterRoutes(api, { queue, auth, activity, stats, subscriptions: new SubscriptionStatusReader(db, subscriptions, queue, queue.clock), guard });
   });
   await app.ready();

@@ -31,13 +31,21 @@ export function checkBackend(v: unknown): string | undefined {
 }
 
 /** The body of `POST /api/v1/audits`. */
-export function checkSubmitByName(body: unknown): Required<Pick<SubmitByNameRequest, 'project' | 'version' | 'priority'>> & Pick<SubmitByNameRequest, 'filename' | 'backend'> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('body', 'must be a JSON object {project, version, filename?, priority?, backend?}');
+export function checkSubmitByName(body: unknown): Required<Pick<SubmitByNameRequest, 'project' | 'version' | 'priority' | 'force'>> & Pick<SubmitByNameRequest, 'filename' | 'backend'> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('body', 'must be a JSON object {project, version, filename?, priority?, backend?, force?}');
   const b = body as Record<string, unknown>;
   if (typeof b.project !== 'string' || !PROJECT.test(b.project)) throw new BadRequestError('project', 'must be a project name (letters, digits, . _ -)');
   if (typeof b.version !== 'string' || !VERSION.test(b.version)) throw new BadRequestError('version', 'must be a version string');
   if (b.filename !== undefined && (typeof b.filename !== 'string' || !DIST_FILENAME.test(b.filename))) throw new BadRequestError('filename', 'must be a .whl or .tar.gz file name');
-  return { project: b.project, version: b.version, filename: b.filename as string | undefined, priority: checkPriority(b.priority), backend: checkBackend(b.backend) };
+  if (b.force !== undefined && typeof b.force !== 'boolean') throw new BadRequestError('force', 'must be true or false');
+  return { project: b.project, version: b.version, filename: b.filename as string | undefined, priority: checkPriority(b.priority), backend: checkBackend(b.backend), force: b.force === true };
+}
+
+/** The upload route's `force` query parameter: absent, `1`/`true` or `0`/`false`. */
+export function checkForceQuery(v: string | undefined): boolean {
+  if (v === undefined || v === '0' || v === 'false') return false;
+  if (v === '1' || v === 'true') return true;
+  throw new BadRequestError('force', 'must be 1, true, 0 or false');
 }
 
 /** A commit id or a prefix of one: 7 to 40 hex digits (either case). */

@@ -1,9 +1,11 @@
 /**
- * `POST /api/v1/audits/upload?filename=F&priority=P&backend=B`: the body is the distribution's bytes.
+ * `POST /api/v1/audits/upload?filename=F&priority=P&backend=B[&force=1]`: the body is the distribution's bytes.
  * They are streamed to a temp file named F (capped at the configured maximum), validated as a wheel
  * or .tar.gz sdist with metadata by `validateDist` (a malformed or hostile archive is a 400 with its
  * PYTI_INPUT_* code, and nothing is stored or queued), checked to be named after its own metadata's
- * project and version (400 PYTI_UPLOAD_NAME_MISMATCH otherwise), then kept as a blob and queued.
+ * project and version (400 PYTI_UPLOAD_NAME_MISMATCH otherwise), then kept as a blob and queued; when the
+ * same bytes were already audited on the same backend (queued, running or done, not failed) and `force`
+ * is not set, that audit is returned instead (200, `reused: true`).
  * The token is checked before the body is read (api-write-auth.ts); the body is capped at
  * --max-upload-bytes (413 PYTI_INPUT_TOO_LARGE, connection closed).
  */
@@ -14,7 +16,7 @@ import { validateDist } from '@pyti/common';
 import { BlobTooLargeError, discardTemp, type BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';
-import { BadRequestError, DIST_FILENAME, checkBackend, checkPriority } from './request-checks.js';
+import { BadRequestError, DIST_FILENAME, checkBackend, checkForceQuery, checkPriority } from './request-checks.js';
 import { checkUploadName } from './upload-name-check.js';
 import type { Access } from './user-auth.js';
 
@@ -38,6 +40,7 @@ export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions
     if (!DIST_FILENAME.test(filename)) throw new BadRequestError('filename', 'must be the distribution\'s .whl or .tar.gz file name');
     const priority = checkPriority(req.query.priority);
     const backend = checkBackend(req.query.backend);
+    const force = checkForceQuery(req.query.force);
     if (!req.body || typeof (req.body as Readable).pipe !== 'function') {
       throw new BadRequestError('body', 'send the distribution\'s bytes with Content-Type: application/octet-stream');
     }
@@ -58,11 +61,12 @@ export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions
       throw err;
     }
     opts.blobs.adopt(temp);
-    const summary = opts.queue.submit({
+    // One audit per file: the same bytes on the same backend return their audit (200, reused) unless forced (&force=1).
+    const { audit, reused } = opts.queue.submitOnce({
       source: { kind: 'upload', project: dist.name, version: dist.version, filename, sha256: temp.sha256, sizeBytes: temp.sizeBytes },
       priority,
       backend,
-    });
-    return reply.code(202).send(summary);
+    }, { force });
+    return reply.code(reused ? 200 : 202).send({ ...audit, reused });
   });
 }

@@ -26,11 +26,15 @@ import { systemClock, type Clock } from './clock.js';
 import { JobNotFoundError, LeaseLostError, NotRegisteredError } from './errors.js';
 import { FINISHED_STATES, toDetail, toSummary, type ArtifactRow, type AttemptRow, type EventRow, type JobRow } from './job-rows.js';
 import { Waiters } from './waiters.js';
+import { INFRA_RETRY_PREFIX, infraRetryReason, isInfraResult } from './infra-retry.js';
+import { REUSABLE_AUDIT_SQL, dedupeKeyOf } from './audit-identity.js';
 
 export interface QueueOptions {
   leaseMs: number;
   maxWaitMs: number;
   maxAttempts: number;
+  /** Infrastructure results (`error:*`) retried on another slave before one is stored (default 0: stored at once; see infra-retry.ts). */
+  maxInfraRetries?: number;
   defaultBackend: string;
   clock?: Clock;
   /** How often the expiry sweep runs on its own (default: leaseMs / 10, within 100..5000 ms); 0: never. */
@@ -55,6 +59,14 @@ export interface SubmitInput {
   source: SubmitSource;
   backend?: string;
   priority?: number;
+  /** When the index says the file was uploaded (ms since the epoch): latency counts from it instead of the submission. */
+  uploadedAt?: number | null;
+}
+
+/** What `submitOnce` did: a new audit, or one of the same file it reused (see audit-identity.ts). */
+export interface SubmitOnceResult {
+  audit: AuditSummary;
+  reused: boolean;
 }
 
 /** A report outcome that the command API has validated (shape, size, artifacts present as blobs). */
@@ -91,9 +103,13 @@ export class JobQueue {
     this.clock = opts.clock ?? systemClock;
     this.st = {
       insertJob: db.prepare(`INSERT INTO jobs (id, source_kind, project, version, filename, upload_sha256, upload_size, git_repo, git_branch, git_commit,
-        backend, priority, state, max_attempts, submitted_at)
+        backend, priority, state, max_attempts, submitted_at, dedupe_key, uploaded_at)
         VALUES (@id, @source_kind, @project, @version, @filename, @upload_sha256, @upload_size, @git_repo, @git_branch, @git_commit,
-        @backend, @priority, 'queued', @max_attempts, @submitted_at)`),
+        @backend, @priority, 'queued', @max_attempts, @submitted_at, @dedupe_key, @uploaded_at)`),
+      // A finished audit first, else the newest queued or running one.
+      reusable: db.prepare(`SELECT * FROM jobs WHERE dedupe_key = ? AND ${REUSABLE_AUDIT_SQL}
+        ORDER BY CASE WHEN state = 'done' THEN 0 ELSE 1 END, seq DESC LIMIT 1`),
+      raisePriority: db.prepare(`UPDATE jobs SET priority = @priority WHERE seq = @seq AND state = 'queued' AND priority < @priority`),
       jobById: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       jobBySeq: db.prepare('SELECT * FROM jobs WHERE seq = ?'),
       queuedFor: db.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND backend IN (SELECT value FROM json_each(?))
@@ -140,11 +156,14 @@ export class JobQueue {
       list: db.prepare(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@after IS NULL OR seq < @after)
         AND (@commit IS NULL OR (git_commit >= @commit AND git_commit < @commit || 'g')) ORDER BY seq DESC LIMIT @limit`),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
-      rejectedBy: db.prepare(`SELECT 1 FROM attempts WHERE job_seq = ? AND slave = ? AND reason LIKE '${REJECTED_PREFIX}%' LIMIT 1`),
+      // Attempts whose slave should leave the job to others: a rejected report, an infrastructure result.
+      rejectedBy: db.prepare(`SELECT 1 FROM attempts WHERE job_seq = ? AND slave = ? AND (reason LIKE '${REJECTED_PREFIX}%' OR reason LIKE '${INFRA_RETRY_PREFIX}%') LIMIT 1`),
+      infraRetriesOf: db.prepare(`SELECT COUNT(*) AS n FROM attempts WHERE job_seq = ? AND reason LIKE '${INFRA_RETRY_PREFIX}%'`),
       // Another live slave (registered, not draining, seen within two leases, with the job's backend) that has not rejected the job.
       otherSlaveFor: db.prepare(`SELECT 1 FROM slaves s WHERE s.name != @slave AND s.capabilities IS NOT NULL AND s.draining = 0 AND s.drain_requested = 0
         AND s.last_seen >= @since AND EXISTS (SELECT 1 FROM json_each(s.capabilities, '$.backends') b WHERE b.value = @backend)
-        AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_seq = @seq AND a.slave = s.name AND a.reason LIKE '${REJECTED_PREFIX}%') LIMIT 1`),
+        AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_seq = @seq AND a.slave = s.name
+          AND (a.reason LIKE '${REJECTED_PREFIX}%' OR a.reason LIKE '${INFRA_RETRY_PREFIX}%')) LIMIT 1`),
     };
   }
 
@@ -172,10 +191,26 @@ export class JobQueue {
 
   // ---- users ---------------------------------------------------------------------------------
 
-  /** Queues an audit. */
+  /**
+   * Queues an audit of `input`, unless (without `force`) an audit of the same file on the same backend
+   * is queued, running or done (audit-identity.ts): then that audit is returned (`reused`), its
+   * priority raised to the new one's while it is queued.
+   */
+  submitOnce(input: SubmitInput, opts: { force?: boolean } = {}): SubmitOnceResult {
+    const key = dedupeKeyOf(input.source, input.backend ?? this.opts.defaultBackend);
+    return this.db.transaction((): SubmitOnceResult => {
+      const old = key === null || opts.force ? undefined : this.st.reusable.get(key) as JobRow | undefined;
+      if (!old) return { audit: this.submit(input), reused: false };
+      if (input.priority !== undefined) this.st.raisePriority.run({ seq: old.seq, priority: input.priority });
+      return { audit: this.summary(old.id)!, reused: true };
+    })();
+  }
+
+  /** Queues an audit (always a new one: see submitOnce). */
   submit(input: SubmitInput): AuditSummary {
     const s = input.source;
     const id = `a${newId(9)}`;
+    const backend = input.backend ?? this.opts.defaultBackend;
     this.st.insertJob.run({
       id,
       source_kind: s.kind,
@@ -187,10 +222,12 @@ export class JobQueue {
       git_repo: s.kind === 'git' ? s.repo : null,
       git_branch: s.kind === 'git' ? s.branch : null,
       git_commit: s.kind === 'git' ? s.commit : null,
-      backend: input.backend ?? this.opts.defaultBackend,
+      backend,
       priority: input.priority ?? 0,
       max_attempts: this.opts.maxAttempts,
       submitted_at: this.clock.now(),
+      dedupe_key: dedupeKeyOf(s, backend),
+      uploaded_at: input.uploadedAt ?? null,
     });
     this.waiters.wakeAll();
     return this.summary(id)!;
@@ -313,7 +350,7 @@ export class JobQueue {
       this.st.touchSlave.run(now, slave);
       if (s.draining || s.drain_requested) return [];
       const backends = (JSON.parse(s.capabilities) as { backends?: unknown }).backends;
-      // A job whose report this slave had rejected goes to another slave while one is there to take it.
+      // A job whose report this slave had rejected, or that ended on its infrastructure, goes to another slave while one is there to take it.
       const rows = (this.st.queuedFor.all(JSON.stringify(Array.isArray(backends) ? backends : []), max * 2 + 50) as JobRow[])
         .filter((j) => !this.st.rejectedBy.get(j.seq, slave) || !this.st.otherSlaveFor.get({ slave, seq: j.seq, backend: j.backend, since: now - 2 * this.opts.leaseMs }))
         .slice(0, max);
@@ -330,9 +367,11 @@ export class JobQueue {
   /** Extends the slave's live leases; the others are `lost`. Delivers pending commands. */
   heartbeat(slave: string, leases: string[], draining: boolean): HeartbeatResult {
     this.sweep();
-    return this.db.transaction(() => {
-      const s = this.st.slave.get(slave) as { drain_requested: number } | undefined;
+    let startsDraining = false;
+    const result = this.db.transaction(() => {
+      const s = this.st.slave.get(slave) as { drain_requested: number; draining: number } | undefined;
       if (!s) throw new NotRegisteredError(slave);
+      startsDraining = draining && s.draining !== 1;
       const now = this.clock.now();
       this.st.slaveDraining.run(draining ? 1 : 0, now, slave);
       const extended: HeartbeatResult['extended'] = [];
@@ -353,6 +392,9 @@ export class JobQueue {
       if (s.drain_requested) commands.push({ kind: 'drain' });
       return { extended, lost, commands };
     })();
+    // A slave that starts draining gets its pending long-poll answered now (with nothing), not left to run out or be aborted.
+    if (startsDraining) this.waiters.wakeAll();
+    return result;
   }
 
   /** Records progress events of a live lease; `valid: false` when the slave's lease is void. */
@@ -402,6 +444,22 @@ export class JobQueue {
         requeued = this.requeueOrExhaust(j.seq, now);
         return { stored: true };
       }
+      if (outcome.kind === 'report' && a.state === 'active' && j.state === 'running' && j.current_lease === leaseId) {
+        const retry = infraRetryReason({
+          result: outcome.result, slave, retriesSoFar: (this.st.infraRetriesOf.get(j.seq) as { n: number }).n,
+          maxInfraRetries: this.opts.maxInfraRetries ?? 0, attempts: j.attempts, maxAttempts: j.max_attempts,
+        });
+        if (retry) {
+          this.st.endAttempt.run({ id: leaseId, state: 'retried', reason: retry, now });
+          this.st.insertEvent.run(j.seq, now, 'log', `attempt ${a.attempt}: ${retry}`.slice(0, COMMAND_LIMITS.maxLogText));
+          this.st.trimEvents.run({ seq: j.seq });
+          this.st.requeueJob.run(j.seq);
+          requeued = true;
+          return { stored: true };
+        }
+      }
+      // A late infrastructure result is not the audit's: the job already went back to the queue for another try.
+      if (outcome.kind === 'report' && a.state === 'expired' && isInfraResult(outcome.result) && (this.opts.maxInfraRetries ?? 0) > 0) return { stored: false };
       const late = a.state === 'expired' ? ' (after its lease expired)' : '';
       const reason = outcome.kind === 'report' ? `completed${late}: ${outcome.result}` : `${outcome.code}: ${outcome.message}${late}`;
       this.st.endAttempt.run({ id: leaseId, state: 'completed', reason, now });

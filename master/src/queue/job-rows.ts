@@ -36,6 +36,10 @@ export interface JobRow {
   progress_task: string | null;
   progress_tasks_done: number;
   progress_log: string | null;
+  /** What makes two submissions the same audit (audit-identity.ts; migration 8); null for git. */
+  dedupe_key?: string | null;
+  /** The index's upload time of the file (ms), when known (migration 8). */
+  uploaded_at?: number | null;
 }
 
 export interface AttemptRow {
@@ -107,6 +111,14 @@ export function toSummary(j: JobRow, attempts: AttemptRow[] = []): AuditSummary 
   };
 }
 
+/** Upload-to-verdict latency of a job (see AuditDetail.verdictLatency): from the index's upload time, else the submission. */
+export function verdictLatency(j: Pick<JobRow, 'state' | 'submitted_at' | 'finished_at' | 'uploaded_at'>): AuditDetail['verdictLatency'] {
+  const from = j.uploaded_at ?? null;
+  const since = from ?? j.submitted_at;
+  const ms = j.state === 'done' && j.finished_at !== null ? Math.max(0, j.finished_at - since) : null;
+  return { from: from === null ? 'submission' : 'upload', since: iso(since)!, ms };
+}
+
 /** A job row with its artifacts, prefetch summary and events as the user API's AuditDetail. */
 export function toDetail(j: JobRow, attempts: AttemptRow[], artifacts: ArtifactRow[], prefetch: string | null, events: EventRow[], observation: AuditObservation | null = null): AuditDetail {
   let pf: AuditDetail['prefetch'] = null;
@@ -126,5 +138,6 @@ export function toDetail(j: JobRow, attempts: AttemptRow[], artifacts: ArtifactR
     })),
     events: events.map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, text: e.text })),
     observation,
+    verdictLatency: verdictLatency(j),
   };
 }

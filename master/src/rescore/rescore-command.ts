@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { BlobStore } from '../blobs/blob-store.js';
 import { loadMasterConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
+import { lockDataDir } from '../server/data-dir-lock.js';
 import { DB_FILE } from '../http/master-app.js';
 import { ObservationStore } from '../observations/observation-store.js';
 import { rescoreAll } from './rescore-store.js';
@@ -25,7 +26,15 @@ export async function runRescoreCommand(args: string[], io: { out(s: string): vo
     return 0;
   }
   const config = loadMasterConfig({ data: values.data, observationsToken: values['observations-token'] }, env);
-  const db = openDatabase(join(config.dataDir, DB_FILE));
+  // The master must be stopped: rescoring takes the data directory's lock like a master (PYTI_DATA_DIR_LOCKED).
+  const lock = await lockDataDir(config.dataDir, 'pyti master rescore');
+  let db;
+  try {
+    db = openDatabase(join(config.dataDir, DB_FILE));
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   try {
     const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));
     const tally = new Map<string, number>();
@@ -50,5 +59,6 @@ export async function runRescoreCommand(args: string[], io: { out(s: string): vo
     return failed ? 2 : 0;
   } finally {
     db.close();
+    await lock.release();
   }
 }

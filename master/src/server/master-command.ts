@@ -13,9 +13,10 @@ import { TOKENS_FILE } from '../auth.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp } from '../http/master-app.js';
 import { describeRetention } from '../retention/retention-config.js';
+import { describeHolder, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
-                   [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
+                   [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--max-infra-retries N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--files-host ORIGIN]... [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
                    [--feed changelog|simple|both] [--simple-poll-ms N]
@@ -50,6 +51,9 @@ retention: --retention-max-age (30d) and --retention-max-bytes (50G) let gc dele
   finished audits (reports stay); --gc-interval (6h) collects in the running master (default: off; pyti master gc);
   --gc-grace (default 1h) protects what was just written; the data of audits judged malicious or suspicious
   is kept (their evidence) unless --retention-prune-flagged
+queue: --max-attempts leases a job gets (default 3); --max-infra-retries N: a report with an infrastructure result
+  (error:*) is retried on another slave up to N times (default 2, within --max-attempts) before it is stored
+lock: one master per --data directory (its master.lock; a second one exits with PYTI_DATA_DIR_LOCKED naming the holder)
 environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
   PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD, PYTI_RETENTION_MAX_AGE, PYTI_RETENTION_MAX_BYTES, PYTI_GC_GRACE, PYTI_GC_INTERVAL,
   PYTI_RETENTION_PRUNE_FLAGGED`;
@@ -80,7 +84,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       options: {
         data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
         'slave-token': { type: 'string', multiple: true }, 'lease-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' },
-        'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'default-backend': { type: 'string' },
+        'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'max-infra-retries': { type: 'string' }, 'default-backend': { type: 'string' },
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'index-url': { type: 'string' }, follow: { type: 'boolean' }, 'no-follow': { type: 'boolean' }, 'poll-ms': { type: 'string' },
         'rss-poll-ms': { type: 'string' }, 'git-poll-ms': { type: 'string' }, 'observations-token': { type: 'string' },
@@ -108,10 +112,11 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     return 64;
   }
   let master;
+  let lock: DataDirLock | null = null;
   try {
     const config = loadMasterConfig({
       data: values.data, host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
-      heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'],
+      heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'], maxInfraRetries: values['max-infra-retries'],
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
       pollMs: values['poll-ms'], rssPollMs: values['rss-poll-ms'], gitPollMs: values['git-poll-ms'],
@@ -124,6 +129,9 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       retentionMaxAge: values['retention-max-age'], retentionMaxBytes: values['retention-max-bytes'], gcGrace: values['gc-grace'], gcInterval: values['gc-interval'],
       retentionPruneFlagged: values['retention-prune-flagged'],
     }, process.env);
+    // One master per SQLite data directory (PYTI_DATA_DIR_LOCKED names the holder); a dead holder's lock is taken over.
+    lock = await lockDataDir(config.dataDir, 'pyti master');
+    if (lock.tookOverFrom) io.err(`pyti master: took over the lock of ${config.dataDir} from ${describeHolder(lock.tookOverFrom)}, which did not release it\n`);
     master = await buildMasterApp(config, { onError: (err) => io.err(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`) });
     let url: string;
     try {
@@ -133,7 +141,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
       throw err;
     }
     io.out(`pyti master listening on ${url}\n`);
-    io.out(`data: ${config.dataDir}\n`);
+    io.out(`data: ${config.dataDir} (locked: ${lock.path}, one master at a time)\n`);
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);
@@ -145,6 +153,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     io.out(`retention: ${describeRetention(config.retention)}\n`);
     io.out(`observations: ${config.observationsToken ? `malicious verdicts are reported to ${config.indexUrl}/danger-api/` : 'not reported (no --observations-token)'}\n`);
   } catch (err) {
+    await lock?.release();
     if (err instanceof PytiError) {
       io.err(`pyti: error ${err.code}: ${err.message}\n`);
       return err.code === 'PYTI_CONFIG_INVALID' ? 64 : 2;
@@ -168,6 +177,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     opts.stop?.addEventListener('abort', () => stop('stopped'), { once: true });
   });
   await running.close();
+  await lock?.release();
   io.err('pyti master: closed\n');
   return 0;
 }

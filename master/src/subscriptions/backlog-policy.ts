@@ -2,7 +2,8 @@
  * A subscription's backlog limit and its policy, applied inside an ingest's transaction by every
  * kind that submits audits (the index's change log, git commits): `pause` stops the subscription
  * before a submission that would exceed the limit; `drop-oldest` cancels the oldest queued audits
- * past it once the batch is submitted, marking them dropped.
+ * past it once the batch is submitted, marking them dropped (an audit another subscription shares is
+ * not cancelled: only this subscription's link is dropped).
  */
 import type { Db } from '../db/database.js';
 import type { JobQueue } from '../queue/job-queue.js';
@@ -36,8 +37,9 @@ export class BacklogPolicy {
     if (limit === null || row.backlog_policy !== 'drop-oldest' || queued <= limit) return 0;
     const excess = this.ledger.oldestQueued(row.id, queued - limit);
     for (const l of excess) {
-      this.queue.cancel(l.job_id);
-      this.ledger.dropped(l.job_id, `dropped: more than ${limit} audits queued (backlog limit, drop-oldest)`);
+      // An audit another subscription shares goes on for that one; this subscription only lets go of it.
+      if (!this.ledger.wantedElsewhere(l.job_id, row.id)) this.queue.cancel(l.job_id);
+      this.ledger.dropped(l.job_id, row.id, `dropped: more than ${limit} audits queued (backlog limit, drop-oldest)`);
     }
     return excess.length;
   }

@@ -8,9 +8,10 @@
  *    error; any other failure throws and changes nothing.
  * 2. In one transaction, in serial order: `create-project` notes a new project; `new-release` and
  *    `add-file` submit audits of the files `select` picks, for every matching subscription that is not
- *    paused and was created before the event (its `from_serial`) — one audit per subscription and
- *    file, ever: the idempotency key is (subscription,
- *    normalized name, version, filename)); `new-projects` subscriptions match a created project's
+ *    paused and was created before the event (its `from_serial`) — one link per subscription and
+ *    file, ever (the idempotency key is (subscription, normalized name, version, filename)), and one
+ *    audit per file and backend: a file that another subscription (or a user) already has queued,
+ *    running or audited is linked to that audit, not audited again (JobQueue.submitOnce); `new-projects` subscriptions match a created project's
  *    first release only; `yank-release`, `remove-release`, `remove-file` and `remove-project` mark the
  *    release, files and audits and cancel the queued ones; `unyank-release` marks them active again
  *    (cancelled audits stay cancelled); a file added to a release the change log yanked is not
@@ -61,6 +62,8 @@ export interface IngestResult {
   /** Of those, events that changed nothing (other actions, releases nobody follows). */
   ignored: number;
   submitted: number;
+  /** Files linked to an audit of the same file that another subscription or a user had already submitted. */
+  shared: number;
   /** Queued audits cancelled because their release or file was yanked or removed. */
   cancelled: number;
   /** Queued audits cancelled by `drop-oldest`. */
@@ -164,7 +167,7 @@ export class ChangeIngest {
   private apply(events: ChangeEvent[], resolved: Map<string, Resolved>, nextSerial: number): IngestResult {
     const subs = this.liveSubscriptions();
     const now = this.opts.clock.now();
-    const r: IngestResult = { events: events.length, ignored: 0, submitted: 0, cancelled: 0, dropped: 0, paused: [], gone: 0, quarantined: 0, cursor: 0 };
+    const r: IngestResult = { events: events.length, ignored: 0, submitted: 0, shared: 0, cancelled: 0, dropped: 0, paused: [], gone: 0, quarantined: 0, cursor: 0 };
     const bump = this.opts.db.prepare(`UPDATE subscriptions SET matched = matched + @matched, submitted = submitted + @submitted,
       dropped = dropped + @dropped, cancelled = cancelled + @cancelled, skipped = skipped + @skipped WHERE id = @id`);
     const counts = new Map<number, { matched: number; submitted: number; dropped: number; cancelled: number; skipped: number }>();
@@ -174,13 +177,16 @@ export class ChangeIngest {
       return c;
     };
     const queuedOf = (s: LiveSubscription) => (s.queued ??= this.ledger.queuedCount(s.row.id));
+    const cancelledJobs = new Set<string>();
     const cancel = (links: QueuedLink[]) => {
       for (const l of links) {
         this.opts.queue.cancel(l.job_id);
         count(l.subscription_id).cancelled++;
         const s = subs.find((x) => x.row.id === l.subscription_id);
         if (s?.queued !== undefined) s.queued--;
-        r.cancelled++;
+        // An audit several subscriptions share is one cancelled audit.
+        if (!cancelledJobs.has(l.job_id)) r.cancelled++;
+        cancelledJobs.add(l.job_id);
       }
       return links.length;
     };
@@ -225,15 +231,17 @@ export class ChangeIngest {
                 break;
               }
               const before = queuedOf(s);
-              const job = this.opts.queue.submit({
+              const { audit: job, reused } = this.opts.queue.submitOnce({
                 source: { kind: 'index', project: rel.name, version: v, filename: f.filename },
                 priority: s.row.priority,
                 ...(s.row.backend ? { backend: s.row.backend } : {}),
+                uploadedAt: f.uploadTime ?? null,
               });
               this.ledger.link(job.id, s.row.id, e.normalized, v, f.filename, e.serial, now);
               count(s.row.id).submitted++;
-              s.queued = before + 1;
-              r.submitted++;
+              if (job.state === 'queued') s.queued = before + 1;
+              if (reused) r.shared++;
+              else r.submitted++;
             }
           }
           if (!followed || rel === undefined) { if (!followed) r.ignored++; break; }

@@ -60,9 +60,12 @@ export class ReleaseLedger {
       projectFilesRemoved: db.prepare(`UPDATE feed_files SET state = 'removed', serial = MAX(serial, @serial) WHERE normalized = @n`),
       projectLinksRemoved: db.prepare(`UPDATE subscription_jobs SET release_state = 'removed' WHERE normalized = @n`),
       queuedOfProject: db.prepare(`${queuedOfLinks} AND sj.normalized = ? ORDER BY j.seq`),
-      queuedCount: db.prepare(`SELECT COUNT(*) AS n FROM jobs j JOIN subscription_jobs sj ON sj.job_id = j.id WHERE j.state = 'queued' AND sj.subscription_id = ?`),
-      oldestQueued: db.prepare(`${queuedJoin} AND sj.subscription_id = ? ORDER BY j.seq LIMIT ?`),
-      dropped: db.prepare('UPDATE subscription_jobs SET dropped_reason = ? WHERE job_id = ?'),
+      // A link the subscription dropped no longer counts in its backlog (its audit may go on for another subscription).
+      queuedCount: db.prepare(`SELECT COUNT(*) AS n FROM jobs j JOIN subscription_jobs sj ON sj.job_id = j.id WHERE j.state = 'queued' AND sj.subscription_id = ?
+        AND sj.dropped_reason IS NULL`),
+      oldestQueued: db.prepare(`${queuedJoin} AND sj.subscription_id = ? AND sj.dropped_reason IS NULL ORDER BY j.seq LIMIT ?`),
+      dropped: db.prepare('UPDATE subscription_jobs SET dropped_reason = ? WHERE job_id = ? AND subscription_id = ?'),
+      wantedElsewhere: db.prepare('SELECT 1 FROM subscription_jobs WHERE job_id = ? AND subscription_id != ? AND dropped_reason IS NULL LIMIT 1'),
     };
   }
 
@@ -147,8 +150,13 @@ export class ReleaseLedger {
     return this.st.oldestQueued.all(subscriptionId, n) as QueuedLink[];
   }
 
-  /** Records why an audit was dropped. */
-  dropped(jobId: string, reason: string): void {
-    this.st.dropped.run(reason, jobId);
+  /** Records why the subscription dropped its link to an audit. */
+  dropped(jobId: string, subscriptionId: number, reason: string): void {
+    this.st.dropped.run(reason, jobId, subscriptionId);
+  }
+
+  /** Whether another subscription links the audit and has not dropped it (one audit per file: it is shared). */
+  wantedElsewhere(jobId: string, subscriptionId: number): boolean {
+    return this.st.wantedElsewhere.get(jobId, subscriptionId) !== undefined;
   }
 }

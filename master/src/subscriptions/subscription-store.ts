@@ -78,12 +78,14 @@ export class SubscriptionStore {
       update: db.prepare(`UPDATE subscriptions SET paused = @paused, paused_reason = @paused_reason, paused_at = @paused_at, priority = @priority,
         backend = @backend, backlog_limit = @backlog_limit, backlog_policy = @backlog_policy, updated_at = @now WHERE id = @id`),
       remove: db.prepare('DELETE FROM subscriptions WHERE id = ?'),
-      queuedOf: db.prepare(`SELECT j.id FROM jobs j JOIN subscription_jobs sj ON sj.job_id = j.id WHERE j.state = 'queued' AND sj.subscription_id = ?`),
+      queuedOf: db.prepare(`SELECT j.id FROM jobs j JOIN subscription_jobs sj ON sj.job_id = j.id WHERE j.state = 'queued' AND sj.subscription_id = ?
+        AND sj.dropped_reason IS NULL`),
       queuedCounts: db.prepare(`SELECT sj.subscription_id AS id, COUNT(*) AS n FROM jobs j JOIN subscription_jobs sj ON sj.job_id = j.id
-        WHERE j.state = 'queued' GROUP BY sj.subscription_id`),
+        WHERE j.state = 'queued' AND sj.dropped_reason IS NULL GROUP BY sj.subscription_id`),
       links: db.prepare(`SELECT job_id, normalized, version, filename, serial, release_state, dropped_reason FROM subscription_jobs
         WHERE subscription_id = ? ORDER BY rowid DESC LIMIT ?`),
       kinds: db.prepare('SELECT DISTINCT kind FROM subscriptions'),
+      sharedWith: db.prepare('SELECT 1 FROM subscription_jobs WHERE job_id = ? AND subscription_id != ? LIMIT 1'),
     };
   }
 
@@ -158,7 +160,8 @@ export class SubscriptionStore {
     return this.db.transaction(() => {
       const removed = this.get(name);
       const r = this.row(name);
-      const queued = this.st.queuedOf.all(r.id) as { id: string }[];
+      // An audit another subscription shares stays queued for that one.
+      const queued = (this.st.queuedOf.all(r.id) as { id: string }[]).filter((q) => !this.st.sharedWith.get(q.id, r.id));
       for (const q of queued) this.queue.cancel(q.id);
       this.st.remove.run(r.id);
       return { removed, cancelled: queued.length };

@@ -16,6 +16,7 @@
 import { esc } from '@pyti/common';
 import type { AuditDetail } from '../user-api.js';
 import { auditCells, auditTone } from './audit-row-model.js';
+import { durationText } from './duration-text.js';
 import { isLive } from './audit-list-page.js';
 import { NOSCRIPT_REFRESH, inlineScript, pageShell, scriptJson } from './page-shell.js';
 import { prunedSummary } from '../retention/pruned-artifacts.js';
@@ -61,7 +62,16 @@ function facts(d: AuditDetail): string {
     row('started', esc(d.startedAt ?? '')),
     row('finished', esc(d.finishedAt ?? '')),
     row('time', esc(cells[10]!.t)),
+    row('upload to verdict', latencyText(d)),
   ].join('')}</dl>`;
+}
+
+/** The upload-to-verdict latency with where it counts from (empty until the report is stored). */
+function latencyText(d: AuditDetail): string {
+  const l = d.verdictLatency;
+  if (!l || l.ms === null) return '';
+  const from = l.from === 'upload' ? `from the index's upload at ${esc(l.since)}` : 'from the submission; the index\'s upload time is not known';
+  return `<span id="verdict-latency">${esc(durationText(l.ms))}</span> <span class="muted">(${from})</span>`;
 }
 
 function errorSection(d: AuditDetail): string {

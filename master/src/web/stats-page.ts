@@ -32,6 +32,6 @@ export function renderStatsPage(v: QueueStatsView): string {
     + ` · last hour: ${h.finished} verdicts, latency p50 <span id="p50">${esc(durationText(h.latencyP50Ms))}</span>, p95 <span id="p95">${esc(durationText(h.latencyP95Ms))}</span>`
     + ` · <a href="/">audits</a> · <a href="/slaves">slaves</a> · <a href="/subscriptions">subscriptions</a></p></header>`
     + `<main><section>${charts}</section><section><h2>Samples</h2><p class="muted">${esc(every(v.sampleEveryMs))};`
-    + ` kept ${esc(durationText(v.retentionMs))}; latency is from submission to verdict of the audits that reached one since the previous sample.</p>${table}</section></main>`;
+    + ` kept ${esc(durationText(v.retentionMs))}; latency is from the index\'s upload of the file (the submission when that is not known) to the verdict, over the audits that reached one since the previous sample.</p>${table}</section></main>`;
   return pageShell('PyTI queue stats', body);
 }

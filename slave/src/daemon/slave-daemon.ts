@@ -234,7 +234,7 @@ class SlaveDaemon {
           throw fatal;
         }
         failures++;
-        await sleep(backoffDelay(failures, this.policy), this.leaseCtrl.signal).catch(() => undefined);
+        await sleep(backoffDelay(failures, this.policy), this.drainCtrl.signal).catch(() => undefined);
       }
     }
   }
@@ -301,7 +301,10 @@ class SlaveDaemon {
     if (this.draining) return;
     this.draining = true;
     this.io.log(`draining (${why}): ${this.running.size} running job(s) to finish, no new leases`);
-    this.leaseCtrl.abort(new Drained());
+    // The pending jobs.lease long-poll is not aborted: the heartbeat below says we drain, the master
+    // answers the poll at once, and a job it leased in that answer meanwhile is run, not stranded.
+    // Only a call still pending well past the longest poll (a master that does not answer) is abandoned.
+    setTimeout(() => this.leaseCtrl.abort(new Drained()), Math.min(this.reg?.maxWaitMs ?? 30_000, this.io.leaseWaitMs ?? 30_000) + 10_000).unref();
     this.drainCtrl.abort(new Drained());
     this.wakeLoop();
     if (this.reg) void this.heartbeat();
