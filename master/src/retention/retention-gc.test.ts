@@ -43,9 +43,9 @@ describe('pyti master gc on a running master', () => {
   });
   afterEach(() => k.close());
 
-  const upload = async (name: string, version = '1.0') => {
+  const upload = async (name: string, version = '1.0', force = false) => {
     const w = tinyWheel(name, version);
-    const r = await k.request('POST', `/api/v1/audits/upload?filename=${w.filename}`, { body: w.bytes, headers: { 'content-type': 'application/octet-stream' } });
+    const r = await k.request('POST', `/api/v1/audits/upload?filename=${w.filename}${force ? '&force=1' : ''}`, { body: w.bytes, headers: { 'content-type': 'application/octet-stream' } });
     expect(r.status).toBe(202);
     return { id: r.json().id as string, sha256: sha(w.bytes) };
   };
@@ -182,8 +182,8 @@ describe('pyti master gc on a running master', () => {
     ageAllBlobs();
     const plan = await k.m.gc.plan();
     expect(plan.items.map((i) => i.name)).toContain(first.sha256);
-    // The same file is uploaded again (a new queued job names the blob) before the plan runs.
-    const again = await upload('dup');
+    // The same file is uploaded again, forced (a new queued job names the blob), before the plan runs.
+    const again = await upload('dup', '1.0', true);
     expect(again.sha256).toBe(first.sha256);
     const result = await k.m.gc.run(plan);
     expect(result.skipped.map((s) => [s.item.name, s.why])).toEqual([[first.sha256, `job ${again.id} needs it`]]);
