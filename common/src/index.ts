@@ -77,7 +77,6 @@ export * from './input/core-metadata.js';
 export * from './input/dist-limits.js';
 export * from './input/member-path.js';
 export * from './input/regular-file.js';
-export * from './input/tar-sink.js';
 export * from './input/tar-reader.js';
 export * from './input/link-chains.js';
 export * from './input/dist-version.js';
