@@ -103,6 +103,7 @@ describe('host and guest read a tar the same way', () => {
     ['a global PAX size', () => [paxBlock({ size: '0' }, 'g'), tarFile('hostile-1.0/a', 'x')], 'PYTI_INPUT_AMBIGUOUS', /global PAX header sets size/],
     ['a PAX path and a GNU long name for one member', () => [paxBlock({ path: 'hostile-1.0/a' }), tarBlock({ name: '././@LongLink', type: 'L', data: 'hostile-1.0/b\0' }), tarFile('c', 'x')], 'PYTI_INPUT_AMBIGUOUS', /both by a PAX path and a GNU long name/],
     ['two PAX headers for one member', () => [paxBlock({ path: 'hostile-1.0/a' }), paxBlock({ path: 'hostile-1.0/b' }), tarFile('c', 'x')], 'PYTI_INPUT_AMBIGUOUS', /two PAX headers/],
+    ['an empty PAX path', () => [paxBlock({ path: '' }), tarFile('hostile-1.0/a', 'x')], 'PYTI_INPUT_AMBIGUOUS', /empty PAX path/],
     ['a PAX size that is not a number (tarfile reads 0)', () => [paxBlock({ size: '12abc' }), tarFile('hostile-1.0/a', 'x')], 'PYTI_INPUT_MALFORMED', /PAX size/],
     ['a directory declaring data (tarfile reads it as headers)', () => [tarBlock({ name: 'hostile-1.0/d/', type: '5', data: 'x'.repeat(600) })], 'PYTI_INPUT_AMBIGUOUS', /Directory .* declares 600 bytes/],
     ['a duplicate PKG-INFO under another top directory (the guest keeps the last)', () => [tarFile('other-2.0/PKG-INFO', PKG_INFO.replace('hostile', 'other'))], 'PYTI_INPUT_AMBIGUOUS', /two PKG-INFO/],

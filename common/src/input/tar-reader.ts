@@ -201,6 +201,9 @@ class TarStreamParser {
     let size = h.size;
     const pax = p.pax;
     if (pax) {
+      for (const key of ['path', 'linkpath', 'size']) {
+        if (pax.get(key)?.length === 0) throw this.ambiguous(`an empty PAX ${key} (some readers unset the key, others keep an empty value)`);
+      }
       const path = pax.get('path');
       if (path) name = utf8Name(path, f, 'PAX path').replace(/\/+$/, '');
       const link = pax.get('linkpath');
