@@ -92,7 +92,9 @@ function rowProblem(m: Member, row: RecordRow): string | null {
   const algo = eq > 0 ? row.hash.slice(0, eq) : '';
   if (!ALGORITHMS.has(algo)) return `RECORD's hash algorithm ${JSON.stringify(algo.slice(0, 20))} is not sha256 or stronger`;
   const want = row.hash.slice(eq + 1).replace(/=+$/, '');
-  if (m.digests.get(algo) !== want) return `${algo} differs from RECORD (RECORD ${want.slice(0, 64)}, file ${m.digests.get(algo)})`;
+  const have = m.digests.get(algo) ?? '';
+  // Some build tools write hex digests instead of the specified urlsafe base64: the same check.
+  if (want !== have && want.toLowerCase() !== Buffer.from(have, 'base64url').toString('hex')) return `${algo} differs from RECORD (RECORD ${want.slice(0, 64)}, file ${m.digests.get(algo)})`;
   if (row.size !== '' && row.size !== String(m.size)) return `size ${m.size} differs from RECORD's ${row.size.slice(0, 20)}`;
   return null;
 }
