@@ -3,6 +3,13 @@
  * real sdist (.tar.gz, or a legacy .zip) or wheel, with no member that escapes the tree (absolute paths, `..`, links
  * pointing outside, devices), within size, count and ratio limits (zip and gzip bombs), and with
  * core metadata. Nothing is extracted on the host; the archive is only read.
+ *
+ * Bounded for any input: .tar.gz files are read by tar-reader.ts (stops at the end-of-archive
+ * marker; bytes, running compression ratio and time capped), zips by declared and real sizes and
+ * time. The host reads an archive as the guest's Python tarfile/zipfile will: real (PAX/GNU) names
+ * and sizes, names normalized as the guest's inspect task does, and whatever the two could read
+ * differently (two metadata files or .dist-info directories, zip central/local name mismatches,
+ * non-UTF-8 names, link chains above the root) is refused with a PYTI_INPUT_* code.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, openSync, readSync, closeSync, type Stats } from 'node:fs';
