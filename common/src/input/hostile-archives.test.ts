@@ -201,9 +201,18 @@ describe('validation is bounded for any input', () => {
     expect(ms).toBeLessThan(500);
   });
 
+  it('a zip bomb (200 MiB of zeros in a 200 KB wheel) is refused before it is inflated', async () => {
+    const path = write('zbomb-1.0-py3-none-any.whl', rawZip([{ name: 'hostile-1.0.dist-info/METADATA', data: METADATA }, { name: 'hostile/zeros.bin', data: Buffer.alloc(200 * 1024 * 1024) }]));
+    const { ms, result } = await cpuMillis(() => validateDist(path));
+    expect(result).toMatchObject({ code: 'PYTI_INPUT_TOO_LARGE', message: expect.stringMatching(/compression bomb/) });
+    expect(ms).toBeLessThan(300);
+  });
+
   it('a time limit bounds any archive', async () => {
     const path = write('slow-1.0.tar.gz', gzipSync(Buffer.concat([tarFile('hostile-1.0/PKG-INFO', PKG_INFO), tarFile('hostile-1.0/r', Buffer.alloc(4 << 20, 7)), TAR_END])));
     const limits = { maxArchiveBytes: 1 << 30, maxUnpackedBytes: 1 << 30, maxMembers: 100, maxRatio: 1e9, maxMillis: -1 };
     await expect(validateDist(path, limits)).rejects.toMatchObject({ code: 'PYTI_INPUT_TOO_LARGE', message: expect.stringMatching(/took longer than/) });
+    const whl = write('slow-1.0-py3-none-any.whl', rawZip([{ name: 'hostile-1.0.dist-info/METADATA', data: METADATA }]));
+    await expect(validateDist(whl, limits)).rejects.toMatchObject({ code: 'PYTI_INPUT_TOO_LARGE', message: expect.stringMatching(/took longer than/) });
   });
 });
