@@ -140,7 +140,7 @@ function checkLinkChains(filename: string, links: ArchiveLink[]): void {
   const escape = linkChainEscape(links);
   if (!escape) return;
   const { link, why } = escape;
-  throw new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: link ${JSON.stringify(link.name.slice(0, 200))} points outside the archive through other links (${JSON.stringify(link.target.slice(0, 200))}${why === 'loop' ? ', a loop or a chain of more than 40 links' : ''})`);
+  throw new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: link ${JSON.stringify(link.name.slice(0, 200))} points outside the archive through other links (${JSON.stringify(link.target.slice(0, 200))}${why === 'loop' ? ', a loop, a chain of more than 40 links, or more link resolution than an archive needs' : ''})`);
 }
 
 async function scanTarGz(path: string, filename: string, packed: number, limits: DistLimits, member?: (name: string) => string | null): Promise<Scan> {
