@@ -80,7 +80,11 @@ export * from './input/core-metadata.js';
 export * from './input/dist-limits.js';
 export * from './input/member-path.js';
 export * from './input/regular-file.js';
-export * from './input/tar-sink.js';
+export * from './input/tar-reader.js';
+export * from './input/link-chains.js';
+export * from './input/dist-version.js';
+/** Test kit (hand-built hostile tar and zip bytes); used by tests only. */
+export * from './input/hostile-archive-kit.js';
 
 export * from './process/host-tools.js';
 export * from './trace/trace-owner.js';

@@ -7,6 +7,8 @@ export interface DistLimits {
   maxMembers: number;
   /** Unpacked / packed size, above which the archive is a bomb (only checked past 32 MiB unpacked). */
   maxRatio: number;
+  /** Wall-clock time to read the archive (a slow, hostile archive must not keep a master busy). */
+  maxMillis: number;
 }
 
 export const DEFAULT_DIST_LIMITS: Readonly<DistLimits> = Object.freeze({
@@ -14,4 +16,5 @@ export const DEFAULT_DIST_LIMITS: Readonly<DistLimits> = Object.freeze({
   maxUnpackedBytes: 1024 * 1024 * 1024,
   maxMembers: 50000,
   maxRatio: 200,
+  maxMillis: 120_000,
 });

@@ -24,3 +24,11 @@ export function linkStaysInside(member: string, target: string, hardlink: boolea
   }
   return true;
 }
+
+/**
+ * A member name as the guest's inspect task (tasks/guest/inspect_dist.py `safe_name`) normalizes it:
+ * backslashes as slashes, empty and `.` parts dropped. Only meaningful for names unsafeMemberPath accepts.
+ */
+export function guestMemberName(name: string): string {
+  return name.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.').join('/');
+}

@@ -3,18 +3,24 @@
  * real sdist (.tar.gz, or a legacy .zip) or wheel, with no member that escapes the tree (absolute paths, `..`, links
  * pointing outside, devices), within size, count and ratio limits (zip and gzip bombs), and with
  * core metadata. Nothing is extracted on the host; the archive is only read.
+ *
+ * Bounded for any input: .tar.gz files are read by tar-reader.ts (stops at the end-of-archive
+ * marker; bytes, running compression ratio and time capped), zips by declared and real sizes and
+ * time. The host reads an archive as the guest's Python tarfile/zipfile will: real (PAX/GNU) names
+ * and sizes, names normalized as the guest's inspect task does, and whatever the two could read
+ * differently (two metadata files or .dist-info directories, zip central/local name mismatches,
+ * non-UTF-8 names, link chains above the root) is refused with a PYTI_INPUT_* code.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, openSync, readSync, closeSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
-import { createGunzip } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
-import { Writable, Transform } from 'node:stream';
-import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { PytiError } from '@pyti/vm-agent';
 import { DEFAULT_DIST_LIMITS, type DistLimits } from './dist-limits.js';
-import { linkStaysInside, unsafeMemberPath } from './member-path.js';
+import { guestMemberName, linkStaysInside, unsafeMemberPath } from './member-path.js';
+import { linkChainEscape, type ArchiveLink } from './link-chains.js';
+import { readTarGz, type TarMember } from './tar-reader.js';
+import { checkLocalName, zipMemberName } from './zip-names.js';
 import { statRegularFile } from './regular-file.js';
 import { parseCoreMetadata, type CoreMetadata } from './core-metadata.js';
 
@@ -71,8 +77,8 @@ export async function validateDist(path: string, limits: DistLimits = DEFAULT_DI
   } else {
     throw new PytiError('PYTI_INPUT_NOT_ARCHIVE', `${filename}: not a wheel (.whl) or an sdist (.tar.gz, .zip)`);
   }
-  const scan = filename.endsWith('.zip') ? await scanZip(path, filename, st.size, limits, ZIP_SDIST_METADATA)
-    : kind === 'sdist' ? await scanTarGz(path, filename, st.size, limits) : await scanZip(path, filename, st.size, limits, WHEEL_METADATA);
+  const scan = filename.endsWith('.zip') ? await scanZip(path, filename, st.size, limits, 'zip-sdist')
+    : kind === 'sdist' ? await scanTarGz(path, filename, st.size, limits) : await scanZip(path, filename, st.size, limits, 'wheel');
   const meta = scan.metadata ? parseCoreMetadata(scan.metadata) : null;
   if (!meta) {
     throw new PytiError('PYTI_INPUT_NO_METADATA', kind === 'sdist'
@@ -119,94 +125,89 @@ function checkTotals(filename: string, members: number, unpacked: number, packed
   }
 }
 
+const TAR_ACCEPTED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'GNUDumpDir', 'SymbolicLink', 'Link']);
+
+/** Counts metadata files as the guest finds them; a second one is refused (the host read the first, the guest kept the last). */
+function metadataCounter(filename: string, what: string): (name: string) => void {
+  let seen: string | undefined;
+  return (name) => {
+    if (seen !== undefined) throw new PytiError('PYTI_INPUT_AMBIGUOUS', `${filename}: two ${what} files (${JSON.stringify(seen.slice(0, 200))} and ${JSON.stringify(name.slice(0, 200))}); the host and the guest would read different ones`);
+    seen = name;
+  };
+}
+
+function checkLinkChains(filename: string, links: ArchiveLink[]): void {
+  const escape = linkChainEscape(links);
+  if (!escape) return;
+  const { link, why } = escape;
+  throw new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: link ${JSON.stringify(link.name.slice(0, 200))} points outside the archive through other links (${JSON.stringify(link.target.slice(0, 200))}${why === 'loop' ? ', a loop, a chain of more than 40 links, or more link resolution than an archive needs' : ''})`);
+}
+
 async function scanTarGz(path: string, filename: string, packed: number, limits: DistLimits, member?: (name: string) => string | null): Promise<Scan> {
   const scan: Scan = { members: 0, unpacked: 0 };
-  let gunzipped = 0;
-  let failure: Error | undefined;
-  const parser = new Parser({ strict: true, preservePaths: true });
-  // The parser may finish synchronously inside end(): listen before any data flows.
-  const parsed = new Promise<void>((resolve) => {
-    parser.once('end', () => resolve());
-    parser.once('close', () => resolve());
-    parser.once('abort', () => resolve());
-  });
-  const fail = (err: Error): void => {
-    if (!failure) failure = err;
-  };
-  // Strict mode turns a corrupt header into an 'error' event: without a listener it would be thrown
-  // out of parser.write (an uncaught exception, ending the whole process).
-  parser.on('error', (err: Error) => fail(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: corrupt tar data (${err.message})`, { cause: err })));
-  parser.on('entry', (entry: ReadEntry) => {
-    scan.members++;
-    scan.unpacked += entry.size ?? 0;
-    const name = entry.path;
-    const why = unsafeMemberPath(name) ?? (member && !entry.type.endsWith('ExtendedHeader') ? member(name) : null);
-    if (why) fail(new PytiError('PYTI_INPUT_UNSAFE_PATH', `${filename}: member ${JSON.stringify(name)} ${why}`));
-    if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
-      if (!linkStaysInside(name, entry.linkpath ?? '', entry.type === 'Link')) {
-        fail(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: link ${JSON.stringify(name)} points outside the archive (${JSON.stringify(entry.linkpath)})`));
+  const links: ArchiveLink[] = [];
+  const onePkgInfo = metadataCounter(filename, 'PKG-INFO');
+  await readTarGz(path, filename, { maxStreamBytes: limits.maxUnpackedBytes + 1024 * 1024, maxRatio: limits.maxRatio, maxMillis: limits.maxMillis }, {
+    member(entry: TarMember): number {
+      scan.members++;
+      scan.unpacked += entry.size;
+      const name = entry.name;
+      const why = unsafeMemberPath(name) ?? (member ? member(name) : null);
+      if (why) throw new PytiError('PYTI_INPUT_UNSAFE_PATH', `${filename}: member ${JSON.stringify(name.slice(0, 300))} ${why}`);
+      if (!TAR_ACCEPTED_TYPES.has(entry.type)) {
+        throw new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(name.slice(0, 300))} is a ${entry.type}, not a file or directory`);
       }
-    } else if (!['File', 'OldFile', 'ContiguousFile', 'Directory', 'GNUDumpDir', 'ExtendedHeader', 'GlobalExtendedHeader', 'NextFileHasLongPath', 'NextFileHasLongLinkpath', 'OldGnuLongPath'].includes(entry.type)) {
-      fail(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(name)} is a ${entry.type}, not a file or directory`));
-    }
-    try {
+      if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
+        if (!linkStaysInside(name, entry.linkname, entry.type === 'Link')) {
+          throw new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: link ${JSON.stringify(name.slice(0, 300))} points outside the archive (${JSON.stringify(entry.linkname.slice(0, 300))})`);
+        }
+        links.push({ name, target: entry.linkname, hard: entry.type === 'Link' });
+      }
       checkTotals(filename, scan.members, scan.unpacked, packed, limits);
-    } catch (err) {
-      fail(err as Error);
-    }
-    const parts = name.replace(/^\.\//, '').split('/').filter(Boolean);
-    if (parts.length === 2 && parts[1] === 'PKG-INFO' && entry.type === 'File' && (entry.size ?? 0) < 4 * 1024 * 1024 && scan.metadata === undefined) {
-      const chunks: Buffer[] = [];
-      entry.on('data', (d: Buffer) => chunks.push(d));
-      entry.on('end', () => (scan.metadata = Buffer.concat(chunks)));
-    } else {
-      entry.resume();
-    }
-  });
-  parser.on('warn', (code: string, message: string) => fail(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: ${message} (${code})`)));
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      gunzipped += chunk.length;
-      if (gunzipped > limits.maxUnpackedBytes + 1024 * 1024) return cb(new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: decompresses beyond ${limits.maxUnpackedBytes} bytes`));
-      if (failure) return cb(failure);
-      cb(null, chunk);
+      const parts = guestMemberName(name).split('/');
+      if (parts.length === 2 && parts[1] === 'PKG-INFO' && REGULAR_TAR_TYPES.has(entry.type)) {
+        onePkgInfo(name);
+        // The guest reads any size; the host keeps up to 4 MiB (a larger PKG-INFO has no metadata here).
+        return entry.size < 4 * 1024 * 1024 ? entry.size : 0;
+      }
+      return 0;
+    },
+    data(_entry, data) {
+      scan.metadata = data;
     },
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      parser.write(chunk);
-      cb(failure ?? null);
-    },
-    final(cb) {
-      parser.end();
-      cb();
-    },
-  });
-  try {
-    await pipeline(createReadStream(path), createGunzip(), counter, sink);
-    await parsed;
-  } catch (err) {
-    if (err instanceof PytiError) throw err;
-    throw failure ?? new PytiError('PYTI_INPUT_MALFORMED', `${filename}: corrupt or truncated archive (${(err as Error).message})`, { cause: err });
-  }
-  if (failure) throw failure;
-  if (scan.members === 0) throw new PytiError('PYTI_INPUT_MALFORMED', `${filename}: the archive is empty`);
+  checkLinkChains(filename, links);
   return scan;
 }
 
-/** Where a wheel keeps its core metadata. */
-const WHEEL_METADATA = /^[^/]+\.dist-info\/METADATA$/;
-/** Where a zip sdist keeps its core metadata. */
-const ZIP_SDIST_METADATA = /^[^/]+\/PKG-INFO$/;
+const REGULAR_TAR_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
-function scanZip(path: string, filename: string, packed: number, limits: DistLimits, metadataName: RegExp): Promise<Scan> {
-  return new Promise((resolve, reject) => {
+/** Which zip members are the core metadata, as the guest finds them (names normalized by guestMemberName). */
+type ZipLayout = 'wheel' | 'zip-sdist';
+
+function isZipMetadata(layout: ZipLayout, parts: string[]): boolean {
+  return parts.length === 2 && (layout === 'wheel' ? parts[0]!.endsWith('.dist-info') && parts[1] === 'METADATA' : parts[1] === 'PKG-INFO');
+}
+
+function scanZip(path: string, filename: string, packed: number, limits: DistLimits, layout: ZipLayout): Promise<Scan> {
+  const started = Date.now();
+  const fd = openSync(path, 'r');
+  const closeFd = (): void => {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  };
+  return new Promise<Scan>((resolve, reject) => {
     const scan: Scan = { members: 0, unpacked: 0 };
-    yauzl.open(path, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, decodeStrings: true }, (err, zip) => {
+    const oneMetadata = metadataCounter(filename, layout === 'wheel' ? '*.dist-info/METADATA' : 'PKG-INFO');
+    const names = new Set<string>();
+    const distInfos = new Set<string>();
+    yauzl.open(path, { lazyEntries: true, strictFileNames: false, validateEntrySizes: true, decodeStrings: false }, (err, zip) => {
       if (err || !zip) {
         const msg = String(err?.message ?? err);
-        const code = /absolute path|relative path|invalid characters/.test(msg) ? 'PYTI_INPUT_UNSAFE_PATH' : 'PYTI_INPUT_MALFORMED';
-        return reject(new PytiError(code, `${filename}: ${code === 'PYTI_INPUT_UNSAFE_PATH' ? 'unsafe member path' : 'corrupt zip'} (${msg})`, { cause: err }));
+        return reject(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: corrupt zip (${msg})`, { cause: err }));
       }
       let metadataEntry: yauzl.Entry | undefined;
       let actual = 0;
@@ -222,25 +223,41 @@ function scanZip(path: string, filename: string, packed: number, limits: DistLim
         if (e) reject(e);
         else resolve(scan);
       };
-      zip.on('error', (e: Error) => {
-        const msg = e.message;
-        const code = /absolute path|relative path|invalid characters/.test(msg) ? 'PYTI_INPUT_UNSAFE_PATH' : 'PYTI_INPUT_MALFORMED';
-        done(new PytiError(code, `${filename}: ${code === 'PYTI_INPUT_UNSAFE_PATH' ? 'unsafe member path' : 'corrupt zip'} (${msg})`, { cause: e }));
-      });
+      zip.on('error', (e: Error) => done(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: corrupt zip (${e.message})`, { cause: e })));
       zip.on('entry', (entry: yauzl.Entry) => {
-        scan.members++;
-        scan.unpacked += entry.uncompressedSize;
-        const why = unsafeMemberPath(entry.fileName);
-        if (why) return done(new PytiError('PYTI_INPUT_UNSAFE_PATH', `${filename}: member ${JSON.stringify(entry.fileName)} ${why}`));
-        const mode = (entry.externalFileAttributes >>> 16) & 0o170000;
-        if (mode === 0o120000) return done(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(entry.fileName)} is a symbolic link`));
-        if (mode !== 0 && mode !== 0o100000 && mode !== 0o040000) return done(new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(entry.fileName)} is not a file or directory`));
+        let name: string;
         try {
+          const raw = entry.fileName as unknown as Buffer;
+          name = zipMemberName(raw, entry.generalPurposeBitFlag, filename);
+          (entry as { fileName: string }).fileName = name;
+          scan.members++;
+          scan.unpacked += entry.uncompressedSize;
+          const why = unsafeMemberPath(name);
+          if (why) throw new PytiError('PYTI_INPUT_UNSAFE_PATH', `${filename}: member ${JSON.stringify(name.slice(0, 300))} ${why}`);
+          const mode = (entry.externalFileAttributes >>> 16) & 0o170000;
+          if (mode === 0o120000) throw new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(name.slice(0, 300))} is a symbolic link`);
+          if (mode !== 0 && mode !== 0o100000 && mode !== 0o040000) throw new PytiError('PYTI_INPUT_UNSAFE_LINK', `${filename}: member ${JSON.stringify(name.slice(0, 300))} is not a file or directory`);
           checkTotals(filename, scan.members, scan.unpacked, packed, limits);
+          if (Date.now() - started > limits.maxMillis) throw new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: reading the archive took longer than ${limits.maxMillis} ms`);
+          checkLocalName(fd, entry.relativeOffsetOfLocalHeader, raw, filename);
+          const norm = guestMemberName(name);
+          const parts = norm.split('/');
+          const isDir = name.endsWith('/');
+          if (layout === 'wheel') {
+            if (names.has(norm) && !isDir) throw new PytiError('PYTI_INPUT_AMBIGUOUS', `${filename}: member ${JSON.stringify(norm.slice(0, 300))} occurs twice (readers disagree on which copy counts)`);
+            names.add(norm);
+            if (parts[0]!.endsWith('.dist-info') && (parts.length > 1 || isDir)) {
+              distInfos.add(parts[0]!);
+              if (distInfos.size > 1) throw new PytiError('PYTI_INPUT_AMBIGUOUS', `${filename}: two .dist-info directories (${[...distInfos].map((d) => JSON.stringify(d.slice(0, 200))).join(', ')}); a wheel has exactly one`);
+            }
+          }
+          if (!isDir && isZipMetadata(layout, parts)) {
+            oneMetadata(name);
+            metadataEntry = entry;
+          }
         } catch (e) {
           return done(e as Error);
         }
-        if (metadataName.test(entry.fileName) && metadataEntry === undefined) metadataEntry = entry;
         if (entry.fileName.endsWith('/')) return zip.readEntry();
         // Decompress to count real bytes: declared sizes can lie (validateEntrySizes catches it).
         zip.openReadStream(entry, (e2, stream) => {
@@ -257,6 +274,9 @@ function scanZip(path: string, filename: string, packed: number, limits: DistLim
             if (actual > limits.maxUnpackedBytes) {
               stream.destroy();
               done(new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: decompresses beyond ${limits.maxUnpackedBytes} bytes`));
+            } else if (Date.now() - started > limits.maxMillis) {
+              stream.destroy();
+              done(new PytiError('PYTI_INPUT_TOO_LARGE', `${filename}: reading the archive took longer than ${limits.maxMillis} ms`));
             }
           });
           stream.on('error', (e3: Error) => done(new PytiError('PYTI_INPUT_MALFORMED', `${filename}: ${entry.fileName}: ${e3.message}`, { cause: e3 })));
@@ -269,5 +289,5 @@ function scanZip(path: string, filename: string, packed: number, limits: DistLim
       zip.on('end', () => done());
       zip.readEntry();
     });
-  });
+  }).finally(closeFd);
 }

@@ -6,12 +6,15 @@
 import type { Finding } from '../findings/finding.js';
 import { readDistribution, DEFAULT_READ_CAPS, type ReadCaps } from './read-archive.js';
 import { scanSources } from './scan-sources.js';
+import { archiveFindings } from './archive-rules/index.js';
 
 export type { StaticRule, RuleHit, ScanContext } from './static-rule.js';
 export { STATIC_RULES } from './rules/index.js';
 export { scanSources, MAX_SOURCES, MAX_EXCERPT, type SourceText } from './scan-sources.js';
 export { readDistribution, wantedMember, DEFAULT_READ_CAPS, type ReadCaps, type ReadResult } from './read-archive.js';
 export { sourceFile, roleOf, type SourceFile, type FileRole } from './source-file.js';
+export { ARCHIVE_RULES, archiveFindings } from './archive-rules/index.js';
+export { parseRecord, type RecordRow } from './archive-rules/record-csv.js';
 
 /** What a static scan read and found. */
 export interface StaticScan {
@@ -24,8 +27,11 @@ export interface StaticScan {
   findings: Finding[];
 }
 
-/** Scans the distribution at `path` (.tar.gz/.tgz sdist, .whl/.zip, or one .py); throws PYTI_INPUT_NOT_FOUND/NOT_ARCHIVE. */
+/**
+ * Scans the distribution at `path` (.tar.gz/.tgz sdist, .whl/.zip, or one .py) with the source rules
+ * and the archive rules (a wheel's RECORD); throws PYTI_INPUT_NOT_FOUND/NOT_ARCHIVE.
+ */
 export async function scanDistribution(path: string, caps: ReadCaps = DEFAULT_READ_CAPS): Promise<StaticScan> {
   const r = await readDistribution(path, caps);
-  return { files: r.files.length, bytes: r.bytes, truncated: r.truncated, findings: scanSources(r.files) };
+  return { files: r.files.length, bytes: r.bytes, truncated: r.truncated, findings: [...scanSources(r.files), ...(await archiveFindings(path))] };
 }

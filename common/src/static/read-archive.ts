@@ -8,15 +8,12 @@
  */
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createInflateRaw } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { PytiError } from '@pyti/vm-agent';
 import { unsafeMemberPath } from '../input/member-path.js';
 import { statRegularFile } from '../input/regular-file.js';
-import { tarParserSink } from '../input/tar-sink.js';
+import { readTar, type TarMember } from '../input/tar-reader.js';
+import { DEFAULT_DIST_LIMITS } from '../input/dist-limits.js';
 import type { SourceText } from './scan-sources.js';
 
 /** The static reader's caps. */
@@ -96,8 +93,8 @@ export async function readDistribution(path: string, caps: ReadCaps = DEFAULT_RE
   const m = magic(path);
   const c = new Collector(caps);
   if (m[0]! === 0x50 && m[1]! === 0x4b) await readZip(path, c);
-  else if (m[0]! === 0x1f && m[1]! === 0x8b) await readTar(path, c, true);
-  else if (m.length >= 262 && m.subarray(257, 262).toString('latin1') === 'ustar') await readTar(path, c, false);
+  else if (m[0]! === 0x1f && m[1]! === 0x8b) await readTarFile(path, c, true);
+  else if (m.length >= 262 && m.subarray(257, 262).toString('latin1') === 'ustar') await readTarFile(path, c, false);
   else if (/\.pyw?$/i.test(path)) {
     const keep = c.room(basename(path), st.size);
     const chunks: Buffer[] = [];
@@ -131,45 +128,25 @@ function gzipDataOffset(path: string): number {
   return o;
 }
 
-async function readTar(path: string, c: Collector, gzip: boolean): Promise<void> {
-  let streamed = 0;
-  const parser = new Parser({ strict: false, preservePaths: true });
-  const parsed = new Promise<void>((resolve) => {
-    parser.once('end', () => resolve());
-    parser.once('close', () => resolve());
-    parser.once('abort', () => resolve());
-  });
-  parser.on('error', () => (c.truncated = true));
-  parser.on('warn', () => undefined);
-  parser.on('entry', (entry: ReadEntry) => {
-    const keep = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile' ? c.room(entry.path, entry.size ?? 0) : 0;
-    if (!keep) return entry.resume();
-    const chunks: Buffer[] = [];
-    let got = 0;
-    entry.on('data', (d: Buffer) => {
-      if (got < keep) chunks.push(d);
-      got += d.length;
-    });
-    entry.on('end', () => c.add(entry.path, chunks, keep));
-  });
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      streamed += chunk.length;
-      if (streamed > c.caps.maxStreamBytes) {
-        c.truncated = true;
-        return cb(new Error('stream cap'));
-      }
-      cb(null, chunk);
-    },
-  });
-  const sink = tarParserSink(parser);
+async function readTarFile(path: string, c: Collector, gzip: boolean): Promise<void> {
+  const limits = { maxStreamBytes: c.caps.maxStreamBytes, maxRatio: DEFAULT_DIST_LIMITS.maxRatio, maxMillis: DEFAULT_DIST_LIMITS.maxMillis };
+  const kept = new Map<TarMember, number>();
   try {
-    await (gzip ? pipeline(createReadStream(path, { start: gzipDataOffset(path) }), createInflateRaw(), counter, sink) : pipeline(createReadStream(path), counter, sink));
-    await parsed;
+    await readTar(path, basename(path), limits, {
+      member(entry) {
+        const keep = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile' ? c.room(entry.name, entry.size) : 0;
+        if (keep) kept.set(entry, keep);
+        return keep;
+      },
+      data(entry, data) {
+        const keep = kept.get(entry) ?? 0;
+        kept.delete(entry);
+        c.add(entry.name, [data], keep);
+      },
+    }, gzip ? { inflate: 'raw', start: gzipDataOffset(path) } : { inflate: 'none' });
   } catch {
-    // corrupt or truncated data, or the stream cap: keep what was read
+    // corrupt, truncated or refused data, or a cap: keep what was read
     c.truncated = true;
-    parser.abort(new Error('stopped'));
   }
 }
 

@@ -1,5 +1,6 @@
 /** Checks of what users send to the user API; a violation is a 400 `PYTI_USAGE` naming the field. */
 import { PytiError } from '@pyti/vm-agent';
+import { checkPep440Version } from '@pyti/common';
 import type { SubmitByNameRequest } from '../user-api.js';
 
 /** A bad request field. */
@@ -36,6 +37,7 @@ export function checkSubmitByName(body: unknown): Required<Pick<SubmitByNameRequ
   const b = body as Record<string, unknown>;
   if (typeof b.project !== 'string' || !PROJECT.test(b.project)) throw new BadRequestError('project', 'must be a project name (letters, digits, . _ -)');
   if (typeof b.version !== 'string' || !VERSION.test(b.version)) throw new BadRequestError('version', 'must be a version string');
+  checkPep440Version(b.version, `${b.project}`);
   if (b.filename !== undefined && (typeof b.filename !== 'string' || !DIST_FILENAME.test(b.filename))) throw new BadRequestError('filename', 'must be a .whl or .tar.gz file name');
   if (b.force !== undefined && typeof b.force !== 'boolean') throw new BadRequestError('force', 'must be true or false');
   return { project: b.project, version: b.version, filename: b.filename as string | undefined, priority: checkPriority(b.priority), backend: checkBackend(b.backend), force: b.force === true };

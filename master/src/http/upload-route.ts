@@ -3,7 +3,8 @@
  * They are streamed to a temp file named F (capped at the configured maximum), validated as a wheel
  * or .tar.gz sdist with metadata by `validateDist` (a malformed or hostile archive is a 400 with its
  * PYTI_INPUT_* code, and nothing is stored or queued), checked to be named after its own metadata's
- * project and version (400 PYTI_UPLOAD_NAME_MISMATCH otherwise), then kept as a blob and queued; when the
+ * project and version (400 PYTI_UPLOAD_NAME_MISMATCH otherwise) with a valid PEP 440 version
+ * (400 PYTI_INPUT_BAD_VERSION), then kept as a blob and queued; when the
  * same bytes were already audited on the same backend (queued, running or done, not failed) and `force`
  * is not set, that audit is returned instead (200, `reused: true`).
  * The token is checked before the body is read (api-write-auth.ts); the body is capped at
@@ -12,7 +13,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PytiError } from '@pyti/vm-agent';
-import { validateDist } from '@pyti/common';
+import { checkPep440Version, validateDist } from '@pyti/common';
 import { BlobTooLargeError, discardTemp, type BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { sendApiError } from './body.js';
@@ -54,6 +55,7 @@ export async function uploadRoute(app: FastifyInstance, opts: UploadRouteOptions
     let dist;
     try {
       dist = await validateDist(temp.path);
+      checkPep440Version(dist.version, filename);
       checkUploadName(filename, dist);
     } catch (err) {
       discardTemp(temp.path);

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import { validateDist } from '@pyti/common';
+import { checkPep440Version, validateDist } from '@pyti/common';
 import { BlobTooLargeError, discardTemp, type BlobStore, type TempBlob } from '../blobs/blob-store.js';
 import { GitMirror } from '../git/git-mirror.js';
 import { repoBaseName } from '../git/git-repo.js';
@@ -84,6 +84,7 @@ export class ZipSubmitter {
         ready.push({ entry: f.name, temp, source: { kind: 'upload', project: '', version: '', filename: name, sha256: temp.sha256, sizeBytes: temp.sizeBytes } });
         try {
           const dist = await validateDist(temp.path);
+          checkPep440Version(dist.version, name);
           ready[ready.length - 1]!.source = { kind: 'upload', project: dist.name, version: dist.version, filename: name, sha256: temp.sha256, sizeBytes: temp.sizeBytes };
         } catch (err) {
           if (err instanceof PytiError) throw new PytiError(err.code, `${filename}: ${f.name}: ${err.message.split(temp.path).join(name)}`, { cause: err });

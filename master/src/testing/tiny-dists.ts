@@ -2,6 +2,7 @@
  * Tiny, valid distributions built in memory for tests and benchmarks (no Python needed): a wheel
  * (a stored zip with `*.dist-info/METADATA`) and a minimal AuditReport-shaped object.
  */
+import { createHash } from 'node:crypto';
 import { zipOf } from './zip-kit.js';
 
 /** A zip archive of `files` (stored, not compressed). */
@@ -12,14 +13,16 @@ export function zipStored(files: Record<string, string | Buffer>): Buffer {
 /** A minimal pure wheel of `name==version`; its file name is `${name}-${version}-py3-none-any.whl`. */
 export function tinyWheel(name: string, version: string): { filename: string; bytes: Buffer } {
   const di = `${name}-${version}.dist-info`;
+  const files: Record<string, string> = {
+    [`${name}/__init__.py`]: 'VALUE = 1\n',
+    [`${di}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: a test wheel\n`,
+    [`${di}/WHEEL`]: 'Wheel-Version: 1.0\nGenerator: pyti-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
+  };
+  // An honest RECORD (sha256, size of every file), so an audit of the wheel has no record-mismatch finding.
+  const rows = Object.entries(files).map(([path, data]) => `${path},sha256=${createHash('sha256').update(data).digest('base64url')},${Buffer.byteLength(data)}`);
   return {
     filename: `${name}-${version}-py3-none-any.whl`,
-    bytes: zipStored({
-      [`${name}/__init__.py`]: 'VALUE = 1\n',
-      [`${di}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: a test wheel\n`,
-      [`${di}/WHEEL`]: 'Wheel-Version: 1.0\nGenerator: pyti-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
-      [`${di}/RECORD`]: '',
-    }),
+    bytes: zipStored({ ...files, [`${di}/RECORD`]: `${[...rows, `${di}/RECORD,,`].join('\n')}\n` }),
   };
 }
 

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { TAR_END, tarBlock, tarFile } from '@pyti/common';
 import { memberPathBelowTop, readArchiveMembers } from './archive-members.js';
 
 let dir: string;
@@ -37,5 +39,34 @@ describe('readArchiveMembers', () => {
     expect(memberPathBelowTop('pkg-1.0/../etc/passwd')).toBeNull();
     expect(memberPathBelowTop('/etc/passwd')).toBeNull();
     expect(memberPathBelowTop('PKG-INFO')).toBeNull();
+  });
+});
+
+describe('readArchiveMembers is bounded like validateDist', () => {
+  const zeros = (): Buffer[] => {
+    const member = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    return Array.from({ length: 16 }, () => member);
+  };
+  const cpu = async (f: () => Promise<unknown>): Promise<{ ms: number; result: unknown }> => {
+    const before = process.cpuUsage();
+    const result = await f().catch((err: unknown) => err);
+    const u = process.cpuUsage(before);
+    return { ms: (u.user + u.system) / 1000, result };
+  };
+
+  it('stops at the end-of-archive marker: 1 GiB of zeros after it (a 1 MB file) costs nothing', async () => {
+    const path = join(dir, 'trailing-1.0.tar.gz');
+    writeFileSync(path, Buffer.concat([gzipSync(Buffer.concat([tarFile('pkg-1.0/tox.ini', '[tox]\n'), TAR_END])), ...zeros()]));
+    const { ms, result } = await cpu(() => readArchiveMembers(path, () => true));
+    expect((result as { files: Map<string, string> }).files.get('tox.ini')).toBe('[tox]\n');
+    expect(ms).toBeLessThan(500);
+  });
+
+  it('refuses a 1 MB bomb inside a member after ~32 MiB of inflation', async () => {
+    const path = join(dir, 'bomb-1.0.tar.gz');
+    writeFileSync(path, Buffer.concat([gzipSync(tarBlock({ name: 'pkg-1.0/zeros', size: 900 * 1024 * 1024 })), ...zeros()]));
+    const { ms, result } = await cpu(() => readArchiveMembers(path, () => true));
+    expect(result).toMatchObject({ code: 'PYTI_INPUT_MALFORMED', message: expect.stringMatching(/compression bomb/) });
+    expect(ms).toBeLessThan(800);
   });
 });

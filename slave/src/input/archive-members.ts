@@ -5,18 +5,17 @@
  *
  * Caps: a member larger than `maxFileBytes` is skipped (a cut configuration file would mislead), at
  * most `maxFiles` members and `maxTotalBytes` in all are kept, and reading stops after
- * `maxStreamBytes` of decompressed tar stream (bombs); what was skipped is counted in `skipped`.
+ * `maxStreamBytes` of decompressed tar stream, or at the bomb ratio or time limit of validateDist (the
+ * same bounded reader, tar-reader.ts, stopping at the end-of-archive marker); what was skipped is
+ * counted in `skipped`.
  * Unsafe member names (absolute, `..`, NUL) are never kept. A member that occurs twice keeps its last
  * copy, as extraction would.
  */
-import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { Parser, type ReadEntry } from 'tar';
+import { openSync, readSync, closeSync } from 'node:fs';
+import { basename } from 'node:path';
 import yauzl from 'yauzl';
 import { PytiError } from '@pyti/vm-agent';
-import { unsafeMemberPath, tarParserSink } from '@pyti/common';
+import { DEFAULT_DIST_LIMITS, readTarGz, type TarMember, unsafeMemberPath } from '@pyti/common';
 
 /** Limits of readArchiveMembers. */
 export interface MemberCaps {
@@ -87,7 +86,7 @@ export async function readArchiveMembers(path: string, want: (rel: string) => bo
   const kind = sniff(path);
   try {
     if (kind === 'zip') await readZip(path, k);
-    else if (kind === 'gzip') await readTarGz(path, k);
+    else if (kind === 'gzip') await readTarMembers(path, k);
     else throw new Error('neither gzip nor zip data');
   } catch (err) {
     throw new PytiError('PYTI_INPUT_MALFORMED', `${path}: cannot read the archive (${(err as Error).message})`, { cause: err });
@@ -95,29 +94,22 @@ export async function readArchiveMembers(path: string, want: (rel: string) => bo
   return { files: k.files, skipped: k.skipped };
 }
 
-async function readTarGz(path: string, k: Keeper): Promise<void> {
-  const parser = new Parser({ strict: false });
-  const done = new Promise<void>((resolve) => {
-    parser.once('end', () => resolve());
-    parser.once('close', () => resolve());
-  });
-  parser.on('entry', (entry: ReadEntry) => {
-    const rel = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile' ? k.accept(entry.path, entry.size ?? 0) : null;
-    if (rel === null) return entry.resume();
-    const chunks: Buffer[] = [];
-    entry.on('data', (d: Buffer) => chunks.push(d));
-    entry.on('end', () => k.add(rel, chunks));
-  });
-  let streamed = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      streamed += chunk.length;
-      if (streamed > k.caps.maxStreamBytes) return cb(new Error(`decompresses beyond ${k.caps.maxStreamBytes} bytes`));
-      cb(null, chunk);
+async function readTarMembers(path: string, k: Keeper): Promise<void> {
+  const limits = { maxStreamBytes: k.caps.maxStreamBytes, maxRatio: DEFAULT_DIST_LIMITS.maxRatio, maxMillis: DEFAULT_DIST_LIMITS.maxMillis };
+  const rels = new Map<TarMember, string>();
+  await readTarGz(path, basename(path), limits, {
+    member(entry) {
+      const rel = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile' ? k.accept(entry.name, entry.size) : null;
+      if (rel === null) return 0;
+      rels.set(entry, rel);
+      return Math.max(entry.size, 1);
+    },
+    data(entry, data) {
+      const rel = rels.get(entry);
+      rels.delete(entry);
+      if (rel !== undefined) k.add(rel, [data]);
     },
   });
-  await pipeline(createReadStream(path), createGunzip(), counter, tarParserSink(parser));
-  await done;
 }
 
 function readZip(path: string, k: Keeper): Promise<void> {
