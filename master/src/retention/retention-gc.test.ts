@@ -116,7 +116,7 @@ describe('pyti master gc on a running master', () => {
     const human = await gcCli(k.dataDir, '--dry-run', '--retention-max-age', '30d');
     expect(human.out).toContain('policy: max age 30d, no size limit, grace 1h, no periodic gc, flagged audits kept\n');
     expect(human.out).toMatch(/would delete 6 \(.*\), leaving/);
-    expect(human.out).toMatch(/^ +archive +2 +700 B$/m);
+    expect(human.out).toMatch(new RegExp(`^ +archive +2 +${planned.byKind.archive.bytes} B$`, 'm'));
     expect(human.out).toMatch(/^ +temp +1 +14 B$/m);
     expect(human.out).toMatch(/^blobs: 14 \(.*\); 2 needed by queued or running jobs, 3 kept as evidence of flagged audits, 0 within the grace period$/m);
 
