@@ -61,7 +61,9 @@ export class SubscriptionService {
     this.cursor = new FeedCursor(db, indexUrl, clock);
     this.ingest = new ChangeIngest({
       db, queue, clock, cursor: this.cursor,
-      resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal })),
+      resolve: opts.resolve ?? ((name, version, minSerial, hints) => resolveReleaseFiles(indexUrl, name, version, {
+        minSerial, signal: abort.signal, ...(hints?.removedInPage ? { retryNotFound: false } : {}),
+      })),
       select: opts.select ?? ((files) => selectFilesToAudit(files)),
     });
     const rss = opts.rss ?? (opts.rssPollMs > 0 ? {
