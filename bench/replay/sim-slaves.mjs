@@ -2,6 +2,7 @@
 // register, long-poll `jobs.lease`, hold each job for a time drawn from measured audits, send
 // heartbeats (and stop a job the master cancels or no longer honours), then `jobs.complete` it with a
 // valid report of the job's file. Hundreds run in one Node process: a slave is a few promises and timers.
+import { setMaxListeners } from 'node:events';
 import { COMMAND_PROTOCOL_VERSION, COMMAND_RPC_PATH } from '../../common/dist/index.js';
 import { simulatedReport } from './sim-report.mjs';
 
@@ -13,10 +14,12 @@ export class RpcError extends Error {
   }
 }
 
+/** Resolves after `ms` or when `signal` aborts (its listener removed either way). */
 const sleep = (ms, signal) => new Promise((resolve) => {
   if (signal?.aborted) return resolve();
-  const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  const onAbort = () => { clearTimeout(t); resolve(); };
+  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+  signal?.addEventListener('abort', onAbort, { once: true });
 });
 
 /** Counters shared by a fleet (read by the bench while it runs). */
@@ -139,6 +142,7 @@ class SimSlave {
  */
 export function startFleet(o) {
   const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // every slave's long-poll and heartbeat listen to it
   const stats = fleetStats();
   const slaves = Array.from({ length: o.n }, (_, i) => new SimSlave({
     url: o.url, name: `${o.prefix}${i}`, token: o.tokenOf(`${o.prefix}${i}`), concurrency: o.concurrency,
