@@ -10,8 +10,9 @@
 //
 // Usage: node bench/pypi-day-replay.mjs [--speedup 20] [--duration 5m] [--start 14:00] [--files N]
 //          [--slaves 200] [--concurrency 1] [--audit-scale 1] [--seed 1] [--churn 1]
-//          [--database postgres://… | --pg] [--poll-ms N] [--rss-poll-ms N] [--drain-timeout 5m]
-//          [--json FILE] [--keep] [--echo]
+//          [--database postgres://… | --pg | --stores sqlite,pg] [--poll-ms N] [--rss-poll-ms N] [--drain-timeout 5m]
+//          [--pyti PATH] [--json FILE] [--keep] [--echo]
+// --pyti runs the master of another checkout (its bin/pyti.mjs), e.g. a branch to compare.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,8 +27,8 @@ import { startFleet } from './replay/sim-slaves.mjs';
 
 const USAGE = `usage: node bench/pypi-day-replay.mjs [--speedup 20] [--duration 5m] [--start HH:MM] [--files N]
          [--slaves 200] [--concurrency 1] [--audit-scale 1] [--seed 1] [--churn 1]
-         [--database postgres://… | --pg] [--poll-ms N] [--rss-poll-ms N] [--drain-timeout 5m]
-         [--json FILE] [--keep] [--echo]`;
+         [--database postgres://… | --pg | --stores sqlite,pg] [--poll-ms N] [--rss-poll-ms N] [--drain-timeout 5m]
+         [--pyti PATH] [--json FILE] [--keep] [--echo]`;
 
 function usage(msg) {
   process.stderr.write(`pypi-day-replay: ${msg}\n${USAGE}\n`);
@@ -54,8 +55,8 @@ const { values: a } = (() => {
       options: {
         speedup: { type: 'string' }, duration: { type: 'string' }, start: { type: 'string' }, files: { type: 'string' },
         slaves: { type: 'string' }, concurrency: { type: 'string' }, 'audit-scale': { type: 'string' }, seed: { type: 'string' }, churn: { type: 'string' },
-        database: { type: 'string' }, pg: { type: 'boolean' }, 'poll-ms': { type: 'string' }, 'rss-poll-ms': { type: 'string' },
-        'drain-timeout': { type: 'string' }, json: { type: 'string' }, keep: { type: 'boolean' }, echo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        database: { type: 'string' }, pg: { type: 'boolean' }, stores: { type: 'string' }, 'poll-ms': { type: 'string' }, 'rss-poll-ms': { type: 'string' },
+        'drain-timeout': { type: 'string' }, pyti: { type: 'string' }, json: { type: 'string' }, keep: { type: 'boolean' }, echo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
@@ -77,13 +78,15 @@ const auditScale = positive('--audit-scale', a['audit-scale'], 1, { integer: fal
 const seed = positive('--seed', a.seed, 1);
 const churn = positive('--churn', a.churn, 1, { integer: false, max: 25 });
 const drainSec = seconds('--drain-timeout', a['drain-timeout'] ?? '5m');
-if (a.database !== undefined && a.pg) usage('--database and --pg: choose one');
 if (a.database !== undefined && !/^postgres(ql)?:\/\//.test(a.database)) usage('--database: a postgres://… URL (SQLite is the default)');
 const masterFlags = [
   ...(a['poll-ms'] !== undefined ? ['--poll-ms', a['poll-ms']] : []),
   ...(a['rss-poll-ms'] !== undefined ? ['--rss-poll-ms', a['rss-poll-ms']] : []),
 ];
-const stores = a.database !== undefined ? [{ label: 'postgres', url: a.database }] : a.pg ? [{ label: 'sqlite' }, { label: 'postgres', throwaway: true }] : [{ label: 'sqlite' }];
+if ([a.database !== undefined, a.pg, a.stores !== undefined].filter(Boolean).length > 1) usage('--database, --pg and --stores: choose one');
+const STORES = { sqlite: { label: 'sqlite' }, pg: { label: 'postgres', throwaway: true } };
+const stores = a.database !== undefined ? [{ label: 'postgres', url: a.database }]
+  : (a.pg ? ['sqlite', 'pg'] : (a.stores ?? 'sqlite').split(',')).map((n) => STORES[n.trim()] ?? usage(`--stores ${a.stores}: a list of sqlite, pg`));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const fmtS = (ms) => (ms === null || ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
@@ -129,11 +132,17 @@ async function replay(store, schedule) {
     if (store.throwaway) {
       const why = postgresAvailable();
       if (why) return { label: store.label, skipped: why };
-      pg = await startPostgres(join(dir, 'pg'));
+      try {
+        pg = await startPostgres();
+      } catch (err) {
+        return { label: store.label, skipped: `PostgreSQL did not start: ${err.message}` };
+      }
       databaseUrl = pg.url;
       say(`PostgreSQL started: ${databaseUrl}`);
     }
-    index = await startIndex(a.echo);
+    // One file from before the replay, so that the master starts at a real serial; never audited.
+    const seed = writeDist(dists, { filename: 'replay_seed-1.0-py3-none-any.whl', name: 'replay-seed', version: '1.0', kind: 'wheel', tag: 'py3-none-any' });
+    index = await startIndex([seed.path], a.echo);
     const userToken = randomBytes(16).toString('hex');
     const prefix = 'sim';
     const tokens = new Map(Array.from({ length: nSlaves }, (_, i) => [`${prefix}${i}`, randomBytes(12).toString('hex')]));
@@ -141,7 +150,7 @@ async function replay(store, schedule) {
       master = await startMaster({
         dataDir: join(dir, 'master'), indexUrl: index.url, userToken,
         slaveTokens: [...tokens].map(([n, t]) => `${n}:${t}`).join(','),
-        extra: [...(databaseUrl ? ['--database', databaseUrl] : []), ...masterFlags], echo: a.echo,
+        extra: [...(databaseUrl ? ['--database', databaseUrl] : []), ...masterFlags], echo: a.echo, ...(a.pyti ? { pyti: a.pyti } : {}),
       });
     } catch (err) {
       return { label: store.label, skipped: `the master did not start: ${err.message.split('\n').slice(0, 6).join(' | ')}` };
@@ -172,7 +181,8 @@ async function replay(store, schedule) {
       while (sampling) {
         try {
           const [{ counts }, feed] = await Promise.all([api('GET', '/api/v1/audits?limit=1'), api('GET', '/api/v1/feed')]);
-          samples.push({ t: Date.now() - t0, ...counts, serialLag: Math.max(0, lastSerial - (feed.cursor ?? 0)), leases: fleet.stats.leases });
+          const serialLag = typeof feed.cursor === 'number' && lastSerial > 0 ? Math.max(0, lastSerial - feed.cursor) : 0;
+          samples.push({ t: Date.now() - t0, ...counts, serialLag, leases: fleet.stats.leases });
         } catch (err) {
           say(`sample failed: ${err.message}`);
         }
@@ -188,7 +198,7 @@ async function replay(store, schedule) {
     let publishErrors = 0;
     const progress = () => {
       const s = samples[samples.length - 1];
-      const prev = samples.find((x) => x.t >= (s?.t ?? 0) - 10_000) ?? s;
+      const prev = samples.find((x) => x.t >= (s?.t ?? 0) - progressMs) ?? s;
       const lps = s && prev && s.t > prev.t ? ((s.leases - prev.leases) * 1000) / (s.t - prev.t) : 0;
       say(`${elapsed(Date.now() - t0)}  PyPI ${clock(atSec)}  files ${published.size}/${schedule.files}  audits ${s?.total ?? 0}`
         + ` (queued ${s?.queued ?? 0}, running ${s?.running ?? 0}, done ${s?.done ?? 0})  leases/s ${lps.toFixed(2)}  feed lag ${s?.serialLag ?? 0} serials  publisher late ${fmtS(lateMs)}`);
@@ -298,7 +308,7 @@ async function replay(store, schedule) {
       queue: {
         maxQueued: Math.max(0, ...during.map((s) => s.queued)), meanQueued: during.length ? during.reduce((n, s) => n + s.queued, 0) / during.length : 0,
         maxRunning: Math.max(0, ...samples.map((s) => s.running)), maxSerialLag: Math.max(0, ...samples.map((s) => s.serialLag)),
-        series: samples.map((s) => ({ t: s.t, queued: s.queued, running: s.running, done: s.done })),
+        series: samples.map((s) => ({ t: s.t, queued: s.queued, running: s.running, done: s.done, serialLag: s.serialLag })),
       },
       leases: { total: stats.leases, perSecond: (stats.leases * 1000) / activeMs, peakPerSecond: Math.max(0, ...leaseWindows.filter(Boolean)) },
       slaves: { completed: stats.completed, cancelled: stats.cancelled, lost: stats.lost, rejected: stats.rejected, rpcErrors: stats.rpcErrors, lastError: stats.lastError },
@@ -323,7 +333,14 @@ console.log(`a day of PyPI replayed: ${schedule.files} files (${schedule.release
   + ` from PyPI ${clock(0)} to ${clock(schedule.spanSec)} at ${speedup}× PyPI's rate (${FILES_PER_DAY} files a day)`);
 console.log(`${nSlaves} simulated slaves × ${concurrency}; audit times drawn from ${AUDIT_TIMES_SOURCE}${auditScale !== 1 ? `, scaled ×${auditScale}` : ''}`);
 const runs = [];
-for (const store of stores) runs.push(await replay(store, schedule));
+for (const store of stores) {
+  try {
+    runs.push(await replay(store, schedule));
+  } catch (err) {
+    console.log(`[${store.label}] failed: ${err.stack ?? err}`);
+    runs.push({ label: store.label, skipped: `failed: ${err.message}` });
+  }
+}
 
 // ---- the figures, side by side -------------------------------------------------------------------
 const done = runs.filter((r) => !r.skipped);
