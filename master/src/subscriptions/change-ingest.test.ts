@@ -1,7 +1,7 @@
 import { openDatabase, type Db } from '../db/database.js';
 import { ManualClock } from '../queue/clock.js';
 import { JobQueue } from '../queue/job-queue.js';
-import { ChangeIngest } from './change-ingest.js';
+import { ChangeIngest, type ResolveRelease } from './change-ingest.js';
 import { FeedCursor } from './feed-cursor.js';
 import { checkCreate } from './subscription-request.js';
 import { SubscriptionStore } from './subscription-store.js';
@@ -92,6 +92,25 @@ describe('change-log ingest', () => {
     const r = await ingest.ingest([ev(101, 'ghost', '1', 'new-release'), ev(102, 'ghost', '1', 'remove-release')], 102);
     expect(r).toMatchObject({ gone: 1, submitted: 0, cursor: 102 });
     expect(db.prepare('SELECT state FROM feed_releases WHERE normalized = ?').get('ghost')).toEqual({ state: 'removed' });
+  });
+
+  it('a release the page removes (or whose project it removes) after its last upload is read without retrying its 404', async () => {
+    sub({ name: 'all', kind: 'all' });
+    const hinted: string[] = [];
+    const resolve: ResolveRelease = (name, version, minSerial, hints) => {
+      hinted.push(`${name} ${version}: ${hints?.removedInPage === true}`);
+      return index.resolve(name, version, minSerial);
+    };
+    index.add('back', '1', ['back-1.tar.gz']);
+    const hintedIngest = new ChangeIngest({ db, queue, cursor, resolve, select: sdistAndPureWheels, clock });
+    const r = await hintedIngest.ingest([
+      ev(101, 'gone', '1', 'new-release'), ev(102, 'gone', '1', 'add-file', 'gone-1.tar.gz'), ev(103, 'gone', '1', 'remove-release'),
+      ev(104, 'dropped', '1', 'new-release'), ev(105, 'dropped', null, 'remove-project'),
+      ev(106, 'back', '1', 'new-release'), ev(107, 'back', '1', 'remove-release'), ev(108, 'back', '1', 'add-file', 'back-1.tar.gz'),
+      ev(109, 'kept', '1', 'new-release'),
+    ], 109);
+    expect(hinted.sort()).toEqual(['back 1: false', 'dropped 1: true', 'gone 1: true', 'kept 1: false']);
+    expect(r).toMatchObject({ gone: 3, submitted: 1, cursor: 109 });
   });
 
   it('yank, remove-file, remove-release and remove-project mark audits and cancel the queued ones; unyank marks them active', async () => {

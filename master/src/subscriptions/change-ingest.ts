@@ -5,7 +5,8 @@
  * 1. Before any write, reads the files of every release that a subscription may want (the JSON API:
  *    network I/O, outside the transaction), at least as recent as the release's last event in the
  *    page (`minSerial`). A release that is gone (PYTI_INDEX_NOT_FOUND) is recorded as removed, not an
- *    error; any other failure throws and changes nothing.
+ *    error; any other failure throws and changes nothing. A release the page itself removes is read
+ *    with `removedInPage` (its 404 is not retried: retries stalled the whole change log 7–15 s).
  * 2. In one transaction, in serial order: `create-project` notes a new project; `new-release` and
  *    `add-file` submit audits of the files `select` picks, for every matching subscription that is not
  *    paused and was created before the event (its `from_serial`) — one link per subscription and
@@ -33,8 +34,12 @@ import { ReleaseLedger, type QueuedLink } from './release-ledger.js';
 import { subscriptionKind, type IndexMatcher } from './subscription-kinds.js';
 import type { SubscriptionRow } from './subscription-store.js';
 
-/** Reads a release's files from the index; throws PYTI_INDEX_NOT_FOUND when the release is gone. */
-export type ResolveRelease = (name: string, version: string, minSerial: number) => Promise<ReleaseFiles>;
+/**
+ * Reads a release's files from the index; throws PYTI_INDEX_NOT_FOUND when the release is gone.
+ * `hints.removedInPage`: the page being ingested removes the release (or its project) after its last
+ * upload, so a 404 is the truth, not a stale cache: answer it at once instead of retrying it.
+ */
+export type ResolveRelease = (name: string, version: string, minSerial: number, hints?: { removedInPage?: boolean }) => Promise<ReleaseFiles>;
 /** Picks the files of a release to audit (e.g. the sdist and a pure-Python wheel). */
 export type SelectFiles = (files: ReleaseFile[]) => ReleaseFile[];
 
@@ -128,6 +133,17 @@ export class ChangeIngest {
     const active = subs.filter((s) => s.row.paused === 0);
     const createdHere = new Set<string>();
     const wanted = new Map<string, { name: string; version: string; minSerial: number }>();
+    // Releases (and projects) the page removes after their last upload in it: gone when read.
+    const removedReleases = new Set<string>();
+    const removedProjects = new Set<string>();
+    for (const e of events) {
+      if (e.kind === 'remove-release' && e.version !== null) removedReleases.add(releaseKey(e.normalized, e.version));
+      else if (e.kind === 'remove-project') removedProjects.add(e.normalized);
+      else if (RELEASE_KINDS.has(e.kind) && e.version !== null) {
+        removedReleases.delete(releaseKey(e.normalized, e.version));
+        removedProjects.delete(e.normalized);
+      }
+    }
     for (const e of events) {
       if (e.kind === 'create-project') createdHere.add(e.normalized);
       if (!RELEASE_KINDS.has(e.kind) || e.version === null) continue;
@@ -141,13 +157,14 @@ export class ChangeIngest {
       if (w) w.minSerial = Math.max(w.minSerial, e.serial);
       else wanted.set(k, { name: e.name, version: v, minSerial: e.serial });
     }
+    const removedInPage = (k: string) => removedReleases.has(k) || removedProjects.has(k.slice(0, k.indexOf('\0')));
     const out = new Map<string, Resolved>();
     const queue = [...wanted.entries()];
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const [k, w] = next;
         try {
-          out.set(k, await this.opts.resolve(w.name, w.version, w.minSerial));
+          out.set(k, await this.opts.resolve(w.name, w.version, w.minSerial, removedInPage(k) ? { removedInPage: true } : undefined));
         } catch (err) {
           if (err instanceof PytiError && err.code === 'PYTI_INDEX_NOT_FOUND') out.set(k, 'gone');
           else if (err instanceof PytiError && UNUSABLE.has(err.code)) out.set(k, { code: err.code, message: err.message });

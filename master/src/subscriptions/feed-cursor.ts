@@ -36,7 +36,7 @@ export class FeedCursor {
     this.st = {
       ensure: db.prepare('INSERT OR IGNORE INTO feed_cursors (index_url) VALUES (?)'),
       get: db.prepare('SELECT * FROM feed_cursors WHERE index_url = ?'),
-      advance: db.prepare(`UPDATE feed_cursors SET last_serial = MAX(COALESCE(last_serial, @serial), @serial), events_ingested = events_ingested + @ingested,
+      advance: db.prepare(`UPDATE feed_cursors SET last_serial = CASE WHEN COALESCE(last_serial, @serial) > @serial THEN COALESCE(last_serial, @serial) ELSE @serial END, events_ingested = events_ingested + @ingested,
         events_ignored = events_ignored + @ignored WHERE index_url = @url`),
       start: db.prepare('UPDATE feed_cursors SET last_serial = ? WHERE index_url = ? AND last_serial IS NULL'),
       rewind: db.prepare('UPDATE feed_cursors SET last_serial = ? WHERE index_url = ?'),

@@ -32,6 +32,8 @@ export class ReleaseLedger {
     const queuedJoin = `SELECT sj.job_id, sj.subscription_id FROM subscription_jobs sj JOIN jobs j ON j.id = sj.job_id WHERE j.state = 'queued'`;
     // Driven by the release's links (CROSS JOIN keeps that order), not by every queued job.
     const queuedOfLinks = `SELECT sj.job_id, sj.subscription_id FROM subscription_jobs sj CROSS JOIN jobs j ON j.id = sj.job_id WHERE j.state = 'queued'`;
+    // Portable SQL (SQLite and PostgreSQL): "the larger serial" is a CASE, not SQLite's two-argument
+    // MAX, and DO UPDATE names the table's own columns `table.column` (PostgreSQL finds bare names ambiguous).
     this.st = {
       created: db.prepare(`INSERT INTO feed_projects (normalized, name, created_serial, first_version, removed) VALUES (?, ?, ?, NULL, 0)
         ON CONFLICT (normalized) DO UPDATE SET name = excluded.name, created_serial = excluded.created_serial, first_version = NULL, removed = 0`),
@@ -39,25 +41,25 @@ export class ReleaseLedger {
       firstVersion: db.prepare('UPDATE feed_projects SET first_version = ? WHERE normalized = ? AND first_version IS NULL AND removed = 0'),
       projectRemoved: db.prepare('UPDATE feed_projects SET removed = 1 WHERE normalized = ?'),
       release: db.prepare(`INSERT INTO feed_releases (normalized, version, name, state, state_reason, first_serial, last_serial) VALUES (@n, @v, @name, @state, @reason, @serial, @serial)
-        ON CONFLICT (normalized, version) DO UPDATE SET name = @name, last_serial = MAX(last_serial, @serial),
-          state = CASE WHEN @state = 'active' AND state = 'yanked' THEN 'yanked' ELSE @state END,
-          state_reason = CASE WHEN @state = 'active' AND state = 'yanked' THEN state_reason ELSE @reason END`),
+        ON CONFLICT (normalized, version) DO UPDATE SET name = @name, last_serial = CASE WHEN feed_releases.last_serial > @serial THEN feed_releases.last_serial ELSE @serial END,
+          state = CASE WHEN @state = 'active' AND feed_releases.state = 'yanked' THEN 'yanked' ELSE @state END,
+          state_reason = CASE WHEN @state = 'active' AND feed_releases.state = 'yanked' THEN feed_releases.state_reason ELSE @reason END`),
       file: db.prepare(`INSERT INTO feed_files (normalized, version, filename, packagetype, sha256, state, serial) VALUES (@n, @v, @f, @type, @sha, @state, @serial)
-        ON CONFLICT (normalized, version, filename) DO UPDATE SET packagetype = @type, sha256 = @sha, state = @state, serial = MAX(serial, @serial)`),
+        ON CONFLICT (normalized, version, filename) DO UPDATE SET packagetype = @type, sha256 = @sha, state = @state, serial = CASE WHEN feed_files.serial > @serial THEN feed_files.serial ELSE @serial END`),
       releaseState: db.prepare('SELECT state FROM feed_releases WHERE normalized = ? AND version = ?').pluck(),
       hasLink: db.prepare('SELECT 1 FROM subscription_jobs WHERE subscription_id = ? AND normalized = ? AND version = ? AND filename = ?'),
       link: db.prepare(`INSERT INTO subscription_jobs (job_id, subscription_id, normalized, version, filename, serial, release_state, created_at)
         VALUES (?, ?, ?, ?, ?, ?, 'active', ?)`),
-      setReleaseState: db.prepare(`UPDATE feed_releases SET state = @state, state_reason = @reason, last_serial = MAX(last_serial, @serial)
+      setReleaseState: db.prepare(`UPDATE feed_releases SET state = @state, state_reason = @reason, last_serial = CASE WHEN last_serial > @serial THEN last_serial ELSE @serial END
         WHERE normalized = @n AND version = @v AND (@state = 'removed' OR state = @from)`),
-      releaseFilesState: db.prepare(`UPDATE feed_files SET state = @state, serial = MAX(serial, @serial) WHERE normalized = @n AND version = @v AND (@state = 'removed' OR state = @from)`),
+      releaseFilesState: db.prepare(`UPDATE feed_files SET state = @state, serial = CASE WHEN serial > @serial THEN serial ELSE @serial END WHERE normalized = @n AND version = @v AND (@state = 'removed' OR state = @from)`),
       releaseLinksState: db.prepare(`UPDATE subscription_jobs SET release_state = @state WHERE normalized = @n AND version = @v AND (@state = 'removed' OR release_state = @from)`),
       queuedOfRelease: db.prepare(`${queuedOfLinks} AND sj.normalized = ? AND sj.version = ? ORDER BY j.seq`),
-      fileState: db.prepare(`UPDATE feed_files SET state = 'removed', serial = MAX(serial, @serial) WHERE normalized = @n AND version = @v AND filename = @f`),
+      fileState: db.prepare(`UPDATE feed_files SET state = 'removed', serial = CASE WHEN serial > @serial THEN serial ELSE @serial END WHERE normalized = @n AND version = @v AND filename = @f`),
       fileLinksState: db.prepare(`UPDATE subscription_jobs SET release_state = 'removed' WHERE normalized = @n AND version = @v AND filename = @f`),
       queuedOfFile: db.prepare(`${queuedOfLinks} AND sj.normalized = ? AND sj.version = ? AND sj.filename = ? ORDER BY j.seq`),
-      projectReleasesRemoved: db.prepare(`UPDATE feed_releases SET state = 'removed', state_reason = @reason, last_serial = MAX(last_serial, @serial) WHERE normalized = @n`),
-      projectFilesRemoved: db.prepare(`UPDATE feed_files SET state = 'removed', serial = MAX(serial, @serial) WHERE normalized = @n`),
+      projectReleasesRemoved: db.prepare(`UPDATE feed_releases SET state = 'removed', state_reason = @reason, last_serial = CASE WHEN last_serial > @serial THEN last_serial ELSE @serial END WHERE normalized = @n`),
+      projectFilesRemoved: db.prepare(`UPDATE feed_files SET state = 'removed', serial = CASE WHEN serial > @serial THEN serial ELSE @serial END WHERE normalized = @n`),
       projectLinksRemoved: db.prepare(`UPDATE subscription_jobs SET release_state = 'removed' WHERE normalized = @n`),
       queuedOfProject: db.prepare(`${queuedOfLinks} AND sj.normalized = ? ORDER BY j.seq`),
       // A link the subscription dropped no longer counts in its backlog (its audit may go on for another subscription).

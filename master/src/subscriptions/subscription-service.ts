@@ -86,7 +86,9 @@ export class SubscriptionService {
     this.quarantine = new FeedQuarantine(db, indexUrl, clock);
     this.ingest = new ChangeIngest({
       db, queue, clock, cursor: this.cursor, quarantine: this.quarantine,
-      resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal, policy })),
+      resolve: opts.resolve ?? ((name, version, minSerial, hints) => resolveReleaseFiles(indexUrl, name, version, {
+        minSerial, signal: abort.signal, policy, ...(hints?.removedInPage ? { retryNotFound: false } : {}),
+      })),
       select: opts.select ?? ((files) => selectFilesToAudit(files)),
     });
     this.feed = opts.feed ?? 'changelog';
@@ -99,7 +101,7 @@ export class SubscriptionService {
       // Deduplicated by the ledger's links (one audit per subscription and file), not by a serial.
       ingest: new ChangeIngest({
         db, queue, clock, cursor: { serial: () => null, advance: () => undefined }, quarantine: this.quarantine,
-        resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal })),
+        resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal, policy })),
         select: opts.select ?? ((files) => selectFilesToAudit(files)),
       }),
       clock, quarantine: this.quarantine, statuses: this.statuses, everyMs: opts.simplePollMs ?? 60_000, backfillWindowMs: opts.backfillWindowMs,
