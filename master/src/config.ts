@@ -60,11 +60,19 @@ export interface MasterConfig {
   readonly keepAliveTimeoutMs: number;
   /** Notifications: public URL of links, SMTP server (see notify/notify-config.ts). */
   readonly notify: NotifyConfig;
+  /** A PostgreSQL URL (`--database postgres://…`, PYTI_DATABASE_URL): the store several masters share; null: SQLite in dataDir. */
+  readonly database: string | null;
+  /** Where blobs live (`--blob-dir`): a directory every master of one database shares; default dataDir/blobs. */
+  readonly blobDir: string;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
 export interface MasterFlags extends NotifyFlags {
   data?: string;
+  /** `--database postgres://…` */
+  database?: string;
+  /** `--blob-dir DIR` */
+  blobDir?: string;
   host?: string;
   port?: string | number;
   leaseMs?: string | number;
@@ -190,7 +198,13 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   const keepAliveTimeoutMs = int('--keep-alive-timeout-ms', flags.keepAliveTimeoutMs, MASTER_DEFAULTS.keepAliveTimeoutMs, 100, 600_000);
   const allowedHosts = allowedHostList(host, flags.allowedHost ?? []);
   const notify = loadNotifyConfig(flags, env);
+  const database = flags.database ?? (env.PYTI_DATABASE_URL || null);
+  if (database !== null && !/^postgres(ql)?:\/\/[^\s]+$/i.test(database)) {
+    invalid(flags.database !== undefined ? '--database' : 'PYTI_DATABASE_URL', 'must be a postgres:// or postgresql:// URL (leave it out for SQLite in the data directory)');
+  }
+  const blobDir = resolve(flags.blobDir ?? env.PYTI_BLOB_DIR ?? join(dataDir, 'blobs'));
   return Object.freeze({
+    database, blobDir,
     allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
     observationsToken, notify,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, defaultBackend, maxUploadBytes,

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { BlobStore } from '../blobs/blob-store.js';
 import { loadMasterConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
+import { blobTempDir } from '../blobs/blob-dir.js';
 import { DB_FILE } from '../http/master-app.js';
 import { ObservationStore } from '../observations/observation-store.js';
 import { rescoreAll } from './rescore-store.js';
@@ -25,9 +26,9 @@ export async function runRescoreCommand(args: string[], io: { out(s: string): vo
     return 0;
   }
   const config = loadMasterConfig({ data: values.data, observationsToken: values['observations-token'] }, env);
-  const db = openDatabase(join(config.dataDir, DB_FILE));
+  const db = openDatabase(config.database ?? join(config.dataDir, DB_FILE));
   try {
-    const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));
+    const blobs = new BlobStore(config.blobDir, blobTempDir(config));
     const tally = new Map<string, number>();
     let changed = 0;
     let failed = 0;

@@ -11,8 +11,9 @@ import { PytiError } from '@pyti/vm-agent';
 import { TOKENS_FILE } from '../auth.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp } from '../http/master-app.js';
+import { redactUrl } from '../db/pg-store.js';
 
-export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
+export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--database postgres://…] [--blob-dir DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
@@ -34,7 +35,9 @@ notifications: --public-url is the master's address in links (default http://HOS
   --smtp-host (port 25, or 587 with --smtp-starttls which then is required) from --smtp-from to --smtp-to on
   --email-on events (completed,flagged,regression or all; default flagged,regression); the password of
   --smtp-user is read from PYTI_SMTP_PASSWORD; webhooks: pyti webhook, feeds: GET /api/v1/feed-token
-environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
+store: SQLite in --data by default; --database postgres://USER@HOST/DB keeps it in PostgreSQL, where several masters
+  may share one database (jobs leased once, each feed followed by one master); give them one --blob-dir (shared directory)
+environment: PYTI_MASTER_DATA (data directory), PYTI_DATABASE_URL, PYTI_BLOB_DIR, PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
   PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD`;
 
 export interface MasterCommandIO {
@@ -60,7 +63,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     ({ values } = parseArgs({
       args,
       options: {
-        data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+        data: { type: 'string' }, database: { type: 'string' }, 'blob-dir': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
         'slave-token': { type: 'string', multiple: true }, 'lease-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' },
         'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'default-backend': { type: 'string' },
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -89,7 +92,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
   let master;
   try {
     const config = loadMasterConfig({
-      data: values.data, host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
+      data: values.data, database: values.database, blobDir: values['blob-dir'], host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
       heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'],
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
@@ -110,6 +113,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     }
     io.out(`pyti master listening on ${url}\n`);
     io.out(`data: ${config.dataDir}\n`);
+    if (config.database) io.out(`database: ${redactUrl(config.database)} (PostgreSQL)\n`);
+    io.out(`blobs: ${config.blobDir}\n`);
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);

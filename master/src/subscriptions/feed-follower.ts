@@ -40,6 +40,8 @@ export interface FeedFollowerOptions {
   log?: (line: string) => void;
   /** Aborted on stop (pass the same signal to the readers so requests in flight end). */
   abort?: AbortController;
+  /** Taken before each poll; a poll is skipped while another master holds it (several masters on PostgreSQL). */
+  lock?: { hold(): boolean };
 }
 
 const codeOf = (err: unknown) => (err instanceof PytiError ? err.code : 'PYTI_INDEX_UNREACHABLE');
@@ -85,6 +87,7 @@ export class FeedFollower {
   /** One change-log poll (see the module comment). */
   async pollChangelog(): Promise<void> {
     const { changelog, cursor, ingest } = this.opts;
+    if (this.opts.lock && !this.opts.lock.hold()) return;
     try {
       const indexSerial = await changelog.lastSerial();
       cursor.polled(indexSerial);
@@ -114,6 +117,7 @@ export class FeedFollower {
   /** One RSS poll of every feed: news or a gap trigger a change-log poll. */
   async pollRss(): Promise<void> {
     const { cursor } = this.opts;
+    if (this.opts.lock && !this.opts.lock.hold()) return;
     const stored = cursor.row().rss_state;
     const states = (stored ? JSON.parse(stored) : {}) as Record<string, RssWatchState>;
     let fresh = 0;

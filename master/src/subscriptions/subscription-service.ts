@@ -13,6 +13,7 @@ import { ChangelogReader } from '../feeds/changelog.js';
 import { resolveReleaseFiles, selectFilesToAudit } from '../feeds/release-files.js';
 import { RssWatcher } from '../feeds/rss-watcher.js';
 import type { Db } from '../db/database.js';
+import { FeedLock } from '../db/feed-lock.js';
 import type { Clock } from '../queue/clock.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { FeedStatus, SubscriptionAudit, SubscriptionSummary } from '../user-api.js';
@@ -71,7 +72,7 @@ export class SubscriptionService {
     this.follower = new FeedFollower({
       changelog: opts.changelog ?? new ChangelogReader({ indexUrl, signal: abort.signal }),
       rss, ingest: this.ingest, cursor: this.cursor, pollMs: opts.pollMs, rssPollMs: opts.rssPollMs,
-      timers: opts.timers, log: opts.log, abort,
+      timers: opts.timers, log: opts.log, abort, lock: new FeedLock(db, `change log of ${indexUrl}`, opts.log),
     });
   }
 
