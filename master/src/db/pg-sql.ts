@@ -290,11 +290,23 @@ export function translateScript(sql: string, schema: SchemaInfo = NO_SCHEMA): st
   return splitStatements(sql).map((st) => translate(st, schema).text).filter((t) => t.trim()).join(';\n');
 }
 
+/** The `db.function` registrations PG_COMPAT_SQL provides (pyti_normalize: PEP 503, as notify/sql-functions.ts). */
+export const PG_FUNCTIONS: ReadonlySet<string> = new Set(['pyti_normalize']);
+
 /**
  * Functions PostgreSQL needs to run the translated SQL (created by the store before migrating):
- * SQLite's JSON functions over TEXT columns, with a SQLite path (`$`, `$.a.b`).
+ * SQLite's JSON functions over TEXT columns, with a SQLite path (`$`, `$.a.b`), and the functions the
+ * master registers on SQLite with `db.function` (PG_FUNCTIONS), written in SQL; `sum(boolean)` counts
+ * true values, as SQLite's SUM over comparisons (1/0) does.
  */
 export const PG_COMPAT_SQL = `
+CREATE OR REPLACE FUNCTION pyti_bool_sum(acc bigint, b boolean) RETURNS bigint LANGUAGE sql IMMUTABLE AS $f$
+  SELECT CASE WHEN b IS NULL THEN acc ELSE coalesce(acc, 0) + (CASE WHEN b THEN 1 ELSE 0 END) END
+$f$;
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = pyti_bool_sum, STYPE = bigint);
+CREATE OR REPLACE FUNCTION pyti_normalize(name text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+  SELECT lower(regexp_replace(name, '[-_.]+', '-', 'g'))
+$f$;
 CREATE OR REPLACE FUNCTION pyti_json_valid(t text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$
 BEGIN
   IF t IS NULL THEN RETURN NULL; END IF;

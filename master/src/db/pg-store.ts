@@ -18,7 +18,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { PytiError } from '@pyti/vm-agent';
 import { NATIVE_PG } from './pg-migrations.js';
 import { PG_WORKER_SOURCE } from './pg-worker-source.js';
-import { translate, translateScript, type SchemaInfo, type TranslatedSql } from './pg-sql.js';
+import { PG_FUNCTIONS, translate, translateScript, type SchemaInfo, type TranslatedSql } from './pg-sql.js';
 
 /** How long one request may take before the store gives up (the connection is then unusable). */
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -147,6 +147,15 @@ export class PgStore implements SchemaInfo {
   /** Runs one native PostgreSQL query with `$n` parameters. */
   queryNative(sql: string, params: unknown[] = []): Record<string, unknown>[] {
     return this.call({ op: 'query', sql, params }).rows;
+  }
+
+  /**
+   * better-sqlite3's user-defined SQL functions run JavaScript inside SQLite; PostgreSQL cannot call
+   * back into this process, so each one the master registers exists as SQL (PG_FUNCTIONS); any other throws.
+   */
+  function(name: string, ..._rest: unknown[]): this {
+    if (!PG_FUNCTIONS.has(name)) throw new PytiError('PYTI_DB_SCHEMA', `the SQL function ${name} has no PostgreSQL version (add it to PG_COMPAT_SQL)`);
+    return this;
   }
 
   /** PRAGMAs mean nothing here: answers like SQLite for the ones the master reads, else does nothing. */
