@@ -23,6 +23,14 @@ describe('SQLite → PostgreSQL translation', () => {
     expect(translate('INSERT INTO jobs (id) VALUES (?)').insertInto).toBe('jobs');
   });
 
+  it('qualifies the existing row\'s columns in ON CONFLICT DO UPDATE (PostgreSQL finds them ambiguous)', () => {
+    const schema = { primaryKeys: () => undefined, columns: (t: string) => (t === 'feed_files' ? ['normalized', 'serial', 'state', 'host'] : undefined) };
+    expect(translate('INSERT INTO feed_files (normalized, host) VALUES (@n, @host) ON CONFLICT (normalized) DO UPDATE SET host = @host', schema).text)
+      .toBe('INSERT INTO feed_files (normalized, host) VALUES ($1, $2) ON CONFLICT (normalized) DO UPDATE SET host = $2');
+    expect(translate(`INSERT INTO feed_files (normalized, serial, state) VALUES (@n, @s, 'a') ON CONFLICT (normalized) DO UPDATE SET serial = MAX(serial, @s), state = CASE WHEN state = 'a' THEN EXCLUDED.state ELSE state END`, schema).text)
+      .toBe("INSERT INTO feed_files (normalized, serial, state) VALUES ($1, $2, 'a') ON CONFLICT (normalized) DO UPDATE SET serial = greatest(feed_files.serial, $2), state = CASE WHEN feed_files.state = 'a' THEN EXCLUDED.state ELSE feed_files.state END");
+  });
+
   it('maps JSON functions, instr, LIKE, scalar max/min, GLOB and alias-less subqueries', () => {
     expect(translate("SELECT value FROM json_each(s.caps, '$.backends') b WHERE json_valid(x) AND json_extract(x, '$.a') = 1").text)
       .toBe("SELECT value FROM pyti_json_each(s.caps, '$.backends') b WHERE pyti_json_valid(x) AND pyti_json_extract(x, '$.a') = 1");

@@ -36,9 +36,33 @@ export interface TranslatedSql {
 export interface SchemaInfo {
   /** Primary-key columns per table (for INSERT OR REPLACE). */
   primaryKeys(table: string): string[] | undefined;
+  /** Column names per table (to qualify them in ON CONFLICT DO UPDATE, where PostgreSQL finds them ambiguous). */
+  columns?(table: string): string[] | undefined;
 }
 
 const NO_SCHEMA: SchemaInfo = { primaryKeys: () => undefined };
+
+/**
+ * In `ON CONFLICT … DO UPDATE SET a = f(a, …)`, SQLite reads a bare `a` as the existing row's; PostgreSQL
+ * calls it ambiguous (the row or EXCLUDED). Qualifies bare column names on the right of each
+ * assignment (and in a WHERE) with the table's name; the assigned columns stay bare.
+ */
+function qualifyUpsert(s: string, table: string, columns: string[]): string {
+  const m = /\bDO\s+UPDATE\s+SET\b/i.exec(s);
+  if (!m) return s;
+  const head = s.slice(0, m.index + m[0].length);
+  const rest = s.slice(m.index + m[0].length);
+  const cols = new Set(columns.map((c) => c.toLowerCase()));
+  const out = rest.replace(/\b([A-Za-z_]\w*)\b/g, (w: string, _n: string, off: number) => {
+    if (!cols.has(w.toLowerCase())) return w;
+    const before = rest.slice(0, off);
+    const after = rest.slice(off + w.length);
+    if (/(\.\s*|[@:$])$/.test(before) || /^\s*\(/.test(after)) return w;
+    if ((/^\s*$/.test(before) || /,\s*$/.test(before)) && /^\s*=(?!=)/.test(after)) return w;
+    return `${table}.${w}`;
+  });
+  return head + out;
+}
 
 /** Splits `sql` into code and protected parts (literals, quoted identifiers, comments). */
 function segments(sql: string): { code: boolean; text: string }[] {
@@ -244,6 +268,10 @@ export function translate(sql: string, schema: SchemaInfo = NO_SCHEMA): Translat
     s = r ? `${s.slice(0, r.index)}${conflict} ${s.slice(r.index)}` : `${s.replace(/\s*;?\s*$/, '')}${conflict}`;
   }
   const ins = /^\s*INSERT\s+INTO\s+([A-Za-z_]\w*)/i.exec(s);
+  if (ins && /\bDO\s+UPDATE\b/i.test(s)) {
+    const cols = schema.columns?.(ins[1]!.toLowerCase());
+    if (cols) s = qualifyUpsert(s, ins[1]!, cols);
+  }
 
   // Functions and operators.
   s = s

@@ -94,7 +94,7 @@ export class PgStore implements SchemaInfo {
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private depth = 0;
   private closed = false;
-  private catalog: { identity: Map<string, string>; keys: Map<string, string[]> } | null = null;
+  private catalog: Catalog | null = null;
   private readonly cache = new Map<string, TranslatedSql>();
 
   /** Connects to `url` (blocks until connected); throws PYTI_DB_UNAVAILABLE. */
@@ -205,6 +205,10 @@ export class PgStore implements SchemaInfo {
     return this.loadCatalog().keys.get(table.toLowerCase());
   }
 
+  columns(table: string): string[] | undefined {
+    return this.loadCatalog().columns.get(table.toLowerCase());
+  }
+
   // ---- internals -------------------------------------------------------------------------------
 
   /** Runs a statement of the master's (SQLite) SQL with better-sqlite3-style arguments. */
@@ -233,10 +237,17 @@ export class PgStore implements SchemaInfo {
     return { rows: r.rows, rowCount: r.rowCount, identity };
   }
 
-  private loadCatalog(): { identity: Map<string, string>; keys: Map<string, string[]> } {
+  private loadCatalog(): Catalog {
     if (this.catalog) return this.catalog;
     const identity = new Map<string, string>();
     const keys = new Map<string, string[]>();
+    const columns = new Map<string, string[]>();
+    for (const r of this.queryNative(`SELECT table_name AS t, column_name AS c FROM information_schema.columns
+      WHERE table_schema = current_schema() ORDER BY ordinal_position`)) {
+      const c = columns.get(String(r.t)) ?? [];
+      c.push(String(r.c));
+      columns.set(String(r.t), c);
+    }
     for (const r of this.queryNative(`SELECT table_name AS t, column_name AS c FROM information_schema.columns
       WHERE table_schema = current_schema() AND is_identity = 'YES' AND column_name <> 'rowid'`)) identity.set(String(r.t), String(r.c));
     for (const r of this.queryNative(`SELECT tc.table_name AS t, kcu.column_name AS c FROM information_schema.table_constraints tc
@@ -246,7 +257,7 @@ export class PgStore implements SchemaInfo {
       k.push(String(r.c));
       keys.set(String(r.t), k);
     }
-    this.catalog = { identity, keys };
+    this.catalog = { identity, keys, columns };
     return this.catalog;
   }
 
@@ -272,6 +283,12 @@ export class PgStore implements SchemaInfo {
     Object.assign(err, { code: SQLITE_CODES[e.code] ?? `PG_${e.code}`, pgCode: e.code });
     throw err;
   }
+}
+
+interface Catalog {
+  identity: Map<string, string>;
+  keys: Map<string, string[]>;
+  columns: Map<string, string[]>;
 }
 
 function isNamedArgs(v: unknown): boolean {
