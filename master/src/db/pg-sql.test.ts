@@ -34,6 +34,7 @@ describe('SQLite → PostgreSQL translation', () => {
   it('maps JSON functions, instr, LIKE, scalar max/min, GLOB and alias-less subqueries', () => {
     expect(translate("SELECT value FROM json_each(s.caps, '$.backends') b WHERE json_valid(x) AND json_extract(x, '$.a') = 1").text)
       .toBe("SELECT value FROM pyti_json_each(s.caps, '$.backends') b WHERE pyti_json_valid(x) AND pyti_json_extract(x, '$.a') = 1");
+    expect(translate('SELECT 1 FROM a CROSS JOIN jobs j ON j.id = a.x CROSS JOIN b').text).toBe('SELECT 1 FROM a JOIN jobs j ON j.id = a.x CROSS JOIN b');
     expect(translate('SELECT instr(a, @q) > 0').text).toBe('SELECT strpos(a, $1) > 0');
     expect(translate("SELECT 1 WHERE r LIKE 'P%' AND s NOT LIKE 'Q%'").text).toBe("SELECT 1 WHERE r ILIKE 'P%' AND s NOT ILIKE 'Q%'");
     expect(translate('UPDATE f SET serial = MAX(serial, @s), n = (SELECT max(x) FROM y), m = min(a, 2)').text)

@@ -8,7 +8,7 @@
  *
  * Statements: `INSERT OR IGNORE` → `ON CONFLICT DO NOTHING`; `INSERT OR REPLACE` → an upsert on the
  * table's primary key (given by the caller from the catalogue); `json_each` / `json_extract` /
- * `json_valid` → the `pyti_json_*` functions of PG_COMPAT_SQL; `instr` → `strpos`; scalar `max(a, b)` /
+ * `json_valid` → the `pyti_json_*` functions of PG_COMPAT_SQL; `instr` → `strpos`; `CROSS JOIN … ON` → `JOIN … ON`; scalar `max(a, b)` /
  * `min(a, b)` → `greatest` / `least`; `LIKE` → `ILIKE` (SQLite's LIKE ignores ASCII case); a subquery
  * in FROM without an alias gets one; `x [NOT] GLOB 'pattern'` → a regular-expression match.
  * DDL: INTEGER → BIGINT (timestamps are milliseconds), `INTEGER PRIMARY KEY [AUTOINCREMENT]` → an
@@ -279,6 +279,8 @@ export function translate(sql: string, schema: SchemaInfo = NO_SCHEMA): Translat
     .replace(/\bjson_extract\s*\(/gi, 'pyti_json_extract(')
     .replace(/\bjson_valid\s*\(/gi, 'pyti_json_valid(')
     .replace(/\binstr\s*\(/gi, 'strpos(')
+    // SQLite takes `CROSS JOIN t ON …` as an inner join (fixing the join order); PostgreSQL refuses ON there.
+    .replace(/\bCROSS\s+JOIN(\s+[A-Za-z_]\w*(?:\s+(?:AS\s+)?(?!ON\b)[A-Za-z_]\w*)?\s+ON\b)/gi, 'JOIN$1')
     .replace(/\bNOT\s+LIKE\b/gi, 'NOT ILIKE')
     .replace(/(?<!NOT\s+)\bLIKE\b/gi, 'ILIKE')
     .replace(/\bNOT\s+GLOB\s+\u0001(\d+)\u0002/gi, (_, n: string) => `!~ \u0003${n}\u0002`)

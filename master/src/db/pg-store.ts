@@ -33,6 +33,16 @@ const SQLITE_CODES: Record<string, string> = {
 
 type Answer = { ok: true; rows: Record<string, unknown>[]; rowCount: number } | { ok: false; error: { message: string; code?: string; detail?: string } };
 
+let checkStatements = false;
+
+/**
+ * Tests: when on, every `prepare` is translated and checked by PostgreSQL at once (PREPARE, then
+ * DEALLOCATE), so a statement PostgreSQL cannot run fails where it is prepared, not when first used.
+ */
+export function checkStatementsOnPrepare(on: boolean): void {
+  checkStatements = on;
+}
+
 /** Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`). */
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
@@ -128,6 +138,11 @@ export class PgStore implements SchemaInfo {
 
   prepare(sql: string): PgStatement {
     if (this.closed) throw new PytiError('PYTI_DB_UNAVAILABLE', 'the database is closed');
+    if (checkStatements && this.depth === 0) {
+      const t = this.translated(sql);
+      this.call({ op: 'exec', sql: `PREPARE pyti_check AS ${t.text}` }, sql);
+      this.call({ op: 'exec', sql: 'DEALLOCATE pyti_check' });
+    }
     return new PgStatement(this, sql);
   }
 
@@ -213,15 +228,7 @@ export class PgStore implements SchemaInfo {
 
   /** Runs a statement of the master's (SQLite) SQL with better-sqlite3-style arguments. */
   query(source: string, args: unknown[], write: boolean): { rows: Record<string, unknown>[]; rowCount: number; identity: string | null } {
-    let t = this.cache.get(source);
-    if (!t) {
-      try {
-        t = translate(source, this);
-      } catch (err) {
-        throw new PytiError('PYTI_DB_SCHEMA', `cannot run on PostgreSQL: ${(err as Error).message}`, { cause: err });
-      }
-      this.cache.set(source, t);
-    }
+    const t = this.translated(source);
     const named = args.length > 0 && isNamedArgs(args[0]) ? args[0] as Record<string, unknown> : null;
     const positional = named ? args.slice(1) : args;
     const values = t.params.map((p) => toPg('pos' in p ? positional[p.pos] : named?.[p.name]));
@@ -235,6 +242,19 @@ export class PgStore implements SchemaInfo {
     const r = this.call({ op: 'query', sql: text, params: values, guard: this.depth > 0 && isWrite }, source);
     if (!t.mentionsRowid) for (const row of r.rows) delete row.rowid;
     return { rows: r.rows, rowCount: r.rowCount, identity };
+  }
+
+  private translated(source: string): TranslatedSql {
+    let t = this.cache.get(source);
+    if (!t) {
+      try {
+        t = translate(source, this);
+      } catch (err) {
+        throw new PytiError('PYTI_DB_SCHEMA', `cannot run on PostgreSQL: ${(err as Error).message}`, { cause: err });
+      }
+      this.cache.set(source, t);
+    }
+    return t;
   }
 
   private loadCatalog(): Catalog {
