@@ -37,12 +37,12 @@ let indexUrl: string;
 const masters: { child: TestChild; url: string }[] = [];
 
 /** A master on the shared database, with its own data directory and the shared blob directory. */
-async function startMaster(name: string, database: string): Promise<{ child: TestChild; url: string }> {
-  const port = await freePort();
+async function startMaster(name: string, database: string, leaseMs = 600_000, port?: number): Promise<{ child: TestChild; url: string }> {
+  port ??= await freePort();
   const child = new TestChild(name, process.execPath, [
     PYTI, 'master', '--data', join(dir, name), '--database', database, '--blob-dir', join(dir, 'blobs'),
     '--host', '127.0.0.1', '--port', String(port), '--index-url', indexUrl, '--follow', '--poll-ms', '300', '--rss-poll-ms', '0',
-    '--lease-ms', '600000',
+    '--lease-ms', String(leaseMs),
   ], { env: { PYTI_USER_TOKEN: USER_TOKEN, PYTI_SLAVE_TOKENS: Object.entries(SLAVES).map(([n, t]) => `${n}:${t}`).join(',') }, echo: ECHO });
   await child.waitForLine(/pyti master listening on/, 60_000);
   return { child, url: `http://127.0.0.1:${port}` };
@@ -64,7 +64,8 @@ class SimSlave {
   private readonly done: Promise<void>;
   private registered = new Set<string>();
 
-  constructor(readonly name: keyof typeof SLAVES, private readonly urls: () => string[]) {
+  /** `completeMs`: complete each leased job (as an infrastructure error, not retried) after this long; undefined: never. */
+  constructor(readonly name: keyof typeof SLAVES, private readonly urls: () => string[], private readonly completeMs?: number) {
     this.done = this.loop();
   }
 
@@ -90,6 +91,13 @@ class SimSlave {
         }
         const r = await this.rpc(url, 'jobs.lease', { max: 2, waitMs: 1000 }) as { jobs: { jobId: string }[] };
         for (const j of r.jobs) this.leased.push(j.jobId);
+        if (this.completeMs !== undefined) {
+          for (const j of r.jobs as { jobId: string; leaseId: string }[]) {
+            await new Promise((res) => setTimeout(res, this.completeMs));
+            if (this.stopped) return; // killed: the lease is abandoned
+            await this.rpc(url, 'jobs.complete', { leaseId: j.leaseId, outcome: { kind: 'error', code: 'PYTI_SLAVE_FAILED', message: `simulated by ${this.name}`, retry: false } });
+          }
+        }
       } catch {
         i++; // this master is gone: the next one
         await new Promise((r) => setTimeout(r, 100));
@@ -173,4 +181,90 @@ maybe('two masters on PostgreSQL: one follows the feed, the other takes over whe
   expect(new Set(leases)).toEqual(new Set(audits.map((a) => a.id)));
   expect(slaves.filter((s) => s.leased.length > 0).length).toBeGreaterThanOrEqual(2);
   expect((await client(standby).feed())).toMatchObject({ lag: 0, lastError: null });
+});
+
+maybe('two masters on PostgreSQL and three slaves, one of them killed at random ten times during a burst: every expected audit exists exactly once, each stored once', async () => {
+  pg ??= await startPgForTests();
+  const database = await pg!.freshDatabase('chaos');
+  if (!index) {
+    index = new TestChild('index', process.execPath, [INDEX_MAIN, '--port', String(await freePort()), '--serial-base', '7000'], { echo: ECHO });
+    indexUrl = JSON.parse((await index.waitForLine(/^\{"url".*$/, 30_000))[0]).url;
+  }
+  for (const m of masters.splice(0)) await m.child.stop('SIGTERM');
+  const LEASE_MS = 3000;
+  const ports = [await freePort(), await freePort()];
+  const names = ['chaos-a', 'chaos-b'];
+  masters.push(await startMaster(names[0]!, database, LEASE_MS, ports[0]), await startMaster(names[1]!, database, LEASE_MS, ports[1]));
+  const isUp = (m: { child: TestChild }) => m.child.proc.exitCode === null && m.child.proc.signalCode === null;
+  const alive = () => masters.filter(isUp).map((m) => m.url);
+  const client = () => new UserClient({ url: alive()[0]!, token: USER_TOKEN, retry: { retries: 10, baseDelayMs: 200 } });
+  await client().subscribe({ name: 'every', kind: 'all' });
+  await eventually('the cursor to start', async () => ((await client().feed()).cursor ?? undefined), 30_000);
+  const slaveNames = ['s1', 's2', 's3'] as const;
+  const slaves = slaveNames.map((n) => new SimSlave(n, () => alive(), 150));
+
+  // The burst: uploads to the index and submissions to either master.
+  const expectedFiles: string[] = [];
+  const submitted: string[] = [];
+  const unsure: string[] = [];
+  let bursting = true;
+  const burst = (async () => {
+    for (let i = 0; i < 40; i++) {
+      expectedFiles.push(await publish(`chaos-${i}`, '1.0'));
+      const urls = alive();
+      const url = urls[i % urls.length]!;
+      const project = `submitted-${i}`;
+      try {
+        const res = await fetch(`${url}/api/v1/audits`, { method: 'POST', headers: { authorization: `Bearer ${USER_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ project, version: '1.0' }) });
+        if (res.status === 202) submitted.push(project);
+        else unsure.push(project);
+      } catch {
+        unsure.push(project); // the master died during the request: the audit may or may not exist
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    bursting = false;
+  })();
+
+  // Ten kills at random, one a second: a master (SIGKILL, restarted on its port) or a slave (its leases abandoned, restarted).
+  const kills: string[] = [];
+  for (let k = 0; k < 10; k++) {
+    await new Promise((r) => setTimeout(r, 700));
+    const victim = Math.floor(Math.random() * 5);
+    if (victim < 2) {
+      const m = masters[victim]!;
+      if (!isUp(masters[1 - victim]!)) continue;
+      m.child.proc.kill('SIGKILL');
+      await m.child.exited;
+      kills.push(names[victim]!);
+      masters[victim] = await startMaster(names[victim]!, database, LEASE_MS, ports[victim]);
+    } else {
+      const i = victim - 2;
+      const dead = slaves[i]!;
+      void dead.stop();
+      kills.push(dead.name);
+      slaves[i] = new SimSlave(dead.name, () => alive(), 150);
+    }
+  }
+  await burst;
+  expect(bursting).toBe(false);
+  expect(kills.length).toBeGreaterThanOrEqual(8);
+
+  // Every upload and every acknowledged submission has exactly one audit, and every audit ends.
+  const audits = await eventually('every audit to end', async () => {
+    const all = await client().list({ limit: 500 });
+    const files = new Set(all.map((a) => a.filename));
+    if (!expectedFiles.every((f) => files.has(f))) return undefined;
+    return all.every((a) => a.state === 'error' || a.state === 'done') ? all : undefined;
+  }, 120_000, 500);
+  for (const s of slaves) await s.stop();
+  const count = (key: (a: AuditSummary) => string | null | undefined, v: string) => audits.filter((a) => key(a) === v).length;
+  for (const f of expectedFiles) expect([f, count((a) => a.filename, f)]).toEqual([f, 1]);
+  for (const p of submitted) expect([p, count((a) => a.project, p)]).toEqual([p, 1]);
+  for (const p of unsure) expect(count((a) => a.project, p)).toBeLessThanOrEqual(1);
+  expect(audits.length).toBe(expectedFiles.length + submitted.length + unsure.filter((p) => count((a) => a.project, p) === 1).length);
+  // Each job's result was stored once: at most one completed attempt per job.
+  const twice = await pg!.query(database, `SELECT job_seq, COUNT(*) AS n FROM attempts WHERE state = 'completed' GROUP BY job_seq HAVING COUNT(*) > 1`);
+  expect(twice).toEqual([]);
+  process.stderr.write(`chaos: killed ${kills.join(', ')}; ${audits.length} audits\n`);
 });
