@@ -1,5 +1,5 @@
 import { testStores } from '../testing/store-kit.js';
-import { SCHEMA_VERSION, schemaVersion, dialectOf, type Db } from './database.js';
+import { SCHEMA_VERSION, schemaVersion, dialectOf, openDatabase, type Db } from './database.js';
 
 const stores = testStores();
 
@@ -62,5 +62,16 @@ describe.each(stores.kinds)('the master store on %s', (kind) => {
     rep.run(1, 1, 0, 0);
     rep.run(1, 5, 0, 0);
     expect(db.prepare('SELECT queued FROM queue_samples WHERE at = 1').pluck().get()).toBe(5);
+  });
+});
+
+describe('a PostgreSQL URL that does not answer', () => {
+  it('is PYTI_DB_UNAVAILABLE, without the password in the message', async () => {
+    const { freePortForTest } = { freePortForTest: async () => { const net = await import('node:net'); return new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); }); } };
+    const url = `postgres://pyti:s3cret-pass@127.0.0.1:${await freePortForTest()}/pyti`;
+    let err: unknown;
+    try { openDatabase(url); } catch (e) { err = e; }
+    expect(err).toMatchObject({ code: 'PYTI_DB_UNAVAILABLE', message: expect.stringMatching(/cannot connect/) });
+    expect((err as Error).message).not.toContain('s3cret-pass');
   });
 });
