@@ -50,6 +50,21 @@ const opts = { leaseMs: 60_000, maxWaitMs: 2000, maxAttempts: 2, defaultBackend:
     qb.close();
   });
 
+  it('wakes a long-poll on one master at once when a job is queued on another (LISTEN/NOTIFY)', async () => {
+    const qa = new JobQueue(a, opts);
+    const qb = new JobQueue(b, { ...opts, maxWaitMs: 4000 });
+    qb.register('s2', reg);
+    const started = Date.now();
+    const waiting = qb.lease('s2', 1, 4000);
+    await new Promise((r) => setTimeout(r, 300));
+    const job = qa.submit({ source: { kind: 'index', project: 'woken', version: '1.0' } });
+    const got = await waiting;
+    expect(got.map((j) => j.jobId)).toEqual([job.id]);
+    expect(Date.now() - started).toBeLessThan(2000); // not the 4 s wait, not the 5 s safety poll
+    qa.close();
+    qb.close();
+  });
+
   it('stores a completion once when it reaches two masters', () => {
     const qa = new JobQueue(a, opts);
     const qb = new JobQueue(b, opts);

@@ -43,6 +43,9 @@ export function checkStatementsOnPrepare(on: boolean): void {
   checkStatements = on;
 }
 
+/** The channel masters NOTIFY when jobs can be leased (see JobQueue). */
+export const QUEUE_CHANNEL = 'pyti_queue';
+
 /** Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`). */
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
@@ -106,20 +109,28 @@ export class PgStore implements SchemaInfo {
   private closed = false;
   private catalog: Catalog | null = null;
   private readonly cache = new Map<string, TranslatedSql>();
+  private readonly events: MessagePort;
+  private readonly listeners = new Map<string, Set<(payload: string) => void>>();
 
   /** Connects to `url` (blocks until connected); throws PYTI_DB_UNAVAILABLE. */
   constructor(url: string) {
     this.name = redactUrl(url);
     const { port1, port2 } = new MessageChannel();
+    const ev = new MessageChannel();
     this.port = port1;
+    this.events = ev.port1;
     const pgPath = createRequire(import.meta.url).resolve('pg');
     this.worker = new Worker(PG_WORKER_SOURCE, {
       eval: true,
-      workerData: { port: port2, flag: this.flag.buffer, url, pg: pgPath },
-      transferList: [port2],
+      workerData: { port: port2, events: ev.port2, flag: this.flag.buffer, url, pg: pgPath, listen: [QUEUE_CHANNEL] },
+      transferList: [port2, ev.port2],
     });
     this.worker.unref();
     this.port.unref();
+    this.events.on('message', (n: { channel: string; payload: string }) => {
+      for (const fn of this.listeners.get(n.channel) ?? []) fn(n.payload);
+    });
+    this.events.unref();
     try {
       this.call({ op: 'query', sql: 'SELECT 1', params: [] });
     } catch (err) {
@@ -206,9 +217,26 @@ export class PgStore implements SchemaInfo {
     };
   }
 
+  /**
+   * Calls `fn` for every NOTIFY on `channel` (QUEUE_CHANNEL only: the connection listens on it from the
+   * start), from any master on the database, this one included. Returns the unsubscribe function.
+   */
+  onNotification(channel: string, fn: (payload: string) => void): () => void {
+    const set = this.listeners.get(channel) ?? new Set();
+    set.add(fn);
+    this.listeners.set(channel, set);
+    return () => set.delete(fn);
+  }
+
+  /** NOTIFY `channel` (delivered when the current transaction commits, at once outside one). */
+  notify(channel: string, payload = ''): void {
+    this.queryNative('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.events.close();
     try { this.call({ op: 'close' }); } catch { /* already gone */ }
     void this.worker.terminate();
     this.port.close();

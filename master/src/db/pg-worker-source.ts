@@ -8,13 +8,16 @@
  * the port, then sets flag[0] = 1 and notifies. Answers: `{ ok: true, rows, rowCount }` or
  * `{ ok: false, error: { message, code, detail } }`. A dead connection makes every later request fail.
  *
+ * Notifications: the connection LISTENs on `workerData.listen` from the start; each NOTIFY is posted
+ * on `workerData.events` (the main thread reads it asynchronously, when it is not waiting).
+ *
  * Types: BIGINT and NUMERIC come back as JS numbers (timestamps are milliseconds, well inside 2^53),
  * booleans as 1/0 (as SQLite gives them).
  */
 export const PG_WORKER_SOURCE = String.raw`
 const { workerData } = require('node:worker_threads');
 const { pathToFileURL } = require('node:url');
-const { port, flag, url, pg: pgPath } = workerData;
+const { port, events, flag, url, pg: pgPath, listen } = workerData;
 const state = new Int32Array(flag);
 function reply(msg) {
   port.postMessage(msg);
@@ -33,7 +36,9 @@ async function client() {
       pg.types.setTypeParser(16, (v) => (v === 't' ? 1 : 0));
       const c = new pg.Client({ connectionString: url, application_name: 'pyti-master' });
       c.on('error', (err) => { broken = err; });
+      c.on('notification', (n) => events.postMessage({ channel: n.channel, payload: n.payload }));
       await c.connect();
+      for (const ch of listen) await c.query('LISTEN ' + ch);
       return c;
     })();
   }

@@ -17,8 +17,10 @@
  * On PostgreSQL several masters share the queue: a lease claims each job it takes with `FOR UPDATE
  * SKIP LOCKED` and `state = 'queued'` (two masters never lease one job; neither waits for the other), and every change of a job after it
  * was leased (completion, rejection, cancel, expiry) first locks the job's row (`FOR UPDATE`) and then
- * re-reads the attempt, so completion stays idempotent across masters. A long-poll cannot be woken
- * by a submission to another master, so on PostgreSQL it looks again every CROSS_MASTER_POLL_MS.
+ * re-reads the attempt, so completion stays idempotent across masters. A submission or requeue on
+ * any master wakes the long-polls of all of them: it NOTIFYs the `pyti_queue` channel, which every
+ * master LISTENs on; long-polls also look again every CROSS_MASTER_POLL_MS in case a notification
+ * was lost with a connection.
  */
 import { randomBytes } from 'node:crypto';
 import type {
@@ -26,6 +28,7 @@ import type {
 } from '@pyti/common';
 import { COMMAND_LIMITS } from '@pyti/common';
 import { dialectOf, type Db } from '../db/database.js';
+import { QUEUE_CHANNEL, type PgStore } from '../db/pg-store.js';
 import type { AuditDetail, AuditObservation, AuditState, AuditSummary, SlaveSummary } from '../user-api.js';
 import { systemClock, type Clock } from './clock.js';
 import { JobNotFoundError, LeaseLostError, NotRegisteredError } from './errors.js';
@@ -84,8 +87,8 @@ export const MAX_EVENTS_PER_JOB = 200;
 /** How the reason of an attempt whose report the master rejected starts (see reject). */
 export const REJECTED_PREFIX = 'PYTI_REPORT_REJECTED';
 
-/** On PostgreSQL, how often a waiting long-poll looks for jobs other masters queued. */
-export const CROSS_MASTER_POLL_MS = 500;
+/** On PostgreSQL, how often a waiting long-poll looks again without a notification (a safety net). */
+export const CROSS_MASTER_POLL_MS = 5000;
 
 const newId = (bytes: number) => randomBytes(bytes).toString('base64url');
 
@@ -96,10 +99,12 @@ export class JobQueue {
   private readonly st;
   /** Several masters may share the database (PostgreSQL): row locks, and long-polls that look again. */
   private readonly shared: boolean;
+  private readonly unlisten: () => void = () => undefined;
 
   constructor(private readonly db: Db, private readonly opts: QueueOptions) {
     this.clock = opts.clock ?? systemClock;
     this.shared = dialectOf(db) === 'postgres';
+    if (this.shared) this.unlisten = (db as unknown as PgStore).onNotification(QUEUE_CHANNEL, () => this.waiters.wakeAll());
     const forUpdate = this.shared ? ' FOR UPDATE' : '';
     this.st = {
       lockJob: db.prepare(`SELECT * FROM jobs WHERE seq = ?${forUpdate}`),
@@ -176,6 +181,7 @@ export class JobQueue {
   close(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.unlisten();
     this.waiters.close();
   }
 
@@ -206,7 +212,7 @@ export class JobQueue {
       max_attempts: this.opts.maxAttempts,
       submitted_at: this.clock.now(),
     });
-    this.waiters.wakeAll();
+    this.wake();
     return this.summary(id)!;
   }
 
@@ -283,7 +289,7 @@ export class JobQueue {
   /** Asks a slave to drain (its next heartbeat carries `drain`). */
   drain(slave: string): SlaveSummary {
     this.st.requestDrain.run(slave);
-    this.waiters.wakeAll();
+    this.wake();
     return this.slaves().find((s) => s.name === slave)!;
   }
 
@@ -434,7 +440,7 @@ export class JobQueue {
       }
       return { stored: true };
     })();
-    if (requeued) this.waiters.wakeAll();
+    if (requeued) this.wake();
     return result;
   }
 
@@ -460,7 +466,7 @@ export class JobQueue {
       if (a.state === 'active') this.st.endAttempt.run({ id: leaseId, state: 'retried', reason: why, now });
       if (j.state === 'running' && j.current_lease === leaseId) requeued = this.requeueOrExhaust(j.seq, now);
     })();
-    if (requeued) this.waiters.wakeAll();
+    if (requeued) this.wake();
     return { requeued };
   }
 
@@ -488,11 +494,17 @@ export class JobQueue {
         if (j.state === 'running' && j.current_lease === a.id) requeued = this.requeueOrExhaust(j.seq, now) || requeued;
       }
     })();
-    if (requeued) this.waiters.wakeAll();
+    if (requeued) this.wake();
     return expired.length;
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** Wakes this master's long-polls, and (PostgreSQL) every other master's through NOTIFY. */
+  private wake(): void {
+    this.waiters.wakeAll();
+    if (this.shared) (this.db as unknown as PgStore).notify(QUEUE_CHANNEL);
+  }
 
   private job(id: string): JobRow {
     const j = this.st.jobById.get(id) as JobRow | undefined;
