@@ -16,16 +16,16 @@ import { DB_FILE } from '../http/master-app.js';
 import { ObservationStore } from '../observations/observation-store.js';
 import { rescoreAll } from './rescore-store.js';
 
-export const RESCORE_USAGE = 'usage: pyti master rescore [--data DIR] [--observations-token T]';
+export const RESCORE_USAGE = 'usage: pyti master rescore [--data DIR] [--database postgres://…] [--blob-dir DIR] [--observations-token T]';
 
 /** Runs `pyti master rescore …` (args after `rescore`); resolves to the exit code (0, 2 when an audit could not be rescored). */
 export async function runRescoreCommand(args: string[], io: { out(s: string): void; err(s: string): void }, env: Record<string, string | undefined> = process.env): Promise<number> {
-  const { values } = parseArgs({ args, options: { data: { type: 'string' }, 'observations-token': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  const { values } = parseArgs({ args, options: { data: { type: 'string' }, database: { type: 'string' }, 'blob-dir': { type: 'string' }, 'observations-token': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
   if (values.help) {
     io.out(`${RESCORE_USAGE}\n`);
     return 0;
   }
-  const config = loadMasterConfig({ data: values.data, observationsToken: values['observations-token'] }, env);
+  const config = loadMasterConfig({ data: values.data, database: values.database, blobDir: values['blob-dir'], observationsToken: values['observations-token'] }, env);
   const db = openDatabase(config.database ?? join(config.dataDir, DB_FILE));
   try {
     const blobs = new BlobStore(config.blobDir, blobTempDir(config));

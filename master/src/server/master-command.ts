@@ -21,7 +21,7 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--database
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
                    [--observations-token T] [--public-url URL]
                    [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
-       pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
+       pyti master rescore [--data DIR] [--database URL] [--blob-dir DIR]   re-judge every stored audit with the current rules (master stopped)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
   --poll-ms between change-log polls (default 60000), --rss-poll-ms between RSS polls (default 15000, 0: off);
