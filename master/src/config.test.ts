@@ -9,6 +9,14 @@ describe('loadMasterConfig', () => {
     expect(loadMasterConfig({}, {}).dataDir).toMatch(/\.local\/share\/pyti\/master$/);
   });
 
+  it('keeps the store in SQLite in the data directory unless given a PostgreSQL URL; blobs in the data directory unless --blob-dir', () => {
+    expect(loadMasterConfig({}, { PYTI_MASTER_DATA: '/tmp/pyti-m' })).toMatchObject({ database: null, blobDir: '/tmp/pyti-m/blobs' });
+    expect(loadMasterConfig({ database: 'postgresql://u@db.invalid/pyti', blobDir: '/srv/b' }, {})).toMatchObject({ database: 'postgresql://u@db.invalid/pyti', blobDir: '/srv/b' });
+    expect(loadMasterConfig({}, { PYTI_DATABASE_URL: 'postgres://db.invalid/p', PYTI_BLOB_DIR: '/srv/c' })).toMatchObject({ database: 'postgres://db.invalid/p', blobDir: '/srv/c' });
+    expect(() => loadMasterConfig({ database: 'mysql://db.invalid/p' }, {})).toThrow(expect.objectContaining({ code: 'PYTI_CONFIG_INVALID', message: expect.stringMatching(/^--database: /) }));
+    expect(() => loadMasterConfig({}, { PYTI_DATABASE_URL: '/var/lib/x.db' })).toThrow(expect.objectContaining({ code: 'PYTI_CONFIG_INVALID', message: expect.stringMatching(/^PYTI_DATABASE_URL: /) }));
+  });
+
   it('takes slave tokens from the environment and flags', () => {
     const c = loadMasterConfig({ slaveToken: ['b:token-of-b-123'] }, { PYTI_SLAVE_TOKENS: 'a:token-of-a-123, c:token-of-c-123', PYTI_USER_TOKEN: 'user-token-123' });
     expect(c.slaveTokens).toEqual({ a: 'token-of-a-123', b: 'token-of-b-123', c: 'token-of-c-123' });

@@ -79,11 +79,19 @@ export interface MasterConfig {
   readonly notify: NotifyConfig;
   /** What gc may delete and how often a running master collects (see retention/retention-config.ts). */
   readonly retention: RetentionConfig;
+  /** A PostgreSQL URL (`--database postgres://…`, PYTI_DATABASE_URL): the store several masters share; null: SQLite in dataDir. */
+  readonly database: string | null;
+  /** Where blobs live (`--blob-dir`): a directory every master of one database shares; default dataDir/blobs. */
+  readonly blobDir: string;
 }
 
 /** Command-line flags as `pyti master` parses them (strings as given). */
 export interface MasterFlags extends NotifyFlags, RetentionFlags {
   data?: string;
+  /** `--database postgres://…` */
+  database?: string;
+  /** `--blob-dir DIR` */
+  blobDir?: string;
   host?: string;
   port?: string | number;
   leaseMs?: string | number;
@@ -230,7 +238,13 @@ export function loadMasterConfig(flags: MasterFlags = {}, env: Record<string, st
   const allowedHosts = allowedHostList(host, flags.allowedHost ?? []);
   const notify = loadNotifyConfig(flags, env);
   const retention = loadRetentionConfig(flags, env);
+  const database = flags.database ?? (env.PYTI_DATABASE_URL || null);
+  if (database !== null && !/^postgres(ql)?:\/\/[^\s]+$/i.test(database)) {
+    invalid(flags.database !== undefined ? '--database' : 'PYTI_DATABASE_URL', 'must be a postgres:// or postgresql:// URL (leave it out for SQLite in the data directory)');
+  }
+  const blobDir = resolve(flags.blobDir ?? env.PYTI_BLOB_DIR ?? join(dataDir, 'blobs'));
   return Object.freeze({
+    database, blobDir,
     allowedHosts, requestTimeoutMs, idleTimeoutMs, keepAliveTimeoutMs,
     observationsToken, notify, retention,
     dataDir, host, port, leaseMs, heartbeatMs, maxWaitMs, maxAttempts, maxInfraRetries, defaultBackend, maxUploadBytes,

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   PYTI_JOB_NOT_FOUND: 'no audit or job with this id',
   PYTI_ATTEMPTS_EXHAUSTED: 'the job failed on infrastructure in every attempt it was allowed',
   PYTI_BLOB_MISMATCH: 'an uploaded blob does not hash to the name it was sent under, or is too large',
+  PYTI_DB_UNAVAILABLE: 'the PostgreSQL database given with --database cannot be reached, or its connection was lost',
   PYTI_DB_SCHEMA: 'the database was written by a newer PyTI (unknown schema version) or cannot be migrated',
   PYTI_MASTER_UNREACHABLE: 'the master did not answer (connection refused, timeout, 502/503/504) after retries',
   PYTI_STORAGE_FULL: 'the master\'s data disk is full (SQLITE_FULL, ENOSPC, EDQUOT): it refuses writes with HTTP 507 and serves reads until space is freed',

@@ -7,18 +7,25 @@ import { ManualClock } from '../queue/clock.js';
 import { until } from '../testing/cli-test-kit.js';
 import { TestGitRepo } from '../testing/git-repo-kit.js';
 import { KIT_USER, MasterKit } from '../testing/master-socket-kit.js';
+import { testStores } from '../testing/store-kit.js';
 import { tinyReport } from '../testing/tiny-dists.js';
 
 jest.setTimeout(60_000);
 
 const report = (name: string) => ({ kind: 'report', report: tinyReport(name, '1.0'), artifacts: [] });
 
+
+const stores = testStores();
+
+describe.each(stores.kinds)('cluster pages on %s', (kind) => {
+  const storeFlags = async () => (kind === 'postgres' ? { database: await stores.location('postgres') } : {});
+
 describe('slaves: page, API, drain', () => {
   let k: MasterKit;
   let clock: ManualClock;
   beforeEach(async () => {
     clock = new ManualClock();
-    k = await MasterKit.start({}, { clock, stats: { everyMs: 0 } });
+    k = await MasterKit.start(await storeFlags(), { clock, stats: { everyMs: 0 } });
   });
   afterEach(() => k.close());
 
@@ -101,7 +108,7 @@ describe('stats: queue depth and upload-to-verdict latency', () => {
   let clock: ManualClock;
   beforeEach(async () => {
     clock = new ManualClock();
-    k = await MasterKit.start({}, { clock, stats: { everyMs: 0, maxSamples: 3 } });
+    k = await MasterKit.start(await storeFlags(), { clock, stats: { everyMs: 0, maxSamples: 3 } });
   });
   afterEach(() => k.close());
 
@@ -147,7 +154,7 @@ describe('subscriptions: cursor, lag, backlog and audits', () => {
   let k: MasterKit;
   let repo: TestGitRepo;
   beforeAll(async () => {
-    k = await MasterKit.start({ gitPollMs: 200 });
+    k = await MasterKit.start({ gitPollMs: 200, ...(await storeFlags()) });
     repo = new TestGitRepo(join(k.dir, 'app'));
     repo.commit('first', { 'pyproject.toml': '[project]\nname = "git-app"\nversion = "1"\n' });
   });
@@ -190,4 +197,5 @@ describe('subscriptions: cursor, lag, backlog and audits', () => {
     expect((await k.request('GET', '/api/v1/cluster/subscriptions/nope')).json().error.code).toBe('PYTI_SUBSCRIPTION_NOT_FOUND');
     expect((await k.request('GET', '/api/v1/cluster/subscriptions/app-main?before=x')).status).toBe(400);
   });
+});
 });

@@ -6,8 +6,16 @@
 import Database from 'better-sqlite3';
 import { PytiError } from '@pyti/vm-agent';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { pgMigrations } from './pg-migrations.js';
+import { PG_COMPAT_SQL } from './pg-sql.js';
+import { isPostgresUrl, PgStore } from './pg-store.js';
 
 export type Db = Database.Database;
+
+/** The SQL dialect under a Db: SQLite (embedded default) or PostgreSQL (`--database postgres://…`). */
+export function dialectOf(db: Db): 'sqlite' | 'postgres' {
+  return (db as unknown as { dialect?: string }).dialect === 'postgres' ? 'postgres' : 'sqlite';
+}
 
 /** The schema version stored in `db` (0 for a fresh database). */
 export function schemaVersion(db: Db): number {
@@ -54,8 +62,13 @@ export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): num
   return migrations.length;
 }
 
-/** Opens (creating) the database file at `path` (or `:memory:`) and migrates it. */
+/**
+ * Opens the master's store and migrates it: a PostgreSQL database for a `postgres://` or
+ * `postgresql://` URL (pg-store.ts; several masters may share it), else the SQLite file at `path`
+ * (or `:memory:`), created when missing.
+ */
 export function openDatabase(path: string): Db {
+  if (isPostgresUrl(path)) return openPostgres(path);
   let db: Db;
   try {
     db = new Database(path);
@@ -77,3 +90,26 @@ export function openDatabase(path: string): Db {
 }
 
 export { SCHEMA_VERSION };
+
+/** Any number that keys the migration lock (an advisory lock: one master migrates at a time). */
+const MIGRATION_LOCK = 0x70797469;
+
+/** Opens a PostgreSQL store and migrates it under an advisory lock (masters starting together wait for one another). */
+function openPostgres(url: string): Db {
+  const store = new PgStore(url);
+  const db = store as unknown as Db;
+  try {
+    store.queryNative('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      store.execNative(PG_COMPAT_SQL);
+      migrate(db, pgMigrations(MIGRATIONS));
+    } finally {
+      store.queryNative('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } catch (err) {
+    store.close();
+    if (err instanceof PytiError) throw err;
+    throw new PytiError('PYTI_DB_SCHEMA', `${store.name}: not a usable database: ${(err as Error).message}`, { cause: err });
+  }
+  return db;
+}

@@ -14,6 +14,7 @@ import type { Db } from '../db/database.js';
 import type { Clock } from '../queue/clock.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { PollLoop, type Timers } from '../subscriptions/poll-loop.js';
+import { FeedLock } from '../db/feed-lock.js';
 import type { SubscriptionRow } from '../subscriptions/subscription-store.js';
 import { CommitIngest, type CommitPollResult } from './commit-ingest.js';
 import { GitCursors } from './git-cursors.js';
@@ -54,6 +55,8 @@ export class GitPoller {
   private readonly abort = new AbortController();
   private readonly log: (line: string) => void;
   private readonly st;
+  /** One master polls the git subscriptions at a time (several masters on PostgreSQL). */
+  private readonly lock: FeedLock;
 
   constructor(private readonly opts: GitPollerOptions) {
     this.log = opts.log ?? (() => undefined);
@@ -67,6 +70,7 @@ export class GitPoller {
       onError: (err, ms) => this.log(`git: ${messageOf(err)}; next round in ${Math.round(ms / 1000)} s`),
     });
     this.st = { subs: opts.db.prepare('SELECT * FROM subscriptions WHERE kind = ? ORDER BY id') };
+    this.lock = new FeedLock(opts.db, 'git subscriptions', this.log);
   }
 
   /** Starts polling (a round at once). */
@@ -95,6 +99,7 @@ export class GitPoller {
 
   /** One round: every git subscription once (see the module comment). */
   async pollAll(): Promise<void> {
+    if (!this.lock.hold()) return;
     const rows = this.st.subs.all(GIT_KIND) as SubscriptionRow[];
     this.sweepMirrors(new Set(rows.map((r) => `${r.id}.git`)));
     let more = false;

@@ -8,6 +8,9 @@ import { ManualClock } from '../queue/clock.js';
 import { tinyReport, tinyWheel } from '../testing/tiny-dists.js';
 import type { AuditDetail, AuditSummary } from '../user-api.js';
 import { buildMasterApp, type MasterApp } from './master-app.js';
+import { testStores } from '../testing/store-kit.js';
+
+const stores = testStores();
 
 const S1 = 's1-token-0123456789';
 const S2 = 's2-token-0123456789';
@@ -35,15 +38,16 @@ async function injectInto(base: string, o: { method: string; url: string; payloa
   return { statusCode: res.status, body: raw.toString('utf8'), rawPayload: raw, headers: h, json: () => JSON.parse(raw.toString('utf8')) };
 }
 
-describe('master app (in-process)', () => {
+describe.each(stores.kinds)('master app on %s (in-process)', (kind) => {
   let dir: string;
+  let database: string | undefined;
   let clock: ManualClock;
   let m: MasterApp;
   const inject = (o: Parameters<typeof injectInto>[1]) => injectInto(m.url!, o);
 
   async function start(flags: MasterFlags = {}): Promise<MasterApp> {
     const config = loadMasterConfig({
-      data: dir, port: 0, leaseMs: LEASE, heartbeatMs: 1000, maxWaitMs: 3000, maxAttempts: 2, slaveToken: [`s1:${S1}`, `s2:${S2}`], ...flags,
+      data: dir, database, port: 0, leaseMs: LEASE, heartbeatMs: 1000, maxWaitMs: 3000, maxAttempts: 2, slaveToken: [`s1:${S1}`, `s2:${S2}`], ...flags,
     }, { PYTI_USER_TOKEN: USER });
     const app = await buildMasterApp(config, { clock, sweepIntervalMs: 0 });
     await app.listen();
@@ -79,6 +83,7 @@ describe('master app (in-process)', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pyti-master-'));
+    database = kind === 'postgres' ? await stores.location('postgres') : undefined;
     clock = new ManualClock();
     m = await start();
   });

@@ -8,6 +8,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { PytiError } from '@pyti/vm-agent';
 import { loadTokens, TokenAuthority } from '../auth.js';
 import { BlobStore } from '../blobs/blob-store.js';
+import { blobTempDir } from '../blobs/blob-dir.js';
 import type { MasterConfig } from '../config.js';
 import { openDatabase, type Db } from '../db/database.js';
 import type { Clock } from '../queue/clock.js';
@@ -111,11 +112,12 @@ export const DB_FILE = 'master.db';
 export async function buildMasterApp(config: MasterConfig, options: MasterAppOptions = {}): Promise<MasterApp> {
   const tokens = loadTokens(config);
   const auth = new TokenAuthority(tokens);
-  const db: Db = openDatabase(join(config.dataDir, DB_FILE));
+  const db: Db = openDatabase(config.database ?? join(config.dataDir, DB_FILE));
   const onError = options.onError ?? ((err: unknown) => process.stderr.write(`pyti master: internal error: ${(err as Error)?.stack ?? String(err)}\n`));
   // Temp files of blobs being written when a previous run died are garbage.
-  rmSync(join(config.dataDir, 'tmp'), { recursive: true, force: true });
-  const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));
+  const blobTmp = blobTempDir(config);
+  rmSync(blobTmp, { recursive: true, force: true });
+  const blobs = new BlobStore(config.blobDir, blobTmp);
   const observations = new ObservationStore(db);
   let sender: ObservationSender | null = null;
   let notifications: Notifications | null = null;

@@ -3,6 +3,7 @@
 // the feed token for readers that cannot send a header; hostile text stays text.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { startKitMaster, type KitMaster } from '../testing/notify-kit.js';
+import { testStores } from '../testing/store-kit.js';
 import { tinyReport } from '../testing/tiny-dists.js';
 import { renderAtom, xmlText } from './atom-feed.js';
 import { feedToken } from './feed-token.js';
@@ -25,11 +26,17 @@ function atom(xml: string): any {
   return feed;
 }
 
+
+const stores = testStores();
+
+describe.each(stores.kinds)('Atom feeds on %s', (kind) => {
+  const storeFlags = async () => (kind === 'postgres' ? { database: await stores.location('postgres') } : {});
+
 describe('Atom feeds (real master)', () => {
   let k: KitMaster;
   let ids: Record<string, string>;
   beforeAll(async () => {
-    k = await startKitMaster({}, { notifications: { everyMs: 0 } });
+    k = await startKitMaster(await storeFlags(), { notifications: { everyMs: 0 } });
     ids = {
       fine: (await k.audit('Fine_Pkg', '1.0', tinyReport('Fine_Pkg', '1.0', 'clean'))).id,
       evil: (await k.audit('evil', '2.0', tinyReport('evil', '2.0', 'malicious'))).id,
@@ -99,4 +106,5 @@ describe('Atom feeds (real master)', () => {
     expect(xml).not.toContain('<script>');
     expect(feed.entry[0].link[0]['@href']).toBe('http://127.0.0.1:1/audits/a%22%3C1%3E');
   });
+});
 });

@@ -1,5 +1,6 @@
 import type { RegisterParams } from '@pyti/common';
-import { openDatabase, type Db } from '../db/database.js';
+import { type Db } from '../db/database.js';
+import { testStores } from '../testing/store-kit.js';
 import { ManualClock } from './clock.js';
 import { LeaseLostError, NotRegisteredError } from './errors.js';
 import { JobQueue, MAX_EVENTS_PER_JOB, type ReportOutcome } from './job-queue.js';
@@ -14,15 +15,17 @@ function report(result = 'pass', verdict = 'clean'): ReportOutcome {
   return { kind: 'report', reportJson: JSON.stringify({ verdict, result }), verdict, result, findings: 0, artifacts: [] };
 }
 
-describe('JobQueue', () => {
+const stores = testStores();
+
+describe.each(stores.kinds)('JobQueue on %s', (kind) => {
   let db: Db;
   let clock: ManualClock;
   let q: JobQueue;
   const submit = (project: string, priority = 0, backend?: string) =>
     q.submit({ source: { kind: 'index', project, version: '1.0' }, priority, ...(backend ? { backend } : {}) });
 
-  beforeEach(() => {
-    db = openDatabase(':memory:');
+  beforeEach(async () => {
+    db = await stores.open(kind);
     clock = new ManualClock();
     q = new JobQueue(db, { leaseMs: LEASE, maxWaitMs: 2000, maxAttempts: 2, defaultBackend: 'bwrap', clock, sweepIntervalMs: 0 });
     q.register('s1', reg());

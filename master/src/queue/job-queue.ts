@@ -13,6 +13,14 @@
  * - A slave can only touch its own leases (LeaseLostError, which does not tell foreign from unknown).
  *
  * Every state change is one transaction; statements are prepared once.
+ *
+ * On PostgreSQL several masters share the queue: a lease claims each job it takes with `FOR UPDATE
+ * SKIP LOCKED` and `state = 'queued'` (two masters never lease one job; neither waits for the other), and every change of a job after it
+ * was leased (completion, rejection, cancel, expiry) first locks the job's row (`FOR UPDATE`) and then
+ * re-reads the attempt, so completion stays idempotent across masters. A submission or requeue on
+ * any master wakes the long-polls of all of them: it NOTIFYs the `pyti_queue` channel, which every
+ * master LISTENs on; long-polls also look again every CROSS_MASTER_POLL_MS in case a notification
+ * was lost with a connection.
  */
 import { guardedTick } from '../storage/guarded-tick.js';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +28,8 @@ import type {
   CompleteResult, HeartbeatResult, JobOutcome, JobProgressEvent, LeasedJob, ProgressResult, RegisterParams, SlaveCommand,
 } from '@pyti/common';
 import { COMMAND_LIMITS } from '@pyti/common';
-import type { Db } from '../db/database.js';
+import { dialectOf, type Db } from '../db/database.js';
+import { QUEUE_CHANNEL, type PgStore } from '../db/pg-store.js';
 import type { AuditDetail, AuditObservation, AuditState, AuditSummary, SlaveSummary } from '../user-api.js';
 import { systemClock, type Clock } from './clock.js';
 import { JobNotFoundError, LeaseLostError, NotRegisteredError } from './errors.js';
@@ -91,6 +100,9 @@ export const MAX_EVENTS_PER_JOB = 200;
 /** How the reason of an attempt whose report the master rejected starts (see reject). */
 export const REJECTED_PREFIX = 'PYTI_REPORT_REJECTED';
 
+/** On PostgreSQL, how often a waiting long-poll looks again without a notification (a safety net). */
+export const CROSS_MASTER_POLL_MS = 5000;
+
 const newId = (bytes: number) => randomBytes(bytes).toString('base64url');
 
 export class JobQueue {
@@ -98,10 +110,17 @@ export class JobQueue {
   private readonly waiters = new Waiters();
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly st;
+  /** Several masters may share the database (PostgreSQL): row locks, and long-polls that look again. */
+  private readonly shared: boolean;
+  private readonly unlisten: () => void = () => undefined;
 
   constructor(private readonly db: Db, private readonly opts: QueueOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.shared = dialectOf(db) === 'postgres';
+    if (this.shared) this.unlisten = (db as unknown as PgStore).onNotification(QUEUE_CHANNEL, () => this.waiters.wakeAll());
+    const forUpdate = this.shared ? ' FOR UPDATE' : '';
     this.st = {
+      lockJob: db.prepare(`SELECT * FROM jobs WHERE seq = ?${forUpdate}`),
       insertJob: db.prepare(`INSERT INTO jobs (id, source_kind, project, version, filename, upload_sha256, upload_size, git_repo, git_branch, git_commit,
         backend, priority, state, max_attempts, submitted_at, dedupe_key, uploaded_at)
         VALUES (@id, @source_kind, @project, @version, @filename, @upload_sha256, @upload_size, @git_repo, @git_branch, @git_commit,
@@ -114,6 +133,8 @@ export class JobQueue {
       jobBySeq: db.prepare('SELECT * FROM jobs WHERE seq = ?'),
       queuedFor: db.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND backend IN (SELECT value FROM json_each(?))
         ORDER BY priority DESC, seq LIMIT ?`),
+      // PostgreSQL: a candidate is taken only if no other master holds it now and it is still queued.
+      claimJob: db.prepare(`SELECT * FROM jobs WHERE seq = ? AND state = 'queued'${this.shared ? ' FOR UPDATE SKIP LOCKED' : ''}`),
       startJob: db.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now), slave = @slave,
         current_lease = @lease, progress_phase = NULL, progress_task = NULL, progress_tasks_done = 0, progress_log = NULL WHERE seq = @seq`),
       requeueJob: db.prepare(`UPDATE jobs SET state = 'queued', current_lease = NULL WHERE seq = ?`),
@@ -181,6 +202,7 @@ export class JobQueue {
   close(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.unlisten();
     this.waiters.close();
   }
 
@@ -229,7 +251,7 @@ export class JobQueue {
       dedupe_key: dedupeKeyOf(s, backend),
       uploaded_at: input.uploadedAt ?? null,
     });
-    this.waiters.wakeAll();
+    this.wake();
     return this.summary(id)!;
   }
 
@@ -287,7 +309,7 @@ export class JobQueue {
   cancel(id: string): AuditSummary {
     const j = this.job(id);
     this.db.transaction(() => {
-      const cur = this.st.jobBySeq.get(j.seq) as JobRow;
+      const cur = this.st.lockJob.get(j.seq) as JobRow;
       if (FINISHED_STATES.has(cur.state)) return;
       const now = this.clock.now();
       this.voidActive(cur.seq, 'cancelled by a user', null);
@@ -306,7 +328,7 @@ export class JobQueue {
   /** Asks a slave to drain (its next heartbeat carries `drain`). */
   drain(slave: string): SlaveSummary {
     this.st.requestDrain.run(slave);
-    this.waiters.wakeAll();
+    this.wake();
     return this.slaves().find((s) => s.name === slave)!;
   }
 
@@ -336,7 +358,7 @@ export class JobQueue {
       if (jobs.length > 0 || this.waiters.isClosed || this.isDraining(slave)) return jobs;
       const left = deadline - Date.now();
       if (left <= 0) return jobs;
-      await this.waiters.wait(left);
+      await this.waiters.wait(this.shared ? Math.min(left, CROSS_MASTER_POLL_MS) : left);
     }
   }
 
@@ -351,9 +373,13 @@ export class JobQueue {
       if (s.draining || s.drain_requested) return [];
       const backends = (JSON.parse(s.capabilities) as { backends?: unknown }).backends;
       // A job whose report this slave had rejected, or that ended on its infrastructure, goes to another slave while one is there to take it.
-      const rows = (this.st.queuedFor.all(JSON.stringify(Array.isArray(backends) ? backends : []), max * 2 + 50) as JobRow[])
-        .filter((j) => !this.st.rejectedBy.get(j.seq, slave) || !this.st.otherSlaveFor.get({ slave, seq: j.seq, backend: j.backend, since: now - 2 * this.opts.leaseMs }))
-        .slice(0, max);
+      const rows: JobRow[] = [];
+      for (const c of this.st.queuedFor.all(JSON.stringify(Array.isArray(backends) ? backends : []), max * 2 + 50) as JobRow[]) {
+        if (rows.length >= max) break;
+        if (this.st.rejectedBy.get(c.seq, slave) && this.st.otherSlaveFor.get({ slave, seq: c.seq, backend: c.backend, since: now - 2 * this.opts.leaseMs })) continue;
+        const j = this.st.claimJob.get(c.seq) as JobRow | undefined;
+        if (j) rows.push(j);
+      }
       return rows.map((j): LeasedJob => {
         const leaseId = newId(24);
         const expires = now + this.opts.leaseMs;
@@ -380,8 +406,8 @@ export class JobQueue {
         const a = this.st.attempt.get(leaseId) as AttemptRow | undefined;
         if (a && a.slave === slave && a.state === 'active') {
           const leaseExpiresAt = now + this.opts.leaseMs;
-          this.st.extendAttempt.run(leaseExpiresAt, leaseId);
-          extended.push({ leaseId, leaseExpiresAt });
+          if (this.st.extendAttempt.run(leaseExpiresAt, leaseId).changes === 1) extended.push({ leaseId, leaseExpiresAt });
+          else lost.push(leaseId);
         } else {
           lost.push(leaseId);
         }
@@ -433,8 +459,8 @@ export class JobQueue {
     this.sweep();
     let requeued = false;
     const result = this.db.transaction((): CompleteResult => {
+      const j = this.st.lockJob.get(this.ownAttempt(slave, leaseId).job_seq) as JobRow;
       const a = this.ownAttempt(slave, leaseId);
-      const j = this.st.jobBySeq.get(a.job_seq) as JobRow;
       if (FINISHED_STATES.has(j.state) || a.state === 'completed' || a.state === 'retried') return { stored: false };
       const now = this.clock.now();
       this.st.touchSlave.run(now, slave);
@@ -474,7 +500,7 @@ export class JobQueue {
       }
       return { stored: true };
     })();
-    if (requeued) this.waiters.wakeAll();
+    if (requeued) this.wake();
     return result;
   }
 
@@ -489,8 +515,8 @@ export class JobQueue {
     this.sweep();
     let requeued = false;
     this.db.transaction(() => {
+      const j = this.st.lockJob.get(this.ownAttempt(slave, leaseId).job_seq) as JobRow;
       const a = this.ownAttempt(slave, leaseId);
-      const j = this.st.jobBySeq.get(a.job_seq) as JobRow;
       if (FINISHED_STATES.has(j.state) || (a.state !== 'active' && a.state !== 'expired')) return;
       const now = this.clock.now();
       const why = reason.startsWith(REJECTED_PREFIX) ? reason : `${REJECTED_PREFIX}: ${reason}`;
@@ -500,7 +526,7 @@ export class JobQueue {
       if (a.state === 'active') this.st.endAttempt.run({ id: leaseId, state: 'retried', reason: why, now });
       if (j.state === 'running' && j.current_lease === leaseId) requeued = this.requeueOrExhaust(j.seq, now);
     })();
-    if (requeued) this.waiters.wakeAll();
+    if (requeued) this.wake();
     return { requeued };
   }
 
@@ -520,6 +546,7 @@ export class JobQueue {
     let requeued = false;
     this.db.transaction(() => {
       for (const stale of expired) {
+        this.st.lockJob.get(stale.job_seq);
         const a = this.st.attempt.get(stale.id) as AttemptRow;
         if (a.state !== 'active' || a.lease_expires_at > now) continue;
         this.st.endAttempt.run({ id: a.id, state: 'expired', reason: `lease expired: slave ${a.slave} stopped answering`, now });
@@ -527,11 +554,17 @@ export class JobQueue {
         if (j.state === 'running' && j.current_lease === a.id) requeued = this.requeueOrExhaust(j.seq, now) || requeued;
       }
     })();
-    if (requeued) this.waiters.wakeAll();
+    if (requeued) this.wake();
     return expired.length;
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** Wakes this master's long-polls, and (PostgreSQL) every other master's through NOTIFY. */
+  private wake(): void {
+    this.waiters.wakeAll();
+    if (this.shared) (this.db as unknown as PgStore).notify(QUEUE_CHANNEL);
+  }
 
   private job(id: string): JobRow {
     const j = this.st.jobById.get(id) as JobRow | undefined;

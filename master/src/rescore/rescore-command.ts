@@ -12,31 +12,33 @@ import { BlobStore } from '../blobs/blob-store.js';
 import { loadMasterConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { lockDataDir } from '../server/data-dir-lock.js';
+import { blobTempDir } from '../blobs/blob-dir.js';
 import { DB_FILE } from '../http/master-app.js';
 import { ObservationStore } from '../observations/observation-store.js';
 import { rescoreAll } from './rescore-store.js';
 
-export const RESCORE_USAGE = 'usage: pyti master rescore [--data DIR] [--observations-token T]';
+export const RESCORE_USAGE = 'usage: pyti master rescore [--data DIR] [--database postgres://…] [--blob-dir DIR] [--observations-token T]';
 
 /** Runs `pyti master rescore …` (args after `rescore`); resolves to the exit code (0, 2 when an audit could not be rescored). */
 export async function runRescoreCommand(args: string[], io: { out(s: string): void; err(s: string): void }, env: Record<string, string | undefined> = process.env): Promise<number> {
-  const { values } = parseArgs({ args, options: { data: { type: 'string' }, 'observations-token': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  const { values } = parseArgs({ args, options: { data: { type: 'string' }, database: { type: 'string' }, 'blob-dir': { type: 'string' }, 'observations-token': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
   if (values.help) {
     io.out(`${RESCORE_USAGE}\n`);
     return 0;
   }
-  const config = loadMasterConfig({ data: values.data, observationsToken: values['observations-token'] }, env);
-  // The master must be stopped: rescoring takes the data directory's lock like a master (PYTI_DATA_DIR_LOCKED).
-  const lock = await lockDataDir(config.dataDir, 'pyti master rescore');
+  const config = loadMasterConfig({ data: values.data, database: values.database, blobDir: values['blob-dir'], observationsToken: values['observations-token'] }, env);
+  // The master must be stopped: with SQLite, rescoring takes the data directory's lock like a master
+  // (PYTI_DATA_DIR_LOCKED); on PostgreSQL several masters share the store and nothing is locked.
+  const lock = config.database ? null : await lockDataDir(config.dataDir, 'pyti master rescore');
   let db;
   try {
-    db = openDatabase(join(config.dataDir, DB_FILE));
+    db = openDatabase(config.database ?? join(config.dataDir, DB_FILE));
   } catch (err) {
-    await lock.release();
+    await lock?.release();
     throw err;
   }
   try {
-    const blobs = new BlobStore(join(config.dataDir, 'blobs'), join(config.dataDir, 'tmp'));
+    const blobs = new BlobStore(config.blobDir, blobTempDir(config));
     const tally = new Map<string, number>();
     let changed = 0;
     let failed = 0;
@@ -59,6 +61,6 @@ export async function runRescoreCommand(args: string[], io: { out(s: string): vo
     return failed ? 2 : 0;
   } finally {
     db.close();
-    await lock.release();
+    await lock?.release();
   }
 }

@@ -12,10 +12,11 @@ import { PytiError } from '@pyti/vm-agent';
 import { TOKENS_FILE } from '../auth.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp } from '../http/master-app.js';
+import { redactUrl } from '../db/pg-store.js';
 import { describeRetention } from '../retention/retention-config.js';
 import { describeHolder, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
-export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] [--port N] [--slave-token name:token]...
+export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--database postgres://…] [--blob-dir DIR] [--host H] [--port N] [--slave-token name:token]...
                    [--lease-ms N] [--heartbeat-ms N] [--max-wait-ms N] [--max-attempts N] [--max-infra-retries N]
                    [--default-backend B] [--max-upload-bytes N] [--public-read]
                    [--index-url URL] [--files-host ORIGIN]... [--follow | --no-follow] [--poll-ms N] [--rss-poll-ms N] [--git-poll-ms N]
@@ -25,7 +26,7 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--observations-token T] [--public-url URL]
                    [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
                    [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR] [--gc-interval DUR] [--retention-prune-flagged]
-       pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
+       pyti master rescore [--data DIR] [--database URL] [--blob-dir DIR]   re-judge every stored audit with the current rules (master stopped)
        pyti master gc [--data DIR] [--dry-run] [--list] [--json]   delete what the retention policy lets go (pyti master gc --help)
 subscriptions (pyti subscribe): --index-url is the index followed (default https://pypi.org);
   --follow polls it from start-up, --no-follow never, default: once a subscription exists;
@@ -54,7 +55,10 @@ retention: --retention-max-age (30d) and --retention-max-bytes (50G) let gc dele
 queue: --max-attempts leases a job gets (default 3); --max-infra-retries N: a report with an infrastructure result
   (error:*) is retried on another slave up to N times (default 2, within --max-attempts) before it is stored
 lock: one master per --data directory (its master.lock; a second one exits with PYTI_DATA_DIR_LOCKED naming the holder)
-environment: PYTI_MASTER_DATA (data directory), PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
+store: SQLite in --data by default; --database postgres://USER@HOST/DB keeps it in PostgreSQL, where several masters
+  (each with its own --data) may share one database (jobs leased once, each feed followed by one master); give them one
+  --blob-dir (shared directory)
+environment: PYTI_MASTER_DATA (data directory), PYTI_DATABASE_URL, PYTI_BLOB_DIR, PYTI_USER_TOKEN, PYTI_SLAVE_TOKENS (name:token,…), PYTI_INDEX_URL,
   PYTI_OBSERVATIONS_TOKEN, PYTI_PUBLIC_URL, PYTI_SMTP_PASSWORD, PYTI_RETENTION_MAX_AGE, PYTI_RETENTION_MAX_BYTES, PYTI_GC_GRACE, PYTI_GC_INTERVAL,
   PYTI_RETENTION_PRUNE_FLAGGED`;
 
@@ -82,7 +86,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     ({ values } = parseArgs({
       args,
       options: {
-        data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+        data: { type: 'string' }, database: { type: 'string' }, 'blob-dir': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
         'slave-token': { type: 'string', multiple: true }, 'lease-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' },
         'max-wait-ms': { type: 'string' }, 'max-attempts': { type: 'string' }, 'max-infra-retries': { type: 'string' }, 'default-backend': { type: 'string' },
         'max-upload-bytes': { type: 'string' }, 'public-read': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -115,7 +119,7 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
   let lock: DataDirLock | null = null;
   try {
     const config = loadMasterConfig({
-      data: values.data, host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
+      data: values.data, database: values.database, blobDir: values['blob-dir'], host: values.host, port: values.port, slaveToken: values['slave-token'], leaseMs: values['lease-ms'],
       heartbeatMs: values['heartbeat-ms'], maxWaitMs: values['max-wait-ms'], maxAttempts: values['max-attempts'], maxInfraRetries: values['max-infra-retries'],
       defaultBackend: values['default-backend'], maxUploadBytes: values['max-upload-bytes'], publicRead: values['public-read'],
       indexUrl: values['index-url'], follow: values.follow ? true : values['no-follow'] ? false : undefined,
@@ -142,6 +146,8 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     }
     io.out(`pyti master listening on ${url}\n`);
     io.out(`data: ${config.dataDir} (locked: ${lock.path}, one master at a time)\n`);
+    if (config.database) io.out(`database: ${redactUrl(config.database)} (PostgreSQL)\n`);
+    io.out(`blobs: ${config.blobDir}\n`);
     io.out(`tokens: ${join(config.dataDir, TOKENS_FILE)} (the user token and the slave tokens; slaves: ${Object.keys(master.tokens.slaves).join(', ')})\n`);
     if (config.publicRead) io.out('reads are public (--public-read)\n');
     io.out(`hosts: ${config.allowedHosts.join(', ')} (--allowed-host)\n`);

@@ -1,4 +1,5 @@
-import { openDatabase, type Db } from '../db/database.js';
+import { type Db } from '../db/database.js';
+import { testStores } from '../testing/store-kit.js';
 import { ManualClock } from '../queue/clock.js';
 import { JobQueue } from '../queue/job-queue.js';
 import { ChangeIngest, type ResolveRelease } from './change-ingest.js';
@@ -12,7 +13,9 @@ const sdistAndPureWheels = (files: Parameters<typeof selectFilesToAudit>[0]) => 
 
 const URL_ = 'https://index.example';
 
-describe('change-log ingest', () => {
+const stores = testStores();
+
+describe.each(stores.kinds)('change-log ingest on %s', (kind) => {
   let db: Db;
   let clock: ManualClock;
   let queue: JobQueue;
@@ -21,8 +24,8 @@ describe('change-log ingest', () => {
   let index: MemoryIndex;
   let ingest: ChangeIngest;
 
-  beforeEach(() => {
-    db = openDatabase(':memory:');
+  beforeEach(async () => {
+    db = await stores.open(kind);
     clock = new ManualClock();
     queue = new JobQueue(db, { leaseMs: 10_000, maxWaitMs: 0, maxAttempts: 3, defaultBackend: 'bwrap', clock, sweepIntervalMs: 0 });
     store = new SubscriptionStore(db, queue, clock);

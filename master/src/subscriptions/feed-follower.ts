@@ -47,6 +47,8 @@ export interface FeedFollowerOptions {
   quarantine?: FeedQuarantine;
   /** Called with each ingested page's events (reads PEP 792 status of audited projects; must not throw). */
   afterPage?: (events: ChangeEvent[]) => Promise<void>;
+  /** Taken before each poll; a poll is skipped while another master holds it (several masters on PostgreSQL). */
+  lock?: { hold(): boolean };
 }
 
 const codeOf = (err: unknown) => (err instanceof PytiError ? err.code : 'PYTI_INDEX_UNREACHABLE');
@@ -92,6 +94,7 @@ export class FeedFollower {
   /** One change-log poll (see the module comment). */
   async pollChangelog(): Promise<void> {
     const { changelog, cursor, ingest } = this.opts;
+    if (this.opts.lock && !this.opts.lock.hold()) return;
     try {
       const indexSerial = await changelog.lastSerial();
       cursor.polled(indexSerial);
@@ -136,6 +139,7 @@ export class FeedFollower {
   /** One RSS poll of every feed: news or a gap trigger a change-log poll. */
   async pollRss(): Promise<void> {
     const { cursor } = this.opts;
+    if (this.opts.lock && !this.opts.lock.hold()) return;
     const stored = cursor.row().rss_state;
     const states = (stored ? JSON.parse(stored) : {}) as Record<string, RssWatchState>;
     let fresh = 0;

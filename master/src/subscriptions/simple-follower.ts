@@ -58,6 +58,8 @@ export interface SimpleFollowerOptions {
   timers?: Timers;
   log?: (line: string) => void;
   abort?: AbortController;
+  /** Taken before each pass; a pass is skipped while another master holds it (several masters on PostgreSQL). */
+  lock?: { hold(): boolean };
 }
 
 /** What one pass did. */
@@ -91,7 +93,7 @@ export class SimpleFollower {
   constructor(private readonly opts: SimpleFollowerOptions) {
     this.log = opts.log ?? (() => undefined);
     this.abort = opts.abort ?? new AbortController();
-    this.loop = new PollLoop(async () => void await this.poll(), {
+    this.loop = new PollLoop(async () => { if (!this.opts.lock || this.opts.lock.hold()) await this.poll(); }, {
       everyMs: opts.everyMs, timers: opts.timers,
       onError: (err, ms) => this.log(`simple index: ${codeOf(err)}: ${messageOf(err)}; next pass in ${Math.round(ms / 1000)} s`),
     });

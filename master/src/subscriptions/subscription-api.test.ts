@@ -8,11 +8,14 @@ import { cliIO, until } from '../testing/cli-test-kit.js';
 import { UserClient } from '../client/user-client.js';
 import { loadMasterConfig } from '../config.js';
 import { buildMasterApp, type MasterApp } from '../http/master-app.js';
+import { testStores } from '../testing/store-kit.js';
 import { MemoryChangelog, MemoryIndex } from './subscription-test-kit.js';
 
 const USER = 'user-token-0123456789';
 
-describe('subscription API and CLI (real socket)', () => {
+const stores = testStores();
+
+describe.each(stores.kinds)('subscription API and CLI on %s (real socket)', (kind) => {
   let dir: string;
   let m: MasterApp;
   let changelog: MemoryChangelog;
@@ -24,7 +27,8 @@ describe('subscription API and CLI (real socket)', () => {
     dir = mkdtempSync(join(tmpdir(), 'pyti-subs-api-'));
     changelog = new MemoryChangelog(700);
     index = new MemoryIndex();
-    const config = loadMasterConfig({ data: dir, port: 0, pollMs: 100, rssPollMs: 0 }, { PYTI_USER_TOKEN: USER });
+    const database = kind === 'postgres' ? await stores.location('postgres') : undefined;
+    const config = loadMasterConfig({ data: dir, database, port: 0, pollMs: 100, rssPollMs: 0 }, { PYTI_USER_TOKEN: USER });
     m = await buildMasterApp(config, { feeds: { changelog, resolve: index.resolve, rss: {}, log: (l) => log.push(l) } });
     await m.listen();
     client = new UserClient({ url: m.url!, token: USER });

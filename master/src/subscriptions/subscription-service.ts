@@ -14,6 +14,7 @@ import { ChangelogReader } from '../feeds/changelog.js';
 import { resolveReleaseFiles, selectFilesToAudit } from '../feeds/release-files.js';
 import { RssWatcher } from '../feeds/rss-watcher.js';
 import type { Db } from '../db/database.js';
+import { FeedLock } from '../db/feed-lock.js';
 import type { Clock } from '../queue/clock.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { FeedStatus, SubscriptionAudit, SubscriptionSummary } from '../user-api.js';
@@ -105,7 +106,7 @@ export class SubscriptionService {
         select: opts.select ?? ((files) => selectFilesToAudit(files)),
       }),
       clock, quarantine: this.quarantine, statuses: this.statuses, everyMs: opts.simplePollMs ?? 60_000, backfillWindowMs: opts.backfillWindowMs,
-      timers: opts.timers, log: opts.log, abort,
+      timers: opts.timers, log: opts.log, abort, lock: new FeedLock(db, `simple index of ${indexUrl}`, opts.log),
     });
     const rss = opts.rss ?? (opts.rssPollMs > 0 ? {
       updates: new RssWatcher({ url: `${indexUrl}/rss/updates.xml`, kind: 'updates', policy }),
@@ -114,7 +115,7 @@ export class SubscriptionService {
     this.follower = new FeedFollower({
       changelog: opts.changelog ?? new ChangelogReader({ indexUrl, signal: abort.signal, policy }),
       rss, ingest: this.ingest, cursor: this.cursor, pollMs: opts.pollMs, rssPollMs: opts.rssPollMs,
-      timers: opts.timers, log: opts.log, abort, quarantine: this.quarantine,
+      timers: opts.timers, log: opts.log, abort, quarantine: this.quarantine, lock: new FeedLock(db, `change log of ${indexUrl}`, opts.log),
       afterPage: (events) => statusChecker.check(events),
     });
   }
