@@ -162,13 +162,24 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     return 2;
   }
   const running = master;
+  let exitCode = 0;
   await new Promise<void>((resolve) => {
+    let stopped = false;
     const stop = (why: string) => {
+      if (stopped) return;
+      stopped = true;
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       io.err(`pyti master: ${why}; closing\n`);
       resolve();
     };
+    // A lost lock (its holder process ended) would let a second master share the directory: stop.
+    void lock!.lost.then((why) => {
+      if (stopped) return;
+      exitCode = 2;
+      io.err(`pyti: error PYTI_DATA_DIR_LOCKED: lost the data directory lock: ${why}; stopping so that no second master shares ${lock!.path}\n`);
+      stop('lost the data directory lock');
+    });
     const onTerm = () => stop('SIGTERM');
     const onInt = () => stop('SIGINT');
     process.on('SIGTERM', onTerm);
@@ -179,5 +190,5 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
   await running.close();
   await lock?.release();
   io.err('pyti master: closed\n');
-  return 0;
+  return exitCode;
 }
