@@ -22,7 +22,7 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--host H] 
                    [--feed changelog|simple|both] [--simple-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
-                   [--observations-token T] [--public-url URL]
+                   [--public-url URL]
                    [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
                    [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR] [--gc-interval DUR] [--retention-prune-flagged]
        pyti master rescore [--data DIR]   re-judge every stored audit with the current rules (master stopped)
