@@ -80,3 +80,28 @@ describe('an upload of an index file whose audit ended in an infrastructure erro
     }
   });
 });
+
+describe('a submission by name of a release whose sdist was audited', () => {
+  let k: MasterKit;
+  beforeEach(async () => { k = await MasterKit.start({}, { stats: { everyMs: 0 } }); });
+  afterEach(() => k.close());
+  const byName = (body: Record<string, unknown>) => k.request('POST', '/api/v1/audits', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+  it('returns the sdist\'s audit (the file the slave would pick); not a wheel\'s, another version\'s or another backend\'s', async () => {
+    const sdist = await byName({ project: 'Some_Pkg', version: '1.1', filename: 'some_pkg-1.1.tar.gz' });
+    expect(sdist.status).toBe(202);
+    await byName({ project: 'wheelonly', version: '2.0', filename: 'wheelonly-2.0-py3-none-any.whl' });
+
+    const same = await byName({ project: 'some-pkg', version: '1.1' });
+    expect(same.status).toBe(200);
+    expect(same.json()).toMatchObject({ id: sdist.json().id, reused: true });
+
+    for (const other of [{ project: 'some-pkg', version: '1.10' }, { project: 'some-pkg', version: '1.1', backend: 'qemu' }, { project: 'wheelonly', version: '2.0' }]) {
+      const r = await byName(other);
+      expect([other, r.status]).toEqual([other, 202]);
+    }
+    const forced = await byName({ project: 'some-pkg', version: '1.1', force: true });
+    expect(forced.status).toBe(202);
+    expect(forced.json().id).not.toBe(sdist.json().id);
+  });
+});
