@@ -14,6 +14,13 @@ describe('pyti --help', () => {
     expect(help).toContain('pyti subscribe list');
   });
 
+  it('shows submit --force and exit 69 (the master failed on its side), as pyti submit --help does', () => {
+    expect(help).toMatch(/^  pyti submit .*\[--force\]/m);
+    expect(help).toMatch(/\b69 the master failed on its side\b/);
+    const master = execFileSync(process.execPath, [bin, 'master', '--help'], { encoding: 'utf8' });
+    expect(master.match(/\[--observations-token T\]/g)).toHaveLength(1);
+  });
+
   it('points from the top-level help to the full subscribe help, which answers', () => {
     const sub = execFileSync(process.execPath, [bin, 'subscribe', '--help'], { encoding: 'utf8' });
     expect(sub).toContain('pyti subscribe set NAME');

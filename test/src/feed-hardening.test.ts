@@ -9,6 +9,8 @@
  * - a cursor an earlier PyTI left at 2^31 is moved back to the index's last serial, not refused forever;
  * - a release whose JSON document is unusable is quarantined with its code; the other releases of the
  *   same page are audited and the cursor moves on;
+ * - so is a release whose JSON document redirects off the index (PYTI_INDEX_HOST_REFUSED): refused on
+ *   every try, it must not stall the change log;
  * - every quarantined item is visible at GET /api/v1/feed/quarantine, counted in GET /api/v1/feed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -152,4 +154,20 @@ test('a release with an unusable JSON document is quarantined; the rest of the c
   await publish('gamma', '1.1');
   await poll();
   expect(await audited()).toContain('gamma==1.1 gamma-1.1-py3-none-any.whl');
+});
+
+test('a release whose JSON document redirects off the index is quarantined (PYTI_INDEX_HOST_REFUSED); the change log goes on', async () => {
+  server.injectFaults({ badRelease: { project: 'delta', kind: 'redirect-away' } });
+  await publish('delta', '2.0');
+  await publish('alpha', '3.0');
+  await poll();
+  const feed = await api('/api/v1/feed');
+  expect(feed).toMatchObject({ cursor: server.lastSerial(), lastError: null });
+  const audits = await audited();
+  expect(audits).toContain('alpha==3.0 alpha-3.0-py3-none-any.whl');
+  expect(audits.filter((a) => a.startsWith('delta==2.0'))).toEqual([]);
+  const item = (await api('/api/v1/feed/quarantine')).items.find((i: any) => i.source === 'release' && i.name === 'delta' && i.version === '2.0');
+  expect(item).toMatchObject({ code: 'PYTI_INDEX_HOST_REFUSED' });
+  expect(item.reason).toMatch(/pyti-elsewhere\.invalid/);
+  server.injectFaults({ badRelease: { project: 'delta', kind: null } });
 });

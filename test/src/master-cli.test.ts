@@ -98,9 +98,9 @@ describe('pyti submit|status|report against a master', () => {
     expect(await main(['report', id, ...conn()], early)).toBe(2);
     expect(early.stderr).toContain(`pyti: error PYTI_REPORT_NOT_READY: audit ${id} is queued`);
 
-    // Waiting on a second submission while a stand-in slave runs the first, then the second.
+    // Waiting on a second (forced) submission while a stand-in slave runs the first, then the second.
     const w = io();
-    const waiting = main(['submit', sdist, '--wait', ...conn()], w);
+    const waiting = main(['submit', sdist, '--force', '--wait', ...conn()], w); // the same bytes again: a second audit only when forced
     await runOneJob();
     await runOneJob();
     expect(await waiting).toBe(3); // the master re-judges: one high finding is suspicious

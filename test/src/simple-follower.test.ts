@@ -8,6 +8,7 @@
  * - an unchanged index answers 304 and the pass fetches no project page and no JSON document;
  * - a changed project's new file is found, its old files are not submitted again;
  * - files uploaded more than 14 days before the follower started are not backfilled, newer ones are;
+ * - a project listed at the first pass gets its new uploads audited, not the files it had before;
  * - beside the change log (`both`), the pass finds nothing the change log already audited.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,9 @@ describe('--feed simple', () => {
   beforeAll(async () => {
     server = await startIndexServer({ files: [], serialBase: 3000, clock: () => Date.now() + offset });
     await publish(server, 'before', '1.0');
+    offset = -3 * DAY; // a project with a release three days before the master started
+    await publish(server, 'established', '1.0');
+    offset = 0;
     m = await startMaster(server, 'simple', 'simple-master');
   });
   afterAll(async () => {
@@ -128,6 +132,16 @@ describe('--feed simple', () => {
     expect(await pass()).toMatchObject({ fetched: 1, newFiles: 1, tooOld: 0, submitted: 1 });
     expect((await audited(m)).filter((a) => a.startsWith('oldie'))).toEqual(['oldie==2.0 oldie-2.0-py3-none-any.whl', 'oldie==3.0 oldie-3.0-py3-none-any.whl']);
   });
+  test('a project listed at the first pass: its next upload is audited, not the files it had before following began', async () => {
+    await publish(server, 'established', '2.0');
+    expect(await pass()).toMatchObject({ changed: 1, fetched: 1, newFiles: 1, beforeStart: 1, submitted: 1 });
+    expect((await audited(m)).filter((a) => a.startsWith('established'))).toEqual(['established==2.0 established-2.0-py3-none-any.whl']);
+    // Recorded as seen: the next change does not bring it back.
+    await publish(server, 'established', '2.1');
+    expect(await pass()).toMatchObject({ fetched: 1, newFiles: 1, beforeStart: 0, submitted: 1 });
+    expect((await audited(m)).filter((a) => a.startsWith('established'))).toEqual(['established==2.0 established-2.0-py3-none-any.whl', 'established==2.1 established-2.1-py3-none-any.whl']);
+  });
+
   test('a broken project page is quarantined and the pass moves on; once fixed, its files are found', async () => {
     server.injectFaults({ badSimplePage: { project: 'zeta', kind: 'not-json' } });
     server.injectFaults({ badSimplePage: { project: 'theta', kind: 'other-project' } });

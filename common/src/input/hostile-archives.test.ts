@@ -108,7 +108,7 @@ describe('host and guest read a tar the same way', () => {
     ['a directory declaring data (tarfile reads it as headers)', () => [tarBlock({ name: 'hostile-1.0/d/', type: '5', data: 'x'.repeat(600) })], 'PYTI_INPUT_AMBIGUOUS', /Directory .* declares 600 bytes/],
     ['a duplicate PKG-INFO under another top directory (the guest keeps the last)', () => [tarFile('other-2.0/PKG-INFO', PKG_INFO.replace('hostile', 'other'))], 'PYTI_INPUT_AMBIGUOUS', /two PKG-INFO/],
     ['the same PKG-INFO twice, once as ./hostile-1.0/./PKG-INFO', () => [tarFile('./hostile-1.0/./PKG-INFO', PKG_INFO)], 'PYTI_INPUT_AMBIGUOUS', /two PKG-INFO/],
-    ['a latin-1 member name', () => [tarFile(Buffer.from('hostile-1.0/caf\xe9.py', 'latin1'), 'x')], 'PYTI_INPUT_BAD_NAME', /not valid UTF-8/],
+    ['a latin-1 member name', () => [tarFile(Buffer.from('hostile-1.0/caf\xe9.py', 'latin1'), 'x')], 'PYTI_INPUT_BAD_NAME', /member name "hostile-1\.0\/caf\\xe9\.py" is not valid UTF-8/],
     ['a non-UTF-8 PAX path', () => [paxBlock({ path: Buffer.from('hostile-1.0/\xff', 'latin1') }), tarFile('hostile-1.0/a', 'x')], 'PYTI_INPUT_BAD_NAME', /PAX path/],
     ['a symlink chain above the root (up -> .., up2 -> up/..)', () => [tarBlock({ name: 'hostile-1.0/up', type: '2', linkname: '..' }), tarBlock({ name: 'hostile-1.0/up2', type: '2', linkname: 'up/..' })], 'PYTI_INPUT_UNSAFE_LINK', /through other links/],
     ['a hard link through a symlink above the root', () => [tarBlock({ name: 'hostile-1.0/up', type: '2', linkname: '..' }), tarBlock({ name: 'hostile-1.0/h', type: '1', linkname: 'hostile-1.0/up/../x' })], 'PYTI_INPUT_UNSAFE_LINK', /through other links/],
@@ -138,8 +138,8 @@ describe('host and guest read a zip the same way', () => {
     ['a central name that differs from the local header', [md, { name: 'hostile/a.py', localName: '../../../a.py', data: 'x' }], 'PYTI_INPUT_AMBIGUOUS', /local header/],
     ['two .dist-info directories', [md, { name: 'other-2.0.dist-info/METADATA', data: METADATA.replace('hostile', 'other') }], 'PYTI_INPUT_AMBIGUOUS', /two \.dist-info/],
     ['a METADATA twice', [md, { ...md, data: METADATA.replace('1.0', '6.6.6') }], 'PYTI_INPUT_AMBIGUOUS', /occurs twice/],
-    ['a name flagged UTF-8 that is not (a guest traceback before)', [md, { name: Buffer.from('hostile/caf\xe9.py', 'latin1'), flags: 0x800, data: 'x' }], 'PYTI_INPUT_BAD_NAME', /flagged UTF-8/],
-    ['a non-ASCII name not flagged UTF-8', [md, { name: Buffer.from('hostile/caf\xc3\xa9.py', 'latin1'), flags: 0, data: 'x' }], 'PYTI_INPUT_BAD_NAME', /not flagged UTF-8/],
+    ['a name flagged UTF-8 that is not (a guest traceback before)', [md, { name: Buffer.from('hostile/caf\xe9.py', 'latin1'), flags: 0x800, data: 'x' }], 'PYTI_INPUT_BAD_NAME', /flagged UTF-8\) "hostile\/caf\\xe9\.py" is not valid UTF-8/],
+    ['a non-ASCII name not flagged UTF-8', [md, { name: Buffer.from('hostile/caf\xc3\xa9.py', 'latin1'), flags: 0, data: 'x' }], 'PYTI_INPUT_BAD_NAME', /"hostile\/caf\\xc3\\xa9\.py" is not ASCII and not flagged UTF-8/],
   ])('%s → %s', async (_what, entries, code, message) => {
     const err = await refusal(write(`z${Math.random().toString(36).slice(2)}-1.0-py3-none-any.whl`, rawZip(entries)));
     expect(err.code).toBe(code);

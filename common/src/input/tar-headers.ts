@@ -30,6 +30,21 @@ export function nulTerminated(buf: Buffer): Buffer {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
+ * `bytes` quoted for a message: printable ASCII as is (`"` and backslash escaped), every other byte
+ * as `\xNN`, at most 200 bytes. A name that is not UTF-8 is shown as the bytes it is (`"caf\xe9.py"`),
+ * not as a Latin-1 reading that looks valid, and carries no control character to the terminal.
+ */
+export function quoteBytes(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes.subarray(0, 200)) {
+    if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return `"${out}${bytes.length > 200 ? '…' : ''}"`;
+}
+
+/**
  * `bytes` as strict UTF-8. Throws PYTI_INPUT_BAD_NAME otherwise: the guest's tarfile would decode it
  * with surrogate escapes that its JSON output cannot carry (a traceback), and the host could not name it.
  */
@@ -37,7 +52,7 @@ export function utf8Name(bytes: Buffer, filename: string, what: string): string 
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new PytiError('PYTI_INPUT_BAD_NAME', `${filename}: ${what} ${JSON.stringify(bytes.toString('latin1').slice(0, 200))} is not valid UTF-8`);
+    throw new PytiError('PYTI_INPUT_BAD_NAME', `${filename}: ${what} ${quoteBytes(bytes)} is not valid UTF-8`);
   }
 }
 

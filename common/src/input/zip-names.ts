@@ -7,13 +7,13 @@
  */
 import { readSync } from 'node:fs';
 import { PytiError } from '@pyti/vm-agent';
-import { utf8Name } from './tar-headers.js';
+import { quoteBytes, utf8Name } from './tar-headers.js';
 
 /** The member's name from its raw central-directory bytes; throws PYTI_INPUT_BAD_NAME. */
 export function zipMemberName(raw: Buffer, flags: number, filename: string): string {
   if (flags & 0x800) return utf8Name(raw, filename, 'zip member name (flagged UTF-8)');
   for (const b of raw) {
-    if (b >= 0x80) throw new PytiError('PYTI_INPUT_BAD_NAME', `${filename}: zip member name ${JSON.stringify(raw.toString('latin1').slice(0, 200))} is not ASCII and not flagged UTF-8`);
+    if (b >= 0x80) throw new PytiError('PYTI_INPUT_BAD_NAME', `${filename}: zip member name ${quoteBytes(raw)} is not ASCII and not flagged UTF-8`);
   }
   return raw.toString('latin1');
 }

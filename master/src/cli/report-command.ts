@@ -42,8 +42,9 @@ export async function reportCommand(args: string[], io: CliIO): Promise<number> 
   if (values.html || values.out) html = await client.reportHtml(id);
   if (values.out) {
     const dir = resolve(values.out);
-    const files = await saveReport(client, d, report, html!, dir);
-    io.err(`saved ${files.length} files to ${dir}\n`);
+    const { written, pruned } = await saveReport(client, d, report, html!, dir);
+    io.err(`saved ${written.length} files to ${dir}\n`);
+    if (pruned.length) io.err(`not saved: ${pruned.length} raw file(s) the master's retention policy pruned (${clean(pruned.slice(0, 3).join(', '))}${pruned.length > 3 ? ', …' : ''})\n`);
   }
   if (values.json) io.out(`${JSON.stringify(report, null, 1)}\n`);
   else if (values.html) io.out(html!);

@@ -3,6 +3,8 @@
  * The master is trusted less than the local disk: artifact names must be plain relative paths (no
  * `..`, no absolute paths, no backslashes), may not replace report.json/report.html, are written
  * without following symbolic links, and must hash to the sha256 the master lists for them.
+ * Artifacts the master marks as pruned by its retention policy are not asked for (the master would
+ * answer 410): the report and what is still stored are saved, and the pruned ones are returned apart.
  */
 import { closeSync, constants, createWriteStream, lstatSync, mkdirSync, openSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -30,8 +32,11 @@ function makeParents(root: string, rel: string): string {
   return dest;
 }
 
-/** Writes everything; resolves to the files written, relative to `outDir`. */
-export async function saveReport(client: UserClient, d: AuditDetail, report: unknown, reportHtml: string, outDir: string): Promise<string[]> {
+/** What `saveReport` wrote, and the artifacts it skipped because the retention policy pruned them. */
+export interface SavedReport { written: string[]; pruned: string[] }
+
+/** Writes everything still stored; resolves to the files written (relative to `outDir`) and the pruned ones skipped. */
+export async function saveReport(client: UserClient, d: AuditDetail, report: unknown, reportHtml: string, outDir: string): Promise<SavedReport> {
   mkdirSync(outDir, { recursive: true });
   const root = realpathSync(outDir);
   const names = d.artifacts.map((a) => {
@@ -41,12 +46,17 @@ export async function saveReport(client: UserClient, d: AuditDetail, report: unk
   });
   if (new Set(names).size !== names.length) throw new PytiError('PYTI_INPUT_UNSAFE_PATH', 'the master lists an artifact name twice');
   const written: string[] = [];
+  const pruned: string[] = [];
   for (const [name, text] of [['report.json', `${JSON.stringify(report, null, 1)}\n`], ['report.html', reportHtml]] as const) {
     const fd = openNoFollow(join(root, name));
     try { writeFileSync(fd, text); } finally { closeSync(fd); }
     written.push(name);
   }
   for (const a of d.artifacts) {
+    if (a.pruned) {
+      pruned.push(a.name);
+      continue;
+    }
     const dest = makeParents(root, a.name);
     const out = createWriteStream(dest, { fd: openNoFollow(dest) });
     const got = await client.saveArtifact(d.id, a.name, out);
@@ -56,5 +66,5 @@ export async function saveReport(client: UserClient, d: AuditDetail, report: unk
     }
     written.push(a.name);
   }
-  return written;
+  return { written, pruned };
 }

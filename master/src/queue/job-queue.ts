@@ -128,6 +128,14 @@ export class JobQueue {
       // A finished audit first, else the newest queued or running one.
       reusable: db.prepare(`SELECT * FROM jobs WHERE dedupe_key = ? AND ${REUSABLE_AUDIT_SQL}
         ORDER BY CASE WHEN state = 'done' THEN 0 ELSE 1 END, seq DESC LIMIT 1`),
+      // An index file's finished audit whose distribution (the dist/ copy the slave sent) has these bytes.
+      auditedIndexFile: db.prepare(`SELECT j.* FROM artifacts a JOIN jobs j ON j.seq = a.job_seq
+        WHERE a.sha256 = @sha256 AND a.name = @name AND j.source_kind = 'index' AND j.backend = @backend
+          AND j.state = 'done' AND (j.result IS NULL OR j.result NOT LIKE 'error:%')
+        ORDER BY j.seq DESC LIMIT 1`),
+      // The audits of one release's files on one backend (a key range of jobs_dedupe: `index:<project>:<version>:`).
+      releaseAudits: db.prepare(`SELECT * FROM jobs WHERE dedupe_key >= ? AND dedupe_key < ? AND ${REUSABLE_AUDIT_SQL}
+        ORDER BY CASE WHEN state = 'done' THEN 0 ELSE 1 END, seq DESC LIMIT 50`),
       raisePriority: db.prepare(`UPDATE jobs SET priority = @priority WHERE seq = @seq AND state = 'queued' AND priority < @priority`),
       jobById: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       jobBySeq: db.prepare('SELECT * FROM jobs WHERE seq = ?'),
@@ -216,12 +224,26 @@ export class JobQueue {
   /**
    * Queues an audit of `input`, unless (without `force`) an audit of the same file on the same backend
    * is queued, running or done (audit-identity.ts): then that audit is returned (`reused`), its
-   * priority raised to the new one's while it is queued.
+   * priority raised to the new one's while it is queued. An upload is also the same file as an index
+   * file whose finished audit inspected the same bytes under the same name (its `dist/` artifact).
    */
   submitOnce(input: SubmitInput, opts: { force?: boolean } = {}): SubmitOnceResult {
-    const key = dedupeKeyOf(input.source, input.backend ?? this.opts.defaultBackend);
+    const backend = input.backend ?? this.opts.defaultBackend;
+    const key = dedupeKeyOf(input.source, backend);
+    const s = input.source;
     return this.db.transaction((): SubmitOnceResult => {
-      const old = key === null || opts.force ? undefined : this.st.reusable.get(key) as JobRow | undefined;
+      let old = key === null || opts.force ? undefined : this.st.reusable.get(key) as JobRow | undefined;
+      // An upload of the very bytes an index file's audit inspected (same name, same sha256) is that file.
+      if (!old && !opts.force && s.kind === 'upload') {
+        old = this.st.auditedIndexFile.get({ sha256: s.sha256, name: `dist/${s.filename}`, backend }) as JobRow | undefined;
+      }
+      // By name with no file named, the slave audits the release's sdist (pickFile; PyPI allows one per
+      // release): an audit of that release's .tar.gz on this backend (a subscription's) is that audit.
+      if (!old && !opts.force && key !== null && s.kind === 'index' && s.filename === undefined) {
+        const prefix = key.slice(0, key.length - `*:${backend}`.length);
+        old = (this.st.releaseAudits.all(prefix, `${prefix}\uffff`) as JobRow[])
+          .find((j) => j.dedupe_key === `${prefix}${j.filename}:${backend}` && /\.tar\.gz$/.test(j.filename ?? ''));
+      }
       if (!old) return { audit: this.submit(input), reused: false };
       if (input.priority !== undefined) this.st.raisePriority.run({ seq: old.seq, priority: input.priority });
       return { audit: this.summary(old.id)!, reused: true };

@@ -117,4 +117,43 @@ describe('the data directory lock', () => {
     expect(b.tookOverFrom).toBeNull();
     await b.release();
   });
+
+  it('a master whose lock holder process dies stops (PYTI_DATA_DIR_LOCKED), so no second master shares the directory', async () => {
+    const first = await startMaster(dir);
+    running.push(first);
+    // The flock(1) child holding the lock for this master (killed by hand, by the OOM killer, …).
+    const holder = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(first.child.pid)], { encoding: 'utf8' })
+      .split('\n').find((l) => l.includes('flock') && l.includes(LOCK_FILE));
+    expect(holder).toBeDefined();
+    process.kill(Number(holder!.trim().split(/\s+/)[0]), 'SIGKILL');
+    expect(await first.exited).toBe(2);
+    expect(first.err()).toMatch(/PYTI_DATA_DIR_LOCKED: lost the data directory lock: its flock\(1\) holder \(pid \d+\) ended \(SIGKILL\)/);
+    expect(first.err()).toContain('pyti master: closed');
+    // A stopped master released nothing it did not hold: the next one starts without a takeover claim against a live master.
+    const second = await startMaster(dir);
+    running.push(second);
+    expect((await fetch(`${second.url}/healthz`)).status).toBe(200);
+  });
+
+  it('in one process: a lost lock is reported, and releasing it leaves the new holder\'s name in the lock file', async () => {
+    const a = await lockDataDir(dir, 'test holder');
+    const line = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      .split('\n').find((l) => l.includes('flock') && l.includes(a.path));
+    process.kill(Number(line!.trim().split(/\s+/)[0]), 'SIGKILL');
+    expect(await a.lost).toMatch(/ended \(SIGKILL\), so the kernel dropped the lock/);
+    const b = await lockDataDir(dir, 'the next master');
+    await a.release();
+    expect(readLockHolder(a.path)).toMatchObject({ pid: process.pid, command: 'the next master' });
+    expect(lockHeld(a.path)).toBe(true);
+    await b.release();
+  });
+
+  it('in one process: a released lock is not reported lost', async () => {
+    const a = await lockDataDir(dir, 'test holder');
+    let lost: string | null = null;
+    void a.lost.then((w) => { lost = w; });
+    await a.release();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lost).toBeNull();
+  });
 });

@@ -41,6 +41,12 @@ export interface DataDirLock {
   readonly tookOverFrom: LockHolder | null;
   /** Releases the lock (idempotent). */
   release(): Promise<void>;
+  /**
+   * Resolves (with why) if the lock is lost while held: its flock(1) holder process ended before
+   * release() (killed by hand, by the OOM killer, …). The kernel has then dropped the lock and another
+   * master could take the directory: the holder of a lost lock must stop. Never rejects.
+   */
+  readonly lost: Promise<string>;
 }
 
 /** A second master on a data directory in use: the error names the holder. */
@@ -122,12 +128,21 @@ export async function lockDataDir(dataDir: string, command: string): Promise<Dat
   (child.stdin as unknown as { unref(): void }).unref();
   child.unref();
   let released: Promise<void> | null = null;
+  let wasLost = false;
+  const lost = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      if (released !== null) return;
+      wasLost = true; // another master may hold the lock (and have written its name) by now: leave the file alone
+      resolve(`its flock(1) holder (pid ${child.pid}) ended (${signal ?? `exit ${code}`}), so the kernel dropped the lock of ${path}`);
+    });
+  });
   return {
     path,
     holder,
     tookOverFrom: previous,
+    lost,
     release() {
-      released ??= releaseLock(child, path);
+      released ??= wasLost ? Promise.resolve() : releaseLock(child, path);
       return released;
     },
   };

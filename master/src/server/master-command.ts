@@ -23,7 +23,7 @@ export const MASTER_COMMAND_USAGE = `usage: pyti master [--data DIR] [--database
                    [--feed changelog|simple|both] [--simple-poll-ms N]
                    [--observations-token T] [--allowed-host NAME[:PORT]]...
                    [--request-timeout-ms N] [--idle-timeout-ms N] [--keep-alive-timeout-ms N]
-                   [--observations-token T] [--public-url URL]
+                   [--public-url URL]
                    [--smtp-host H --smtp-from A --smtp-to A,B [--smtp-port N] [--smtp-starttls] [--smtp-user U] [--email-on EVENTS]]
                    [--retention-max-age DUR] [--retention-max-bytes SIZE] [--gc-grace DUR] [--gc-interval DUR] [--retention-prune-flagged]
        pyti master rescore [--data DIR] [--database URL] [--blob-dir DIR]   re-judge every stored audit with the current rules (master stopped)
@@ -168,13 +168,24 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
     return 2;
   }
   const running = master;
+  let exitCode = 0;
   await new Promise<void>((resolve) => {
+    let stopped = false;
     const stop = (why: string) => {
+      if (stopped) return;
+      stopped = true;
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       io.err(`pyti master: ${why}; closing\n`);
       resolve();
     };
+    // A lost lock (its holder process ended) would let a second master share the directory: stop.
+    void lock!.lost.then((why) => {
+      if (stopped) return;
+      exitCode = 2;
+      io.err(`pyti: error PYTI_DATA_DIR_LOCKED: lost the data directory lock: ${why}; stopping so that no second master shares ${lock!.path}\n`);
+      stop('lost the data directory lock');
+    });
     const onTerm = () => stop('SIGTERM');
     const onInt = () => stop('SIGINT');
     process.on('SIGTERM', onTerm);
@@ -185,5 +196,5 @@ export async function runMasterCommand(args: string[], io: MasterCommandIO, opts
   await running.close();
   await lock?.release();
   io.err('pyti master: closed\n');
-  return 0;
+  return exitCode;
 }

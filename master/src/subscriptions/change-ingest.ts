@@ -93,8 +93,12 @@ interface LiveSubscription {
 /** A release whose document cannot be used: skipped and recorded, so one bad release does not stall the change log. */
 interface Unusable { code: string; message: string }
 type Resolved = ReleaseFiles | 'gone' | Unusable;
-/** Errors that say the index's document for one release is broken (not that the index is unreachable). */
-const UNUSABLE = new Set(['PYTI_INDEX_MALFORMED', 'PYTI_INDEX_MISMATCH']);
+/**
+ * Errors that say the index's document for one release is broken (not that the index is unreachable).
+ * A release document that redirects off the index (PYTI_INDEX_HOST_REFUSED) is one too: the policy
+ * refuses it on every try, so waiting for it would stall the whole change log for good.
+ */
+const UNUSABLE = new Set(['PYTI_INDEX_MALFORMED', 'PYTI_INDEX_MISMATCH', 'PYTI_INDEX_HOST_REFUSED']);
 const isUnusable = (r: Resolved | undefined): r is Unusable => typeof r === 'object' && 'code' in r;
 const releaseKey = (normalized: string, version: string) => `${normalized}\0${version}`;
 const RELEASE_KINDS = new Set(['new-release', 'add-file']);

@@ -14,7 +14,11 @@
  *    the change ingest (`add-file`, after `create` / `new release` when the project or version is
  *    new) unless its PEP 700 upload time is older than the follower's start minus the backfill window
  *    (14 days by default: PyPI refuses new files in a release after 14 days, so nothing older can
- *    still be missing from the change log);
+ *    still be missing from the change log). A project listed at the first pass was there before
+ *    following began: its files uploaded before the follower started (less START_SKEW_MS for the
+ *    index's clock) are recorded as seen, not submitted, so a fresh master follows uploads from now
+ *    on and not the two weeks before each project's next release; the backfill window applies to
+ *    projects that appeared since (e.g. shown again after a quarantine);
  * 4. keeps the root's ETag only once every changed project was processed (a failure leaves the rest
  *    for the next pass; what was done is not done again). A page that is malformed or names another
  *    project is quarantined (`GET /api/v1/feed/quarantine`) and the pass moves on.
@@ -41,6 +45,13 @@ export interface SimpleSource {
 
 /** PyPI's rule: a release takes no new files after 14 days. */
 export const BACKFILL_WINDOW_MS = 14 * 24 * 3600_000;
+
+/**
+ * How far the index's clock (PEP 700 upload times) may be behind the master's: a file of a project
+ * known at the first pass counts as uploaded before following began only when its upload time is this
+ * much older than the follower's start (a file uploaded just after the start is never skipped).
+ */
+export const START_SKEW_MS = 10 * 60_000;
 
 export interface SimpleFollowerOptions {
   source: SimpleSource;
@@ -75,6 +86,8 @@ export interface SimplePassResult {
   newFiles: number;
   /** Files not seen before but uploaded before the window (recorded, not submitted). */
   tooOld: number;
+  /** Files of projects listed at the first pass, uploaded before the follower started (recorded, not submitted). */
+  beforeStart: number;
   submitted: number;
   quarantined: number;
   /** `project: old → new` status changes. */
@@ -126,7 +139,7 @@ export class SimpleFollower {
   /** One pass (see the module comment). */
   async poll(): Promise<SimplePassResult> {
     const { store, source } = this.opts;
-    const r: SimplePassResult = { notModified: false, baseline: false, changed: 0, fetched: 0, newFiles: 0, tooOld: 0, submitted: 0, quarantined: 0, statusChanges: [] };
+    const r: SimplePassResult = { notModified: false, baseline: false, changed: 0, fetched: 0, newFiles: 0, tooOld: 0, beforeStart: 0, submitted: 0, quarantined: 0, statusChanges: [] };
     const state = store.state();
     store.polled();
     try {
@@ -167,7 +180,7 @@ export class SimpleFollower {
       store.rootDone(stale ? null : root.etag, root.lastSerial);
       if (r.fetched || r.quarantined) {
         this.log(`simple index: ${r.changed} projects changed, ${r.fetched} pages read, ${r.newFiles} new files, ${r.submitted} audits submitted`
-          + `${r.tooOld ? `, ${r.tooOld} older than the backfill window` : ''}${r.quarantined ? `, ${r.quarantined} quarantined` : ''}`);
+          + `${r.tooOld ? `, ${r.tooOld} older than the backfill window` : ''}${r.beforeStart ? `, ${r.beforeStart} uploaded before following began` : ''}${r.quarantined ? `, ${r.quarantined} quarantined` : ''}`);
       }
       return r;
     } catch (err) {
@@ -207,8 +220,11 @@ export class SimpleFollower {
     const seen = store.seenFiles(p.normalized);
     const windowStart = startedAt - (this.opts.backfillWindowMs ?? BACKFILL_WINDOW_MS);
     const fresh = page.files.filter((f) => !seen.has(f.filename));
-    const candidates = fresh.filter((f) => f.uploadMs === null || f.uploadMs >= windowStart);
-    r.tooOld += fresh.length - candidates.length;
+    const inWindow = fresh.filter((f) => f.uploadMs === null || f.uploadMs >= windowStart);
+    r.tooOld += fresh.length - inWindow.length;
+    // A project the first pass listed: what it had before following began is not a new upload.
+    const candidates = isNew ? inWindow : inWindow.filter((f) => f.uploadMs === null || f.uploadMs >= startedAt - START_SKEW_MS);
+    r.beforeStart += inWindow.length - candidates.length;
     r.newFiles += candidates.length;
     if (candidates.length) {
       const seenVersions = new Set(page.files.filter((f) => seen.has(f.filename)).map((f) => f.version));

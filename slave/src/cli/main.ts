@@ -37,7 +37,7 @@ export const USAGE = `usage:
                                               run a slave: lease jobs, prefetch with pip, audit, report (env PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA);
                                               its wheel cache is pruned at start and between jobs, least recently used first (default max 10G)
   pyti master [options]                       run the master: job queue, command API, user API, web pages
-  pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--wait] [--json]
+  pyti submit <file.tar.gz|file.whl> | <name>==<version> [--priority N] [--backend B] [--filename F] [--force] [--wait] [--json]
   pyti submit --zip FILE.zip | --git URL --ref REF [--priority N] [--backend B] [--wait] [--json]
   pyti status [ID] [--state S] [--verdict V] [--result R] [--project P] [--search TEXT] [--subscription S] [--rule R]
               [--backend B] [--slave S] [--since DATE] [--until DATE] [--limit N] [--offset N] [--json]
@@ -48,7 +48,8 @@ export const USAGE = `usage:
   pyti webhook add URL [--subscription NAME] [--on completed,flagged,regression|all] | list | remove ID | deliveries ID
   (submit, status, report, subscribe, diff, webhook: --master URL or PYTI_MASTER_URL, --token T or PYTI_TOKEN)
 
-exit codes: 0 clean · 1 a package failure, nothing found · 2 could not audit · 3 suspicious · 4 malicious · 64 usage error`;
+exit codes: 0 clean · 1 a package failure, nothing found · 2 could not audit · 3 suspicious · 4 malicious · 64 usage error ·
+  69 the master failed on its side (submit, status, report, …: a full disk, an internal error; try again later)`;
 
 const BACKENDS: Record<string, () => Backend> = {
   bwrap: () => new BwrapBackend(),

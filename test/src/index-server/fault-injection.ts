@@ -38,7 +38,8 @@ export interface FaultPlan {
   /**
    * The JSON API answers for `project` (`/pypi/<project>/json`, `/pypi/<project>/<v>/json`) are broken
    * until set to null: `not-json` (a body cut in half), `bad-file` (a file entry whose sha256 is not
-   * hex), `other-project` (a document naming another project).
+   * hex), `other-project` (a document naming another project), `redirect-away` (a 302 to the same path on
+   * `http://pyti-elsewhere.invalid`, a host that is not the index: a hostile or compromised index).
    */
   badRelease?: { project: string; kind: BadReleaseKind | null };
   /**
@@ -64,7 +65,7 @@ export interface PoisonEntry {
 }
 
 /** How a release's JSON API document is broken. */
-export type BadReleaseKind = 'not-json' | 'bad-file' | 'other-project';
+export type BadReleaseKind = 'not-json' | 'bad-file' | 'other-project' | 'redirect-away';
 
 /** What is still pending. */
 export interface PendingFaults {
@@ -120,8 +121,8 @@ export class FaultInjector {
       }
     }
     if (plan.badRelease !== undefined && (typeof plan.badRelease?.project !== 'string'
-      || ![null, 'not-json', 'bad-file', 'other-project'].includes(plan.badRelease.kind))) {
-      throw new Error('test index: badRelease must be {project, kind: "not-json" | "bad-file" | "other-project" | null}');
+      || ![null, 'not-json', 'bad-file', 'other-project', 'redirect-away'].includes(plan.badRelease.kind))) {
+      throw new Error('test index: badRelease must be {project, kind: "not-json" | "bad-file" | "other-project" | "redirect-away" | null}');
     }
     for (const k of Object.keys(this.counts) as Counted[]) count(k, plan[k]);
     if (plan.rateLimitHttpStatus !== undefined && plan.rateLimitHttpStatus !== 200 && plan.rateLimitHttpStatus !== 429) {

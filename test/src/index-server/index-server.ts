@@ -336,6 +336,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       if (!p || p.releases.size === 0) return notFound();
       const serialHeader = { 'X-PyPI-Last-Serial': p.lastSerial };
       const bad = faults.badRelease(p.project);
+      if (bad === 'redirect-away') return send(302, { Location: `http://pyti-elsewhere.invalid${path}`, 'Content-Type': 'text/plain; charset=utf-8' }, 'Moved\n');
       /** Fault injection: a release document broken as `badRelease` asks. */
       const answerDoc = (doc: Record<string, unknown>): void => {
         if (bad === 'not-json') return send(200, { 'Content-Type': 'application/json', ...serialHeader }, JSON.stringify(doc), 'malformed');
