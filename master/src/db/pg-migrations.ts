@@ -6,6 +6,7 @@
  * columns, keys, checks and indexes.
  */
 import { MIGRATIONS } from './migrations.js';
+import { bytewiseText } from './pg-sql.js';
 import { PROJECT_KEY_MIGRATION, projectKeySql } from './migration-project-key.js';
 
 /** Migration 3 (git audits): SQLite rebuilds `jobs` to change a CHECK; PostgreSQL alters it. */
@@ -57,6 +58,6 @@ export const NATIVE_PG = '-- pyti:native-postgresql\n';
 export function pgMigrations(migrations: readonly string[] = MIGRATIONS): string[] {
   return migrations.map((m) => {
     const o = PG_OVERRIDES.get(m);
-    return o === undefined ? m : NATIVE_PG + o;
+    return o === undefined ? m : NATIVE_PG + bytewiseText(o);
   });
 }
