@@ -93,6 +93,8 @@ export class HeadlessChromium {
     const exited = new Promise((r) => this.proc.once('exit', r));
     this.proc.kill('SIGTERM');
     await exited;
-    rmSync(this.profile, { recursive: true, force: true });
+    // Chromium's helper processes (renderer, crashpad) may still write into the profile for a moment
+    // after the browser exits: retry the removal (ENOTEMPTY) instead of failing the test that closed it.
+    rmSync(this.profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 }
