@@ -101,6 +101,8 @@ class SlaveDaemon {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 15_000;
   private masterDown = false;
+  /** The pending jobs.lease call failed and waits to retry (no live long-poll on the master). */
+  private leaseRetrying = false;
   private reg: RegisterResult | null = null;
   private backends = new Map<string, Backend>();
   private tags!: GuestTags;
@@ -117,6 +119,11 @@ class SlaveDaemon {
       masterUrl: config.masterUrl, token: config.token, retry: io.retry,
       onRetry: ({ what, attempt, error }) => {
         if (attempt === 1) this.io.log(`master: ${what}: ${error.message}; retrying`);
+        if (what === 'jobs.lease') {
+          // The long-poll got no answer: nothing can be leased into it while it waits to retry.
+          this.leaseRetrying = true;
+          if (this.draining) this.leaseCtrl.abort(new Drained());
+        }
       },
     });
     this.index = new IndexClient({ indexUrl: config.indexUrl, policy: config.fetchPolicy });
@@ -220,6 +227,7 @@ class SlaveDaemon {
       }
       const waitMs = Math.min(this.reg?.maxWaitMs ?? 30_000, this.io.leaseWaitMs ?? 30_000);
       try {
+        this.leaseRetrying = false;
         const r = await this.client.call('jobs.lease', { max: free, waitMs }, { signal: this.leaseCtrl.signal });
         failures = 0;
         if (this.masterDown) this.io.log('master reachable again');
@@ -303,7 +311,9 @@ class SlaveDaemon {
     this.io.log(`draining (${why}): ${this.running.size} running job(s) to finish, no new leases`);
     // The pending jobs.lease long-poll is not aborted: the heartbeat below says we drain, the master
     // answers the poll at once, and a job it leased in that answer meanwhile is run, not stranded.
-    // Only a call still pending well past the longest poll (a master that does not answer) is abandoned.
+    // Only a call still pending well past the longest poll (a master that does not answer) is abandoned,
+    // and one that is only retrying (the master cannot be reached) is abandoned at once.
+    if (this.leaseRetrying) this.leaseCtrl.abort(new Drained());
     setTimeout(() => this.leaseCtrl.abort(new Drained()), Math.min(this.reg?.maxWaitMs ?? 30_000, this.io.leaseWaitMs ?? 30_000) + 10_000).unref();
     this.drainCtrl.abort(new Drained());
     this.wakeLoop();
