@@ -29,7 +29,8 @@ export class HeadlessChromium {
   private constructor(binary: string) {
     this.profile = mkdtempSync(join(tmpdir(), 'pyti-chromium-'));
     this.proc = spawn(binary, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--remote-debugging-pipe', `--user-data-dir=${this.profile}`, 'about:blank'],
-      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+      // Its own process group, so close() can end chromium's helper processes (renderer, crashpad) too.
+      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], detached: true });
     (this.proc.stdio[4] as Readable).on('data', (c: Buffer) => this.onData(c.toString('utf8')));
   }
 
@@ -93,8 +94,18 @@ export class HeadlessChromium {
     const exited = new Promise((r) => this.proc.once('exit', r));
     this.proc.kill('SIGTERM');
     await exited;
-    // Chromium's helper processes (renderer, crashpad) may still write into the profile for a moment
-    // after the browser exits: retry the removal (ENOTEMPTY) instead of failing the test that closed it.
-    rmSync(this.profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    // Chromium's helper processes (renderer, crashpad) may outlive the browser and still write into the
+    // profile: end the whole process group, then remove the profile, retrying while they go away.
+    try {
+      process.kill(-this.proc.pid!, 'SIGKILL');
+    } catch {
+      /* the group has already gone */
+    }
+    try {
+      rmSync(this.profile, { recursive: true, force: true, maxRetries: 30, retryDelay: 100 });
+    } catch (err) {
+      // A temporary profile left in /tmp is not the page's failure: say so and go on.
+      process.stderr.write(`headless chromium: could not remove ${this.profile}: ${(err as Error).message}\n`);
+    }
   }
 }
