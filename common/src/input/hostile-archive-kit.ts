@@ -78,16 +78,19 @@ export interface RawZipEntry {
   /** General-purpose flags; bit 11 (0x800) says the name is UTF-8. Default 0x800 for non-ASCII string names. */
   flags?: number;
   mode?: number;
+  /** Deflate the data (method 8); false stores it (method 0). Default true. */
+  deflate?: boolean;
 }
 
-/** A deflated zip of `entries`, in order. */
+/** A zip of `entries`, in order: deflated unless an entry says `deflate: false`. */
 export function rawZip(entries: RawZipEntry[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const e of entries) {
     const raw = bytes(e.data);
-    const data = deflateRawSync(raw);
+    const method = e.deflate === false ? 0 : 8;
+    const data = method === 8 ? deflateRawSync(raw) : raw;
     const n = bytes(e.name);
     const ln = e.localName === undefined ? n : bytes(e.localName);
     const flags = e.flags ?? (typeof e.name === 'string' && /[^\x00-\x7f]/.test(e.name) ? 0x800 : 0);
@@ -96,7 +99,7 @@ export function rawZip(entries: RawZipEntry[]): Buffer {
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
     local.writeUInt16LE(flags, 6);
-    local.writeUInt16LE(8, 8);
+    local.writeUInt16LE(method, 8);
     local.writeUInt16LE(0x21, 12);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(data.length, 18);
@@ -107,7 +110,7 @@ export function rawZip(entries: RawZipEntry[]): Buffer {
     central.writeUInt16LE((3 << 8) | 20, 4);
     central.writeUInt16LE(20, 6);
     central.writeUInt16LE(flags, 8);
-    central.writeUInt16LE(8, 10);
+    central.writeUInt16LE(method, 10);
     central.writeUInt16LE(0x21, 14);
     central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(data.length, 20);

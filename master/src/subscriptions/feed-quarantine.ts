@@ -34,14 +34,8 @@ export interface QuarantinedItem extends QuarantineItem {
   seen: number;
 }
 
-interface Row {
-  source: QuarantineSource;
-  serial: string | null;
-  name: string | null;
-  version: string | null;
-  action: string | null;
-  code: string;
-  reason: string;
+/** A stored row: the item's columns, and when and how often it was seen. */
+interface Row extends QuarantineItem {
   first_at: number;
   last_at: number;
   seen: number;
