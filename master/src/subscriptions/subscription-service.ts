@@ -85,13 +85,12 @@ export class SubscriptionService {
     this.store = new SubscriptionStore(db, queue, clock, (row) => (git && row.kind === GIT_KIND ? { git: git.cursors.status(row.id) } : {}));
     this.cursor = new FeedCursor(db, indexUrl, clock);
     this.quarantine = new FeedQuarantine(db, indexUrl, clock);
-    this.ingest = new ChangeIngest({
-      db, queue, clock, cursor: this.cursor, quarantine: this.quarantine,
-      resolve: opts.resolve ?? ((name, version, minSerial, hints) => resolveReleaseFiles(indexUrl, name, version, {
-        minSerial, signal: abort.signal, policy, ...(hints?.removedInPage ? { retryNotFound: false } : {}),
-      })),
-      select: opts.select ?? ((files) => selectFilesToAudit(files)),
-    });
+    // How both followers read a release's files and pick those to audit.
+    const resolve: ResolveRelease = opts.resolve ?? ((name, version, minSerial, hints) => resolveReleaseFiles(indexUrl, name, version, {
+      minSerial, signal: abort.signal, policy, ...(hints?.removedInPage ? { retryNotFound: false } : {}),
+    }));
+    const select: SelectFiles = opts.select ?? ((files) => selectFilesToAudit(files));
+    this.ingest = new ChangeIngest({ db, queue, clock, cursor: this.cursor, quarantine: this.quarantine, resolve, select });
     this.feed = opts.feed ?? 'changelog';
     this.statuses = new ProjectStatusStore(db, clock);
     const simpleSource = opts.simple ?? new SimpleIndexReader({ indexUrl, signal: abort.signal });
@@ -101,9 +100,7 @@ export class SubscriptionService {
       store: new SimpleFollowStore(db, indexUrl, clock),
       // Deduplicated by the ledger's links (one audit per subscription and file), not by a serial.
       ingest: new ChangeIngest({
-        db, queue, clock, cursor: { serial: () => null, advance: () => undefined }, quarantine: this.quarantine,
-        resolve: opts.resolve ?? ((name, version, minSerial) => resolveReleaseFiles(indexUrl, name, version, { minSerial, signal: abort.signal, policy })),
-        select: opts.select ?? ((files) => selectFilesToAudit(files)),
+        db, queue, clock, cursor: { serial: () => null, advance: () => undefined }, quarantine: this.quarantine, resolve, select,
       }),
       clock, quarantine: this.quarantine, statuses: this.statuses, everyMs: opts.simplePollMs ?? 60_000, backfillWindowMs: opts.backfillWindowMs,
       timers: opts.timers, log: opts.log, abort, lock: new FeedLock(db, `simple index of ${indexUrl}`, opts.log),
