@@ -96,6 +96,27 @@ describe('the keys do not depend on what differs between backends', () => {
     expect(missingEvents(reference, new Map([['import', keysOf('import', warm)]]), ['import'])).toEqual([]);
   });
 
+  it('the same wheels installed by PyPA installer (direct writes, no bytecode, its own bookkeeping) give every key pip\'s install gave', () => {
+    const sp = '/work/data/venv/lib/python3.11/site-packages';
+    const files = ['pyti_helper/__init__.py', 'pyti_helper-0.1.dist-info/METADATA', 'pyti_helper-0.1.dist-info/WHEEL', 'pyti_helper-0.1.dist-info/top_level.txt', 'pyti_helper-0.1.dist-info/INSTALLER', 'pyti_helper-0.1.dist-info/RECORD',
+      'pyti_sample/__init__.py', 'pyti_sample-1.0.dist-info/METADATA', 'pyti_sample-1.0.dist-info/WHEEL', 'pyti_sample-1.0.dist-info/top_level.txt', 'pyti_sample-1.0.dist-info/INSTALLER', 'pyti_sample-1.0.dist-info/RECORD'];
+    let t = 1796668166.5;
+    const at = (): string => (t += 0.0001).toFixed(6);
+    const installer = [
+      `7     ${at()} execve("/work/data/venv/bin/python", ["/work/data/venv/bin/python", "-m", "installer", "--destdir", "/", "/work/data/wheel/pyti_sample-1.0-py3-none-any.whl"], 0x7ffd /* 20 vars */) = 0`,
+      ...files.flatMap((f) => [
+        `7     ${at()} mkdir("${sp}/${f.split('/')[0]}", 0777) = 0`,
+        `7     ${at()} openat(AT_FDCWD</work/scratch/install>, "${sp}/${f}", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0666) = 3<${sp}/${f}>`,
+      ]),
+      `7     ${at()} +++ exited with 0 +++`,
+    ];
+    const pip = new Map<Phase, PackageEvents>([['install', keysOf('install', lines('pyti-sample-install'))]]);
+    expect(missingEvents(pip, new Map([['install', keysOf('install', installer)]]), ['install'])).toEqual([]);
+    // …and an installer that skipped a module would be caught.
+    const skipped = installer.filter((l) => !/pyti_helper\/__init__\.py/.test(l));
+    expect(missingEvents(pip, new Map([['install', keysOf('install', skipped)]]), ['install']).map((m) => m.key)).toEqual([`write {work}/data/venv/lib/python3.11/site-packages/pyti_helper/__init__.py`]);
+  });
+
   it('paths: homes and aliases become ~, the work and tmp directories are named, random names are starred, /proc pids hidden', () => {
     const n = new PathNormaliser(PATHS);
     expect(n.path('/home/daniel/.aws/credentials')).toBe('~/.aws/credentials');
