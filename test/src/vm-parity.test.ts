@@ -99,15 +99,18 @@ beforeAll(async () => {
 }, 20 * 60 * 1000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('bwrap traces show what the hostile fixtures do (the trace comparison is not vacuous)', () => {
-  it.each(Object.entries(KNOWN_EVENTS).filter(([name]) => FIXTURES.some(([f]) => f === name)))('%s', (name, known) => {
-    for (const [phase, keys] of Object.entries(known) as [Phase, string[]][]) {
-      expect([...(referenceEvents.get(name)?.get(phase)?.keys() ?? [])]).toEqual(expect.arrayContaining(keys));
-    }
+const knownHere = Object.entries(KNOWN_EVENTS).filter(([name]) => FIXTURES.some(([f]) => f === name));
+if (knownHere.length) {
+  describe('bwrap traces show what the hostile fixtures do (the trace comparison is not vacuous)', () => {
+    it.each(knownHere)('%s', (name, known) => {
+      for (const [phase, keys] of Object.entries(known) as [Phase, string[]][]) {
+        expect([...(referenceEvents.get(name)?.get(phase)?.keys() ?? [])]).toEqual(expect.arrayContaining(keys));
+      }
+    });
   });
-});
+}
 
-for (const label of wanted) {
+for (const label of wanted.filter((l) => fixturesFor(l).length)) {
   describe(`${label} gives the same reports as bwrap`, () => {
     let backend: Backend | undefined;
     let why: string | null = null;
