@@ -238,6 +238,10 @@ def prepare_requirements(venv, wheelhouse, reqs, capture, plan_path=None):
         info["resolver_fallback"] = {"reason": ("the test requirements need what the host did not resolve and the wheelhouse has: "
                                                 + ", ".join(in_wheelhouse))[:1000], "requirements": missing[:100]}
         print("test: " + info["resolver_fallback"]["reason"] + "; pip resolves from the wheelhouse")
+    elif plan is not None:
+        # The host could not resolve the test environment (the plan's notes say why): pip does, relaxing pins.
+        why = "; ".join(plan["notes"]) or "the host did not resolve the test requirements"
+        info["resolver_fallback"] = {"reason": why[:1000], "requirements": wanted[:100]}
     info["installer"] = "pip"
     relaxed = []
     for _ in range(3):
