@@ -139,3 +139,45 @@ describe('the guest installs exactly the plan, checked first', () => {
     expect(g.result).toMatchObject({ installer: 'installer', missing_dependencies: ['pyti-helper>=0.1'] });
   });
 });
+
+describe('the test environment gets the plan\'s test wheels, preferring what the venv has', () => {
+  /** A venv with idx-leaf 1.0 installed, then pyti_testenv.prepare_requirements with a plan whose test part is idx-leaf 1.1. */
+  function prepare(requirement: string): { info: Record<string, unknown>; versions: Record<string, string> } {
+    const work = mkdtempSync(join(dir, 'testenv-'));
+    const wh = makeWheelhouse(join(work, 'wheelhouse'), ['idx-leaf-1.0', 'idx-leaf-1.1']);
+    const [old, newer] = ['idx_leaf-1.0-py3-none-any.whl', 'idx_leaf-1.1-py3-none-any.whl'];
+    writeFileSync(join(work, 'plan.json'), installPlanJson({ source: 'prefetch', runtime: [], test: [{ filename: newer, sha256: sha256OfFile(join(wh, newer)) }], notes: [] }));
+    const script = [
+      'import json, subprocess, sys', 'sys.path.insert(0, "/opt/pyti/tasks/guest")', 'import pyti_common as pc, pyti_testenv as te',
+      'subprocess.check_call([sys.executable, "-m", "venv", "--without-pip", "/work/v"])',
+      `subprocess.check_call(["/work/v/bin/python", "/opt/pyti/tasks/guest/pyti_wheel_install.py", "/wheelhouse/${old}"])`,
+      `info = te.prepare_requirements("/work/v", "/wheelhouse", [${JSON.stringify(requirement)}], pc.capture, "/work/plan.json")`,
+      'print("RESULT " + json.dumps({"info": info, "versions": te.installed_versions("/work/v")}))',
+    ].join('\n');
+    const r = spawnSync('bwrap', [
+      '--unshare-all', '--die-with-parent', '--ro-bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+      '--ro-bind', tasksDir(), '/opt/pyti/tasks', '--bind', work, '/work', '--ro-bind', wh, '/wheelhouse',
+      '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'HOME', '/tmp', '--', 'python3', '-c', script,
+    ], { encoding: 'utf8', timeout: 120_000 });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) throw new Error(`no result: ${r.stdout}\n${r.stderr}`);
+    return JSON.parse(line.slice(7)) as { info: Record<string, unknown>; versions: Record<string, string> };
+  }
+
+  it('a requirement the installed version meets keeps it', () => {
+    const { info, versions } = prepare('idx-leaf');
+    expect(info).toMatchObject({ installer: 'installer', installed: ['idx-leaf'], installed_wheels: [] });
+    expect(versions).toEqual({ 'idx-leaf': '1.0' });
+  });
+
+  it('a requirement only the planned version meets replaces the installed one', () => {
+    const { info, versions } = prepare('idx-leaf>=1.1');
+    expect(info).toMatchObject({ installer: 'installer', installed: ['idx-leaf>=1.1'], installed_wheels: ['idx_leaf-1.1-py3-none-any.whl'] });
+    expect(versions).toEqual({ 'idx-leaf': '1.1' });
+  });
+
+  it('a requirement neither meets, on a project the wheelhouse has: pip resolves it (relaxing the pin, as before), and says so', () => {
+    const { info } = prepare('idx-leaf>=2');
+    expect(info).toMatchObject({ installer: 'pip', resolver_fallback: { requirements: ['idx-leaf>=2'] }, relaxed: [{ requirement: 'idx-leaf>=2', relaxed_to: 'idx-leaf' }] });
+  });
+});
