@@ -193,6 +193,7 @@ describe('auditing fixture packages in the sandbox', () => {
     expect(r.install).toMatchObject({ installer: 'pip', resolverFallback: { requirements: ['pyti-helper>=0.1'] } });
     expect(r.install!.installed!.map((i) => i.name).sort()).toEqual(['dynamic-deps', 'pyti-helper']);
     expect((r as AuditReport & { notes?: string[] }).notes?.join('\n')).toMatch(/pip's resolver ran in the guest: .*pyti-helper/);
+    expect(r.tasks.find((t) => t.id === 'install')).toMatchObject({ status: 'pass', reason: expect.stringMatching(/^pip's resolver ran in the guest: .*pyti-helper/) });
     expect(r.tests).toMatchObject({ passed: 1, failed: 0 });
   });
 

@@ -104,9 +104,17 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   const installTask = tasks.find((t) => t.id === 'install');
   if (installTask?.status === 'fail' && typeof ij?.error === 'string' && !installTask.reason) installTask.reason = ij.error.slice(0, 500);
   const fallback = ij?.resolver_fallback as Record<string, unknown> | undefined;
-  if (fallback && typeof fallback.reason === 'string') notes.push(`install: pip's resolver ran in the guest: ${fallback.reason.slice(0, 500)}`);
+  // pip's resolver ran in the guest (the host's install plan could not meet the requirements): said in the
+  // report's notes and, when the task has no other reason, as its reason in the tasks table.
+  if (fallback && typeof fallback.reason === 'string') {
+    notes.push(`install: pip's resolver ran in the guest: ${fallback.reason.slice(0, 500)}`);
+    if (installTask && !installTask.reason) installTask.reason = `pip's resolver ran in the guest: ${fallback.reason.slice(0, 460)}`;
+  }
   const testFallback = pytestJson?.resolver_fallback as Record<string, unknown> | undefined;
-  if (testFallback && typeof testFallback.reason === 'string') notes.push(`test: pip's resolver ran in the guest: ${testFallback.reason.slice(0, 500)}`);
+  if (testFallback && typeof testFallback.reason === 'string') {
+    notes.push(`test: pip's resolver ran in the guest: ${testFallback.reason.slice(0, 500)}`);
+    if (testTask && !testTask.reason) testTask.reason = `pip's resolver ran in the guest: ${testFallback.reason.slice(0, 460)}`;
+  }
   const result = classify(tasks, session, bj, ij, tests);
   const rawFiles = [...session.raw].flatMap(([t, files]) => [...files.keys()].map((n) => `raw/${t}/${n}`));
   const report: AuditReport = {
