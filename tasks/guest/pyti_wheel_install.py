@@ -7,7 +7,8 @@ Usage: VENV/bin/python pyti_wheel_install.py [--no-compile] [--requested WHEEL] 
 Each wheel's modules are compiled to bytecode (optimization level 0, as pip does by default), so that
 imports in the emulator do not compile them later. Writes INSTALLER ("pyti") and, for the requested
 wheel, REQUESTED into its .dist-info, as pip would. Exit 1 with the reason when a wheel cannot be
-installed (a file that already exists, a broken archive).
+installed (a broken archive, a file that cannot be written). A file another wheel installed before is
+overwritten, as pip does.
 """
 import os
 import sys
@@ -18,6 +19,17 @@ sys.path.append("/usr/lib/python3/dist-packages")
 import installer  # noqa: E402
 from installer.destinations import SchemeDictionaryDestination  # noqa: E402
 from installer.sources import WheelFile  # noqa: E402
+
+
+class OverwritingDestination(SchemeDictionaryDestination):
+    """installer refuses to overwrite a file; pip overwrites one another distribution installed (the
+    shared `backports/__init__.py` of the backports.* distributions): the later wheel wins, as with pip."""
+
+    def write_to_fs(self, scheme, path, stream, is_executable):
+        target = self._path_with_destdir(scheme, path)
+        if os.path.lexists(target) and not os.path.isdir(target):
+            os.remove(target)
+        return super().write_to_fs(scheme, path, stream, is_executable)
 
 
 def main(argv):
@@ -41,7 +53,7 @@ def main(argv):
                 paths = dict(scheme)
                 paths["headers"] = os.path.join(scheme["data"], "include", "site",
                                                 "python%d.%d" % sys.version_info[:2], source.distribution)
-                destination = SchemeDictionaryDestination(
+                destination = OverwritingDestination(
                     scheme_dict=paths, interpreter=sys.executable, script_kind="posix",
                     bytecode_optimization_levels=compile_levels)
                 extra = {"INSTALLER": b"pyti\n"}

@@ -181,3 +181,33 @@ describe('the test environment gets the plan\'s test wheels, preferring what the
     expect(info).toMatchObject({ installer: 'pip', resolver_fallback: { requirements: ['idx-leaf>=2'] }, relaxed: [{ requirement: 'idx-leaf>=2', relaxed_to: 'idx-leaf' }] });
   });
 });
+
+describe('the guest\'s minimal installer', () => {
+  it('overwrites a file another wheel installed (backports.*\'s shared __init__.py), as pip does', () => {
+    const work = mkdtempSync(join(dir, 'overlap-'));
+    const script = [
+      'import base64, hashlib, subprocess, sys, zipfile',
+      'def wheel(name):',
+      '    files = {"ns/__init__.py": b"# shared\\n", "ns/%s.py" % name: b"X = 1\\n",',
+      '             "%s-1.0.dist-info/METADATA" % name: ("Metadata-Version: 2.1\\nName: %s\\nVersion: 1.0\\n" % name).encode(),',
+      '             "%s-1.0.dist-info/WHEEL" % name: b"Wheel-Version: 1.0\\nGenerator: pyti-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}',
+      '    record = "".join("%s,sha256=%s,%d\\n" % (p, base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=").decode(), len(d)) for p, d in files.items())',
+      '    files["%s-1.0.dist-info/RECORD" % name] = (record + "%s-1.0.dist-info/RECORD,,\\n" % name).encode()',
+      '    path = "/work/%s-1.0-py3-none-any.whl" % name',
+      '    with zipfile.ZipFile(path, "w") as z:',
+      '        for p, d in files.items():',
+      '            z.writestr(p, d)',
+      '    return path',
+      'subprocess.check_call([sys.executable, "-m", "venv", "--without-pip", "/work/v"])',
+      'sys.exit(subprocess.call(["/work/v/bin/python", "/opt/pyti/tasks/guest/pyti_wheel_install.py", wheel("nsa"), wheel("nsb")]))',
+    ].join('\n');
+    const r = spawnSync('bwrap', [
+      '--unshare-all', '--die-with-parent', '--ro-bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+      '--ro-bind', tasksDir(), '/opt/pyti/tasks', '--bind', work, '/work', '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--', 'python3', '-c', script,
+    ], { encoding: 'utf8', timeout: 120_000 });
+    expect({ code: r.status, out: r.stdout + r.stderr }).toEqual({ code: 0, out: expect.stringContaining('installed nsb-1.0-py3-none-any.whl') });
+    const site = join(work, 'v', 'lib', readdirSync(join(work, 'v', 'lib'))[0]!, 'site-packages');
+    expect(readdirSync(site).filter((n) => n.endsWith('.dist-info')).sort()).toEqual(['nsa-1.0.dist-info', 'nsb-1.0.dist-info']);
+    expect(readdirSync(join(site, 'ns')).filter((n) => n.endsWith('.py')).sort()).toEqual(['__init__.py', 'nsa.py', 'nsb.py']);
+  });
+});
