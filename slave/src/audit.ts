@@ -15,6 +15,8 @@ import { generateBait } from './bait/generate-bait.js';
 import { validateDist, type ValidatedDist, type AuditReport, type InfraError, type InfraErrorKind, type DistributionOrigin, type RetriedAttempt, renderHtml, loadStaticScanner, type StaticScanSummary } from '@pyti/common';
 import { readableWheelhouse } from './input/readable-wheelhouse.js';
 import { readTestRequirements, TEST_REQUIREMENTS_FILE, type TestRequirementsFile } from './prefetch/test-requirements.js';
+import { emptyInstallPlan, INSTALL_PLAN_FILE, installPlanJson, type InstallPlan } from './prefetch/install-plan.js';
+import { installPlanFromWheelhouse } from './prefetch/wheelhouse-plan.js';
 import { buildReport } from './report/build-report.js';
 import { testRunInfraError } from './results/test-summary.js';
 import { RAW_NAME } from './guest-messages.js';
@@ -66,6 +68,12 @@ export interface AuditOptions {
    * (readTestRequirements) with nothing unresolved: the guest's pip then names what the wheelhouse lacks.
    */
   testRequirements?: TestRequirementsFile;
+  /**
+   * The exact wheels the guest installs (`PrefetchResult.installPlan`), written to the guest as
+   * `{input}/pyti-install-plan.json`. When absent, the host resolves the distribution's static
+   * requirements against `wheelhouse` with the guest's pip, offline (wheelhouse-plan.ts).
+   */
+  installPlan?: InstallPlan;
 }
 
 export interface AuditOutcome {
@@ -127,11 +135,14 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   const bait = opts.bait === false ? undefined : generateBait();
   const plan = auditPlan({ distFile: dist.filename, parallel: opts.parallel, limits: opts.limits, skip: opts.skip, bait, perf: opts.perf });
   const testRequirements = opts.testRequirements ?? await declaredTestRequirements(dist, rootfs, opts.signal);
+  const installPlan = opts.installPlan ?? (opts.wheelhouse === undefined
+    ? emptyInstallPlan('no wheelhouse: nothing to install besides the package')
+    : await installPlanFromWheelhouse({ dist, rootfs, wheelhouse: opts.wheelhouse, testRequirements, signal: opts.signal }));
   const retried: RetriedAttempt[] = [];
   let session: SessionOutcome;
   for (let attempt = 0; ; attempt++) {
     const t1 = Date.now();
-    session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0, testRequirements);
+    session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0, testRequirements, installPlan);
     // A test run the sandbox failed (killed from outside, out of disk) is retried like any sandbox failure.
     session.infraError ??= testRunInfraError(session);
     const infra = session.infraError;
@@ -151,7 +162,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
 }
 
 /** One attempt: a fresh job directory and sandbox, the plan run through it, everything removed after. */
-async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number, testRequirements: TestRequirementsFile): Promise<SessionOutcome> {
+async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number, testRequirements: TestRequirementsFile, installPlan: InstallPlan): Promise<SessionOutcome> {
   const progress = opts.onProgress ?? (() => undefined);
   const jobDir = createJobDir();
   try {
@@ -161,6 +172,7 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     // Readable by every task uid whatever the file's own mode (hatchling writes its sdists 0600).
     chmodSync(join(inputDir, dist.filename), 0o644);
     writeFileSync(join(inputDir, TEST_REQUIREMENTS_FILE), `${JSON.stringify(testRequirements, null, 2)}\n`);
+    writeFileSync(join(inputDir, INSTALL_PLAN_FILE), installPlanJson(installPlan));
     const wheelhouse = opts.wheelhouse !== undefined ? readableWheelhouse(opts.wheelhouse, join(jobDir, 'wheelhouse')) : join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
     opts.signal?.throwIfAborted();

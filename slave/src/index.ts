@@ -33,6 +33,8 @@ export * from './prefetch/requirements.js';
 export * from './prefetch/sdist-requirements.js';
 export * from './prefetch/test-requirements.js';
 export * from './prefetch/test-prefetch.js';
+export * from './prefetch/install-plan.js';
+export * from './prefetch/wheelhouse-plan.js';
 export * from './daemon/slave-daemon.js';
 export * from './daemon/slave-config.js';
 export * from './daemon/outbox.js';

@@ -11,6 +11,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyti_install_plan as ip  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLUGIN_DIR = os.path.join(HERE, "pytest_plugin")
 IMAGE_SITE = "/usr/lib/python3/dist-packages"
@@ -163,11 +166,42 @@ def installed_versions(venv):
     return out
 
 
-def prepare_requirements(venv, wheelhouse, reqs, capture):
-    """Installs pytest, coverage and the test requirements. Returns a dict for pytest.json:
-    installed (list), image_tools (names taken from the image), relaxed (requirements the wheelhouse
-    has the project of but not at a matching version: installed by their bare name, as the host's
-    prefetch does), missing (names) and error."""
+def install_planned(venv, wheelhouse, wanted, test_wheels, capture):
+    """Installs `wanted` (requirement strings) from what the venv has and the host's planned test wheels,
+    no resolver: the closure of the requirements (ip.closure), preferring what is installed; a planned
+    wheel of another version than the installed one replaces it. Returns (missing requirements, error or
+    None, names of the wheels installed). Raises ip.PlanError (a wheel not as the host planned it)."""
+    sp = site_packages(venv)
+    installed = ip.installed_dists(sp) if sp else {}
+    planned = ip.planned_dists(wheelhouse, test_wheels)
+    candidates = {k: [d] for k, d in installed.items()}
+    for k, d in planned.items():
+        candidates.setdefault(k, []).append(d)
+    order, missing, problems = ip.closure(wanted, candidates)
+    if missing:
+        return missing, None, []
+    if problems:
+        return [], "; ".join(problems)[:2000], []
+    new = [d for d in order if d.path]
+    for d in new:
+        if d.key in installed:
+            ip.uninstall(installed[d.key], venv)
+    if not new:
+        return [], None, []
+    code, output = capture([os.path.join(venv, "bin", "python"), os.path.join(HERE, "pyti_wheel_install.py")] + [d.path for d in new])
+    if code != 0:
+        tail = "\n".join([line for line in output.splitlines() if line.strip()][-5:])[-2000:]
+        return [], tail or "the installer exited with %d" % code, []
+    return [], None, [d.filename for d in new]
+
+
+def prepare_requirements(venv, wheelhouse, reqs, capture, plan_path=None):
+    """Installs pytest, coverage and the test requirements: the host's planned test wheels with PyPA's
+    installer when the install plan has them (`installer`: "installer"), else (no plan, or requirements
+    the plan cannot meet that the wheelhouse has: `resolver_fallback`) the image's pip resolves from the
+    wheelhouse. Returns a dict for pytest.json: installed (list), image_tools (names taken from the
+    image), relaxed (requirements the wheelhouse has the project of but not at a matching version:
+    installed by their bare name, as the host's prefetch does), missing (names) and error."""
     have = wheelhouse_names(wheelhouse)
     from_image = [t for t in TOOLS if t not in have]
     info = {"requirements": reqs, "image_tools": from_image}
@@ -179,6 +213,36 @@ def prepare_requirements(venv, wheelhouse, reqs, capture):
     wanted = [t for t in TOOLS if t in have and t not in {req_name(r) for r in kept}] + kept
     if not wanted:
         return info
+    try:
+        plan = ip.read_plan(plan_path)
+    except ip.PlanError as e:
+        info.update(error=str(e)[:2000], missing=[])
+        return info
+    if plan is not None and plan["test"] is not None:
+        try:
+            missing, error, new = install_planned(venv, wheelhouse, wanted, plan["test"], capture)
+        except ip.PlanError as e:
+            info.update(error=str(e)[:2000], missing=[])
+            return info
+        info["installer"] = "installer"
+        if error:
+            info.update(error=error, missing=[])
+            return info
+        if not missing:
+            info.update(installed=wanted, installed_wheels=new)
+            return info
+        in_wheelhouse = [m for m in missing if req_name(m) in have]
+        if not in_wheelhouse:
+            info.update(missing=missing, error="not in the wheelhouse: " + ", ".join(missing))
+            return info
+        info["resolver_fallback"] = {"reason": ("the test requirements need what the host did not resolve and the wheelhouse has: "
+                                                + ", ".join(in_wheelhouse))[:1000], "requirements": missing[:100]}
+        print("test: " + info["resolver_fallback"]["reason"] + "; pip resolves from the wheelhouse")
+    elif plan is not None:
+        # The host could not resolve the test environment (the plan's notes say why): pip does, relaxing pins.
+        why = "; ".join(plan["notes"]) or "the host did not resolve the test requirements"
+        info["resolver_fallback"] = {"reason": why[:1000], "requirements": wanted[:100]}
+    info["installer"] = "pip"
     relaxed = []
     for _ in range(3):
         code, missing, tail = pip_install(venv, wheelhouse, wanted, capture)

@@ -1,14 +1,16 @@
 """Task `test`: the distribution's own test suite with pytest, as its maintainers run it, under coverage.
 
-Usage: python3 run_tests.py SOURCE_DIR META_DIR COVERAGE_DIR RAW_DIR SCRATCH VENV WHEELHOUSE TEST_REQS RUN_DIR
+Usage: python3 run_tests.py SOURCE_DIR META_DIR COVERAGE_DIR RAW_DIR SCRATCH VENV WHEELHOUSE TEST_REQS RUN_DIR [PLAN]
 Run by the image's python3. Steps:
 - TEST_REQS ({input}/pyti-test-requirements.json, may be absent): `unresolved` non-empty -> the tests
   are not run (exit 3, pytest.json names them);
-- RUN_DIR/venv: a copy of the install task's venv, where the image's pip installs pytest, coverage and
-  the test requirements offline from WHEELHOUSE (a pinned requirement the wheelhouse has only at another
-  version is relaxed to its bare name, as the host's prefetch does, and reported; pip naming a missing
-  distribution -> exit 3); what the wheelhouse lacks of pytest/coverage is taken from the image, at the
-  END of sys.path;
+- RUN_DIR/venv: a copy of the install task's venv, where pytest, coverage and the test requirements are
+  installed offline: the test wheels of the host's install plan (PLAN, {input}/pyti-install-plan.json)
+  with PyPA's installer, no resolver (a requirement they cannot meet and the wheelhouse lacks -> exit 3);
+  without planned test wheels, or for what they cannot meet but the wheelhouse has, the image's pip
+  resolves from WHEELHOUSE as before (a pinned requirement the wheelhouse has only at another version is
+  relaxed to its bare name, as the host's prefetch does, and reported; pip naming a missing distribution
+  -> exit 3); what the wheelhouse lacks of pytest/coverage is taken from the image, at the END of sys.path;
 - RUN_DIR/tree: the whole unpacked sdist; pytest runs from its root (its own config decides: testpaths,
   python_files, addopts...), as `pytest` does (no cwd on sys.path), against the installed package
   (flat layouts get the installed compiled extensions copied in, as an in-place build);
@@ -168,6 +170,7 @@ def rerun_failures(records, header, launcher, venv, tree, scratch, budget):
 
 def main():
     source, meta_dir, cov_dir, raw, scratch, venv0, wheelhouse, reqs_file, run_dir = sys.argv[1:10]
+    plan_path = sys.argv[10] if len(sys.argv) > 10 else None
     t_start = time.monotonic()
     meta = read_json(os.path.join(meta_dir, "inspect.json"), {}) or {}
     result = {"status": "error"}
@@ -201,8 +204,11 @@ def main():
                         reason="test requirements could not be resolved: " + ", ".join(names))
 
     venv = te.copy_venv(venv0, os.path.join(run_dir, "venv"))
-    info = te.prepare_requirements(venv, wheelhouse, reqs, capture)
+    info = te.prepare_requirements(venv, wheelhouse, reqs, capture, plan_path)
     result.update(image_tools=info.get("image_tools"), installed=info.get("installed", []))
+    for k in ("installer", "resolver_fallback"):
+        if info.get(k):
+            result[k] = info[k]
     relaxed = host_relaxed + info.get("relaxed", [])
     if relaxed:
         versions = te.installed_versions(venv)

@@ -77,6 +77,12 @@ export const TRACED_ENV: Readonly<Record<string, string>> = Object.freeze({
 /** The host writes the test requirements (slave/src/prefetch/test-requirements.ts) here; absent: none declared. */
 export const TEST_REQUIREMENTS_FILE = 'pyti-test-requirements.json';
 
+/**
+ * The host writes the install plan here (slave/src/prefetch/install-plan.ts): the exact wheels the install
+ * and test tasks install, as the host resolved them; no resolver runs in the guest.
+ */
+export const INSTALL_PLAN_FILE = 'pyti-install-plan.json';
+
 /** The task definitions of an audit of `{input}/<distFile>` (`perf`: with the perf task). */
 export function auditTasks(distFile: string, opts: { perf?: boolean } = {}): TaskSpec[] {
   const dist = `{input}/${distFile}`;
@@ -97,9 +103,9 @@ export function auditTasks(distFile: string, opts: { perf?: boolean } = {}): Tas
       command: [PY, helper('build_wheel.py'), dist, '{data:source}', '{data:meta}', '{data:wheel}', '{raw}', '{scratch}', '{wheelhouse}'],
     }),
     t({
-      id: 'install', title: 'pip install into a fresh venv, offline (traced)',
+      id: 'install', title: 'Install the wheel and its resolved dependencies into a fresh venv, offline (traced)',
       dependsOn: [], needs: ['wheel'], produces: ['venv'], failurePolicy: 'halt', env: { ...TRACED_ENV }, network: 'sinkhole',
-      command: [PY, helper('install_wheel.py'), '{data:wheel}', '{data:venv}', '{raw}', '{wheelhouse}'],
+      command: [PY, helper('install_wheel.py'), '{data:wheel}', '{data:venv}', '{raw}', '{wheelhouse}', `{input}/${INSTALL_PLAN_FILE}`],
     }),
     t({
       id: 'import', title: 'Import every top-level module (traced)',
@@ -112,10 +118,10 @@ export function auditTasks(distFile: string, opts: { perf?: boolean } = {}): Tas
       id: 'test', title: 'Run the test suite with pytest under coverage',
       dependsOn: [], needs: ['venv', 'source', 'meta'], produces: ['coverage-data', 'test-run'], failurePolicy: 'flunk', locks: [PACKAGE_HOME],
       limits: TEST_LIMITS,
-      // The image's python3 runs it: its pip installs the test requirements into a copy of the venv
-      // ({data:test-run}/venv), where the venv's python then runs pytest from the whole sdist's root.
+      // The image's python3 runs it: the test wheels of the host's install plan are installed into a copy of
+      // the venv ({data:test-run}/venv), where the venv's python then runs pytest from the whole sdist's root.
       command: [PY, helper('run_tests.py'), '{data:source}', '{data:meta}', '{data:coverage-data}', '{raw}', '{scratch}',
-        '{data:venv}', '{wheelhouse}', `{input}/${TEST_REQUIREMENTS_FILE}`, '{data:test-run}'],
+        '{data:venv}', '{wheelhouse}', `{input}/${TEST_REQUIREMENTS_FILE}`, '{data:test-run}', `{input}/${INSTALL_PLAN_FILE}`],
     }),
     ...(opts.perf ? [t({
       id: 'perf', title: 'Time the slowest tests: 5 runs each',

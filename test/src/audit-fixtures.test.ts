@@ -35,11 +35,18 @@ describe('auditing fixture packages in the sandbox', () => {
     expect(r.tasks.filter((x) => (x.peakMemoryBytes ?? 0) > 0).length).toBeGreaterThanOrEqual(4);
   });
 
-  it('the benign install trace shows pip\'s process tree and the venv files, and no network', () => {
+  it('the benign install trace shows the installer\'s process and the venv files, bytecode compiled, and no network', () => {
     const tr = sample.report.traces.install!;
-    expect(tr.processes.some((p) => p.argv.join(' ').includes('pip'))).toBe(true);
+    // No resolver in the guest: one interpreter installs the host's plan (pyti-helper) and then the package's wheel.
+    expect(sample.report.install!.installer).toBe('installer');
+    expect(sample.report.install!.installed!.map((i) => i.name)).toEqual(['pyti-helper', 'pyti-sample']);
+    const installer = tr.processes.find((p) => p.argv.some((a) => a.endsWith('/pyti_wheel_install.py')));
+    expect(installer?.argv.map((a) => a.split('/').pop())).toEqual(expect.arrayContaining(['pyti_helper-0.1-py3-none-any.whl', 'pyti_sample-1.0-py3-none-any.whl']));
+    expect(tr.processes.some((p) => p.argv.join(' ').includes(' -m pip'))).toBe(false);
     expect(tr.files.some((f) => f.path.includes('/site-packages/pyti_sample/__init__.py') && f.ops.includes('create'))).toBe(true);
-    // pip binds ::1 port 0 to probe for IPv6 (listed, not a finding); nothing connects or sends.
+    // Bytecode written at install (compileall writes a temporary file and renames it over the .pyc).
+    expect(tr.files.some((f) => /\/site-packages\/pyti_sample\/__pycache__\/__init__\.cpython-\d+\.pyc/.test(f.path))).toBe(true);
+    // Nothing binds, connects or sends (pip's IPv6 probe is gone with pip).
     expect(tr.network.filter((n) => n.op === 'connect' || n.op === 'send')).toEqual([]);
     expect(tr.network.every((n) => n.op === 'bind' && n.address === '::1' && n.port === 0)).toBe(true);
     expect(sample.report.traces.import!.counts.processes).toBeGreaterThan(0);
@@ -171,9 +178,29 @@ describe('auditing fixture packages in the sandbox', () => {
   it('a wheelhouse lacking a dependency is a dependency problem, not a crash', async () => {
     const { report: r, exitCode } = await auditFixture('needs-missing-dep');
     expect(r.result).toBe('install-fail:deps');
-    expect(r.install!.missingDependencies!.join(' ')).toContain('pyti-not-in-wheelhouse');
+    // Named by the guest's check of the built wheel's Requires-Dist against the host's plan (no pip ran).
+    expect(r.install!.missingDependencies).toEqual(['pyti-not-in-wheelhouse>=1.0']);
+    expect(r.install!.installer).toBe('installer');
+    expect(r.install!.resolverFallback).toBeUndefined();
     expect(exitCode).toBe(1);
     expect(task(r, 'test')).toMatchObject({ status: 'skipped' });
+  });
+
+  it('dynamic dependencies (only the built wheel declares them) that the wheelhouse has: pip resolves them, and the report says so', async () => {
+    const { report: r } = await auditFixture('dynamic-deps', { wheelhouse: ['pyti-helper'] });
+    expect(r.distribution.requiresDist).toEqual([]); // the sdist's static metadata lists none
+    expect(r.result).toBe('pass');
+    expect(r.install).toMatchObject({ installer: 'pip', resolverFallback: { requirements: ['pyti-helper>=0.1'] } });
+    expect(r.install!.installed!.map((i) => i.name).sort()).toEqual(['dynamic-deps', 'pyti-helper']);
+    expect((r as AuditReport & { notes?: string[] }).notes?.join('\n')).toMatch(/pip's resolver ran in the guest: .*pyti-helper/);
+    expect(r.tasks.find((t) => t.id === 'install')).toMatchObject({ status: 'pass', reason: expect.stringMatching(/^pip's resolver ran in the guest: .*pyti-helper/) });
+    expect(r.tests).toMatchObject({ passed: 1, failed: 0 });
+  });
+
+  it('dynamic dependencies the wheelhouse lacks: install-fail:deps naming them', async () => {
+    const { report: r } = await auditFixture('dynamic-deps');
+    expect(r.result).toBe('install-fail:deps');
+    expect(r.install).toMatchObject({ installer: 'installer', missingDependencies: ['pyti-helper>=0.1'] });
   });
 
   it('a wheel input is audited without a build', async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRootfs } from '@pyti/images';
-import { guestTags, prefetchDependencies, WheelCache, type GuestTags } from '@pyti/slave';
+import { guestTags, prefetchDependencies, sha256OfFile, WheelCache, type GuestTags } from '@pyti/slave';
 import { validateDist } from '@pyti/common';
 import { buildIndexFixtures, type IndexFixtures } from './index-fixtures.js';
 import { startIndexServer, type IndexServer } from './index-server/index-server.js';
@@ -49,6 +49,9 @@ describe('prefetch with the guest pip against the test index', () => {
     expect(first.wheels.find((w) => w.startsWith('idx_leaf-'))).toMatch(/^idx_leaf-1\.1-/); // the newest satisfying idx-leaf>=1.0
     expect(first.downloaded).toBe(3);
     expect(readdirSync(wh1).sort()).toEqual(first.wheels);
+    // The install plan: exactly the runtime group's wheels with their sha256 (the build requirements are the build's).
+    const leaf = first.wheels.find((w) => w.startsWith('idx_leaf-'))!;
+    expect(first.installPlan).toEqual({ source: 'prefetch', runtime: [{ filename: leaf, sha256: sha256OfFile(join(wh1, leaf)) }], test: [], notes: [] });
     const gets = packageGets().length;
     expect(gets).toBe(3);
 
@@ -71,5 +74,7 @@ describe('prefetch with the guest pip against the test index', () => {
     expect(s.error).toMatch(/direct references/);
     expect(s.error).toMatch(/does not start with a project name/);
     expect(s.wheels).toEqual([]);
+    expect(s.installPlan.runtime).toEqual([]);
+    expect(s.installPlan.notes.join('\n')).toMatch(/dependencies not resolved/);
   });
 });

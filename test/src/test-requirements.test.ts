@@ -119,6 +119,9 @@ describe('prefetching the test requirements against the test index', () => {
     // pytest is declared, but the index has neither it nor coverage: the test task uses the image's.
     expect(s.testRequirements).toEqual({ requirements: ['idx-app>=1.0'], unresolved: [], sources: ['extra:test'] });
     expect(readdirSync(wh).map((w) => w.split('-')[0]).sort()).toEqual(['idx_app', 'idx_leaf', 'setuptools', 'wheel']);
+    // The plan: idx-leaf for the install; idx-app (the test extra) added for the test environment.
+    expect(s.installPlan.runtime.map((w) => w.filename.split('-')[0])).toEqual(['idx_leaf']);
+    expect(s.installPlan.test!.map((w) => w.filename.split('-')[0])).toEqual(['idx_app']);
     expect(log.join('\n')).toMatch(/pytest cannot be resolved from the index; the test task uses the image's copy/);
   });
 
@@ -151,9 +154,13 @@ describe('prefetching the test requirements against the test index', () => {
     const wh = join(dir, `wh-audit-${name}`);
     const s = await prefetchDependencies({ dist, wheelhouse: wh, cache, rootfs, tags, simpleUrl: server.simpleUrl });
     const { report: r } = await auditDistribution({
-      distPath: dist.path, wheelhouse: wh, outDir: join(dir, `out-${name}`), backend: new BwrapBackend(), parallel: 2, testRequirements: s.testRequirements,
+      distPath: dist.path, wheelhouse: wh, outDir: join(dir, `out-${name}`), backend: new BwrapBackend(), parallel: 2, testRequirements: s.testRequirements, installPlan: s.installPlan,
     });
     expect(r.result).toBe(result);
+    // Installed from prefetch's plan by the installer, in the install task and in the test environment: no pip resolved in the guest.
+    expect(r.install).toMatchObject({ installer: 'installer', installed: expect.arrayContaining([{ name, version: '1.0' }]) });
+    if (name === 'idx-tested') expect(r.install!.installed).toEqual([{ name: 'idx-leaf', version: '1.1' }, { name, version: '1.0' }]);
+    if (result === 'pass') expect(r.tests!.run).toMatchObject({ installer: 'installer' });
     if (name === 'idx-pinned-tests') {
       // Installed by its bare name, and the report says which version stood in for the pin.
       expect(r.tests).toMatchObject({ total: 2, passed: 2 });

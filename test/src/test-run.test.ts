@@ -105,6 +105,8 @@ describe('the test task runs the project\'s own suite', () => {
     expect(outcomes(r)).toEqual({ 'tests/test_with_helper.py::test_helper_from_the_test_environment': 'passed' });
     expect(r.tests!.run!.installed).toEqual(['pyti-helper>=0.1']);
     expect(r.install!.installed!.map((i) => i.name)).toEqual(['uses-test-extra']);
+    // The host planned pyti-helper for the test environment: the installer put it there, no pip resolved in the guest.
+    expect(r.tests!.run!.installer).toBe('installer');
   });
 
   it('a pinned test requirement the wheelhouse has only at another version is relaxed, reported, and the tests run', async () => {
@@ -113,6 +115,9 @@ describe('the test task runs the project\'s own suite', () => {
     expect(outcomes(r)).toEqual({ 'tests/test_pinned.py::test_shout': 'passed', 'tests/test_pinned.py::test_helper_installed_by_name': 'passed' });
     expect(r.tests!.run!.relaxed).toEqual([{ requirement: 'pyti-helper==0.0.9', installed: '0.1' }]);
     expect(r.tests!.missingRequirements).toBeUndefined();
+    // The host's resolution against the wheelhouse failed on the pin: the guest's pip relaxed it, and the report says pip resolved.
+    expect(r.tests!.run!.installer).toBe('pip');
+    expect((r as typeof r & { notes?: string[] }).notes?.join('\n')).toMatch(/test: pip's resolver ran in the guest: test requirements not resolved against the wheelhouse/);
   });
 
   it('a run that meets a full disk is the sandbox\'s failure: error:sandbox, retried, not test-fail', async () => {

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   PYTI_INPUT_BAD_NAME: 'an archive member name or link target is not valid UTF-8 (or a zip name flagged UTF-8 is not)',
   PYTI_INPUT_BAD_VERSION: 'the distribution\'s version (file name or metadata) is not a valid PEP 440 version',
   PYTI_WHEELHOUSE_INVALID: 'the wheelhouse is not a readable directory',
+  PYTI_INSTALL_PLAN_INVALID: 'the install plan (the wheels the guest installs, as the host resolved them) is malformed',
   PYTI_BACKEND_UNAVAILABLE: 'the sandbox backend cannot run on this host',
   PYTI_SANDBOX_UIDS_BUSY: 'every task uid range of the host-wide pool is held by a running sandbox (too many concurrent process sandboxes on this host)',
   PYTI_USAGE: 'the command line is wrong',

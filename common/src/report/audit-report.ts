@@ -129,7 +129,13 @@ export interface AuditReport {
   imports?: ImportResult[];
   /** `missingToolchain`: what the image lacks to build it (a backend, cargo, a compiler, a header): `build-fail:toolchain`. */
   build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[]; missingToolchain?: string[]; backend?: string; backendDistribution?: string };
-  install?: { wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[] };
+  install?: {
+    wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[];
+    /** What installed: `installer` (the host's install plan, no resolver in the guest) or `pip` (no plan, or the fallback). */
+    installer?: 'installer' | 'pip';
+    /** Set when the built wheel needed what the host's plan lacked and the wheelhouse had: pip's resolver ran in the guest. */
+    resolverFallback?: { reason: string; requirements: string[] };
+  };
   /** How far the audit reached into the payload: fallback modules used, Windows shims run, execute calls. */
   reach?: ReachSummary;
   /** The traced phases: process tree, files, network. */

@@ -62,6 +62,8 @@ export interface TestSummary {
     config?: string | null; discovery?: string; args?: string[] | null; imageTools?: string[]; installed?: string[];
     /** Test requirements with no matching version to install, installed by their bare name (`installed`: the version it got). */
     relaxed?: { requirement: string; installed?: string }[];
+    /** What installed the test requirements: `installer` (the host's install plan, no resolver in the guest) or `pip`. */
+    installer?: 'installer' | 'pip';
   };
 }
 

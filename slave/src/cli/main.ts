@@ -192,6 +192,7 @@ async function auditCommand(args: string[], io: CliIO): Promise<number> {
           if (summary.error) say(`prefetch incomplete (the audit runs all the same; what is missing shows in the report): ${summary.error.split('\n')[0]}`);
           // What prefetch resolved for the tests (as the slave's job-runner passes it on).
           if (summary.testRequirements) audit.testRequirements = summary.testRequirements;
+          audit.installPlan = summary.installPlan;
         }
       }
     }

@@ -132,7 +132,7 @@ export async function runJob(ctx: JobContext): Promise<JobResult> {
     note(`${dist.filename}: ${dist.kind} of ${dist.name} ${dist.version}, sha256 ${dist.sha256}`);
 
     phase('prefetching');
-    const prefetch = await prefetchDependencies({
+    const { installPlan, ...prefetch } = await prefetchDependencies({
       dist, wheelhouse, cache: ctx.cache, rootfs: ctx.rootfs, tags: ctx.tags, simpleUrl: ctx.index.simpleUrl, signal: ctx.signal, onLog: note,
     });
     ctx.signal.throwIfAborted();
@@ -147,7 +147,7 @@ export async function runJob(ctx: JobContext): Promise<JobResult> {
     };
     const outcome = await auditDistribution({
       ...ctx.audit, distPath, wheelhouse, outDir, backend: ctx.backend, rootfs: ctx.rootfs, onProgress, signal: ctx.signal,
-      testRequirements: prefetch.testRequirements,
+      testRequirements: prefetch.testRequirements, installPlan,
     });
     if (git) attachSource(outDir, git.source, git.buildLog);
     note(`audited: ${outcome.report.result} (${outcome.report.verdict})`);

@@ -71,7 +71,8 @@ export async function sdistFromCommit(ctx: GitJobContext, s: GitJobSource, jobDi
   const problems = [...sr.problems, ...screened.refused.map((r) => `build requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`)];
   const wheelhouse = join(jobDir, 'build-wheelhouse');
   mkdirSync(wheelhouse, { recursive: true });
-  const prefetch = await prefetchRequirementGroups({
+  // The install plan is the audit's business; the build of the sdist needs only the wheelhouse.
+  const { installPlan: _plan, ...prefetch } = await prefetchRequirementGroups({
     wheelhouse, cache: ctx.cache, rootfs: ctx.rootfs, tags: ctx.tags, simpleUrl: ctx.simpleUrl, signal: ctx.signal, onLog: (l) => ctx.note(l),
   }, [{ what: 'build requirements', reqs: screened.accepted }], problems);
   ctx.signal.throwIfAborted();

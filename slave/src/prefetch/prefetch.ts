@@ -21,6 +21,16 @@ import { screenRequirements } from './requirements.js';
 import type { CachedWheel, WheelCache } from './wheel-cache.js';
 import { readTestRequirements, type DeclaredTestRequirements } from './test-requirements.js';
 import { resolveTestRequirements } from './test-prefetch.js';
+import type { InstallPlan } from './install-plan.js';
+
+/** What prefetch returns: the summary (sent to the master) and the install plan (for the guest only). */
+export interface PrefetchResult extends PrefetchSummary {
+  /**
+   * The exact wheels the guest installs (install-plan.ts): the runtime group's wheels as pip resolved
+   * them, and the test group's beyond those; written into the job's input directory by the audit.
+   */
+  installPlan: InstallPlan;
+}
 
 export interface PrefetchOptions {
   /** The distribution, as validateDist read it. */
@@ -40,7 +50,7 @@ export interface PrefetchOptions {
 }
 
 /** Fetches the dependencies and build requirements of `dist` into its wheelhouse. */
-export async function prefetchDependencies(o: PrefetchOptions): Promise<PrefetchSummary> {
+export async function prefetchDependencies(o: PrefetchOptions): Promise<PrefetchResult> {
   const t0 = Date.now();
   const log = o.onLog ?? (() => undefined);
   const errors: string[] = [];
@@ -57,7 +67,7 @@ export async function prefetchDependencies(o: PrefetchOptions): Promise<Prefetch
   }
   const runtime = screenRequirements(runtimeReqs);
   const build = screenRequirements(buildReqs);
-  groups.push({ what: 'dependencies', reqs: runtime.accepted }, { what: 'build requirements', reqs: build.accepted });
+  groups.push({ what: 'dependencies', reqs: runtime.accepted, installed: true }, { what: 'build requirements', reqs: build.accepted });
   for (const r of build.refused) errors.push(`build requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
   for (const r of runtime.refused) errors.push(`requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
 
@@ -84,6 +94,8 @@ export interface TestGroup {
 export interface RequirementGroup {
   what: string;
   reqs: string[];
+  /** The group the install task installs (the runtime requirements): its wheels are the install plan's `runtime`. */
+  installed?: boolean;
 }
 
 /**
@@ -91,15 +103,18 @@ export interface RequirementGroup {
  * into `o.wheelhouse` and summarizes; `errors` (problems found before, e.g. refused requirements) go
  * into the summary with pip's own failures.
  */
-export async function prefetchRequirementGroups(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[] = [], t0 = Date.now(), tests?: TestGroup): Promise<PrefetchSummary> {
+export async function prefetchRequirementGroups(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[] = [], t0 = Date.now(), tests?: TestGroup): Promise<PrefetchResult> {
   // Holding a use of the wheel cache: its pruner waits until the wheels are linked into the wheelhouse.
   return o.cache.use(() => prefetchGroupsInUse(o, groups, errors, t0, tests));
 }
 
-async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[], t0: number, tests?: TestGroup): Promise<PrefetchSummary> {
+async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: RequirementGroup[], errors: string[], t0: number, tests?: TestGroup): Promise<PrefetchResult> {
   const log = o.onLog ?? (() => undefined);
   const wheels = new Map<string, CachedWheel>();
   const failed = new Set<RequirementGroup>();
+  const planNotes: string[] = [];
+  const runtimeWheels = new Map<string, CachedWheel>();
+  let testWheels: CachedWheel[] | undefined;
   for (const g of groups) {
     if (!g.reqs.length) continue;
     log(`resolving ${g.what}: ${g.reqs.join(', ')}`);
@@ -110,7 +125,11 @@ async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: Req
         errors.push(`${g.what}: ${r.error}`);
         failed.add(g);
       }
-      for (const w of await o.cache.commit(dir, r.files)) if (!wheels.has(w.filename)) wheels.set(w.filename, w);
+      for (const w of await o.cache.commit(dir, r.files)) {
+        if (!wheels.has(w.filename)) wheels.set(w.filename, w);
+        if (g.installed && r.ok) runtimeWheels.set(w.filename, w);
+      }
+      if (g.installed && !r.ok) planNotes.push(`${g.what} not resolved: the install plan has none of them`);
     } finally {
       o.cache.unstage(dir);
     }
@@ -121,6 +140,7 @@ async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: Req
     const runtimeFailed = groups.some((g) => failed.has(g) && g.reqs === tests.runtime);
     testRequirements = await resolveTestRequirements(o, runtimeFailed ? [] : tests.runtime, tests.declared, (ws) => {
       for (const w of ws) if (!wheels.has(w.filename)) wheels.set(w.filename, w);
+      testWheels = ws;
     });
   }
   const list = [...wheels.values()];
@@ -133,5 +153,11 @@ async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: Req
   if (errors.length) summary.error = errors.join('\n').slice(0, 8000);
   if (testRequirements) summary.testRequirements = testRequirements;
   log(`${summary.wheels.length} wheels (${summary.downloaded} downloaded)${summary.error ? `; ${summary.error.split('\n')[0]}` : ''}`);
-  return summary;
+  const planned = (ws: Iterable<CachedWheel>): InstallPlan['runtime'] => [...ws].map((w) => ({ filename: w.filename, sha256: w.sha256 })).sort((a, b) => a.filename.localeCompare(b.filename));
+  // The test environment is a copy of the installed venv: its plan is what the co-resolution adds to the runtime wheels.
+  const installPlan: InstallPlan = {
+    source: 'prefetch', runtime: planned(runtimeWheels.values()),
+    test: tests ? planned((testWheels ?? []).filter((w) => !runtimeWheels.has(w.filename))) : null, notes: planNotes,
+  };
+  return { ...summary, installPlan };
 }

@@ -91,13 +91,30 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
   const bj = jsonOf(raw('build', 'build.json'));
   const ij = jsonOf(raw('install', 'install.json'));
   const pipReport = jsonOf(raw('install', 'pip-report.json'));
-  const installed = Array.isArray(pipReport?.install)
+  // install.json lists what was installed (the install plan's wheels); pip's report when pip resolved (older raw data too).
+  const installed = Array.isArray(ij?.installed)
+    ? (ij.installed as Record<string, unknown>[]).slice(0, 500).map((i) => ({ name: String(i?.name ?? '').slice(0, 200), version: String(i?.version ?? '').slice(0, 100) }))
+    : Array.isArray(pipReport?.install)
     ? (pipReport.install as Record<string, unknown>[]).slice(0, 500).map((i) => {
         const md = (i.metadata ?? {}) as Record<string, unknown>;
         return { name: String(md.name ?? '').slice(0, 200), version: String(md.version ?? '').slice(0, 100) };
       })
     : undefined;
 
+  const installTask = tasks.find((t) => t.id === 'install');
+  if (installTask?.status === 'fail' && typeof ij?.error === 'string' && !installTask.reason) installTask.reason = ij.error.slice(0, 500);
+  const fallback = ij?.resolver_fallback as Record<string, unknown> | undefined;
+  // pip's resolver ran in the guest (the host's install plan could not meet the requirements): said in the
+  // report's notes and, when the task has no other reason, as its reason in the tasks table.
+  if (fallback && typeof fallback.reason === 'string') {
+    notes.push(`install: pip's resolver ran in the guest: ${fallback.reason.slice(0, 500)}`);
+    if (installTask && !installTask.reason) installTask.reason = `pip's resolver ran in the guest: ${fallback.reason.slice(0, 460)}`;
+  }
+  const testFallback = pytestJson?.resolver_fallback as Record<string, unknown> | undefined;
+  if (testFallback && typeof testFallback.reason === 'string') {
+    notes.push(`test: pip's resolver ran in the guest: ${testFallback.reason.slice(0, 500)}`);
+    if (testTask && !testTask.reason) testTask.reason = `pip's resolver ran in the guest: ${testFallback.reason.slice(0, 460)}`;
+  }
   const result = classify(tasks, session, bj, ij, tests);
   const rawFiles = [...session.raw].flatMap(([t, files]) => [...files.keys()].map((n) => `raw/${t}/${n}`));
   const report: AuditReport = {
@@ -118,7 +135,11 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
       missingToolchain: strList(bj.missing_toolchain, 20), backend: typeof bj.build_backend === 'string' ? bj.build_backend.slice(0, 200) : undefined,
       backendDistribution: typeof bj.backend_distribution === 'string' ? bj.backend_distribution.slice(0, 200) : undefined,
     },
-    install: ij && { wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed },
+    install: ij && {
+      wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed,
+      ...(ij.installer === 'installer' || ij.installer === 'pip' ? { installer: ij.installer } : {}),
+      ...(fallback && typeof fallback.reason === 'string' ? { resolverFallback: { reason: fallback.reason.slice(0, 1000), requirements: strList(fallback.requirements) ?? [] } } : {}),
+    },
     reach, traces, findings, network, bait: analysis.bait,
     infraError: session.infraError,
     timings: { startedAt: startedAt.toISOString(), totalMs, bootMs: session.bootMs, runMs: session.runMs },

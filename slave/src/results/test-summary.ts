@@ -134,6 +134,7 @@ function withRun(s: TestSummary, pj?: Record<string, unknown>): TestSummary {
       .map((x) => ({ requirement: str(x.requirement, 300)!, ...(str(x.installed, 100) ? { installed: str(x.installed, 100) } : {}) }))
     : [];
   if (relaxed.length) s.run.relaxed = relaxed;
+  if (pj.installer === 'installer' || pj.installer === 'pip') s.run.installer = pj.installer;
   return s;
 }
 

@@ -1,0 +1,72 @@
+"""PyTI's minimal wheel installer: installs the given wheels, in the order given, into the environment
+of the interpreter that runs it (a venv's python), with PyPA's `installer` (the image's
+python3-installer). No resolver, no index, no dependency handling: the caller (pyti_install_plan.py)
+decided the exact set from the host's resolution and checked it.
+
+Usage: VENV/bin/python pyti_wheel_install.py [--no-compile] [--requested WHEEL] WHEEL...
+Each wheel's modules are compiled to bytecode (optimization level 0, as pip does by default), so that
+imports in the emulator do not compile them later. Writes INSTALLER ("pyti") and, for the requested
+wheel, REQUESTED into its .dist-info, as pip would. Exit 1 with the reason when a wheel cannot be
+installed (a broken archive, a file that cannot be written). A file another wheel installed before is
+overwritten, as pip does.
+"""
+import os
+import sys
+import sysconfig
+
+# The image's installer, at the END of sys.path: the venv's own packages (none yet) come first.
+sys.path.append("/usr/lib/python3/dist-packages")
+import installer  # noqa: E402
+from installer.destinations import SchemeDictionaryDestination  # noqa: E402
+from installer.sources import WheelFile  # noqa: E402
+
+
+class OverwritingDestination(SchemeDictionaryDestination):
+    """installer refuses to overwrite a file; pip overwrites one another distribution installed (the
+    shared `backports/__init__.py` of the backports.* distributions): the later wheel wins, as with pip."""
+
+    def write_to_fs(self, scheme, path, stream, is_executable):
+        target = self._path_with_destdir(scheme, path)
+        if os.path.lexists(target) and not os.path.isdir(target):
+            os.remove(target)
+        return super().write_to_fs(scheme, path, stream, is_executable)
+
+
+def main(argv):
+    compile_levels = [0]
+    requested = None
+    while argv and argv[0].startswith("--"):
+        if argv[0] == "--no-compile":
+            compile_levels = []
+            argv = argv[1:]
+        elif argv[0] == "--requested" and len(argv) > 1:
+            requested = argv[1]
+            argv = argv[2:]
+        else:
+            print("pyti_wheel_install: unknown option %s" % argv[0], file=sys.stderr)
+            return 2
+    # The scheme of this interpreter's environment: run by the venv's python, the venv's paths.
+    scheme = sysconfig.get_paths()
+    for path in argv:
+        try:
+            with WheelFile.open(path) as source:
+                paths = dict(scheme)
+                paths["headers"] = os.path.join(scheme["data"], "include", "site",
+                                                "python%d.%d" % sys.version_info[:2], source.distribution)
+                destination = OverwritingDestination(
+                    scheme_dict=paths, interpreter=sys.executable, script_kind="posix",
+                    bytecode_optimization_levels=compile_levels)
+                extra = {"INSTALLER": b"pyti\n"}
+                if requested and os.path.abspath(path) == os.path.abspath(requested):
+                    extra["REQUESTED"] = b""
+                installer.install(source, destination, extra)
+        except Exception as e:  # noqa: BLE001 - any failure of one wheel ends the install with its reason
+            print("install: %s could not be installed: %s: %s" % (os.path.basename(path), type(e).__name__, e),
+                  file=sys.stderr)
+            return 1
+        print("installed %s" % os.path.basename(path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
