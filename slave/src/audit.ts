@@ -6,11 +6,13 @@
 import { chmodSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError, type Plan, type TaskLimits } from '@pyti/vm-agent';
-import { auditPlan, tasksDir } from '@pyti/tasks';
+import { auditPlan, splitPlanForVm, tasksDir, type SplitPlan } from '@pyti/tasks';
 import { ensureAgentBundle, requireRootfs } from '@pyti/images';
 import type { Backend } from './backends/backend.js';
+import { BwrapBackend } from './backends/bwrap.js';
+import { runSplitSessions } from './split-session.js';
 import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
-import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionLimits, type SessionOutcome } from './agent-session.js';
+import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionEvents, type SessionLimits, type SessionOutcome } from './agent-session.js';
 import { generateBait } from './bait/generate-bait.js';
 import { validateDist, type ValidatedDist, type AuditReport, type InfraError, type InfraErrorKind, type DistributionOrigin, type RetriedAttempt, renderHtml, loadStaticScanner, type StaticScanSummary } from '@pyti/common';
 import { readableWheelhouse } from './input/readable-wheelhouse.js';
@@ -74,6 +76,11 @@ export interface AuditOptions {
    * requirements against `wheelhouse` with the guest's pip, offline (wheelhouse-plan.ts).
    */
   installPlan?: InstallPlan;
+  /**
+   * VM backends only: the process sandbox the static tasks (inspect, lint, style: task-placement.ts)
+   * run in beside the guest (default: bwrap, when it can run here); `false` runs every task in the guest.
+   */
+  staticSandbox?: Backend | false;
 }
 
 export interface AuditOutcome {
@@ -138,11 +145,12 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   const installPlan = opts.installPlan ?? (opts.wheelhouse === undefined
     ? emptyInstallPlan('no wheelhouse: nothing to install besides the package')
     : await installPlanFromWheelhouse({ dist, rootfs, wheelhouse: opts.wheelhouse, testRequirements, signal: opts.signal }));
+  const split = await staticSplit(opts, plan);
   const retried: RetriedAttempt[] = [];
   let session: SessionOutcome;
   for (let attempt = 0; ; attempt++) {
     const t1 = Date.now();
-    session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0, testRequirements, installPlan);
+    session = await runAttempt(opts, dist, plan, rootfs, agentDir, t0, testRequirements, installPlan, split);
     // A test run the sandbox failed (killed from outside, out of disk) is retried like any sandbox failure.
     session.infraError ??= testRunInfraError(session);
     const infra = session.infraError;
@@ -152,7 +160,7 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   }
   const report = buildReport({
     dist, backend: opts.backend, plan, session, startedAt, totalMs: Date.now() - t0, staticScan,
-    bait: bait && { files: bait.files.map((f) => f.path), canaries: bait.canaries },
+    bait: bait && { files: bait.files.map((f) => f.path), canaries: bait.canaries }, where: split?.split.where,
   });
   if (retried.length) report.retried = retried;
   if (opts.origin) report.distribution.origin = opts.origin;
@@ -162,7 +170,8 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
 }
 
 /** One attempt: a fresh job directory and sandbox, the plan run through it, everything removed after. */
-async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number, testRequirements: TestRequirementsFile, installPlan: InstallPlan): Promise<SessionOutcome> {
+async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number, testRequirements: TestRequirementsFile,
+  installPlan: InstallPlan, split?: { split: SplitPlan; host: Backend }): Promise<SessionOutcome> {
   const progress = opts.onProgress ?? (() => undefined);
   const jobDir = createJobDir();
   try {
@@ -176,6 +185,15 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     const wheelhouse = opts.wheelhouse !== undefined ? readableWheelhouse(opts.wheelhouse, join(jobDir, 'wheelhouse')) : join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
     opts.signal?.throwIfAborted();
+    if (split) {
+      const session = await runSplitSessions({
+        plan, split: split.split, guest: opts.backend, host: split.host, inputs: { inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir },
+        limits: opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, events: sessionEvents(progress, t0), signal: opts.signal,
+        guestStarted: () => progress({ kind: 'sandbox-started', backend: opts.backend.name }),
+      });
+      opts.signal?.throwIfAborted();
+      return session;
+    }
     const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir });
     const stop = (): void => void instance.dispose().catch(() => undefined);
     opts.signal?.addEventListener('abort', stop, { once: true });
@@ -183,12 +201,7 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     try {
       if (opts.signal?.aborted) stop();
       progress({ kind: 'sandbox-started', backend: opts.backend.name });
-      session = await runAgentSession(instance, plan, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, {
-        hello: (h) => progress({ kind: 'guest-ready', bootMs: Date.now() - t0, python: h.python }),
-        taskStarted: (id) => progress({ kind: 'task-started', id }),
-        taskOutput: (id, _s, text) => progress({ kind: 'task-output', id, text }),
-        taskFinished: (r) => progress({ kind: 'task-finished', id: r.id, status: r.status, durationMs: r.durationMs, reason: r.reason }),
-      });
+      session = await runAgentSession(instance, plan, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, sessionEvents(progress, t0));
     } finally {
       opts.signal?.removeEventListener('abort', stop);
     }
@@ -197,6 +210,29 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
   } finally {
     removeJobDir(jobDir);
   }
+}
+
+/** The session events that become audit progress. */
+function sessionEvents(progress: (p: AuditProgress) => void, t0: number): SessionEvents {
+  return {
+    hello: (h) => progress({ kind: 'guest-ready', bootMs: Date.now() - t0, python: h.python }),
+    taskStarted: (id) => progress({ kind: 'task-started', id }),
+    taskOutput: (id, _s, text) => progress({ kind: 'task-output', id, text }),
+    taskFinished: (r) => progress({ kind: 'task-finished', id: r.id, status: r.status, durationMs: r.durationMs, reason: r.reason }),
+  };
+}
+
+/**
+ * For a VM backend, the plan split so that the static tasks run in the host's process sandbox
+ * (task-placement.ts); undefined (everything in one session) for other backends, when the sandbox
+ * cannot run here, or when nothing moves.
+ */
+async function staticSplit(opts: AuditOptions, plan: Plan): Promise<{ split: SplitPlan; host: Backend } | undefined> {
+  if (opts.backend.capabilities.isolation !== 'vm' || opts.staticSandbox === false) return undefined;
+  const host = opts.staticSandbox ?? new BwrapBackend();
+  if (await host.probe()) return undefined;
+  const split = splitPlanForVm(plan);
+  return split.first || split.beside ? { split, host } : undefined;
 }
 
 /**

@@ -17,6 +17,7 @@ import { homeAliases } from './slot-users.js';
 import { installShims } from './shim-dir.js';
 import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
 import { SinkholeNetwork } from './sinkhole.js';
+import { seedProvidedData } from './provided-data.js';
 import type { MessageReader, MessageWriter } from './transport.js';
 import { JSONRPCErrorException } from 'json-rpc-2.0';
 
@@ -117,6 +118,8 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       busy = true;
       try {
         prepareLayout(layout);
+        // Data the host provides (e.g. inspect's, run in the host's sandbox) is in place before any task starts.
+        if (plan.provided?.length) seedProvidedData(layout, plan.provided);
         const executor = new GuestTaskExecutor(layout, {
           output: (id, stream, text) => peer.notify('task/output', { id, stream, text }),
           raw: (id, name, offset, data, final) => peer.notify('task/raw', { id, name, offset, data: data.toString('base64'), final }),

@@ -8,6 +8,7 @@
  */
 export const ERROR_CODES = {
   PYTI_PLAN_INVALID: 'the task plan is invalid (cycle, unknown dependency, data nobody produces, bad limits)',
+  PYTI_PROVIDED_DATA_INVALID: 'the data a host sandbox stage produced for the guest (inspect\'s source and meta) is missing, not a directory, or past the copy\'s bounds',
   PYTI_IMAGE_MISSING: 'the guest image for this recipe has not been built',
   PYTI_IMAGE_BUILD_FAILED: 'building the guest image failed',
   PYTI_IMAGE_NOT_ROOT: 'building the guest image needs root',

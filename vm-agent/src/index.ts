@@ -9,3 +9,4 @@ export * from './rpc-peer.js';
 export * from './agent.js';
 export * from './errors.js';
 export * from './sinkhole.js';
+export * from './provided-data.js';

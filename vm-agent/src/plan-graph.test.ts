@@ -69,3 +69,19 @@ describe('orderPlan', () => {
     expect(problems(plan([task('a', { network: 'internet' as 'none' })]))).toContain('task a: unknown network "internet"');
   });
 });
+
+describe('orderPlan with provided data', () => {
+  it('accepts data the host provides as produced, waiting for no task', () => {
+    const { prerequisites } = orderPlan({ ...plan([task('build', { needs: ['source'], produces: ['wheel'] }), task('lint', { needs: ['source'] })]), provided: ['source'] });
+    expect(prerequisites.get('build')).toEqual([]);
+    expect(prerequisites.get('lint')).toEqual([]);
+  });
+
+  it('rejects provided keys that a task also produces, that are malformed or repeated', () => {
+    expect(problems({ ...plan([task('inspect', { produces: ['source'] })]), provided: ['source', 'Bad/../x', 'source'] })).toEqual([
+      'provided data key "Bad/../x" is not of the form [a-z][a-z0-9-]*',
+      'provided data source appears twice',
+      'data source is provided by the host and produced by inspect',
+    ]);
+  });
+});

@@ -19,7 +19,7 @@ export interface OrderedPlan {
   order: TaskSpec[];
   /** task id → ids of the tasks it waits for (direct and through data). */
   prerequisites: Map<string, string[]>;
-  /** data key → id of the task producing it. */
+  /** data key → id of the task producing it (keys the host provides are not in it). */
   producers: Map<string, string>;
 }
 
@@ -54,11 +54,22 @@ export function orderPlan(plan: Plan): OrderedPlan {
     }
   }
   const producers = new Map<string, string>();
+  // Keys the host provides (Plan.provided) count as produced, by no task: needing one waits for nothing.
+  const provided = new Set<string>();
+  if (plan.provided !== undefined) {
+    if (!Array.isArray(plan.provided) || plan.provided.length > 16) problems.push('provided must be a list of at most 16 data keys');
+    else for (const key of plan.provided) {
+      if (typeof key !== 'string' || !DATA_KEY.test(key)) problems.push(`provided data key ${JSON.stringify(key)} is not of the form [a-z][a-z0-9-]*`);
+      else if (provided.has(key)) problems.push(`provided data ${key} appears twice`);
+      else provided.add(key);
+    }
+  }
   for (const t of plan.tasks) {
     for (const key of t.produces) {
       if (!DATA_KEY.test(key)) problems.push(`task ${t.id}: data key ${JSON.stringify(key)} is not of the form [a-z][a-z0-9-]*`);
       const other = producers.get(key);
-      if (other) problems.push(`data ${key} is produced by both ${other} and ${t.id}`);
+      if (provided.has(key)) problems.push(`data ${key} is provided by the host and produced by ${t.id}`);
+      else if (other) problems.push(`data ${key} is produced by both ${other} and ${t.id}`);
       else producers.set(key, t.id);
     }
   }
@@ -72,6 +83,7 @@ export function orderPlan(plan: Plan): OrderedPlan {
       else pre.add(d);
     }
     for (const key of t.needs) {
+      if (provided.has(key)) continue;
       const p = producers.get(key);
       if (!p) problems.push(`task ${t.id} needs data ${key}, which no task produces`);
       else pre.add(p);

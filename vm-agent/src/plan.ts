@@ -79,6 +79,13 @@ export interface Plan {
   tasks: TaskSpec[];
   /** How many independent tasks may run at once (1..8). */
   parallel: number;
+  /**
+   * Data keys the host provides instead of a task of this plan (e.g. `source` and `meta` from an
+   * `inspect` the host ran in its own sandbox): the agent copies `{input}/pyti-data/<key>` into the
+   * data store before any task starts (provided-data.ts), and tasks may `need` them like produced
+   * data. No task of the plan may also produce one. At most 16 keys of the form `[a-z][a-z0-9-]*`.
+   */
+  provided?: string[];
 }
 
 /** Per task outcome; the taxonomy the report uses. */

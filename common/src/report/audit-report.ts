@@ -30,9 +30,17 @@ export const REPORT_SCHEMA_VERSION = 1;
 /** The verdict of an audit (see `judge`). */
 export type Verdict = 'malicious' | 'suspicious' | 'clean' | 'failed' | 'error';
 
+/**
+ * Where a task ran: `guest` in the audit's own sandbox (its backend: a VM guest, or bwrap for a bwrap
+ * audit), `host-bwrap` in the host's bubblewrap sandbox beside a VM (the static tasks of VM audits).
+ */
+export type TaskWhere = 'host-bwrap' | 'guest';
+
 export interface ReportTask extends TaskResult {
   title: string;
   failurePolicy: string;
+  /** Where it ran; absent in reports of slaves before VM audits ran static tasks on the host. */
+  where?: TaskWhere;
 }
 
 export interface ImportResult {

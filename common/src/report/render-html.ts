@@ -97,8 +97,8 @@ export function renderHtml(r: AuditReport, links: ReportLinks = {}): string {
       `<p>attempt ${i + 1}: <b>${esc(a.infraError.kind)}</b> after ${ms(a.totalMs)}: ${esc(a.infraError.message)}</p><details><summary>its console</summary><pre>${esc(a.console)}</pre></details>`).join('')}</section>`);
   }
   parts.push(findingsSection(r, links));
-  parts.push(`<section><h2>Tasks</h2><table><tr><th>task</th><th>status</th><th>reason</th><th class="num">time</th><th class="num">CPU</th><th class="num">peak memory</th><th>policy</th></tr>${r.tasks.map((t) =>
-    `<tr><td><b>${esc(t.id)}</b><br><span class="muted">${esc(t.title)}</span></td>${((st) => `<td class="s-${esc(st.cls)}">${esc(st.text)}</td>`)(t.id === 'coverage' ? coverageTaskStatus(r, t.status) : { text: t.status, cls: t.status })}<td>${esc(t.reason ?? '')}</td><td class="num">${ms(t.durationMs)}</td><td class="num">${ms(t.cpuMs)}</td><td class="num">${mb(t.peakMemoryBytes)}</td><td>${esc(t.failurePolicy)}</td></tr>`).join('')}</table>
+  parts.push(`<section><h2>Tasks</h2><table><tr><th>task</th><th>status</th><th>reason</th><th class="num">time</th><th class="num">CPU</th><th class="num">peak memory</th><th>policy</th><th>ran in</th></tr>${r.tasks.map((t) =>
+    `<tr><td><b>${esc(t.id)}</b><br><span class="muted">${esc(t.title)}</span></td>${((st) => `<td class="s-${esc(st.cls)}">${esc(st.text)}</td>`)(t.id === 'coverage' ? coverageTaskStatus(r, t.status) : { text: t.status, cls: t.status })}<td>${esc(t.reason ?? '')}</td><td class="num">${ms(t.durationMs)}</td><td class="num">${ms(t.cpuMs)}</td><td class="num">${mb(t.peakMemoryBytes)}</td><td>${esc(t.failurePolicy)}</td><td>${esc(taskWhereText(r, t.where))}</td></tr>`).join('')}</table>
 ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outputTail).map((t) => `<details><summary>output of ${esc(t.id)}</summary><pre>${esc(t.outputTail)}</pre></details>`).join('')}</section>`);
   parts.push(reachSection(r));
   parts.push(networkSection(r.network));
@@ -115,4 +115,14 @@ ${r.tasks.filter((t) => t.status !== 'pass' && t.status !== 'skipped' && t.outpu
   if (r.guest) parts.push(`<section><h2>Guest</h2><p>Python ${esc(r.guest.python)} on ${esc(r.guest.platform)}/${esc(r.guest.machine)} · ${Object.entries(r.guest.tools).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(' · ')}</p></section>`);
   parts.push(`<p class="muted">PyTI ${esc(r.tool.version)} · report schema ${esc(r.schemaVersion)} · started ${esc(r.timings.startedAt)}</p></main>`);
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>PyTI: ${esc(d.name)} ${esc(d.version)} — ${esc(r.verdict)}</title><style>${CSS}</style></head><body>${parts.join('\n')}</body></html>`;
+}
+
+/**
+ * Where a task ran, for people: the host's bubblewrap sandbox beside a VM, or the audit's own sandbox
+ * (named by its backend); empty for reports that do not say.
+ */
+export function taskWhereText(r: Pick<AuditReport, 'backend'>, where: string | undefined): string {
+  if (where === 'host-bwrap') return 'host (bwrap)';
+  if (where === 'guest') return r.backend?.isolation === 'vm' ? `guest (${r.backend.name})` : String(r.backend?.name ?? '');
+  return '';
 }

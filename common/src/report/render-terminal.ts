@@ -24,7 +24,9 @@ export function renderTerminal(r: AuditReport, color = false): string {
   if (r.infraError) out.push(`  could not audit: ${r.infraError.kind}: ${r.infraError.message}`);
   for (const t of r.tasks) {
     const time = t.durationMs !== undefined ? `${(t.durationMs / 1000).toFixed(1)}s` : '';
-    out.push(`  ${t.id.padEnd(9)} ${c(t.status === 'pass' ? 'pass' : t.status === 'skipped' ? 'skipped' : 'failed', t.status.padEnd(8))} ${time.padStart(7)}  ${t.reason ?? ''}`);
+    // Static tasks of a VM audit ran in the host's bubblewrap sandbox: marked, the others ran in the guest.
+    const where = t.where === 'host-bwrap' ? ' [host bwrap]' : '';
+    out.push(`  ${t.id.padEnd(9)} ${c(t.status === 'pass' ? 'pass' : t.status === 'skipped' ? 'skipped' : 'failed', t.status.padEnd(8))} ${time.padStart(7)}${where}  ${t.reason ?? ''}`);
   }
   out.push(...testsTerminalLines(r, c));
   const cov = coverageState(r);

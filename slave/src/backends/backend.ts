@@ -30,6 +30,13 @@ export interface SandboxInputs {
   rootfs: string;
   /** Per-job scratch directory on the host, removed by the caller after the job. */
   jobDir: string;
+  /**
+   * Process sandboxes (bwrap) only: a host directory mounted read-write as the agent's data store
+   * (`/work/data`), so that the host can take what a stage's tasks produced (split-session.ts gives
+   * inspect's `source` and `meta` to the guest this way). Its content is untrusted: copy it with
+   * copyProvidedData. VM backends do not take it.
+   */
+  dataDir?: string;
 }
 
 /** A running sandbox with the agent at the other end of the channel. */

@@ -66,6 +66,7 @@ export class BwrapBackend implements Backend {
       '--proc', '/proc', '--dev', '/dev',
       '--size', tmp, '--tmpfs', '/tmp',
       '--size', work, '--tmpfs', '/work',
+      ...(inputs.dataDir ? ['--bind', inputs.dataDir, '/work/data'] : []),
       '--ro-bind', inputs.inputDir, '/input',
       '--ro-bind', inputs.wheelhouse, '/wheelhouse',
       '--ro-bind', inputs.agentDir, '/opt/pyti/agent',

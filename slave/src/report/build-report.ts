@@ -5,7 +5,7 @@
 import type { Plan } from '@pyti/vm-agent';
 import type { Backend } from '../backends/backend.js';
 import type { SessionOutcome } from '../agent-session.js';
-import { type ValidatedDist, type Finding, parsePylint, parsePycodestyle, parseCoverage, REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask, analyzeTraces, sortFindings, applyJudgement, buildReach, type StaticScanSummary, type ReportBait } from '@pyti/common';
+import { type ValidatedDist, type Finding, parsePylint, parsePycodestyle, parseCoverage, REPORT_SCHEMA_VERSION, type AuditReport, type ImportResult, type ReportTask, analyzeTraces, sortFindings, applyJudgement, buildReach, type StaticScanSummary, type ReportBait, type TaskWhere } from '@pyti/common';
 import { buildTestSummary, parsePerf } from '../results/test-summary.js';
 import { collectNetwork } from '../sinkhole/collect-network.js';
 
@@ -35,9 +35,11 @@ export interface ReportInput {
   staticScan?: StaticScanSummary;
   /** The audit's bait (planted paths and canaries), when bait was planted: the canary rules use it and the report keeps it. */
   bait?: ReportBait;
+  /** Where each task ran (task-placement.ts); a task not named ran in the backend's sandbox (`guest`). */
+  where?: Record<string, TaskWhere>;
 }
 
-export function buildReport({ dist, backend, plan, session, startedAt, totalMs, staticScan, bait }: ReportInput): AuditReport {
+export function buildReport({ dist, backend, plan, session, startedAt, totalMs, staticScan, bait, where }: ReportInput): AuditReport {
   const raw = (task: string, name: string): Buffer | undefined => session.raw.get(task)?.get(name);
   const notes: string[] = [];
   const tryParse = <T>(what: string, f: () => T): T | undefined => {
@@ -53,6 +55,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     ...(results.get(spec.id) ?? { id: spec.id, status: 'skipped' as const, reason: session.infraError ? 'the job ended before this task ran' : 'not run', rawFiles: [] }),
     title: spec.title,
     failurePolicy: spec.failurePolicy,
+    where: where?.[spec.id] ?? 'guest',
   }));
 
   const paths = session.hello?.paths ?? { home: '/home/pyti', work: '/work', tmp: '/tmp', input: '/input', wheelhouse: '/wheelhouse' };
