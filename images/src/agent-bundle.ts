@@ -43,9 +43,29 @@ export function ensureLauncherBinary(): void {
   renameSync(tmp, out);
 }
 
-/** Returns the bundle's directory, building `agent.mjs` and the launcher when missing or stale. */
+const TASK_HELPERS = new URL('../../tasks/guest/', import.meta.url).pathname;
+/** The guest image's Python (Debian bookworm): bytecode is only valid for the same minor version. */
+const GUEST_PYTHON = [3, 11];
+
+/**
+ * Compiles the guest task helpers (tasks/guest, mounted read-only in sandboxes and guests, so their
+ * bytecode was compiled again in every task) into their __pycache__, as checked-hash .pyc files:
+ * Python hashes the source and ignores a .pyc that does not match it, so a copy that loses the
+ * files' times (the VM input disk) still uses them and a stale one is never used. Only with a host
+ * python3 of the guest's minor version; otherwise nothing is written and the helpers compile as
+ * before. Never fails the build.
+ */
+export function ensureHelperBytecode(): void {
+  const probe = spawnSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
+  if (probe.status !== 0 || probe.stdout.trim() !== GUEST_PYTHON.join('.')) return;
+  const r = spawnSync('python3', ['-I', '-m', 'compileall', '-q', '-r', '10', '--invalidation-mode', 'checked-hash', TASK_HELPERS], { encoding: 'utf8' });
+  if (r.status !== 0) process.stderr.write(`warning: the guest helpers' bytecode was not compiled: ${(r.stdout + r.stderr).trim().slice(0, 400)}\n`);
+}
+
+/** Returns the bundle's directory, building `agent.mjs` and the launcher when missing or stale; compiles the helpers' bytecode. */
 export async function ensureAgentBundle(): Promise<string> {
   ensureLauncherBinary();
+  ensureHelperBytecode();
   const out = join(AGENT_BUNDLE_DIR, 'agent.mjs');
   if (existsSync(out) && statSync(out).mtimeMs >= newestSource(AGENT_SRC)) return AGENT_BUNDLE_DIR;
   mkdirSync(AGENT_BUNDLE_DIR, { recursive: true });
