@@ -16,7 +16,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { LimitKind, TaskLimits } from './plan.js';
 import { sampleTask } from './proc-sampler.js';
 import type { TaskCgroup } from './task-cgroup.js';
-import { terminalWrapper } from './task-terminal.js';
+import { launcherArgv, launcherBinary } from './task-launcher.js';
 
 export interface RunRequest {
   argv: string[];
@@ -37,10 +37,12 @@ export interface RunRequest {
    */
   cgroup?: TaskCgroup;
   /**
-   * With `uid`: a pty as stdin and controlling terminal, and the uid as login uid (task-terminal.ts),
+   * With `uid`: a pty as stdin and controlling terminal, and the uid as login uid (task-launcher.ts),
    * so `os.getlogin()` and `isatty(0)` answer as for a user at a terminal. Needs python3 in the guest.
    */
   terminal?: boolean;
+  /** 'python' runs the Python launcher even when the compiled one is there (tests compare both). */
+  launcher?: 'python';
 }
 
 export interface RunOutcome {
@@ -60,7 +62,7 @@ export interface RunOutcome {
 }
 
 const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
-const TERMINAL_PYTHON = '/usr/bin/python3';
+const LAUNCHER_PYTHON = ['/usr/bin/python3'].find((p) => existsSync(p));
 
 const OOM_MARKERS = /MemoryError|Cannot allocate memory|std::bad_alloc|out of memory/i;
 // A shell's own words for a refused fork: the process limit, however few processes a sample caught.
@@ -72,21 +74,19 @@ const EAGAIN_MARKERS = /Resource temporarily unavailable|BlockingIOError: \[Errn
 export function runLimited(req: RunRequest): Promise<RunOutcome> {
   const { limits } = req;
   const tailBytes = req.tailBytes ?? 64 * 1024;
-  const argv = [...req.argv];
-  // The terminal wrapper starts as root and takes the uid itself, after making the pty its terminal.
-  const wrapped = req.terminal === true && req.uid !== undefined && existsSync(TERMINAL_PYTHON);
-  if (wrapped) argv.unshift(...terminalWrapper(req.uid!, req.gid ?? req.uid!, TERMINAL_PYTHON));
-  if (PRLIMIT) {
-    // The soft CPU limit sends SIGXCPU (classified as cpu however late a sample comes), the hard one SIGKILL.
-    const cpu = Math.ceil(limits.cpuSeconds) + 1;
-    const rl = [`--cpu=${cpu}:${cpu + 2}`, '--core=0', `--as=${Math.max(limits.memoryBytes * 4, 2 ** 32)}`];
-    // RLIMIT_NPROC counts every process of the uid: only meaningful when the task has a uid of its own.
-    if (req.uid !== undefined) rl.push(`--nproc=${limits.processes}`);
-    argv.unshift(PRLIMIT, ...rl, '--');
-  }
-  // Waits for the go-ahead on fd 3 (written once the agent has moved the shell into the cgroup),
-  // closes it and becomes the command: the task's first own instruction already runs in the cgroup.
-  if (req.cgroup) argv.unshift('/bin/sh', '-c', 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"', 'pyti-task');
+  // The soft CPU limit sends SIGXCPU (classified as cpu however late a sample comes), the hard one SIGKILL.
+  const cpu = Math.ceil(limits.cpuSeconds) + 1;
+  const addressSpace = Math.max(limits.memoryBytes * 4, 2 ** 32);
+  // RLIMIT_NPROC counts every process of the uid: only meaningful when the task has a uid of its own.
+  const nproc = req.uid !== undefined ? limits.processes : undefined;
+  // One launcher (task-launcher.ts; compiled, else Python) does the cgroup gate, the rlimits, the
+  // terminal and the uid; with neither the older chain does the same without a terminal: sh gate, prlimit, then the uid.
+  const binary = req.launcher === 'python' ? undefined : launcherBinary();
+  const launched = binary !== undefined || LAUNCHER_PYTHON !== undefined;
+  const argv = launched
+    ? launcherArgv({ gate: req.cgroup !== undefined, uid: req.uid, gid: req.gid, terminal: req.terminal === true,
+      rlimits: { cpuSoft: cpu, cpuHard: cpu + 2, addressSpace, nproc } }, req.argv, LAUNCHER_PYTHON, binary)
+    : fallbackArgv(req, cpu, addressSpace, nproc);
   const startedAt = Date.now();
   const t0 = process.hrtime.bigint();
   return new Promise<RunOutcome>((resolve) => {
@@ -95,13 +95,15 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: req.cwd,
         env: req.env,
-        uid: wrapped ? undefined : req.uid,
-        gid: wrapped ? undefined : req.gid,
+        uid: launched ? undefined : req.uid,
+        gid: launched ? undefined : req.gid,
         detached: true,
         stdio: req.cgroup ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       });
       if (req.cgroup) {
         const gate = child.stdio[3] as NodeJS.WritableStream;
+        // A launcher that died before reading its go-ahead closes the pipe: not the agent's error.
+        gate.on('error', () => undefined);
         try {
           req.cgroup.enter(child.pid!);
         } catch (err) {
@@ -130,8 +132,13 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
     let exited = false;
     let closed = false;
     let spawnError: string | undefined;
+    // Set once a scan after the task's exit found no process of its uid: none can appear after that
+    // (only root could take the uid), so later kills and samples would find nothing (each /proc scan
+    // costs tens of milliseconds in an emulated guest).
+    let cleared = false;
 
-    const killAll = (): void => {
+    /** @param noneLeft a sample taken after the exit found no process of the task's uid. */
+    const killAll = (noneLeft = false): void => {
       req.cgroup?.kill();
       if (child.pid) {
         try {
@@ -143,7 +150,10 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       if (req.uid !== undefined) {
         // kill(-1) as the task's uid reaches every process of that uid, wherever it moved.
         for (let i = 0; i < 20; i++) {
-          if (sampleTask({ uid: req.uid }).pids.length === 0) break;
+          if ((i === 0 && noneLeft) || sampleTask({ uid: req.uid }).pids.length === 0) {
+            cleared = exited;
+            break;
+          }
           spawnSync('kill', ['-KILL', '--', '-1'], { uid: req.uid, gid: req.gid ?? req.uid, stdio: 'ignore' });
         }
       } else if (child.pid) {
@@ -162,15 +172,16 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       killAll();
     };
 
-    const sample = (): void => {
+    const sample = (): number => {
       const s = sampleTask(req.uid !== undefined ? { uid: req.uid } : { rootPid: child.pid });
       for (const [pid, ms] of s.cpuMsByPid) cpuByPid.set(pid, Math.max(ms, cpuByPid.get(pid) ?? 0));
       peakMemoryBytes = Math.max(peakMemoryBytes, s.rssBytes);
       peakProcesses = Math.max(peakProcesses, s.pids.length);
-      if (exited) return;
+      if (exited) return s.pids.length;
       if (s.rssBytes > limits.memoryBytes) hit('memory');
       else if (s.pids.length >= limits.processes) hit('processes');
       else if (totalCpu() > limits.cpuSeconds * 1000) hit('cpu');
+      return s.pids.length;
     };
     const totalCpu = (): number => [...cpuByPid.values()].reduce((a, b) => a + b, 0);
     const sampler = setInterval(sample, req.sampleMs ?? 100);
@@ -202,8 +213,10 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       clearTimeout(firstSample);
       clearTimeout(wallTimer);
       clearInterval(quietTimer);
-      sample();
-      killAll();
+      if (!cleared) {
+        sample();
+        killAll();
+      }
       const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
       const failed = spawnError !== undefined || exitCode !== 0;
       const kernel = req.cgroup?.events();
@@ -241,8 +254,8 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       signal = sig;
       exited = true;
       // Whatever the main process left running (daemons, orphans) is ended now, so the pipes close.
-      sample();
-      killAll();
+      const left = sample();
+      killAll(req.uid !== undefined && left === 0);
       finish();
     });
     child.on('close', () => {
@@ -250,6 +263,20 @@ export function runLimited(req: RunRequest): Promise<RunOutcome> {
       finish();
     });
   });
+}
+
+/** Without python3: waits on fd 3 for the go-ahead (cgroup), sets rlimits with prlimit, execs (the uid is Node's spawn's). */
+function fallbackArgv(req: RunRequest, cpu: number, addressSpace: number, nproc: number | undefined): string[] {
+  const argv = [...req.argv];
+  if (PRLIMIT) {
+    const rl = [`--cpu=${cpu}:${cpu + 2}`, '--core=0', `--as=${addressSpace}`];
+    if (nproc !== undefined) rl.push(`--nproc=${nproc}`);
+    argv.unshift(PRLIMIT, ...rl, '--');
+  }
+  // Waits for the go-ahead on fd 3 (written once the agent has moved the shell into the cgroup),
+  // closes it and becomes the command: the task's first own instruction already runs in the cgroup.
+  if (req.cgroup) argv.unshift('/bin/sh', '-c', 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"', 'pyti-task');
+  return argv;
 }
 
 function emptyOutcome(startedAt: number, spawnError: string): RunOutcome {

@@ -13,7 +13,7 @@ import { runLimited, type RunOutcome } from './process-runner.js';
 import type { ExecutionEvents, TaskExecutor } from './execution-manager.js';
 import { RAW_CHUNK_BYTES } from './protocol.js';
 import type { TaskCgroup, TaskCgroups } from './task-cgroup.js';
-import { TERMINAL_WRAPPER_PROCESSES } from './task-terminal.js';
+import { LAUNCHER_PROCESSES } from './task-launcher.js';
 import { SINKHOLE_GID, type SinkholeNetwork } from './sinkhole.js';
 import { slotUser } from './slot-users.js';
 import { shimsDir } from './shim-dir.js';
@@ -103,11 +103,11 @@ export class GuestTaskExecutor implements TaskExecutor {
     events.started?.(task.id, startedAt);
     let cgroup: TaskCgroup | undefined;
     try {
-      // The terminal wrapper (task-terminal.ts) stays in the task's cgroup as its parent: one process of
+      // The launcher (task-launcher.ts) stays in the task's cgroup as its parent: one process of
       // PyTI's, not the task's. Without room for it the task's processes met pids.max one short of their
       // limit, the uid's count (what the sampler sees) never reached it, and a fork bomb spun, refused,
       // silent, until its no-output limit (1 200 s in the QEMU conformance suite).
-      const limits = uid !== undefined ? { ...task.limits, processes: task.limits.processes + TERMINAL_WRAPPER_PROCESSES } : task.limits;
+      const limits = uid !== undefined ? { ...task.limits, processes: task.limits.processes + LAUNCHER_PROCESSES } : task.limits;
       cgroup = this.cgroups?.create(task.id, limits);
     } catch (err) {
       return { id: task.id, status: 'error', reason: `could not create the task's cgroup: ${(err as Error).message}`, rawFiles: [] };
