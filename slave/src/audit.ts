@@ -4,12 +4,14 @@
  * Package failures are data in the report; only what stops an audit from happening is thrown.
  */
 import { chmodSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { PytiError, type Plan, type TaskLimits } from '@pyti/vm-agent';
 import { auditPlan, tasksDir } from '@pyti/tasks';
 import { ensureAgentBundle, requireRootfs } from '@pyti/images';
 import type { Backend } from './backends/backend.js';
 import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
+import { guestSizeFor, type GuestSize } from './backends/guest-size.js';
 import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionLimits, type SessionOutcome } from './agent-session.js';
 import { generateBait } from './bait/generate-bait.js';
 import { validateDist, type ValidatedDist, type AuditReport, type InfraError, type InfraErrorKind, type DistributionOrigin, type RetriedAttempt, renderHtml, loadStaticScanner, type StaticScanSummary } from '@pyti/common';
@@ -150,6 +152,15 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };
 }
 
+/**
+ * The guest size (guest-size.ts) of a usual audit's plan with these options (an sdist, bait on): what
+ * a slave's pool of waiting VM guests is filled with before its first job.
+ */
+export function auditGuestSize(opts: Pick<AuditOptions, 'parallel' | 'limits' | 'skip' | 'perf'> = {}): GuestSize {
+  const plan = auditPlan({ distFile: 'package-0.tar.gz', parallel: opts.parallel, limits: opts.limits, skip: opts.skip, bait: generateBait(), perf: opts.perf });
+  return guestSizeFor(plan, cpus().length);
+}
+
 /** One attempt: a fresh job directory and sandbox, the plan run through it, everything removed after. */
 async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number, testRequirements: TestRequirementsFile): Promise<SessionOutcome> {
   const progress = opts.onProgress ?? (() => undefined);
@@ -164,7 +175,7 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     const wheelhouse = opts.wheelhouse !== undefined ? readableWheelhouse(opts.wheelhouse, join(jobDir, 'wheelhouse')) : join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
     opts.signal?.throwIfAborted();
-    const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir });
+    const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir, guest: guestSizeFor(plan, cpus().length) });
     const stop = (): void => void instance.dispose().catch(() => undefined);
     opts.signal?.addEventListener('abort', stop, { once: true });
     let session: SessionOutcome;
