@@ -5,6 +5,7 @@
  * guest that dies is replaced, and closing the pool leaves no VM behind. Under TCG; run under the
  * VM lock.
  */
+import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
