@@ -1,9 +1,12 @@
 /**
  * A pool of ready guests for the VM backends: guests already restored from the warm template and
  * waiting at an idle agent, so that a job's start() finds one and skips the restore (about 1.3 s for
- * QEMU, 2.2–2.8 s for libvirt under TCG) on its critical path. The pool refills in the background as
- * soon as a guest is taken, one restore at a time (so while a job runs, the next job's guest is being
- * restored), and replaces a waiting guest that died or waited longer than `maxAgeMs`.
+ * QEMU, 2.2–2.8 s for libvirt under TCG) on its critical path. The pool refills in the background
+ * once a guest is taken, one restore at a time (so while a job runs, the next job's guest is being
+ * restored), and replaces a waiting guest that died or waited longer than `maxAgeMs`. The refill
+ * after a take starts once the taken guest has answered its job's first message (its hello), or
+ * `refillDelayMs` after the take at the latest: a restore started at once would compete for the
+ * host's CPUs with the very start it is meant to shorten (measured: it doubled the pooled hello).
  *
  * Security: a pooled guest serves exactly one job. take() removes it from the pool for good; a
  * guest is never returned to it. Guests are keyed (the backend's key: guest size and agent bundle):
@@ -12,6 +15,7 @@
  * Memory: a waiting guest costs about 300 MB of host RSS (a restored, idle guest), so the pool's size
  * is the operator's bound on that cost (see `pyti slave --vm-pool`).
  */
+import type { MessageReader } from '@pyti/vm-agent';
 import type { SandboxInputs, SandboxInstance } from './backend.js';
 
 /** A guest waiting in the pool. */
@@ -47,6 +51,27 @@ export interface GuestPoolOptions {
   maxAgeMs?: number;
   /** Told of every failed restore (the pool retries with a growing pause, up to a minute). */
   onError?: (err: Error) => void;
+  /** After a take, the refill waits for the taken guest's first answer, or this long at most (default 5000 ms). */
+  refillDelayMs?: number;
+}
+
+/**
+ * `instance` with its reader wrapped so that `first` runs once, when the first message from the guest
+ * arrives (for a pooled guest: its hello to the job's `initialize`).
+ */
+export function onFirstMessage(instance: SandboxInstance, first: () => void): SandboxInstance {
+  const inner: MessageReader = instance.reader;
+  let fired = false;
+  const reader: MessageReader = {
+    listen: (onMessage, onError, onClose) => inner.listen((line) => {
+      if (!fired) {
+        fired = true;
+        first();
+      }
+      onMessage(line);
+    }, onError, onClose),
+  };
+  return { ...instance, reader };
 }
 
 /** The pool. `size` 0 keeps nothing (every start restores on its own). */
@@ -60,6 +85,8 @@ export class GuestPool {
   private lastError: string | undefined;
   private listeners: (() => void)[] = [];
   private inFlight = new Set<Promise<unknown>>();
+  /** Set while a taken guest is starting its job: the refill waits (see refillSoon). */
+  private holdTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly size: number, private readonly opts: GuestPoolOptions = {}) {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`pool size must be a whole number ≥ 0, not ${size}`);
@@ -81,14 +108,29 @@ export class GuestPool {
     this.fill();
   }
 
-  /** Takes a live waiting guest of `key` out of the pool for good (undefined if none); refilling starts. */
+  /**
+   * Takes a live waiting guest of `key` out of the pool for good (undefined if none). With a guest
+   * taken, the refill is held until refillSoon() (the taken guest's hello) or `refillDelayMs`.
+   */
   take(key: string): PooledGuest | undefined {
-    this.prune();
     const i = this.waiting.findIndex((g) => g.key === key && g.alive());
     const g = i >= 0 ? this.waiting.splice(i, 1)[0] : undefined;
+    if (g) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = setTimeout(() => this.refillSoon(), this.opts.refillDelayMs ?? 5000);
+      this.holdTimer.unref();
+    }
+    this.prune();
     this.fill();
     this.notify();
     return g;
+  }
+
+  /** Ends the hold a take put on the refill, and refills. */
+  refillSoon(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    this.fill();
   }
 
   /** The pool's state now. */
@@ -122,6 +164,7 @@ export class GuestPool {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.holdTimer);
     const all = this.waiting;
     this.waiting = [];
     this.notify();
@@ -146,7 +189,7 @@ export class GuestPool {
   /** Starts one restore if the pool is short of guests of the wanted key and none is under way. */
   private fill(): void {
     const w = this.wanted;
-    if (this.closed || !w || this.filling > 0 || this.retryTimer) return;
+    if (this.closed || !w || this.filling > 0 || this.retryTimer || this.holdTimer) return;
     if (this.waiting.filter((g) => g.key === w.key).length >= this.size) return;
     this.filling++;
     const p = w.make().then(

@@ -67,7 +67,7 @@ import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError 
 import { connectAgentSocket, vmInstance } from './qemu.js';
 import { kernelCmdline, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, writeInputDisk, type VmJobFiles } from './vm-disks.js';
-import { GuestPool, type PooledGuest, type PoolStatus } from './guest-pool.js';
+import { GuestPool, onFirstMessage, type PooledGuest, type PoolStatus } from './guest-pool.js';
 import { guestOptions, poolKey, type GuestSizeOptions } from './pool-key.js';
 import { createJobDir, removeJobDir } from '../job-dir.js';
 import { feedIncoming, resumeWhenLoaded } from './vm-migration.js';
@@ -387,7 +387,8 @@ export class LibvirtBackend implements Backend {
         const t0 = Date.now();
         await writeInputDisk(inputs, join(vmDir, 'input.ext4'), join(vmDir, 'input-stage'));
         const note = `[pyti] taken from the guest pool (waited ${((t0 - readyAt) / 1000).toFixed(1)} s; input disk written in ${Date.now() - t0} ms)\n`;
-        return Object.assign({}, inst, { console: () => `${inst.console()}${note}`, dispose: release });
+        // The next guest is restored once this one has said hello (not while it is starting).
+        return onFirstMessage(Object.assign({}, inst, { console: () => `${inst.console()}${note}`, dispose: release }), () => this.pool.refillSoon()) as LibvirtInstance;
       },
     };
   }

@@ -18,7 +18,7 @@ import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } fro
 import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
 import { qemuArgs, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { prepareVmDisks, removeVmDisks, writeInputDisk, type VmJobFiles } from './vm-disks.js';
-import { GuestPool, type PooledGuest, type PoolStatus } from './guest-pool.js';
+import { GuestPool, onFirstMessage, type PooledGuest, type PoolStatus } from './guest-pool.js';
 import { guestOptions, poolKey, type GuestSizeOptions } from './pool-key.js';
 import { createJobDir, removeJobDir } from '../job-dir.js';
 import { commandWorks } from '@pyti/common';
@@ -202,12 +202,13 @@ export class QemuBackend implements Backend {
         const t0 = Date.now();
         await writeInputDisk(inputs, files.inputDisk, join(files.dir, 'input-stage'));
         const note = `[pyti] taken from the guest pool (waited ${((t0 - readyAt) / 1000).toFixed(1)} s; input disk written in ${Date.now() - t0} ms)\n`;
-        return {
+        // The next guest is restored once this one has said hello (not while it is starting).
+        return onFirstMessage({
           ...instance,
           console: () => `${instance.console()}${note}`,
           dispose: release,
           hostMarkers: [poolDir],
-        };
+        }, () => this.pool.refillSoon());
       },
     };
   }
