@@ -7,12 +7,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as slave from '../slave/dist/index.js';
+import { ensureAgentBundle } from '../images/dist/index.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 const only = process.argv.slice(3);
 const dir = mkdtempSync(join(tmpdir(), 'pyti-bench-pool-'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const agentDir = new URL('../vm-agent/bundle/', import.meta.url).pathname;
+const agentDir = await ensureAgentBundle(); // the bundle the pool's guests run (poolReady uses it too)
 const tasksDir = new URL('../tasks/guest/', import.meta.url).pathname;
 const limits = { wallSeconds: 60, noOutputSeconds: 60, cpuSeconds: 60, memoryBytes: 1e9, processes: 16, outputBytes: 1e6 };
 const plan = { parallel: 1, tasks: [{ id: 'noop', title: 'noop', dependsOn: [], needs: [], produces: [], failurePolicy: 'flunk', limits, command: ['true'] }] };
@@ -44,6 +45,7 @@ try {
           const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
           const s = await slave.runAgentSession(inst, plan);
           if (!s.hello) throw new Error(`${label}: no hello: ${JSON.stringify(s.infraError)}`);
+          if (pool && !s.console.includes('taken from the guest pool')) throw new Error(`${label}: the start did not take the waiting guest`);
           if (i < 0) continue;
           results[label].push(startMs + s.bootMs);
           process.stderr.write(`${label} ${i + 1}/${rounds}: start ${startMs.toFixed(0)} ms + hello ${s.bootMs} ms = ${(startMs + s.bootMs).toFixed(0)} ms\n`);

@@ -2,7 +2,8 @@
  * The VM settings of one job's guest (the backend's own settings, else the size chosen for the plan,
  * else the defaults) and the key under which waiting guests of those settings are pooled.
  */
-import { statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { cpus as hostCpus } from 'node:os';
 import { join } from 'node:path';
 import type { VmOptions } from './qemu-command.js';
@@ -29,14 +30,28 @@ export function guestOptions(opts: VmOptions, size?: GuestSizeOptions): VmOption
   };
 }
 
-/** The pool key of a guest: its VM settings and the agent bundle it runs (path, size, mtime). */
-export function poolKey(vm: VmOptions, agentDir: string): string {
-  let agent = 'missing';
+const agentHashes = new Map<string, { stamp: string; hash: string }>();
+
+/** The sha256 of `agentDir/agent.mjs`, read again only when its size or mtime changed. */
+function agentHash(agentDir: string): string {
+  const file = join(agentDir, 'agent.mjs');
   try {
-    const st = statSync(join(agentDir, 'agent.mjs'));
-    agent = `${agentDir}:${st.size}:${st.mtimeMs}`;
+    const st = statSync(file);
+    const stamp = `${st.size}:${st.mtimeMs}`;
+    const known = agentHashes.get(file);
+    if (known?.stamp === stamp) return known.hash;
+    const hash = createHash('sha256').update(readFileSync(file)).digest('hex');
+    agentHashes.set(file, { stamp, hash });
+    return hash;
   } catch {
-    /* no agent: the restore fails, and says why */
+    return 'missing'; // the restore fails, and says why
   }
-  return JSON.stringify({ cpus: vm.cpus, memoryMiB: vm.memoryMiB, tmpBytes: vm.tmpBytes, workBytes: vm.workBytes, machine: vm.machine ?? 'microvm', agent });
+}
+
+/**
+ * The pool key of a guest: its VM settings and the agent it runs (by content: the same bundle in
+ * another directory is the same agent).
+ */
+export function poolKey(vm: VmOptions, agentDir: string): string {
+  return JSON.stringify({ cpus: vm.cpus, memoryMiB: vm.memoryMiB, tmpBytes: vm.tmpBytes, workBytes: vm.workBytes, machine: vm.machine ?? 'microvm', agent: agentHash(agentDir) });
 }
