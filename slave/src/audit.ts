@@ -4,6 +4,7 @@
  * Package failures are data in the report; only what stops an audit from happening is thrown.
  */
 import { chmodSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { PytiError, type Plan, type TaskLimits } from '@pyti/vm-agent';
 import { auditPlan, splitPlanForVm, tasksDir, type SplitPlan } from '@pyti/tasks';
@@ -12,6 +13,7 @@ import type { Backend } from './backends/backend.js';
 import { BwrapBackend } from './backends/bwrap.js';
 import { runSplitSessions } from './split-session.js';
 import { createJobDir, removeJobDir, sweepStaleJobDirs } from './job-dir.js';
+import { guestSizeFor, type GuestSize } from './backends/guest-size.js';
 import { DEFAULT_SESSION_LIMITS, runAgentSession, type SessionEvents, type SessionLimits, type SessionOutcome } from './agent-session.js';
 import { generateBait } from './bait/generate-bait.js';
 import { validateDist, type ValidatedDist, type AuditReport, type InfraError, type InfraErrorKind, type DistributionOrigin, type RetriedAttempt, renderHtml, loadStaticScanner, type StaticScanSummary } from '@pyti/common';
@@ -169,6 +171,15 @@ export async function auditDistribution(opts: AuditOptions): Promise<AuditOutcom
   return { report, outDir: opts.outDir, exitCode: exitCodeFor(report) };
 }
 
+/**
+ * The guest size (guest-size.ts) of a usual audit's plan with these options (an sdist, bait on): what
+ * a slave's pool of waiting VM guests is filled with before its first job.
+ */
+export function auditGuestSize(opts: Pick<AuditOptions, 'parallel' | 'limits' | 'skip' | 'perf'> = {}): GuestSize {
+  const plan = auditPlan({ distFile: 'package-0.tar.gz', parallel: opts.parallel, limits: opts.limits, skip: opts.skip, bait: generateBait(), perf: opts.perf });
+  return guestSizeFor(plan, cpus().length);
+}
+
 /** One attempt: a fresh job directory and sandbox, the plan run through it, everything removed after. */
 async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, rootfs: string, agentDir: string, t0: number, testRequirements: TestRequirementsFile,
   installPlan: InstallPlan, split?: { split: SplitPlan; host: Backend }): Promise<SessionOutcome> {
@@ -185,16 +196,18 @@ async function runAttempt(opts: AuditOptions, dist: ValidatedDist, plan: Plan, r
     const wheelhouse = opts.wheelhouse !== undefined ? readableWheelhouse(opts.wheelhouse, join(jobDir, 'wheelhouse')) : join(jobDir, 'empty-wheelhouse');
     mkdirSync(wheelhouse, { recursive: true });
     opts.signal?.throwIfAborted();
+    // Sized from the whole plan, as the pool's guests are (auditGuestSize): a split plan's guest part sizes the same.
+    const guest = guestSizeFor(plan, cpus().length);
     if (split) {
       const session = await runSplitSessions({
-        plan, split: split.split, guest: opts.backend, host: split.host, inputs: { inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir },
+        plan, split: split.split, guest: opts.backend, host: split.host, inputs: { inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir, guest },
         limits: opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, events: sessionEvents(progress, t0), signal: opts.signal,
         guestStarted: () => progress({ kind: 'sandbox-started', backend: opts.backend.name }),
       });
       opts.signal?.throwIfAborted();
       return session;
     }
-    const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir });
+    const instance = await opts.backend.start({ inputDir, wheelhouse, agentDir, tasksDir: tasksDir(), rootfs, jobDir, guest });
     const stop = (): void => void instance.dispose().catch(() => undefined);
     opts.signal?.addEventListener('abort', stop, { once: true });
     let session: SessionOutcome;

@@ -118,6 +118,21 @@ export interface HeartbeatParams {
   leases: string[];
   /** The slave is draining (it says so; the master may also have asked). */
   draining: boolean;
+  /**
+   * VM backends' pools of guests restored and waiting for the next jobs (part of the slave's
+   * capacity, shown on the cluster page); absent when the slave keeps none. At most 16 entries.
+   */
+  pools?: GuestPoolReport[];
+}
+
+/** One backend's pool of waiting guests, as a slave reports it. */
+export interface GuestPoolReport {
+  /** The backend (`qemu`, `libvirt`). */
+  backend: string;
+  /** Guests the pool keeps waiting (0–64). */
+  size: number;
+  /** Guests waiting now (0–size). */
+  ready: number;
 }
 export interface HeartbeatResult {
   /** Leases extended, with their new expiry. */

@@ -17,6 +17,7 @@ import { PytiError } from '@pyti/vm-agent';
 import type { TokenAuthority } from '../auth.js';
 import type { QueueStats } from '../cluster/queue-stats.js';
 import type { SlaveActivity } from '../cluster/slave-activity.js';
+import type { SlavePools } from '../cluster/slave-pools.js';
 import type { SubscriptionStatusReader } from '../cluster/subscription-status.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { renderSlavesPage } from '../web/slaves-page.js';
@@ -32,6 +33,8 @@ export interface ClusterRoutesOptions {
   queue: JobQueue;
   auth: TokenAuthority;
   activity: SlaveActivity;
+  /** Slaves' pools of ready VM guests, from their heartbeats. */
+  pools?: SlavePools;
   stats: QueueStats;
   subscriptions: SubscriptionStatusReader;
   guard: (access: Access) => (req: never, reply: never) => Promise<void>;
@@ -68,7 +71,7 @@ export async function clusterRoutes(app: FastifyInstance, opts: ClusterRoutesOpt
   const knownSlave = (name: string) => opts.auth.hasSlave(name) || opts.activity.one(name) !== null;
 
   // ---- slaves ----
-  app.get('/slaves', { preHandler: userPage }, async (_req, reply) => html(reply, renderSlavesPage(opts.activity.overview(), { nowMs: opts.queue.clock.now() })));
+  app.get('/slaves', { preHandler: userPage }, async (_req, reply) => html(reply, renderSlavesPage(opts.activity.overview(), { nowMs: opts.queue.clock.now(), pools: opts.pools })));
 
   // The page's forms: an empty urlencoded body (the slave and the action are in the path).
   await app.register(async (forms) => {

@@ -40,6 +40,7 @@ import { loginRoutes } from './login-routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { Notifications, type NotificationOptions } from '../notify/notifications.js';
 import { SlaveActivity } from '../cluster/slave-activity.js';
+import { SlavePools } from '../cluster/slave-pools.js';
 import { QueueStats, type QueueStatsOptions } from '../cluster/queue-stats.js';
 import { SubscriptionStatusReader } from '../cluster/subscription-status.js';
 import { clusterRoutes } from './cluster-routes.js';
@@ -135,7 +136,8 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
     sender = new ObservationSender({ store: observations, indexUrl: config.indexUrl, token: config.observationsToken, clock: queue.clock, log, ...options.observations });
   }
   notifications = new Notifications(db, config.notify, queue.clock, tokens.user, { log, ...options.notifications });
-  const server = createCommandServer(queue, blobs, { leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs, maxWaitMs: config.maxWaitMs, onError });
+  const pools = new SlavePools();
+  const server = createCommandServer(queue, blobs, { leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs, maxWaitMs: config.maxWaitMs, onError, pools });
 
   const app = Fastify({ logger: options.logger ?? false, ...httpLimits(config) });
   registerHostCheck(app, config.allowedHosts);
@@ -198,7 +200,7 @@ export async function buildMasterApp(config: MasterConfig, options: MasterAppOpt
       fetchTimeoutMs: options.git?.fetchTimeoutMs, gitTimeoutMs: options.git?.gitTimeoutMs,
     });
     await metricsRoute(api, { metrics: new MasterMetrics(db, queue, config.leaseMs), guard });
-    await clusterRoutes(api, { queue, auth, activity, stats, subscriptions: new SubscriptionStatusReader(db, subscriptions, queue, queue.clock), guard });
+    await clusterRoutes(api, { queue, auth, activity, pools, stats, subscriptions: new SubscriptionStatusReader(db, subscriptions, queue, queue.clock), guard });
   });
   await app.ready();
   queue.start();

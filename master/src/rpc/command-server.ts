@@ -13,6 +13,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { LeaseLostError, NotRegisteredError } from '../queue/errors.js';
 import { ReportRejectedError } from './report-consistency.js';
+import type { SlavePools } from '../cluster/slave-pools.js';
 import { InvalidParamsError, ProtocolVersionError, checkComplete, checkHeartbeat, checkLease, checkProgress, checkRegister } from './validate.js';
 import { isStorageFull, storageFullError } from '../storage/storage-full.js';
 
@@ -36,6 +37,8 @@ export interface CommandServerOptions {
   maxWaitMs: number;
   /** Called with unexpected (non-PYTI) errors. */
   onError?: (err: unknown) => void;
+  /** Where heartbeats' pools of ready VM guests are kept for the cluster page. */
+  pools?: SlavePools;
 }
 
 /** A JSON-RPC error response with `data.code`. */
@@ -76,8 +79,10 @@ export function createCommandServer(queue: JobQueue, blobs: BlobStore, opts: Com
     return { jobs: await queue.lease(ctx.slave, max, waitMs) };
   });
   add('slave.heartbeat', (p, ctx) => {
-    const { leases, draining } = checkHeartbeat(p);
-    return queue.heartbeat(ctx.slave, leases, draining);
+    const { leases, draining, pools } = checkHeartbeat(p);
+    const result = queue.heartbeat(ctx.slave, leases, draining);
+    opts.pools?.record(ctx.slave, pools, queue.clock.now());
+    return result;
   });
   add('jobs.progress', (p, ctx) => {
     const { leaseId, events } = checkProgress(p);

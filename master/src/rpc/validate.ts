@@ -114,7 +114,18 @@ export function checkLease(p: unknown): LeaseParams {
 /** Checks `slave.heartbeat` params. */
 export function checkHeartbeat(p: unknown): HeartbeatParams {
   const o = obj(p, '');
-  return { leases: strings(o, 'leases', '', 0, 1000, 128, LEASE_ID), draining: bool(o, 'draining', '') };
+  const leases = strings(o, 'leases', '', 0, 1000, 128, LEASE_ID);
+  const draining = bool(o, 'draining', '');
+  if (o.pools === undefined) return { leases, draining };
+  const pools = arr(o, 'pools', '', 0, 16).map((v, i) => {
+    const path = `pools.${i}.`;
+    const p = obj(v, `pools.${i}`);
+    const size = int(p, 'size', path, 0, 64);
+    const ready = int(p, 'ready', path, 0, 64);
+    if (ready > size) throw new InvalidParamsError(`${path}ready`, `must not exceed size (${size})`);
+    return { backend: str(p, 'backend', path, 32, /^[a-z][a-z0-9-]*$/), size, ready };
+  });
+  return { leases, draining, pools };
 }
 
 function checkEvent(v: unknown, path: string): JobProgressEvent {

@@ -37,6 +37,11 @@ export interface SandboxInputs {
    * copyProvidedData. VM backends do not take it.
    */
   dataDir?: string;
+  /**
+   * VM backends: the guest's size chosen for the job's plan (guest-size.ts). Settings the backend
+   * was made with (`cpus`, `memoryMiB`) take precedence; without either, the backend's defaults.
+   */
+  guest?: { cpus: number; memoryMiB: number };
 }
 
 /** A running sandbox with the agent at the other end of the channel. */
@@ -69,4 +74,10 @@ export interface Backend {
   /** null when the backend can run here, else the reason it cannot. */
   probe(): Promise<string | null>;
   start(inputs: SandboxInputs): Promise<SandboxInstance>;
+  /** VM backends with a pool of waiting guests (guest-pool.ts): its size and how many are ready. */
+  poolStatus?(): { size: number; ready: number; filling: number; lastError?: string };
+  /** Starts filling the pool (guests of `size`, default the backend's own) and resolves once it is full. */
+  poolReady?(size?: { cpus: number; memoryMiB: number }): Promise<void>;
+  /** Ends every waiting guest and stops refilling (shutdown). Idempotent. */
+  closePool?(): Promise<void>;
 }

@@ -54,10 +54,10 @@ import {
   chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync,
   readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
-import { cpus, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
-import { requireBootImage, type BootImageInfo } from '@pyti/images';
+import { ensureAgentBundle, requireBootImage, type BootImageInfo } from '@pyti/images';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
 import { BoundedLog } from './bounded-log.js';
@@ -66,7 +66,10 @@ import { dacBaseLabel, domainXml, readPytiMeta, type PytiDomainMeta } from './li
 import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError } from './libvirtd.js';
 import { connectAgentSocket, vmInstance } from './qemu.js';
 import { kernelCmdline, scratchDiskBytes, type VmOptions } from './qemu-command.js';
-import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
+import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, writeInputDisk, type VmJobFiles } from './vm-disks.js';
+import { GuestPool, onFirstMessage, type PooledGuest, type PoolStatus } from './guest-pool.js';
+import { guestOptions, poolKey, type GuestSizeOptions } from './pool-key.js';
+import { createJobDir, removeJobDir } from '../job-dir.js';
 import { feedIncoming, resumeWhenLoaded } from './vm-migration.js';
 import { libvirtWarmTemplate, pruneLibvirtTemplates, type LibvirtWarmTemplate } from './libvirt-warm.js';
 
@@ -81,6 +84,11 @@ export interface LibvirtBackendOptions extends Omit<VmOptions, 'machine'> {
   image?: BootImageInfo;
   /** Restore each job from a saved booted guest (default true; PYTI_VM_WARM=0 turns it off). */
   warm?: boolean;
+  /**
+   * Guests kept restored and waiting for the next jobs (guest-pool.ts; default 0: none). Each waiting
+   * guest costs about 300 MB of host memory. Needs `warm` (a pool holds restored guests).
+   */
+  pool?: number;
 }
 
 /** The boot image's files as QEMU sees them (staged under stateDir when QEMU is not the slave's user). */
@@ -158,10 +166,43 @@ export class LibvirtBackend implements Backend {
   private runAs?: { uid: number; gid: number } | null;
   /** `virsh version` (libvirt's and QEMU's), asked once: part of the warm template key. */
   private versions?: string;
+  private readonly pool: GuestPool;
 
   constructor(private readonly opts: LibvirtBackendOptions = {}) {
     this.uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? DEFAULT_LIBVIRT_URI;
     this.stateDir = opts.stateDir ?? DEFAULT_LIBVIRT_STATE_DIR;
+    this.pool = new GuestPool(this.warm ? opts.pool ?? 0 : 0);
+  }
+
+  private get warm(): boolean {
+    return this.opts.warm ?? process.env.PYTI_VM_WARM !== '0';
+  }
+
+  /** The VM settings of a job's guest (`machine` is always `pc` here: libvirt cannot define microvm). */
+  private vmFor(size?: GuestSizeOptions): VmOptions {
+    return guestOptions({ ...this.opts, machine: 'pc' }, size);
+  }
+
+  /** The pool of waiting guests: its size and how many are ready now. */
+  poolStatus(): PoolStatus {
+    return this.pool.status();
+  }
+
+  /**
+   * Starts filling the pool with guests of `size` (default: the backend's own settings) and resolves
+   * once it is full; at once when the pool size is 0. Rejects if a restore fails.
+   */
+  async poolReady(size?: GuestSizeOptions): Promise<void> {
+    if (this.pool.size === 0) return;
+    const agentDir = await ensureAgentBundle();
+    const vm = this.vmFor(size);
+    this.pool.want(poolKey(vm, agentDir), () => this.pooledGuest(vm, agentDir));
+    await this.pool.ready();
+  }
+
+  /** Ends every waiting guest (their domains destroyed) and stops refilling. Jobs already started are not touched. */
+  closePool(): Promise<void> {
+    return this.pool.close();
   }
 
   get capabilities(): BackendCapabilities {
@@ -290,6 +331,70 @@ export class LibvirtBackend implements Backend {
   }
 
   async start(inputs: SandboxInputs): Promise<LibvirtInstance> {
+    const vm = this.vmFor(inputs.guest);
+    if (this.pool.size > 0) {
+      const key = poolKey(vm, inputs.agentDir);
+      this.pool.want(key, () => this.pooledGuest(vm, inputs.agentDir));
+      const waiting = this.pool.take(key);
+      if (waiting) {
+        try {
+          return (await waiting.claim(inputs)) as LibvirtInstance;
+        } catch (err) {
+          await waiting.discard().catch(() => undefined);
+          if ((err as { code?: string }).code === 'PYTI_INPUT_TOO_LARGE') throw err;
+          // else a domain of its own, as without a pool
+        }
+      }
+    }
+    return this.restore(inputs, vm);
+  }
+
+  /**
+   * A domain for the pool: restored with a placeholder input disk of the fixed size (its job directory
+   * one of its own, so the sweep knows it is alive), which claim() rewrites in place (same inode, owner
+   * and mode) with the job's filesystem.
+   */
+  private async pooledGuest(vm: VmOptions, agentDir: string): Promise<PooledGuest> {
+    const poolDir = createJobDir();
+    const empty = join(poolDir, 'empty');
+    mkdirSync(empty);
+    let inst: LibvirtInstance;
+    try {
+      inst = await this.restore({ inputDir: empty, wheelhouse: empty, agentDir, tasksDir: empty, rootfs: '', jobDir: poolDir }, vm, true);
+    } catch (err) {
+      removeJobDir(poolDir);
+      throw err;
+    }
+    let ended = false;
+    void inst.exited.then(() => (ended = true));
+    const readyAt = Date.now();
+    const release = async (): Promise<void> => {
+      await inst.dispose();
+      removeJobDir(poolDir);
+    };
+    let claimed = false;
+    const vmDir = join(inst.vmRoot, 'vm');
+    return {
+      key: poolKey(vm, agentDir), readyAt, ended: inst.exited,
+      alive: () => !ended && !claimed,
+      discard: async () => {
+        await virsh(this.uri, ['destroy', inst.domain]); // a guest that never had a job has nothing to finish
+        await release();
+      },
+      claim: async (inputs) => {
+        if (claimed) throw new Error('a pooled guest serves one job only');
+        claimed = true;
+        const t0 = Date.now();
+        await writeInputDisk(inputs, join(vmDir, 'input.ext4'), join(vmDir, 'input-stage'));
+        const note = `[pyti] taken from the guest pool (waited ${((t0 - readyAt) / 1000).toFixed(1)} s; input disk written in ${Date.now() - t0} ms)\n`;
+        // The next guest is restored once this one has said hello (not while it is starting).
+        return onFirstMessage(Object.assign({}, inst, { console: () => `${inst.console()}${note}`, dispose: release }), () => this.pool.refillSoon()) as LibvirtInstance;
+      },
+    };
+  }
+
+  /** Restores (or cold-boots) one domain for `inputs` with the VM settings `vm`. */
+  private async restore(inputs: SandboxInputs, vm: VmOptions, requireWarm = false): Promise<LibvirtInstance> {
     const image = this.opts.image ?? requireBootImage();
     const accel = this.accel ?? (await chooseAccelerator(image)).accel;
     this.accel = accel;
@@ -298,34 +403,35 @@ export class LibvirtBackend implements Backend {
     const boot = runAs ? this.stageImage(image, inUse) : { kernel: image.kernel, initrd: image.initrd, rootDisk: image.rootDisk, dir: undefined };
     let restore: { template: LibvirtWarmTemplate; note: string } | undefined;
     let note = '';
-    if (this.opts.warm ?? process.env.PYTI_VM_WARM !== '0') {
+    if (this.warm) {
       try {
-        const key = await this.warmKey(image, boot, accel, runAs, inputs.agentDir);
+        const key = await this.warmKey(image, boot, accel, runAs, inputs.agentDir, vm);
         const dir = join(this.stateDir, `warm-${key.slice(0, 16)}`);
         ensureDir(this.stateDir, 0o711);
         pruneLibvirtTemplates(this.stateDir, dir);
         const template = await libvirtWarmTemplate(dir, key, boot.dir ?? dirname(boot.rootDisk), inputs.agentDir, inputs.tasksDir, {
-          launch: (i) => this.launch(i, boot, accel, runAs),
+          launch: (i) => this.launch(i, boot, accel, runAs, vm),
           monitor: (domain, command, args) => this.monitor(domain, command, args),
           destroy: async (domain) => void (await virsh(this.uri, ['destroy', domain])),
           runAs,
         });
         restore = { template, note: `[pyti] restored from warm template ${key.slice(0, 16)} (built ${template.builtAt}); the boot that made it:\n${template.bootConsole}\n[pyti] restored\n` };
       } catch (err) {
+        if (requireWarm) throw err;
         note = `[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`;
       }
     }
-    return this.launch(inputs, boot, accel, runAs, restore?.template, restore?.note ?? note);
+    return this.launch(inputs, boot, accel, runAs, vm, restore?.template, restore?.note ?? note);
   }
 
   /**
    * The warm template key: the domain XML of a neutral job (placeholder name and paths) with the
    * boot image's files, the agent bundle, the input disk's size and libvirt's and QEMU's versions.
    */
-  private async warmKey(image: BootImageInfo, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, agentDir: string): Promise<string> {
+  private async warmKey(image: BootImageInfo, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, agentDir: string, vm: VmOptions): Promise<string> {
     this.versions ??= await virsh(this.uri, ['version']).then((r) => (r.ok ? r.stdout.trim() : Promise.reject(new Error(`virsh version: ${virshError(r)}`))));
     const xml = this.jobXml('pyti-000000000000', { dir: '/j', overlay: '/j/o', inputDisk: '/j/i', scratchDisk: '/j/s', agentSocket: '/j/a', consoleLog: '/j/c' }, boot, accel, runAs,
-      { jobDir: '/j', vmRoot: '/j', pid: 0, host: '' }, ['-incoming', 'unix:/j/s']);
+      { jobDir: '/j', vmRoot: '/j', pid: 0, host: '' }, vm, ['-incoming', 'unix:/j/s']);
     return createHash('sha256').update(JSON.stringify({
       xml, image: image.hash, builtAt: image.builtAt, rootDisk: boot.rootDisk, versions: this.versions, inputDisk: INPUT_DISK_BYTES,
       agent: createHash('sha256').update(readFileSync(join(agentDir, 'agent.mjs'))).digest('hex'), v: 2,
@@ -333,11 +439,11 @@ export class LibvirtBackend implements Backend {
   }
 
   /** The domain XML of one job. */
-  private jobXml(name: string, files: VmJobFiles, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, meta: PytiDomainMeta, extraQemuArgs?: string[]): string {
+  private jobXml(name: string, files: VmJobFiles, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, meta: PytiDomainMeta, vm: VmOptions, extraQemuArgs?: string[]): string {
     return domainXml({
       name, type: accel === 'kvm' ? 'kvm' : 'qemu',
-      cpus: this.opts.cpus ?? Math.min(2, cpus().length), memoryMiB: this.opts.memoryMiB ?? 1536,
-      kernel: boot.kernel, initrd: boot.initrd, cmdline: kernelCmdline({ ...this.opts, machine: 'pc' }),
+      cpus: vm.cpus!, memoryMiB: vm.memoryMiB!,
+      kernel: boot.kernel, initrd: boot.initrd, cmdline: kernelCmdline({ ...vm, machine: 'pc' }),
       overlay: files.overlay, inputDisk: files.inputDisk, scratchDisk: files.scratchDisk, agentSocket: files.agentSocket,
       serialLog: join(files.dir, 'serial.log'), consoleLog: join(files.dir, 'console.log'),
       runAs: runAs ?? undefined, meta, extraQemuArgs,
@@ -357,7 +463,7 @@ export class LibvirtBackend implements Backend {
    * Starts one job's transient domain: cold-booted, or restored from `template` (its overlay copied,
    * QEMU started with `-incoming` and fed the template's state). `note` opens the console.
    */
-  private async launch(inputs: SandboxInputs, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, template?: LibvirtWarmTemplate, note = ''): Promise<LibvirtInstance> {
+  private async launch(inputs: SandboxInputs, boot: BootFiles, accel: Accelerator, runAs: { uid: number; gid: number } | null, vm: VmOptions, template?: LibvirtWarmTemplate, note = ''): Promise<LibvirtInstance> {
     const name = `pyti-${randomBytes(6).toString('hex')}`;
     const vmRoot = join(this.stateDir, 'jobs', name);
     ensureDir(this.stateDir, 0o711);
@@ -366,7 +472,7 @@ export class LibvirtBackend implements Backend {
     const meta: PytiDomainMeta = { jobDir: inputs.jobDir, vmRoot, bootDir: boot.dir, pid: process.pid, host: hostname() };
     let files: VmJobFiles;
     try {
-      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(this.opts) });
+      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(vm) });
     } catch (err) {
       this.removeJobFiles(name, meta);
       throw err;
@@ -389,7 +495,7 @@ export class LibvirtBackend implements Backend {
       if (runAs) chownSync(dirname(incoming), runAs.uid, runAs.gid);
     }
     const xmlPath = join(vmRoot, 'domain.xml');
-    writeFileSync(xmlPath, this.jobXml(name, files, boot, accel, runAs, meta, incoming ? ['-incoming', `unix:${incoming}`] : undefined), { mode: 0o600 });
+    writeFileSync(xmlPath, this.jobXml(name, files, boot, accel, runAs, meta, vm, incoming ? ['-incoming', `unix:${incoming}`] : undefined), { mode: 0o600 });
 
     const consoleNow = (): string => {
       const log = new BoundedLog();

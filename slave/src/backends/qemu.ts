@@ -8,16 +8,19 @@
  * (it dies with the slave even if the slave is killed), and dispose() kills it and deletes the
  * overlay, the input disk and the socket.
  */
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { requireBootImage, type BootImageInfo } from '@pyti/images';
+import { ensureAgentBundle, requireBootImage, type BootImageInfo } from '@pyti/images';
 import { StreamMessageReader, StreamMessageWriter } from '@pyti/vm-agent';
 import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } from './backend.js';
 import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
 import { qemuArgs, scratchDiskBytes, type VmOptions } from './qemu-command.js';
-import { prepareVmDisks, removeVmDisks, type VmJobFiles } from './vm-disks.js';
+import { prepareVmDisks, removeVmDisks, writeInputDisk, type VmJobFiles } from './vm-disks.js';
+import { GuestPool, onFirstMessage, type PooledGuest, type PoolStatus } from './guest-pool.js';
+import { guestOptions, poolKey, type GuestSizeOptions } from './pool-key.js';
+import { createJobDir, removeJobDir } from '../job-dir.js';
 import { commandWorks } from '@pyti/common';
 import { startQemu } from './vm-process.js';
 import { warmTemplate, type WarmTemplate } from './qemu-warm.js';
@@ -29,6 +32,11 @@ export interface QemuBackendOptions extends VmOptions {
   image?: BootImageInfo;
   /** Restore each job from a saved booted guest (default true; PYTI_VM_WARM=0 turns it off). */
   warm?: boolean;
+  /**
+   * Guests kept restored and waiting for the next jobs (guest-pool.ts; default 0: none). Each waiting
+   * guest costs about 300 MB of host memory. Needs `warm` (a pool holds restored guests).
+   */
+  pool?: number;
 }
 
 /** The guest's virtio console file (init and agent messages), its last 64 KiB. */
@@ -89,8 +97,15 @@ export function vmInstance(
 export class QemuBackend implements Backend {
   readonly name = 'qemu';
   private accel?: Accelerator;
+  private readonly pool: GuestPool;
 
-  constructor(private readonly opts: QemuBackendOptions = {}) {}
+  constructor(private readonly opts: QemuBackendOptions = {}) {
+    this.pool = new GuestPool(this.warm ? opts.pool ?? 0 : 0);
+  }
+
+  private get warm(): boolean {
+    return this.opts.warm ?? process.env.PYTI_VM_WARM !== '0';
+  }
 
   get capabilities(): BackendCapabilities {
     return { isolation: 'vm', network: 'none', rollback: true, ...(this.accel ? { accelerator: this.accel } : {}) };
@@ -109,31 +124,122 @@ export class QemuBackend implements Backend {
     return null;
   }
 
+  /** The pool of waiting guests: its size and how many are ready now. */
+  poolStatus(): PoolStatus {
+    return this.pool.status();
+  }
+
+  /**
+   * Starts filling the pool with guests of `size` (default: the backend's own settings, i.e. what a
+   * job without a sized plan gets) and resolves once it is full; at once when the pool size is 0.
+   * Rejects if a restore fails. For benchmarks (lease-to-ready with a full pool) and the slave's start.
+   */
+  async poolReady(size?: GuestSizeOptions): Promise<void> {
+    if (this.pool.size === 0) return;
+    const agentDir = await ensureAgentBundle();
+    const vm = guestOptions(this.opts, size);
+    this.pool.want(poolKey(vm, agentDir), () => this.pooledGuest(vm, agentDir));
+    await this.pool.ready();
+  }
+
+  /** Ends every waiting guest and stops refilling (slave shutdown). Jobs already started are not touched. */
+  closePool(): Promise<void> {
+    return this.pool.close();
+  }
+
   async start(inputs: SandboxInputs): Promise<SandboxInstance> {
+    const vm = guestOptions(this.opts, inputs.guest);
+    if (this.pool.size > 0) {
+      const key = poolKey(vm, inputs.agentDir);
+      this.pool.want(key, () => this.pooledGuest(vm, inputs.agentDir));
+      const waiting = this.pool.take(key);
+      if (waiting) {
+        try {
+          return await waiting.claim(inputs);
+        } catch (err) {
+          await waiting.discard().catch(() => undefined);
+          if ((err as { code?: string }).code === 'PYTI_INPUT_TOO_LARGE') throw err;
+          // else restore a guest of its own, as without a pool
+        }
+      }
+    }
+    const { instance } = await this.restore(inputs, vm);
+    return instance;
+  }
+
+  /**
+   * A guest for the pool: restored in a directory of its own (removed with it) with a placeholder
+   * input disk of the fixed size, which claim() rewrites in place with the job's filesystem.
+   */
+  private async pooledGuest(vm: VmOptions, agentDir: string): Promise<PooledGuest> {
+    const poolDir = createJobDir();
+    const empty = join(poolDir, 'empty');
+    mkdirSync(empty);
+    let restored: Awaited<ReturnType<QemuBackend['restore']>>;
+    try {
+      restored = await this.restore({ inputDir: empty, wheelhouse: empty, agentDir, tasksDir: empty, rootfs: '', jobDir: poolDir }, vm, true);
+    } catch (err) {
+      removeJobDir(poolDir);
+      throw err;
+    }
+    const { instance, files, ended, kill } = restored;
+    const readyAt = Date.now();
+    const release = async (): Promise<void> => {
+      await instance.dispose();
+      removeJobDir(poolDir);
+    };
+    let claimed = false;
+    return {
+      key: poolKey(vm, agentDir), readyAt, ended: instance.exited,
+      alive: () => !ended() && !claimed,
+      discard: () => {
+        kill(); // a guest that never had a job has nothing to finish
+        return release();
+      },
+      claim: async (inputs) => {
+        if (claimed) throw new Error('a pooled guest serves one job only');
+        claimed = true;
+        const t0 = Date.now();
+        await writeInputDisk(inputs, files.inputDisk, join(files.dir, 'input-stage'));
+        const note = `[pyti] taken from the guest pool (waited ${((t0 - readyAt) / 1000).toFixed(1)} s; input disk written in ${Date.now() - t0} ms)\n`;
+        // The next guest is restored once this one has said hello (not while it is starting).
+        return onFirstMessage({
+          ...instance,
+          console: () => `${instance.console()}${note}`,
+          dispose: release,
+          hostMarkers: [poolDir],
+        }, () => this.pool.refillSoon());
+      },
+    };
+  }
+
+  /** Restores (or cold-boots) one guest for `inputs` with the VM settings `vm`. */
+  private async restore(inputs: SandboxInputs, vm: VmOptions, requireWarm = false): Promise<{ instance: SandboxInstance; files: VmJobFiles; ended: () => boolean; kill: () => void }> {
     const image = this.opts.image ?? requireBootImage();
     const accel = this.accel ?? (await chooseAccelerator(image)).accel;
     this.accel = accel;
     const notes: string[] = [];
     let template: WarmTemplate | undefined;
-    if (this.opts.warm ?? process.env.PYTI_VM_WARM !== '0') {
+    if (this.warm) {
       try {
-        template = await warmTemplate(image, inputs, accel, this.opts);
+        template = await warmTemplate(image, inputs, accel, vm);
         notes.push(`[pyti] restored from warm template ${template.key.slice(0, 16)} (built ${template.builtAt}); the boot that made it:\n${template.bootConsole}\n[pyti] restored\n`);
       } catch (err) {
+        if (requireWarm) throw err;
         notes.push(`[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`);
       }
     }
-    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(this.opts) });
+    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(vm) });
     // A restore waits (`-incoming defer`) until the host is on the agent's channel: a guest that
     // resumed with no host there would read end-of-file on its port, and its agent would end.
     const qmpPath = join(files.dir, 'qmp.sock');
     const stateFd = template ? openSync(template.state, 'r') : undefined;
-    const args = [...qemuArgs(image, files, accel, this.opts), ...(template ? ['-incoming', 'defer', '-qmp', `unix:${qmpPath},server=on,wait=off`] : [])];
-    const vm = startQemu(args, stateFd);
+    const args = [...qemuArgs(image, files, accel, vm), ...(template ? ['-incoming', 'defer', '-qmp', `unix:${qmpPath},server=on,wait=off`] : [])];
+    const proc = startQemu(args, stateFd);
     if (stateFd !== undefined) closeSync(stateFd);
     let socket: net.Socket | undefined;
     try {
-      socket = await connectAgentSocket(files.agentSocket, vm.ended);
+      socket = await connectAgentSocket(files.agentSocket, proc.ended);
       if (template) {
         const qmp = await QmpClient.connect(qmpPath);
         try {
@@ -145,17 +251,18 @@ export class QemuBackend implements Backend {
       }
     } catch (err) {
       socket?.destroy();
-      vm.kill();
-      await vm.exited;
+      proc.kill();
+      await proc.exited;
       removeVmDisks(files);
-      throw new Error(`qemu: ${(err as Error).message}\n${vm.log.toString().slice(-2000)}`);
+      throw new Error(`qemu: ${(err as Error).message}\n${proc.log.toString().slice(-2000)}`);
     }
     // The console file goes with the job's files: keep its last text when they are removed.
     let kept: string | undefined;
-    const console = { toString: () => kept ?? `${notes.join('')}${vm.log.toString()}${consoleTail(files.consoleLog)}` };
-    return vmInstance(socket, console, vm.exited, vm.kill, () => {
+    const console = { toString: () => kept ?? `${notes.join('')}${proc.log.toString()}${consoleTail(files.consoleLog)}` };
+    const instance = vmInstance(socket, console, proc.exited, proc.kill, () => {
       kept = console.toString();
       removeVmDisks(files);
     }, Number(process.env.PYTI_VM_GRACE_MS ?? 3000));
+    return { instance, files, ended: proc.ended, kill: proc.kill };
   }
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks } from './vm-disks.js';
+import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, writeInputDisk } from './vm-disks.js';
 
 let dir: string;
 beforeAll(() => {
@@ -58,5 +58,31 @@ describe('VM job disks', () => {
     await expect(prepareVmDisks({ inputDir: join(dir, 'in2'), wheelhouse: d('wh2'), agentDir: d('agent2'), tasksDir: d('tasks2'), rootfs: '/nonexistent', jobDir },
       base, { inputDiskBytes: 70 * 1024 * 1024 })).rejects.toMatchObject({ code: 'PYTI_INPUT_TOO_LARGE', message: expect.stringContaining('do not fit the VM\'s input disk') });
     expect(existsSync(join(jobDir, 'vm'))).toBe(false);
+  });
+
+  it('rewrite an input disk in place for a pooled guest: same file, same inode, size and mode, only the new job\'s files', async () => {
+    const mk = (name: string, files: Record<string, string>): string => {
+      const d = join(dir, name);
+      mkdirSync(d, { recursive: true });
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(d, f), text);
+      return d;
+    };
+    const empty = mk('pool-empty', {});
+    const agent = mk('pool-agent', { 'agent.mjs': 'agent' });
+    const disk = join(dir, 'pool-input.ext4');
+    await writeInputDisk({ inputDir: empty, wheelhouse: empty, agentDir: agent, tasksDir: empty, rootfs: '', jobDir: dir }, disk, join(dir, 'stage-0'));
+    execFileSync('chmod', ['640', disk]);
+    const before = statSync(disk);
+    const cat = (p: string): string => execFileSync('debugfs', ['-R', `cat ${p}`, disk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const ls = (p: string): string => execFileSync('debugfs', ['-R', `ls ${p}`, disk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(ls('/input')).not.toContain('job-a.txt');
+    await writeInputDisk({ inputDir: mk('pool-a', { 'job-a.txt': 'A' }), wheelhouse: empty, agentDir: agent, tasksDir: empty, rootfs: '', jobDir: dir }, disk, join(dir, 'stage-1'));
+    const after = statSync(disk);
+    expect([after.ino, after.size, after.mode]).toEqual([before.ino, INPUT_DISK_BYTES, before.mode]);
+    expect(cat('/input/job-a.txt')).toBe('A');
+    await writeInputDisk({ inputDir: mk('pool-b', { 'job-b.txt': 'B' }), wheelhouse: empty, agentDir: agent, tasksDir: empty, rootfs: '', jobDir: dir }, disk, join(dir, 'stage-2'));
+    expect(cat('/input/job-b.txt')).toBe('B');
+    expect(ls('/input')).not.toContain('job-a.txt');
+    expect(existsSync(join(dir, 'stage-2'))).toBe(false);
   });
 });

@@ -52,6 +52,50 @@ export interface VmDiskOptions {
   scratchBytes?: number;
 }
 
+/** The input disk's parts: top-level directory → host source. */
+function inputParts(inputs: SandboxInputs): [string, string][] {
+  return [['input', inputs.inputDir], ['wheelhouse', inputs.wheelhouse], ['agent', inputs.agentDir], ['tasks', inputs.tasksDir]];
+}
+
+/** Measures the inputs at their sources; throws PYTI_INPUT_TOO_LARGE when they do not fit a disk of `diskBytes`. */
+function measureInputs(inputs: SandboxInputs, diskBytes: number): { bytes: number; entries: number } {
+  // Measured at the sources (statSync follows links, as the copy does), so that inputs too large are
+  // refused before anything is made or copied.
+  let bytes = 0;
+  let entries = 0;
+  for (const [, from] of inputParts(inputs)) {
+    const t = treeSize(from);
+    bytes += t.bytes;
+    entries += t.entries;
+  }
+  // Room for ext4's own blocks (group descriptors, bitmaps, inode tables): a few per cent.
+  if (bytes * 1.1 + 64 * 1024 ** 2 > diskBytes) {
+    throw new PytiError('PYTI_INPUT_TOO_LARGE', `the job's inputs (${(bytes / 1024 ** 3).toFixed(2)} GiB: distribution and wheelhouse) do not fit the VM's input disk (${(diskBytes / 1024 ** 3).toFixed(0)} GiB)`);
+  }
+  return { bytes, entries };
+}
+
+/**
+ * Writes the job's input filesystem (`input`, `wheelhouse`, `agent`, `tasks`) into `disk`: a sparse
+ * ext4 of `diskBytes` without a journal, made with `mkfs.ext4 -d` (nothing mounted on the host).
+ * An existing file is rewritten **in place** (same inode, same size): a pooled guest restored with a
+ * placeholder input disk reads the job's filesystem from it once its agent mounts the disk (at the
+ * job's `initialize`, after flushing the device's buffers). `stage` is a scratch directory (removed).
+ * Throws PYTI_INPUT_TOO_LARGE when the inputs do not fit.
+ */
+export async function writeInputDisk(inputs: SandboxInputs, disk: string, stage: string, diskBytes = INPUT_DISK_BYTES): Promise<void> {
+  const { entries } = measureInputs(inputs, diskBytes);
+  rmSync(stage, { recursive: true, force: true });
+  try {
+    for (const [name, from] of inputParts(inputs)) cpSync(from, join(stage, name), { recursive: true, dereference: true });
+    await runTool('truncate', ['-s', String(diskBytes), disk]);
+    await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-O', '^has_journal', '-m', '0', '-N', String(Math.max(1024, entries + 256)),
+      '-E', 'root_owner=0:0', '-d', stage, disk]);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
 /**
  * Makes the job's overlay and input disk under `<jobDir>/vm` (the overlay copied from
  * `opts.overlayFrom` when given: a warm template's). The input disk's top-level directories are
@@ -62,35 +106,17 @@ export interface VmDiskOptions {
 export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, opts: VmDiskOptions = {}): Promise<VmJobFiles> {
   const overlayFrom = opts.overlayFrom;
   const diskBytes = opts.inputDiskBytes ?? INPUT_DISK_BYTES;
-  const parts: [string, string][] = [['input', inputs.inputDir], ['wheelhouse', inputs.wheelhouse], ['agent', inputs.agentDir], ['tasks', inputs.tasksDir]];
-  // Measured at the sources (statSync follows links, as the copy does), so that inputs too large are
-  // refused before anything is made or copied.
-  let bytes = 0;
-  let entries = 0;
-  for (const [, from] of parts) {
-    const t = treeSize(from);
-    bytes += t.bytes;
-    entries += t.entries;
-  }
-  // Room for ext4's own blocks (group descriptors, bitmaps, inode tables): a few per cent.
-  if (bytes * 1.1 + 64 * 1024 ** 2 > diskBytes) {
-    throw new PytiError('PYTI_INPUT_TOO_LARGE', `the job's inputs (${(bytes / 1024 ** 3).toFixed(2)} GiB: distribution and wheelhouse) do not fit the VM's input disk (${(diskBytes / 1024 ** 3).toFixed(0)} GiB)`);
-  }
+  measureInputs(inputs, diskBytes); // before anything is made
   const dir = join(inputs.jobDir, 'vm');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files: VmJobFiles = {
     dir, overlay: join(dir, 'overlay.qcow2'), inputDisk: join(dir, 'input.ext4'), scratchDisk: join(dir, 'scratch.ext4'), agentSocket: join(dir, 'agent.sock'),
     consoleLog: join(dir, 'console.log'),
   };
-  const stage = join(dir, 'input-stage');
   // A warm template's overlay (itself over rootDisk) is copied; else a fresh, empty overlay.
   if (overlayFrom) copyFileSync(overlayFrom, files.overlay);
   else await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', rootDisk, '-F', 'qcow2', files.overlay]);
-  for (const [name, from] of parts) cpSync(from, join(stage, name), { recursive: true, dereference: true });
-  await runTool('truncate', ['-s', String(diskBytes), files.inputDisk]);
-  await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-O', '^has_journal', '-m', '0', '-N', String(Math.max(1024, entries + 256)),
-    '-E', 'root_owner=0:0', '-d', stage, files.inputDisk]);
-  rmSync(stage, { recursive: true, force: true });
+  await writeInputDisk(inputs, files.inputDisk, join(dir, 'input-stage'), diskBytes);
   // Sparse and without a journal (it dies with the job): 3 MB on the host until the guest writes.
   // 1 % is reserved for root, i.e. the agent: a package that fills the disk (tasks run as other
   // users) must not keep the agent from making the next tasks' directories.

@@ -1,8 +1,9 @@
 /**
  * `pyti slave --master URL --token T [--name N] [--backend bwrap|qemu|libvirt]... [--concurrency N]
- * [--index-url URL] [--files-host ORIGIN]... [--data DIR] [--perf] [--wheel-cache-max SIZE|none] [--wheel-cache-max-age DUR]`
+ * [--index-url URL] [--files-host ORIGIN]... [--data DIR] [--perf] [--wheel-cache-max SIZE|none] [--wheel-cache-max-age DUR] [--vm-pool N]`
  * (environment: PYTI_MASTER_URL, PYTI_SLAVE_TOKEN, PYTI_INDEX_URL, PYTI_SLAVE_DATA, PYTI_WHEEL_CACHE_MAX,
- * PYTI_WHEEL_CACHE_MAX_AGE). The wheel cache is pruned at start and between jobs (default: at most 10G). Progress lines go to stderr as `[time] …`. SIGTERM and SIGINT drain the slave
+ * PYTI_WHEEL_CACHE_MAX_AGE, PYTI_VM_POOL). `--vm-pool N`: guests each VM backend keeps restored and
+ * waiting (default: one per job slot, within a quarter of the host's memory at 512 MiB each). The wheel cache is pruned at start and between jobs (default: at most 10G). Progress lines go to stderr as `[time] …`. SIGTERM and SIGINT drain the slave
  * (running jobs finish, nothing new is leased) and it exits 0; a second signal exits at once (130/143).
  */
 import { parseArgs } from 'node:util';
@@ -26,12 +27,13 @@ export async function slaveCommand(args: string[], err: (s: string) => void): Pr
       perf: { type: 'boolean' },
       'wheel-cache-max': { type: 'string' },
       'wheel-cache-max-age': { type: 'string' },
+      'vm-pool': { type: 'string' },
     },
   });
   const config = loadSlaveConfig({
     master: values.master, token: values.token, name: values.name, backend: values.backend,
     concurrency: values.concurrency, indexUrl: values['index-url'], filesHost: values['files-host'], data: values.data, perf: values.perf,
-    wheelCacheMax: values['wheel-cache-max'], wheelCacheMaxAge: values['wheel-cache-max-age'],
+    wheelCacheMax: values['wheel-cache-max'], wheelCacheMaxAge: values['wheel-cache-max-age'], vmPool: values['vm-pool'],
   });
   const drain = new AbortController();
   const handlers: [NodeJS.Signals, number][] = [['SIGTERM', 143], ['SIGINT', 130]];

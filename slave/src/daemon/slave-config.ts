@@ -1,12 +1,12 @@
 /**
  * The slave daemon's configuration: flags over environment (`PYTI_MASTER_URL`, `PYTI_SLAVE_TOKEN`,
- * `PYTI_INDEX_URL`, `PYTI_SLAVE_DATA`, `PYTI_WHEEL_CACHE_MAX`, `PYTI_WHEEL_CACHE_MAX_AGE`) over defaults, validated once and frozen. Every problem is a
+ * `PYTI_INDEX_URL`, `PYTI_SLAVE_DATA`, `PYTI_WHEEL_CACHE_MAX`, `PYTI_WHEEL_CACHE_MAX_AGE`, `PYTI_VM_POOL`) over defaults, validated once and frozen. Every problem is a
  * `PYTI_CONFIG_INVALID` error naming the flag or variable.
  *
  * Security: the token is never printed (`describeSlaveConfig` leaves it out); URLs must be http(s)
  * without credentials.
  */
-import { hostname } from 'node:os';
+import { hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
 import { cacheRoot } from '@pyti/images';
@@ -36,6 +36,8 @@ export interface SlaveConfig {
   readonly perf: boolean;
   /** What the wheel cache keeps (pruned at start and between jobs, least recently used first). */
   readonly wheelCache: Readonly<WheelCachePolicy>;
+  /** VM backends (qemu, libvirt): guests each keeps restored and waiting for the next jobs (0: none). */
+  readonly vmPool: number;
 }
 
 /** Flags as `pyti slave` parses them. */
@@ -54,6 +56,20 @@ export interface SlaveFlags {
   wheelCacheMax?: string;
   /** `--wheel-cache-max-age DUR` (30d; default none). */
   wheelCacheMaxAge?: string;
+  /** `--vm-pool N`: waiting guests per VM backend (default defaultVmPool). */
+  vmPool?: string | number;
+}
+
+/** Host memory one waiting guest is budgeted (a restored idle guest measured ~300 MB RSS; room for growth). */
+export const POOL_GUEST_BUDGET_BYTES = 512 * 1024 ** 2;
+
+/**
+ * The default number of waiting guests per VM backend: one per job slot (so every lease can find one),
+ * but no more than a quarter of the host's memory allows at POOL_GUEST_BUDGET_BYTES per guest (the
+ * running jobs' guests, up to 1.5 GiB each, need the rest). 0 on a host too small for even one.
+ */
+export function defaultVmPool(concurrency: number, memBytes = totalmem()): number {
+  return Math.max(0, Math.min(concurrency, Math.floor(memBytes / 4 / POOL_GUEST_BUDGET_BYTES)));
 }
 
 /** The wheel cache's default size limit. */
@@ -112,12 +128,15 @@ export function loadSlaveConfig(flags: SlaveFlags, env: NodeJS.ProcessEnv = proc
   const dataDir = resolve(flags.data ?? env.PYTI_SLAVE_DATA ?? join(cacheRoot(env), 'slave'));
   const fetchPolicy = wrap('--files-host', () => FetchPolicy.forIndex(indexUrl, { filesHosts: flags.filesHost?.length ? flags.filesHost : undefined }));
   const wheelCache = wheelCachePolicy(flags, env);
-  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, fetchPolicy, dataDir, perf: flags.perf ?? false, wheelCache });
+  const p = flags.vmPool ?? env.PYTI_VM_POOL;
+  const vmPool = p === undefined || p === '' ? defaultVmPool(concurrency) : typeof p === 'number' ? p : /^\d+$/.test(p.trim()) ? Number(p) : NaN;
+  if (!Number.isSafeInteger(vmPool) || vmPool < 0 || vmPool > 16) invalid(flags.vmPool !== undefined ? '--vm-pool' : 'PYTI_VM_POOL', `${JSON.stringify(p)} is not a whole number from 0 to 16`);
+  return Object.freeze({ masterUrl, token, name, backends: Object.freeze(backends), concurrency, indexUrl, fetchPolicy, dataDir, perf: flags.perf ?? false, wheelCache, vmPool });
 }
 
 /** The configuration for a log line, without the token. */
 export function describeSlaveConfig(c: SlaveConfig): string {
   const w = c.wheelCache;
   const cache = `wheel cache ${w.maxBytes === null ? 'no size limit' : `max ${formatBytes(w.maxBytes)}`}${w.maxAgeMs === null ? '' : `, max age ${formatDuration(w.maxAgeMs)}`}`;
-  return `master ${c.masterUrl}, index ${c.indexUrl}${c.fetchPolicy.origins.length > 1 ? ` (files from ${c.fetchPolicy.origins.slice(1).join(', ')})` : ''}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}, ${cache}${c.perf ? ', perf task on' : ''}`;
+  return `master ${c.masterUrl}, index ${c.indexUrl}${c.fetchPolicy.origins.length > 1 ? ` (files from ${c.fetchPolicy.origins.slice(1).join(', ')})` : ''}, backends ${c.backends.join(',')}, concurrency ${c.concurrency}, data ${c.dataDir}, ${cache}${c.perf ? ', perf task on' : ''}${c.backends.some((b) => b !== 'bwrap') ? `, VM pool ${c.vmPool}` : ''}`;
 }

@@ -17,12 +17,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PytiError } from '@pyti/vm-agent';
-import type { AuditOptions } from '../audit.js';
+import { auditGuestSize, type AuditOptions } from '../audit.js';
 import type { Backend } from '../backends/backend.js';
 import { BwrapBackend } from '../backends/bwrap.js';
 import { LibvirtBackend } from '../backends/libvirt.js';
 import { QemuBackend } from '../backends/qemu.js';
-import { backoffDelay, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy, COMMAND_PROTOCOL_VERSION, CommandErrorCodes, type LeasedJob, type RegisterParams, type RegisterResult, type SlaveCommand, IndexClient } from '@pyti/common';
+import { backoffDelay, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy, COMMAND_PROTOCOL_VERSION, CommandErrorCodes, type LeasedJob, type RegisterParams, type RegisterResult, type SlaveCommand, type HeartbeatParams, IndexClient } from '@pyti/common';
 import { CommandClient, CommandError, type CallOptions } from '../command/command-client.js';
 import type { GuestTags } from '../prefetch/guest-tags.js';
 import { openPrefetchHost } from '../prefetch/prefetch-host.js';
@@ -64,10 +64,10 @@ interface Running {
   done: Promise<void>;
 }
 
-const BACKENDS: Record<string, () => Backend> = {
+const BACKENDS: Record<string, (c: SlaveConfig) => Backend> = {
   bwrap: () => new BwrapBackend(),
-  qemu: () => new QemuBackend(),
-  libvirt: () => new LibvirtBackend(),
+  qemu: (c) => new QemuBackend({ pool: c.vmPool }),
+  libvirt: (c) => new LibvirtBackend({ pool: c.vmPool }),
 };
 
 class Drained extends Error {}
@@ -156,6 +156,7 @@ class SlaveDaemon {
       clearTimeout(this.heartbeatTimer);
       clearTimeout(this.flushTimer);
       for (const r of this.running.values()) r.ctrl.abort(new Error('the slave is stopping'));
+      await this.closePools();
       await Promise.allSettled([...this.running.values()].map((r) => r.done));
       await this.pruning;
       release();
@@ -164,12 +165,33 @@ class SlaveDaemon {
 
   private async setUpBackends(): Promise<void> {
     for (const name of this.config.backends) {
-      const b = this.io.backends?.[name] ?? BACKENDS[name]?.();
+      const b = this.io.backends?.[name] ?? BACKENDS[name]?.(this.config);
       if (!b) throw new PytiError('PYTI_BACKEND_UNAVAILABLE', `no backend ${name}`);
       const why = await b.probe();
       if (why) throw new PytiError('PYTI_BACKEND_UNAVAILABLE', `backend ${name} cannot run here: ${why}`);
       this.backends.set(name, b);
+      // The pool fills in the background with guests of the size a usual audit's plan gets.
+      if (b.poolReady && (b.poolStatus?.().size ?? 0) > 0) {
+        b.poolReady(auditGuestSize({ ...this.io.audit, perf: this.config.perf })).then(
+          () => this.io.log(`${name}: ${b.poolStatus?.().ready ?? 0} guest(s) ready in the pool`),
+          (err: Error) => this.io.log(`${name}: the guest pool did not fill (jobs restore their own guests): ${err.message.split('\n')[0]}`),
+        );
+      }
     }
+  }
+
+  /** Ends every backend's waiting guests (drain, shutdown): nothing restored for a job that will not come. */
+  private closePools(): Promise<unknown> {
+    return Promise.allSettled([...this.backends.values()].map((b) => b.closePool?.()));
+  }
+
+  /** The pools of the VM backends, for heartbeats (absent when no backend has one). */
+  private poolReport(): HeartbeatParams['pools'] {
+    const pools = [...this.backends].flatMap(([backend, b]) => {
+      const st = b.poolStatus?.();
+      return st && st.size > 0 ? [{ backend, size: st.size, ready: st.ready }] : [];
+    });
+    return pools.length ? pools : undefined;
   }
 
   private registerParams(): RegisterParams {
@@ -316,6 +338,7 @@ class SlaveDaemon {
     if (this.leaseRetrying) this.leaseCtrl.abort(new Drained());
     setTimeout(() => this.leaseCtrl.abort(new Drained()), Math.min(this.reg?.maxWaitMs ?? 30_000, this.io.leaseWaitMs ?? 30_000) + 10_000).unref();
     this.drainCtrl.abort(new Drained());
+    void this.closePools();
     this.wakeLoop();
     if (this.reg) void this.heartbeat();
   }
@@ -328,7 +351,8 @@ class SlaveDaemon {
   private async heartbeat(): Promise<void> {
     const leases = [...new Set([...this.running.keys(), ...this.outbox.leaseIds()])];
     try {
-      const r = await this.client.call('slave.heartbeat', { leases, draining: this.draining }, this.callOptions(Math.max(this.heartbeatMs, 5000)));
+      const pools = this.poolReport();
+      const r = await this.client.call('slave.heartbeat', { leases, draining: this.draining, ...(pools ? { pools } : {}) }, this.callOptions(Math.max(this.heartbeatMs, 5000)));
       if (this.masterDown) this.io.log('master reachable again');
       this.masterDown = false;
       for (const l of r.lost) this.stopJob(l, 'the master says its lease is lost');

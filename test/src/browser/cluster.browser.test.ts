@@ -165,21 +165,21 @@ describe('the cluster pages in chromium', () => {
     const row = (name: string) => page.locator(`tr[id="slave-${name}"]`);
     const cells = async (name: string) => (await row(name).locator('td').allInnerTexts()).map((t) => t.trim());
     const bwrap = await cells(BWRAP_SLAVE.name);
-    // slave, host, backends, capacity, running, done (1 h), lost (1 h), heartbeat, status, version, drain
-    expect(bwrap.slice(0, 5)).toEqual([BWRAP_SLAVE.name, expect.any(String), 'bwrap', '2', expect.stringMatching(/^[0-2]$/)]);
-    expect(Number(bwrap[5])).toBeGreaterThanOrEqual(submission.audits.length);
-    expect(bwrap[7]).toMatch(/ago$/);
+    // slave, host, backends, capacity, ready guests (pooled VM guests: none for bwrap), running, done (1 h), lost (1 h), heartbeat, status, version, drain
+    expect(bwrap.slice(0, 6)).toEqual([BWRAP_SLAVE.name, expect.any(String), 'bwrap', '2', '—', expect.stringMatching(/^[0-2]$/)]);
+    expect(Number(bwrap[6])).toBeGreaterThanOrEqual(submission.audits.length);
+    expect(bwrap[8]).toMatch(/ago$/);
     const rogue = await cells(ROGUE_SLAVE.name);
     expect(rogue.slice(0, 3)).toEqual([ROGUE_SLAVE.name, `rogue ${PAYLOADS.img}`, 'qemu']);
-    expect(rogue[9]).toBe(`9.9 ${PAYLOADS.script}`);
-    expect(rogue[8]).toBe('idle');
+    expect(rogue[10]).toBe(`9.9 ${PAYLOADS.script}`);
+    expect(rogue[9]).toBe('idle');
     await kit.assertNoInjection(page);
 
     await press(page, row(ROGUE_SLAVE.name).getByRole('button', { name: 'drain' }));
     expect(path(page)).toBe('/slaves');
     await kit.assertNoInjection(page);
     await expect(row(ROGUE_SLAVE.name).getAttribute('data-status')).resolves.toBe('drain-requested');
-    expect((await cells(ROGUE_SLAVE.name))[8]).toBe('drain-requested');
+    expect((await cells(ROGUE_SLAVE.name))[9]).toBe('drain-requested');
     await expect(row(ROGUE_SLAVE.name).getAttribute('class')).resolves.toBe('tone-orange');
     await expect(row(BWRAP_SLAVE.name).getByRole('button', { name: 'drain' }).count()).resolves.toBe(1);
     await kit.screenshot('slaves');

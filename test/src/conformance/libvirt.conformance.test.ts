@@ -1,11 +1,15 @@
 /**
  * The libvirt backend against the backend conformance suite. CI has no systemd: libvirtd is started
- * here when virsh cannot reach it (ensureLibvirtd). Scaled for TCG like the QEMU run.
+ * here when virsh cannot reach it (ensureLibvirtd). Scaled for TCG like the QEMU run, and like it
+ * with a pool of one ready guest.
  */
 import { ensureLibvirtd, LibvirtBackend } from '@pyti/slave';
 import { describeBackendConformance } from './backend-conformance.js';
 
 const MiB = 1024 * 1024;
+
+let backend: LibvirtBackend | undefined;
+afterAll(() => backend?.closePool());
 
 await describeBackendConformance('libvirt', async () => {
   try {
@@ -13,5 +17,6 @@ await describeBackendConformance('libvirt', async () => {
   } catch (err) {
     process.stderr.write(`libvirtd could not be started: ${(err as Error).message}\n`);
   }
-  return new LibvirtBackend({ tmpBytes: 128 * MiB, workBytes: 512 * MiB });
+  backend = new LibvirtBackend({ tmpBytes: 128 * MiB, workBytes: 512 * MiB, pool: 1 });
+  return backend;
 }, { slowFactor: 10 });
