@@ -76,7 +76,7 @@ const hasPool = (b) => typeof b.poolReady === 'function';
 const poolFilled = async (b) => { if (hasPool(b)) await b.poolReady(); };
 /** Ends a backend's pool of guests, whatever this build calls it. */
 async function closeBackend(b) {
-  for (const m of ['close', 'dispose', 'drain', 'shutdown']) if (typeof b[m] === 'function') { await b[m](); return; }
+  for (const m of ['closePool', 'close', 'dispose', 'drain', 'shutdown']) if (typeof b[m] === 'function') { await b[m](); return; }
 }
 
 const started = Date.now();
