@@ -75,21 +75,6 @@ def read_requirements(path):
     return reqs, unresolved[:200], sources, relaxed
 
 
-def wheelhouse_names(wheelhouse):
-    """Normalized project names of the wheels and sdists in the wheelhouse."""
-    names = set()
-    try:
-        files = os.listdir(wheelhouse)
-    except OSError:
-        return names
-    for f in files:
-        if f.endswith(".whl"):
-            names.add(normalize(f.split("-")[0]))
-        elif f.endswith((".tar.gz", ".zip")):
-            names.add(normalize(re.sub(r"-[0-9][^-]*$", "", f.rsplit(".tar.gz", 1)[0].rsplit(".zip", 1)[0])))
-    return names
-
-
 def site_packages(venv):
     found = sorted(glob.glob(os.path.join(venv, "lib", "python3*", "site-packages")))
     return found[0] if found else None
@@ -202,7 +187,7 @@ def prepare_requirements(venv, wheelhouse, reqs, capture, plan_path=None):
     wheelhouse. Returns a dict for pytest.json: installed (list), image_tools (names taken from the
     image), relaxed (requirements the wheelhouse has the project of but not at a matching version:
     installed by their bare name, as the host's prefetch does), missing (names) and error."""
-    have = wheelhouse_names(wheelhouse)
+    have = ip.wheelhouse_projects(wheelhouse)
     from_image = [t for t in TOOLS if t not in have]
     info = {"requirements": reqs, "image_tools": from_image}
     if from_image:

@@ -126,6 +126,26 @@ export class GuestPool {
     return g;
   }
 
+  /**
+   * A job's sandbox from a waiting guest of `key` (wanting that key first, so the pool fills with it),
+   * or undefined when none waits or the claim failed (that guest is discarded; the caller then makes
+   * a sandbox of its own, as without a pool). An input too large for any guest is rethrown: a guest of
+   * the caller's own would refuse it too.
+   */
+  async claim<T extends SandboxInstance>(key: string, make: () => Promise<PooledGuest>, inputs: SandboxInputs): Promise<T | undefined> {
+    if (this.size === 0) return undefined;
+    this.want(key, make);
+    const waiting = this.take(key);
+    if (!waiting) return undefined;
+    try {
+      return (await waiting.claim(inputs)) as T;
+    } catch (err) {
+      await waiting.discard().catch(() => undefined);
+      if ((err as { code?: string }).code === 'PYTI_INPUT_TOO_LARGE') throw err;
+      return undefined;
+    }
+  }
+
   /** Ends the hold a take put on the refill, and refills. */
   refillSoon(): void {
     clearTimeout(this.holdTimer);

@@ -332,20 +332,9 @@ export class LibvirtBackend implements Backend {
 
   async start(inputs: SandboxInputs): Promise<LibvirtInstance> {
     const vm = this.vmFor(inputs.guest);
-    if (this.pool.size > 0) {
-      const key = poolKey(vm, inputs.agentDir);
-      this.pool.want(key, () => this.pooledGuest(vm, inputs.agentDir));
-      const waiting = this.pool.take(key);
-      if (waiting) {
-        try {
-          return (await waiting.claim(inputs)) as LibvirtInstance;
-        } catch (err) {
-          await waiting.discard().catch(() => undefined);
-          if ((err as { code?: string }).code === 'PYTI_INPUT_TOO_LARGE') throw err;
-          // else a domain of its own, as without a pool
-        }
-      }
-    }
+    // A waiting domain of the pool when there is one; else (or when its claim failed) a domain of its own.
+    const pooled = await this.pool.claim<LibvirtInstance>(poolKey(vm, inputs.agentDir), () => this.pooledGuest(vm, inputs.agentDir), inputs);
+    if (pooled) return pooled;
     return this.restore(inputs, vm);
   }
 

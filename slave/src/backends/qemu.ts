@@ -149,20 +149,9 @@ export class QemuBackend implements Backend {
 
   async start(inputs: SandboxInputs): Promise<SandboxInstance> {
     const vm = guestOptions(this.opts, inputs.guest);
-    if (this.pool.size > 0) {
-      const key = poolKey(vm, inputs.agentDir);
-      this.pool.want(key, () => this.pooledGuest(vm, inputs.agentDir));
-      const waiting = this.pool.take(key);
-      if (waiting) {
-        try {
-          return await waiting.claim(inputs);
-        } catch (err) {
-          await waiting.discard().catch(() => undefined);
-          if ((err as { code?: string }).code === 'PYTI_INPUT_TOO_LARGE') throw err;
-          // else restore a guest of its own, as without a pool
-        }
-      }
-    }
+    // A waiting guest of the pool when there is one; else (or when its claim failed) a guest of its own.
+    const pooled = await this.pool.claim(poolKey(vm, inputs.agentDir), () => this.pooledGuest(vm, inputs.agentDir), inputs);
+    if (pooled) return pooled;
     const { instance } = await this.restore(inputs, vm);
     return instance;
   }
