@@ -10,3 +10,4 @@ export * from './agent.js';
 export * from './errors.js';
 export * from './sinkhole.js';
 export * from './provided-data.js';
+export * from './bounded-file-copy.js';

@@ -10,12 +10,10 @@
  * opened with O_NOFOLLOW. Devices, fifos and sockets are left out. Set-id and world-writable bits are
  * dropped. The copy is bounded in entries and bytes.
  */
-import {
-  closeSync, constants, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync,
-  symlinkSync, utimesSync, writeSync, chownSync, chmodSync,
-} from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, utimesSync, chownSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlanError } from './plan-graph.js';
+import { copyRegularFile } from './bounded-file-copy.js';
 import type { GuestLayout } from './task-executor.js';
 
 /** The directory of `{input}` that holds the provided data, one subdirectory per key. */
@@ -83,7 +81,8 @@ function copyTree(src: string, dest: string, owner: number | undefined, limits: 
       if (owner !== undefined) chownSync(to, owner, owner);
       utimesSync(to, st.atime, st.mtime);
     } else if (st.isFile()) {
-      summary.bytes += copyFile(from, to, modeOf(st.mode), limits.maxBytes - summary.bytes);
+      summary.bytes += copyRegularFile(from, to, modeOf(st.mode), limits.maxBytes - summary.bytes, (why) => new PlanError([
+        why === 'changed' ? `provided data: ${from} changed while being copied` : 'provided data is larger than the seeding bound']));
       if (owner !== undefined) chownSync(to, owner, owner);
       utimesSync(to, st.atime, st.mtime);
     } else {
@@ -92,25 +91,3 @@ function copyTree(src: string, dest: string, owner: number | undefined, limits: 
   }
 }
 
-/** Copies one regular file without following links; returns its size. Throws PlanError past `budget` bytes. */
-function copyFile(from: string, to: string, mode: number, budget: number): number {
-  const fd = openSync(from, constants.O_RDONLY | constants.O_NOFOLLOW);
-  let out: number | undefined;
-  try {
-    if (!fstatSync(fd).isFile()) throw new PlanError([`provided data: ${from} changed while being copied`]);
-    out = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
-    const buf = Buffer.allocUnsafe(1024 * 1024);
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > budget) throw new PlanError(['provided data is larger than the seeding bound']);
-      writeSync(out, buf, 0, n);
-    }
-    return total;
-  } finally {
-    closeSync(fd);
-    if (out !== undefined) closeSync(out);
-  }
-}

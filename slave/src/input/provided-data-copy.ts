@@ -10,9 +10,9 @@
  * disk is built by a copy that would follow it), writes everything as the host's user with modes
  * 0755 or 0644 (the executable bit kept, as inspect sets it), and stops past its bounds.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, writeSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PytiError } from '@pyti/vm-agent';
+import { copyRegularFile, PytiError } from '@pyti/vm-agent';
 
 /** Bounds of one copy, all keys together (above inspect's own: 50 000 members, 1 GiB expanded). */
 export interface ProvidedCopyLimits {
@@ -59,31 +59,11 @@ function copyTree(src: string, dest: string, limits: ProvidedCopyLimits, summary
       mkdirSync(join(dest, name), { mode: 0o755 });
       copyTree(from, join(dest, name), limits, summary);
     } else if (st.isFile()) {
-      summary.bytes += copyFile(from, join(dest, name), st.mode & 0o100 ? 0o755 : 0o644, limits.maxBytes - summary.bytes);
+      summary.bytes += copyRegularFile(from, join(dest, name), st.mode & 0o100 ? 0o755 : 0o644, limits.maxBytes - summary.bytes, (why) => new PytiError('PYTI_PROVIDED_DATA_INVALID',
+        why === 'changed' ? `${from} changed while being copied` : 'the host sandbox\'s data is larger than the copy\'s bound'));
     } else {
       summary.skipped++;
     }
   }
 }
 
-function copyFile(from: string, to: string, mode: number, budget: number): number {
-  const fd = openSync(from, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  let out: number | undefined;
-  try {
-    if (!fstatSync(fd).isFile()) throw new PytiError('PYTI_PROVIDED_DATA_INVALID', `${from} changed while being copied`);
-    out = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
-    const buf = Buffer.allocUnsafe(1024 * 1024);
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > budget) throw new PytiError('PYTI_PROVIDED_DATA_INVALID', 'the host sandbox\'s data is larger than the copy\'s bound');
-      writeSync(out, buf, 0, n);
-    }
-    return total;
-  } finally {
-    closeSync(fd);
-    if (out !== undefined) closeSync(out);
-  }
-}
