@@ -3,12 +3,15 @@
  * bundled with esbuild from vm-agent's sources. Rebuilt whenever a source is newer than the bundle.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const AGENT_SRC = new URL('../../vm-agent/src/', import.meta.url).pathname;
 const LAUNCHER_SRC = new URL('../../vm-agent/launcher/pyti-launch.c', import.meta.url).pathname;
+/** The guest's warm Python server (vm-agent/src/warm-python.ts), inlined into the bundle. */
+const WARM_PYTHON_SRC = new URL('../../vm-agent/guest/warm_python.py', import.meta.url).pathname;
+const WARM_PYTHON_MODULES = new URL('../../vm-agent/guest/warm_python_modules.txt', import.meta.url).pathname;
 
 /** Directory holding `agent.mjs` (mounted read-only at /opt/pyti/agent in the guest). */
 export const AGENT_BUNDLE_DIR = new URL('../../vm-agent/bundle/', import.meta.url).pathname.replace(/\/$/, '');
@@ -67,7 +70,7 @@ export async function ensureAgentBundle(): Promise<string> {
   ensureLauncherBinary();
   ensureHelperBytecode();
   const out = join(AGENT_BUNDLE_DIR, 'agent.mjs');
-  if (existsSync(out) && statSync(out).mtimeMs >= newestSource(AGENT_SRC)) return AGENT_BUNDLE_DIR;
+  if (existsSync(out) && statSync(out).mtimeMs >= Math.max(newestSource(AGENT_SRC), statSync(WARM_PYTHON_SRC).mtimeMs, statSync(WARM_PYTHON_MODULES).mtimeMs)) return AGENT_BUNDLE_DIR;
   mkdirSync(AGENT_BUNDLE_DIR, { recursive: true });
   await build({
     entryPoints: [join(AGENT_SRC, 'agent-main.ts')],
@@ -77,6 +80,10 @@ export async function ensureAgentBundle(): Promise<string> {
     format: 'esm',
     outfile: out,
     logLevel: 'warning',
+    define: {
+      __PYTI_WARM_PYTHON__: JSON.stringify(readFileSync(WARM_PYTHON_SRC, 'utf8')),
+      __PYTI_WARM_PYTHON_MODULES__: JSON.stringify(readFileSync(WARM_PYTHON_MODULES, 'utf8')),
+    },
     banner: { js: "import { createRequire as __pytiCreateRequire } from 'node:module'; const require = __pytiCreateRequire(import.meta.url);" },
   });
   return AGENT_BUNDLE_DIR;

@@ -23,7 +23,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyti_common import STRACE, capture, normalize, read_json, run, write_json  # noqa: E402
+from pyti_common import STRACE, capture, normalize, read_json, run, traced_capture, write_json  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -237,12 +237,12 @@ def main():
         found = backend_distribution(backend.partition(":")[0].strip(), python)
         if found:
             report["backend_distribution"] = found
-    if isolated:  # `build` makes a venv and installs the build requirements from the wheelhouse
-        cmd = trace + [sys.executable, "-m", "build", "--wheel", "--outdir", out, tree]
-    else:  # the image's backend, its hooks called in one process (see pep517_inprocess.py)
-        cmd = trace + [python, os.path.join(HERE, "pep517_inprocess.py"), tree, out]
     print("build: %s build (backend %s)" % (report["mode"], backend))
-    code, output = capture(cmd, cwd=tree)
+    if isolated:  # `build` makes a venv and installs the build requirements from the wheelhouse
+        code, output = capture(trace + [sys.executable, "-m", "build", "--wheel", "--outdir", out, tree], cwd=tree)
+    else:  # the image's backend, its hooks called in one process (see pep517_inprocess.py); forked warm when it can be
+        code, output, warm = traced_capture(python, [os.path.join(HERE, "pep517_inprocess.py"), tree, out], os.path.join(raw, "build.strace"), cwd=tree)
+        report["warm"] = warm
     unmet = re.findall(r"No matching distribution found for (\S+)", output)
     if isolated and code != 0 and unmet and not os.listdir(out):
         # The wheelhouse had the build requirements but not all of theirs, so the isolated build env
@@ -252,10 +252,10 @@ def main():
         os.replace(os.path.join(raw, "build.strace"), os.path.join(raw, "build-isolated.strace"))
         tree = os.path.join(scratch, "src-no-isolation")
         shutil.copytree(source, tree, symlinks=True)
-        cmd = trace + [sys.executable, os.path.join(HERE, "pep517_inprocess.py"), tree, out]
         report["mode"] = "no-isolation"
         print("build: the isolated build env lacks %s; building again without isolation" % ", ".join(unmet[:5]))
-        code, output = capture(cmd, cwd=tree)
+        code, output, report["warm"] = traced_capture(sys.executable, [os.path.join(HERE, "pep517_inprocess.py"), tree, out],
+                                                      os.path.join(raw, "build.strace"), cwd=tree)
     wheels = [f for f in os.listdir(out) if f.endswith(".whl")]
     report.update(exit_code=code, wheel=wheels[0] if wheels else None)
     missing = re.findall(r"Missing dependencies:[ \t]*\n((?:[ \t]+\S.*\n?)+)", output)

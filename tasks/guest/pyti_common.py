@@ -249,6 +249,20 @@ def run(cmd, **kw):
     return subprocess.call(cmd, **kw)
 
 
+def traced_capture(python, script_argv, trace_path, cwd=None):
+    """capture(STRACE + ["-o", trace_path, python] + script_argv, cwd=cwd): the step runs under strace
+    into trace_path. When `python` is this interpreter and the guest's warm Python is there, the step is
+    forked from it (pyti_warm.py: no start-up, no imports) with the same trace. Returns (exit code,
+    combined output, whether it was forked warm)."""
+    if python == sys.executable:
+        from pyti_warm import warm_capture
+        done = warm_capture(script_argv, trace_path, cwd)
+        if done is not None:
+            return done[0], done[1], True
+    code, output = capture(STRACE + ["-o", trace_path, python] + list(script_argv), cwd=cwd)
+    return code, output, False
+
+
 def capture(cmd, **kw):
     """Runs cmd, echoing its output, and returns (exit code, combined output)."""
     sys.stdout.flush()

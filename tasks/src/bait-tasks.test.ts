@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { auditPlan } from './audit-tasks.js';
 import { PROBE_CALLS, STRACE_ARGS, TRACED_FILE_CALLS } from './traced-calls.js';
+import { WARM_STRACE_OPTIONS } from '@pyti/vm-agent';
 
 const bait = { files: [{ path: '~/.ssh/id_rsa', contentBase64: 'eA==' }], canaries: [{ id: 'k', value: 'x'.repeat(20) }], env: { AWS_ACCESS_KEY_ID: 'AKIAX' } };
 
@@ -36,5 +37,9 @@ describe('bait tasks', () => {
     expect(str('TRACED_FILE_CALLS')).toBe(TRACED_FILE_CALLS);
     expect(str('PROBE_CALLS')).toBe(PROBE_CALLS);
     expect(auditPlan({ distFile: 'x-1.tar.gz' }).tasks.find((t) => t.id === 'import')!.command.slice(0, STRACE_ARGS.length)).toEqual([...STRACE_ARGS]);
+  });
+
+  it("trace in the guest's warm Python what a cold traced step traces (only -ff differs)", () => {
+    expect(['strace', ...WARM_STRACE_OPTIONS.filter((o) => o !== '-ff')]).toEqual(STRACE_ARGS.map((a) => (a === '-f' ? undefined : a)).filter(Boolean));
   });
 });

@@ -18,6 +18,7 @@ import { installShims } from './shim-dir.js';
 import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
 import { SinkholeNetwork } from './sinkhole.js';
 import { seedProvidedData } from './provided-data.js';
+import { bindWarmTraces, startWarmPython, type WarmPython } from './warm-python.js';
 import type { MessageReader, MessageWriter } from './transport.js';
 import { JSONRPCErrorException } from 'json-rpc-2.0';
 
@@ -47,7 +48,15 @@ export interface AgentOptions {
    * from the first `initialize` on.
    */
   sinkhole?: boolean;
+  /**
+   * VM guests: start the warm Python (warm-python.ts) at the agent's start; a warm-up `initialize`
+   * waits until it is ready, so the warm template holds it with its imports done. Default: with `vm`.
+   */
+  warmPython?: boolean;
 }
+
+/** How long a warm-up `initialize` waits for the warm Python's imports (TCG: a few seconds). */
+const WARM_PYTHON_WAIT_MS = 120_000;
 
 /** Starts serving on reader/writer; resolves when the host shuts the agent down or the stream ends. */
 export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: AgentOptions): Promise<void> {
@@ -58,6 +67,10 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       onClose: () => resolve(),
     });
     let attached = false;
+    const warm: WarmPython | undefined = opts.vm && opts.warmPython !== false
+      ? startWarmPython((line) => process.stderr.write(`pyti-agent: ${line}\n`))
+      : undefined;
+    let warmBound = false;
     const sinkhole = opts.sinkhole && layout.uidBase !== undefined
       ? new SinkholeNetwork(`${layout.tasks}/guest/sinkhole.py`, (line) => process.stderr.write(`pyti-agent: ${line}\n`), undefined,
         { base: layout.uidBase!, count: TASK_UID_SLOTS })
@@ -79,8 +92,11 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       return cgroups ?? undefined;
     };
     peer.onNotification('host/wake', () => undefined); // its effect is the guest kernel's (see HostNotifications)
-    peer.onRequest('initialize', (params): AgentHello => {
-      void sinkhole?.start(); // in the background: the first sinkhole task waits for it
+    peer.onRequest('initialize', async (params): Promise<AgentHello> => {
+      if (warm && params.warmup) {
+        // The template is saved once this answer is sent: with the warm Python ready in it.
+        await Promise.race([warm.ready, new Promise((r) => setTimeout(r, WARM_PYTHON_WAIT_MS).unref())]);
+      }
       if (opts.vm && !params.warmup) {
         prepareVmGuest(params);
         if (opts.vm.attachScript && !attached) {
@@ -89,6 +105,9 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
           attached = true;
         }
       }
+      // In the background: the first sinkhole task waits for it. Not at a VM's warm-up: its script is on
+      // the job's disk, attached above (a failed start saved into the warm template failed every job's).
+      if (!(opts.vm && params.warmup)) void sinkhole?.start();
       let tools: Record<string, string | null> = {};
       let python = 'unknown';
       let platform: string = process.platform;
@@ -118,6 +137,10 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       busy = true;
       try {
         prepareLayout(layout);
+        if (warm && !warmBound) {
+          warmBound = true;
+          bindWarmTraces(`${layout.work}/warm-trace`);
+        }
         // Data the host provides (e.g. inspect's, run in the host's sandbox) is in place before any task starts.
         if (plan.provided?.length) seedProvidedData(layout, plan.provided);
         const executor = new GuestTaskExecutor(layout, {

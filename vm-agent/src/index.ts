@@ -11,3 +11,4 @@ export * from './errors.js';
 export * from './sinkhole.js';
 export * from './provided-data.js';
 export * from './bounded-file-copy.js';
+export * from './warm-python.js';
