@@ -35,6 +35,7 @@ export * from './prefetch/test-requirements.js';
 export * from './prefetch/test-prefetch.js';
 export * from './prefetch/install-plan.js';
 export * from './prefetch/wheelhouse-plan.js';
+export * from './prefetch/build-plan.js';
 export * from './daemon/slave-daemon.js';
 export * from './daemon/slave-config.js';
 export * from './daemon/outbox.js';

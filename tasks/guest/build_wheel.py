@@ -1,11 +1,15 @@
 """Task `build`: build the sdist into a wheel, under strace.
 
-Usage: build_wheel.py DIST SOURCE_DIR META_DIR WHEEL_DIR RAW_DIR SCRATCH WHEELHOUSE
-Build backends come from the wheelhouse when it holds every build requirement (an isolated build
-with `python -m build`), else from the image, without isolation, by pep517_inprocess.py; build
+Usage: build_wheel.py DIST SOURCE_DIR META_DIR WHEEL_DIR RAW_DIR SCRATCH WHEELHOUSE [PLAN]
+Build backends come from the wheelhouse when it holds every build requirement (an isolated build),
+else from the image, without isolation, by pep517_inprocess.py; build
 requirements the wheelhouse has but the image lacks (or has at another version) are installed first
 into a build venv that also sees the image's packages ("no-isolation" with `overlay`).
 A wheel input is passed through unchanged.
+The isolated build's environment is the host's plan (PLAN's `build` wheels, installed without pip by
+pyti_build_env.py; build.json `build_env`: {source: plan, installer: installer, installed, and what
+the backend's get_requires_for_build_wheel added: hook_requires, hook_installed, resolver_fallback});
+without a usable plan `python -m build` makes it with pip (`build_env`: {installer: pip, reason}).
 When the isolated build's environment cannot be made (a build requirement's own dependency is not in
 the wheelhouse), it builds again without isolation (build.json says `isolated_build_unmet`; the first
 attempt's trace is kept as build-isolated.strace).
@@ -24,6 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyti_common import STRACE, capture, normalize, read_json, run, traced_capture, write_json  # noqa: E402
+import pyti_build_env  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -190,8 +195,22 @@ def overlay_env(requires, have, scratch, wheelhouse, raw, report):
     return python
 
 
+def build_env_command(plan_path, wheelhouse, requires, scratch, tree, out, report):
+    """The argv (without strace) of an isolated build in the environment the host planned (pyti_build_env.py),
+    or None, with build.json's `build_env` saying why `python -m build` and its pip make it instead."""
+    spec, why = pyti_build_env.plan_environment(plan_path, wheelhouse, requires)
+    if spec is None:
+        report["build_env"] = {"installer": "pip", "reason": why[:1000]}
+        print("build: %s: `python -m build` makes the isolated environment with pip" % why)
+        return None
+    spec_path, outcome_path = os.path.join(scratch, "build-env-spec.json"), os.path.join(scratch, "build-env-outcome.json")
+    write_json(spec_path, spec)
+    return [sys.executable, os.path.join(HERE, "pyti_build_env.py"), spec_path, outcome_path, tree, out]
+
+
 def main():
     dist, source, meta_dir, out, raw, scratch, wheelhouse = sys.argv[1:8]
+    plan_path = sys.argv[8] if len(sys.argv) > 8 else None
     report = {"input": os.path.basename(dist)}
     if dist.endswith(".whl"):
         shutil.copy(dist, out)
@@ -237,8 +256,13 @@ def main():
         found = backend_distribution(backend.partition(":")[0].strip(), python)
         if found:
             report["backend_distribution"] = found
+    env_cmd = build_env_command(plan_path, wheelhouse, requires, scratch, tree, out, report) if isolated else None
     print("build: %s build (backend %s)" % (report["mode"], backend))
-    if isolated:  # `build` makes a venv and installs the build requirements from the wheelhouse
+    if env_cmd:  # the host's planned build environment, without pip (see pyti_build_env.py)
+        code, output = capture(trace + env_cmd, cwd=tree)
+        report["build_env"] = pyti_build_env.read_outcome(env_cmd[3]) or {"source": "plan", "installer": "installer",
+                                                                           "error": "the build environment said nothing"}
+    elif isolated:  # `build` makes a venv and installs the build requirements from the wheelhouse
         code, output = capture(trace + [sys.executable, "-m", "build", "--wheel", "--outdir", out, tree], cwd=tree)
     else:  # the image's backend, its hooks called in one process (see pep517_inprocess.py); forked warm when it can be
         code, output, warm = traced_capture(python, [os.path.join(HERE, "pep517_inprocess.py"), tree, out], os.path.join(raw, "build.strace"), cwd=tree)

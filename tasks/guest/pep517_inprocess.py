@@ -5,13 +5,19 @@ backend once and calls its hooks (get_requires_for_build_wheel, then build_wheel
 (setuptools, with pkg_resources) twice more; in a software-emulated VM that costs tens of seconds.
 The hooks and their effects are the same; only the number of processes differs.
 
-Usage: pep517_inprocess.py SOURCE_TREE OUTDIR
+Usage: pep517_inprocess.py [--requires-fd FD] SOURCE_TREE OUTDIR
 Exit 0 with the wheel in OUTDIR; 3 when build requirements are missing (listed after
 "Missing dependencies:") and the build, tried all the same, failed; 4 when the image's build backend
 cannot be imported ("pep517: cannot import the build backend"); 1 when the build fails.
+With --requires-fd (an isolated build environment, pyti_build_env.py): what get_requires_for_build_wheel
+returned is written to the inherited file descriptor FD (a pipe: a JSON list; no file appears in the
+trace as the package's), which is then closed; when some of it is not installed the hook runner stops
+there with exit 5, without building, so that its caller installs it and runs the hooks again (as
+`python -m build` does between the two hooks).
 """
 import importlib
 import os
+import re
 import sys
 import traceback
 
@@ -57,7 +63,8 @@ def missing(requirements):
     for text in requirements:
         try:
             req = Requirement(text) if Requirement else None
-            name = req.name if req else text.split(";")[0].split("[")[0].strip().split(" ")[0]
+            # Without packaging (an isolated build environment need not have it): by name, markers not evaluated.
+            name = req.name if req else re.split(r"[\s<>=!~;\[(@]", text.strip(), 1)[0]
             if req and req.marker is not None and not req.marker.evaluate():
                 continue
             have = version(name)
@@ -71,7 +78,11 @@ def missing(requirements):
 
 
 def main():
-    tree, outdir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    args = sys.argv[1:]
+    requires_fd = None
+    if args[:1] == ["--requires-fd"]:
+        requires_fd, args = int(args[1]), args[2:]
+    tree, outdir = os.path.abspath(args[0]), os.path.abspath(args[1])
     os.chdir(tree)
     try:
         spec, backend = load_backend(tree)
@@ -89,6 +100,13 @@ def main():
     if hasattr(backend, "get_requires_for_build_wheel"):
         requires = list(backend.get_requires_for_build_wheel({}))
     lacking = missing(requires)
+    if requires_fd is not None:
+        import json
+        with os.fdopen(requires_fd, "w", encoding="utf-8") as f:
+            json.dump([str(r) for r in requires], f)
+        if lacking:
+            print("pep517: the backend asks for %s, not installed: stopping before build_wheel" % ", ".join(lacking))
+            return 5
     os.makedirs(outdir, exist_ok=True)
     if lacking:
         # Build anyway: what the package's own build code does still runs, traced (a malicious

@@ -3,9 +3,13 @@ before anything is installed. Run by the image's python3 (packaging is in the im
 
 The plan, {input}/pyti-install-plan.json, is written by the host (slave/src/prefetch/install-plan.ts):
   {"source": "prefetch"|"wheelhouse", "runtime": [{"filename", "sha256"}...],
-   "test": [{"filename", "sha256"}...] or null, "notes": [str...]}
+   "test": [{"filename", "sha256"}...] or null, "notes": [str...],
+   "build": {"requires": [str...], "wheels": [{"filename", "sha256"}...]} or null (absent: null)}
 `runtime`: the wheels besides the package's own that its install needs; `test`: the extra wheels of the
-test environment (null: the host did not resolve it; the test task's pip then does, as before).
+test environment (null: the host did not resolve it; the test task's pip then does, as before);
+`build`: the wheels an sdist's isolated build environment is made of (its build requirements as the
+host resolved them, plus what the backend's get_requires_for_build_wheel is known to add; see
+pyti_build_env.py), null when not resolved (the build task's `python -m build` and pip then do).
 Every wheel named must be in the wheelhouse with that sha256 (else PlanError: the host's and the
 guest's views disagree). The plan is untrusted input like any file: its shape is checked here.
 
@@ -73,8 +77,21 @@ def read_plan(path):
         "source": doc["source"],
         "runtime": _wheels(doc.get("runtime"), "runtime"),
         "test": None if test is None else _wheels(test, "test"),
+        "build": _build(doc.get("build")),
         "notes": [n[:500] for n in notes if isinstance(n, str)][:50] if isinstance(notes, list) else [],
     }
+
+
+def _build(value):
+    """The plan's build environment: None (not planned), or {requires: [str], wheels: [...]}."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PlanError("build: not an object {requires, wheels}")
+    requires = value.get("requires")
+    if not (isinstance(requires, list) and len(requires) <= 500 and all(isinstance(r, str) and len(r) <= 500 for r in requires)):
+        raise PlanError("build.requires: not a list of at most 500 requirement strings")
+    return {"requires": list(requires), "wheels": _wheels(value.get("wheels"), "build.wheels")}
 
 
 def sha256_of(path):

@@ -32,6 +32,29 @@ class OverwritingDestination(SchemeDictionaryDestination):
         return super().write_to_fs(scheme, path, stream, is_executable)
 
 
+def install_wheels(paths, scheme, interpreter, compile_levels=(0,), requested=None, log=print):
+    """Installs the wheels at `paths`, in that order, into the environment whose install paths are
+    `scheme` (a sysconfig paths dict) and whose scripts run `interpreter`; returns None, or the reason
+    the first wheel that could not be installed failed (the ones before it stay installed)."""
+    for path in paths:
+        try:
+            with WheelFile.open(path) as source:
+                paths_of = dict(scheme)
+                paths_of["headers"] = os.path.join(scheme["data"], "include", "site",
+                                                   "python%d.%d" % sys.version_info[:2], source.distribution)
+                destination = OverwritingDestination(
+                    scheme_dict=paths_of, interpreter=interpreter, script_kind="posix",
+                    bytecode_optimization_levels=list(compile_levels))
+                extra = {"INSTALLER": b"pyti\n"}
+                if requested and os.path.abspath(path) == os.path.abspath(requested):
+                    extra["REQUESTED"] = b""
+                installer.install(source, destination, extra)
+        except Exception as e:  # noqa: BLE001 - any failure of one wheel ends the install with its reason
+            return "%s could not be installed: %s: %s" % (os.path.basename(path), type(e).__name__, e)
+        log("installed %s" % os.path.basename(path))
+    return None
+
+
 def main(argv):
     compile_levels = [0]
     requested = None
@@ -46,25 +69,10 @@ def main(argv):
             print("pyti_wheel_install: unknown option %s" % argv[0], file=sys.stderr)
             return 2
     # The scheme of this interpreter's environment: run by the venv's python, the venv's paths.
-    scheme = sysconfig.get_paths()
-    for path in argv:
-        try:
-            with WheelFile.open(path) as source:
-                paths = dict(scheme)
-                paths["headers"] = os.path.join(scheme["data"], "include", "site",
-                                                "python%d.%d" % sys.version_info[:2], source.distribution)
-                destination = OverwritingDestination(
-                    scheme_dict=paths, interpreter=sys.executable, script_kind="posix",
-                    bytecode_optimization_levels=compile_levels)
-                extra = {"INSTALLER": b"pyti\n"}
-                if requested and os.path.abspath(path) == os.path.abspath(requested):
-                    extra["REQUESTED"] = b""
-                installer.install(source, destination, extra)
-        except Exception as e:  # noqa: BLE001 - any failure of one wheel ends the install with its reason
-            print("install: %s could not be installed: %s: %s" % (os.path.basename(path), type(e).__name__, e),
-                  file=sys.stderr)
-            return 1
-        print("installed %s" % os.path.basename(path))
+    failed = install_wheels(argv, sysconfig.get_paths(), sys.executable, compile_levels, requested)
+    if failed:
+        print("install: " + failed, file=sys.stderr)
+        return 1
     return 0
 
 

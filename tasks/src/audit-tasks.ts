@@ -100,7 +100,7 @@ export function auditTasks(distFile: string, opts: { perf?: boolean } = {}): Tas
     t({
       id: 'build', title: 'Build a wheel from the sdist (traced)',
       dependsOn: [], needs: ['source', 'meta'], produces: ['wheel'], failurePolicy: 'halt', env: { ...TRACED_ENV }, network: 'sinkhole',
-      command: [PY, helper('build_wheel.py'), dist, '{data:source}', '{data:meta}', '{data:wheel}', '{raw}', '{scratch}', '{wheelhouse}'],
+      command: [PY, helper('build_wheel.py'), dist, '{data:source}', '{data:meta}', '{data:wheel}', '{raw}', '{scratch}', '{wheelhouse}', `{input}/${INSTALL_PLAN_FILE}`],
     }),
     t({
       id: 'install', title: 'Install the wheel and its resolved dependencies into a fresh venv, offline (traced)',

@@ -49,9 +49,13 @@ describe('prefetch with the guest pip against the test index', () => {
     expect(first.wheels.find((w) => w.startsWith('idx_leaf-'))).toMatch(/^idx_leaf-1\.1-/); // the newest satisfying idx-leaf>=1.0
     expect(first.downloaded).toBe(3);
     expect(readdirSync(wh1).sort()).toEqual(first.wheels);
-    // The install plan: exactly the runtime group's wheels with their sha256 (the build requirements are the build's).
+    // The install plan: exactly the runtime group's wheels with their sha256; the build requirements' wheels are the build environment's.
     const leaf = first.wheels.find((w) => w.startsWith('idx_leaf-'))!;
-    expect(first.installPlan).toEqual({ source: 'prefetch', runtime: [{ filename: leaf, sha256: sha256OfFile(join(wh1, leaf)) }], test: [], notes: [] });
+    const planned = (filename: string): { filename: string; sha256: string } => ({ filename, sha256: sha256OfFile(join(wh1, filename)) });
+    expect(first.installPlan).toEqual({
+      source: 'prefetch', runtime: [planned(leaf)], test: [], notes: [],
+      build: { requires: expect.arrayContaining(['wheel']), wheels: first.wheels.filter((w) => w !== leaf).map(planned) },
+    });
     const gets = packageGets().length;
     expect(gets).toBe(3);
 

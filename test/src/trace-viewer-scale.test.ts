@@ -1,7 +1,7 @@
 /**
  * The trace viewer at the issue's scale, end to end: a real bubblewrap audit of file-sprayer (its
- * setup.py writes 20 000 files under the home), built in isolation (`python -m build`: pip fills a
- * build env with ~3 300 files of setuptools); its report and raw data stored on a real master through
+ * setup.py writes 20 000 files under the home), built in isolation (the host's planned build env:
+ * PyPA installer fills it with ~700 files of setuptools, no pip); its report and raw data stored on a real master through
  * the command API; then the report, the JSON API, the viewer page and the raw line read back.
  */
 import { createHash } from 'node:crypto';
@@ -62,12 +62,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('a package that writes 20 000 files, built in a pip build env', () => {
+describe('a package that writes 20 000 files, built in an isolated build env', () => {
   it('the report keeps the package\'s paths apart from the tooling\'s and says how many it shows', () => {
     const b = audit.report.traces.build!;
     expect(audit.report.build).toMatchObject({ mode: 'isolated' });
     expect(b.counts.filesByOwner!.package).toBeGreaterThanOrEqual(20_000);
-    expect(b.counts.filesByOwner!.tooling).toBeGreaterThan(3000);
+    expect(b.counts.filesByOwner!.tooling).toBeGreaterThan(500);
     expect(b.files.filter((f) => f.owner === 'package')).toHaveLength(5000);
     const html = renderHtml(audit.report);
     expect(html).toContain(`<h3>The package's files: 300 of ${n(b.counts.filesByOwner!.package)} shown</h3>`);

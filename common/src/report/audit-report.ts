@@ -136,7 +136,15 @@ export interface AuditReport {
   style?: StyleSummary;
   imports?: ImportResult[];
   /** `missingToolchain`: what the image lacks to build it (a backend, cargo, a compiler, a header): `build-fail:toolchain`. */
-  build?: { mode?: string; wheel?: string | null; missingBuildRequirements?: string[]; missingToolchain?: string[]; backend?: string; backendDistribution?: string };
+  build?: {
+    mode?: string; wheel?: string | null; missingBuildRequirements?: string[]; missingToolchain?: string[]; backend?: string; backendDistribution?: string;
+    /**
+     * An isolated build's environment: made by `installer` from the host's plan (no resolver in the guest), or
+     * by `pip` (`python -m build`: no usable plan); `resolverFallback` when the backend's
+     * get_requires_for_build_wheel asked for what the plan lacked and pip installed it from the wheelhouse.
+     */
+    environment?: { installer: 'installer' | 'pip'; reason?: string; resolverFallback?: { reason: string; requirements: string[] } };
+  };
   install?: {
     wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[];
     /** What installed: `installer` (the host's install plan, no resolver in the guest) or `pip` (no plan, or the fallback). */

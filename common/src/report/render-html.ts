@@ -62,7 +62,7 @@ function distributionSection(r: AuditReport): string {
     row('extras', d.providesExtra?.length ? d.providesExtra.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
     row('classifiers', d.classifiers?.length ? d.classifiers.map((x) => esc(x)).join('<br>') : undefined),
     row('metadata', d.metadataVersion && `version ${esc(d.metadataVersion)}`),
-    row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>${b.backendDistribution ? ` (${esc(b.backendDistribution)})` : ''}` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}`),
+    row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>${b.backendDistribution ? ` (${esc(b.backendDistribution)})` : ''}` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}${buildEnvText(b.environment)}`),
     row('missing toolchain', b?.missingToolchain?.length ? `<b>${b.missingToolchain.map((x) => esc(x)).join(', ')}</b> (not in the image)` : undefined),
     row('missing build requirements', b?.missingBuildRequirements?.length ? b.missingBuildRequirements.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
   ].join('');
@@ -70,6 +70,13 @@ function distributionSection(r: AuditReport): string {
     ? `<details><summary>description${d.descriptionContentType ? ` (${esc(d.descriptionContentType)})` : ''}${d.descriptionTruncated ? ', truncated' : ''}</summary><pre>${esc(d.description)}</pre></details>`
     : '';
   return `<section><h2>Distribution</h2><table>${rows}</table>${desc}</section>`;
+}
+
+/** How an isolated build's environment was made, for the build row (escaped). */
+function buildEnvText(e: NonNullable<AuditReport['build']>['environment']): string {
+  if (!e) return '';
+  if (e.installer === 'pip') return `; build environment made by pip in the guest${e.reason ? ` (${esc(e.reason)})` : ''}`;
+  return `; build environment from the host's plan (installer, no resolver)${e.resolverFallback ? `; pip installed ${e.resolverFallback.requirements.map((r) => `<code>${esc(r)}</code>`).join(', ')} that the backend asked for (${esc(e.resolverFallback.reason)})` : ''}`;
 }
 
 /**

@@ -8,7 +8,10 @@
  * - `runtime`: the wheels besides the package's own that its install needs (prefetch's resolution of
  *   its requirements, or a resolution against a given wheelhouse: wheelhouse-plan.ts);
  * - `test`: the extra wheels of the test environment (the test requirements resolved with the runtime
- *   ones, less the runtime wheels); null when the host did not resolve them (the guest's pip then does).
+ *   ones, less the runtime wheels); null when the host did not resolve them (the guest's pip then does);
+ * - `build` (sdists): the wheels of the isolated build environment, the build requirements resolved on
+ *   their own (build-plan.ts), with what the backend's get_requires_for_build_wheel is known to add;
+ *   absent when not resolved (the build task's `python -m build` then lets pip make the environment).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -32,7 +35,20 @@ export interface InstallPlan {
   test: PlannedWheel[] | null;
   /** Why a part is missing or empty (a resolution that failed), for the reader of the plan. */
   notes: string[];
+  /** The isolated build environment's wheels (tasks/guest/pyti_build_env.py); absent: not planned. */
+  build?: BuildPlan;
 }
+
+/** The build environment of an sdist, as the host resolved it. */
+export interface BuildPlan {
+  /** The requirements resolved: the build requirements and the backend's known additions (`wheel` for setuptools). */
+  requires: string[];
+  /** The wheels they resolved to (the guest installs the closure of the sdist's build requirements over them). */
+  wheels: PlannedWheel[];
+}
+
+/** Most requirements in a build plan, and most characters in one (as sdist-requirements.ts accepts them). */
+export const MAX_BUILD_REQUIREMENTS = 500;
 
 /** Most wheels in one list of a plan. */
 export const MAX_PLANNED_WHEELS = 2000;
@@ -51,6 +67,16 @@ function checkWheels(v: unknown, what: string): PlannedWheel[] {
   });
 }
 
+function checkBuildPlan(v: unknown): BuildPlan | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o !== 'object' || !Array.isArray(o.requires) || o.requires.length > MAX_BUILD_REQUIREMENTS
+    || !o.requires.every((r) => typeof r === 'string' && r.length <= 500)) {
+    throw new PytiError('PYTI_INSTALL_PLAN_INVALID', `install plan build: not {requires: at most ${MAX_BUILD_REQUIREMENTS} requirement strings, wheels}`);
+  }
+  return { requires: [...(o.requires as string[])], wheels: checkWheels(o.wheels, 'build.wheels') };
+}
+
 /** The plan `v` shape-checked (unknown keys dropped); throws PYTI_INSTALL_PLAN_INVALID. */
 export function checkInstallPlan(v: unknown): InstallPlan {
   const o = v as Record<string, unknown>;
@@ -58,7 +84,11 @@ export function checkInstallPlan(v: unknown): InstallPlan {
     throw new PytiError('PYTI_INSTALL_PLAN_INVALID', 'install plan: not an object with source prefetch or wheelhouse');
   }
   const notes = Array.isArray(o.notes) ? o.notes.filter((n): n is string => typeof n === 'string').slice(0, 50).map((n) => n.slice(0, 500)) : [];
-  return { source: o.source, runtime: checkWheels(o.runtime, 'runtime'), test: o.test === null || o.test === undefined ? null : checkWheels(o.test, 'test'), notes };
+  const build = checkBuildPlan(o.build);
+  return {
+    source: o.source, runtime: checkWheels(o.runtime, 'runtime'), test: o.test === null || o.test === undefined ? null : checkWheels(o.test, 'test'), notes,
+    ...(build ? { build } : {}),
+  };
 }
 
 /** The JSON text of a plan, checked first (what the host writes into the job's input directory). */

@@ -22,6 +22,7 @@ import type { CachedWheel, WheelCache } from './wheel-cache.js';
 import { readTestRequirements, type DeclaredTestRequirements } from './test-requirements.js';
 import { resolveTestRequirements } from './test-prefetch.js';
 import type { InstallPlan } from './install-plan.js';
+import { backendExtraRequirements } from './build-plan.js';
 
 /** What prefetch returns: the summary (sent to the master) and the install plan (for the guest only). */
 export interface PrefetchResult extends PrefetchSummary {
@@ -57,17 +58,22 @@ export async function prefetchDependencies(o: PrefetchOptions): Promise<Prefetch
   const groups: RequirementGroup[] = [];
   let runtimeReqs = o.dist.requiresDist;
   let buildReqs: string[] = [];
+  let backend: string | undefined;
   if (o.dist.kind === 'sdist') {
     const sr = await sdistRequirements(o.dist.path, o.rootfs, o.signal);
     for (const n of sr.notes) log(n);
     // Metadata before 2.2 need not list Requires-Dist in an sdist's PKG-INFO: fall back to the static sources.
     if (!runtimeReqs.length && sr.runtime) runtimeReqs = sr.runtime;
     buildReqs = sr.build;
+    backend = sr.backend;
     errors.push(...sr.problems);
   }
   const runtime = screenRequirements(runtimeReqs);
   const build = screenRequirements(buildReqs);
-  groups.push({ what: 'dependencies', reqs: runtime.accepted, installed: true }, { what: 'build requirements', reqs: build.accepted });
+  groups.push({ what: 'dependencies', reqs: runtime.accepted, installed: true }, {
+    what: 'build requirements', reqs: build.accepted, buildEnvironment: true,
+    extra: o.dist.kind === 'sdist' ? screenRequirements(backendExtraRequirements(build.accepted, backend)).accepted : [],
+  });
   for (const r of build.refused) errors.push(`build requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
   for (const r of runtime.refused) errors.push(`requirement ${JSON.stringify(r.requirement)} refused: ${r.reason}`);
 
@@ -96,6 +102,10 @@ export interface RequirementGroup {
   reqs: string[];
   /** The group the install task installs (the runtime requirements): its wheels are the install plan's `runtime`. */
   installed?: boolean;
+  /** The sdist's build requirements: its wheels are the install plan's `build` (the isolated build environment). */
+  buildEnvironment?: boolean;
+  /** Resolved with `reqs` when that resolves, else left out (the backend's known additions, build-plan.ts). */
+  extra?: string[];
 }
 
 /**
@@ -114,13 +124,23 @@ async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: Req
   const failed = new Set<RequirementGroup>();
   const planNotes: string[] = [];
   const runtimeWheels = new Map<string, CachedWheel>();
+  const buildWheels = new Map<string, CachedWheel>();
+  let buildRequires: string[] | undefined;
   let testWheels: CachedWheel[] | undefined;
   for (const g of groups) {
     if (!g.reqs.length) continue;
     log(`resolving ${g.what}: ${g.reqs.join(', ')}`);
     const dir = o.cache.stage();
     try {
-      const r = await pipDownload({ rootfs: o.rootfs, tags: o.tags, simpleUrl: o.simpleUrl, downloadDir: dir, requirements: g.reqs, timeoutMs: o.timeoutMs, signal: o.signal });
+      const download = (requirements: string[]): ReturnType<typeof pipDownload> =>
+        pipDownload({ rootfs: o.rootfs, tags: o.tags, simpleUrl: o.simpleUrl, downloadDir: dir, requirements, timeoutMs: o.timeoutMs, signal: o.signal });
+      let r = await download(g.extra?.length ? [...g.reqs, ...g.extra] : g.reqs);
+      let resolved = g.extra?.length && r.ok ? [...g.reqs, ...g.extra] : g.reqs;
+      if (!r.ok && g.extra?.length) {
+        log(`resolving ${g.what} without ${g.extra.join(', ')}`);
+        r = await download(g.reqs);
+        resolved = g.reqs;
+      }
       if (!r.ok) {
         errors.push(`${g.what}: ${r.error}`);
         failed.add(g);
@@ -128,8 +148,11 @@ async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: Req
       for (const w of await o.cache.commit(dir, r.files)) {
         if (!wheels.has(w.filename)) wheels.set(w.filename, w);
         if (g.installed && r.ok) runtimeWheels.set(w.filename, w);
+        if (g.buildEnvironment && r.ok) buildWheels.set(w.filename, w);
       }
       if (g.installed && !r.ok) planNotes.push(`${g.what} not resolved: the install plan has none of them`);
+      if (g.buildEnvironment) buildRequires = r.ok ? resolved : undefined;
+      if (g.buildEnvironment && !r.ok) planNotes.push(`${g.what} not resolved: the build environment is not planned`);
     } finally {
       o.cache.unstage(dir);
     }
@@ -158,6 +181,7 @@ async function prefetchGroupsInUse(o: Omit<PrefetchOptions, 'dist'>, groups: Req
   const installPlan: InstallPlan = {
     source: 'prefetch', runtime: planned(runtimeWheels.values()),
     test: tests ? planned((testWheels ?? []).filter((w) => !runtimeWheels.has(w.filename))) : null, notes: planNotes,
+    ...(buildRequires?.length ? { build: { requires: buildRequires, wheels: planned(buildWheels.values()) } } : {}),
   };
   return { ...summary, installPlan };
 }

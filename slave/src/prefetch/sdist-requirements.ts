@@ -60,12 +60,15 @@ pr = pr if isinstance(pr, dict) else {}
 dyn = pr.get('dynamic') if isinstance(pr.get('dynamic'), list) else []
 print(json.dumps({
     'requires': bs.get('requires') if isinstance(bs, dict) else None,
+    'backend': bs.get('build-backend') if isinstance(bs, dict) else None,
     'dependencies': pr.get('dependencies') if 'dependencies' not in dyn else None,
 }))
 `;
 
 export interface SdistRequirements {
   build: string[];
+  /** `[build-system].build-backend` (at most 200 characters); undefined when not a string (setuptools' legacy backend). */
+  backend?: string;
   /** Runtime requirements from pyproject.toml or requires.txt; undefined when neither says. */
   runtime?: string[];
   /** What was defaulted, for the log. */
@@ -84,7 +87,7 @@ export async function sdistRequirements(path: string, rootfs: string, signal?: A
     res.notes.push('no pyproject.toml: PEP 518 default build requirements');
   } else {
     const r = await runInGuest(['python3', '-I', '-c', SCRIPT], { rootfs, stdin: m.pyproject, timeoutMs: 60_000, signal, maxOutputBytes: 512 * 1024 });
-    let doc: { requires?: unknown; dependencies?: unknown; error?: unknown };
+    let doc: { requires?: unknown; dependencies?: unknown; error?: unknown; backend?: unknown };
     try {
       doc = JSON.parse(r.stdout.trim()) as typeof doc;
     } catch {
@@ -101,6 +104,7 @@ export async function sdistRequirements(path: string, rootfs: string, signal?: A
         res.problems.push('[build-system].requires is not a list of requirement strings');
       }
       if (strings(doc.dependencies)) res.runtime = doc.dependencies;
+      if (typeof doc.backend === 'string' && doc.backend.length <= 200) res.backend = doc.backend;
     }
   }
   if (res.runtime === undefined && m.requiresTxt !== null) res.runtime = parseRequiresTxt(m.requiresTxt);

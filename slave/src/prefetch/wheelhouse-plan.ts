@@ -6,7 +6,8 @@
  * `pip install --dry-run --report --no-index --find-links WHEELHOUSE --only-binary=:all: --target …`
  * (`--target`: what the image has installed does not count, as in the guest's fresh venv; only binary:
  * no sdist of the wheelhouse is built on the host). The test environment is resolved the same way, the
- * test requirements (plus pytest and coverage where the wheelhouse has them) with the runtime ones.
+ * test requirements (plus pytest and coverage where the wheelhouse has them) with the runtime ones, and
+ * an sdist's isolated build environment on its own (buildPlanFromWheelhouse).
  *
  * A resolution that fails leaves that part to the guest: the runtime part empty (the guest then names
  * the missing dependencies, or lets pip resolve when the wheelhouse has them), the test part null (the
@@ -17,10 +18,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { ValidatedDist } from '@pyti/common';
 import { runInGuest } from './guest-python.js';
-import { plannedWheelsIn, type InstallPlan } from './install-plan.js';
+import { plannedWheelsIn, type BuildPlan, type InstallPlan } from './install-plan.js';
+import { backendExtraRequirements } from './build-plan.js';
 import { pipError } from './pip-download.js';
 import { screenRequirements } from './requirements.js';
-import { sdistRequirements } from './sdist-requirements.js';
+import { sdistRequirements, type SdistRequirements } from './sdist-requirements.js';
 import { normalizeRequirementName, type TestRequirementsFile } from './test-requirements.js';
 import { TEST_TOOLS } from './test-prefetch.js';
 
@@ -79,10 +81,26 @@ export async function resolveInWheelhouse(o: { rootfs: string; wheelhouse: strin
   }
 }
 
-/** The runtime requirements the host knows without building: Requires-Dist, else an sdist's static sources. */
-async function staticRuntimeRequirements(dist: ValidatedDist, rootfs: string, signal?: AbortSignal): Promise<string[]> {
-  if (dist.requiresDist.length || dist.kind !== 'sdist') return dist.requiresDist;
-  return (await sdistRequirements(dist.path, rootfs, signal)).runtime ?? [];
+/**
+ * The build environment of an sdist against the wheelhouse (the plan's `build`): its build requirements
+ * with the backend's known additions (build-plan.ts) resolved together; without the additions when
+ * that fails. Undefined when the wheelhouse lacks a build requirement's project (the build then runs
+ * without isolation), or, with a note, when the resolution fails (the guest's `python -m build` then resolves).
+ */
+export async function buildPlanFromWheelhouse(o: { rootfs: string; wheelhouse: string; sdist: SdistRequirements; signal?: AbortSignal }): Promise<{ build?: BuildPlan; note?: string }> {
+  const requires = screenRequirements(o.sdist.build).accepted;
+  if (!requires.length) return {};
+  const have = new Set(readdirSync(o.wheelhouse).filter((f) => f.endsWith('.whl')).map((f) => normalizeRequirementName(f.split('-')[0]!)));
+  const absent = requires.filter((r) => !have.has(normalizeRequirementName(r.trim().split(/[\s<>=!~;[(@]/, 1)[0] ?? '')));
+  // Not an isolated build (build_wheel.py builds with the image's backend): nothing to plan, nothing to say.
+  if (absent.length) return {};
+  const extra = screenRequirements(backendExtraRequirements(requires, o.sdist.backend)).accepted;
+  for (const reqs of extra.length ? [[...requires, ...extra], requires] : [requires]) {
+    const r = await resolveInWheelhouse({ rootfs: o.rootfs, wheelhouse: o.wheelhouse, requirements: reqs, signal: o.signal });
+    if (r.ok) return { build: { requires: reqs, wheels: plannedWheelsIn(o.wheelhouse, r.filenames) } };
+    if (reqs === requires) return { note: `build requirements not resolved against the wheelhouse (the guest's pip resolves them): ${(r.error ?? '').split('\n')[0]!.slice(0, 400)}` };
+  }
+  return {};
 }
 
 /** The install plan of `dist` against a given wheelhouse (see the module comment). */
@@ -91,7 +109,10 @@ export async function installPlanFromWheelhouse(o: {
 }): Promise<InstallPlan> {
   const log = o.onLog ?? (() => undefined);
   const notes: string[] = [];
-  const runtimeReqs = screenRequirements(await staticRuntimeRequirements(o.dist, o.rootfs, o.signal)).accepted;
+  // An sdist's static sources: its build requirements, and its runtime ones when PKG-INFO lists none.
+  const sdist = o.dist.kind === 'sdist' ? await sdistRequirements(o.dist.path, o.rootfs, o.signal) : undefined;
+  const staticRuntime = o.dist.requiresDist.length || !sdist ? o.dist.requiresDist : sdist.runtime ?? [];
+  const runtimeReqs = screenRequirements(staticRuntime).accepted;
   const runtime = await resolveInWheelhouse({ rootfs: o.rootfs, wheelhouse: o.wheelhouse, requirements: runtimeReqs, signal: o.signal });
   if (!runtime.ok) notes.push(`runtime requirements not resolved against the wheelhouse: ${(runtime.error ?? '').split('\n')[0]!.slice(0, 400)}`);
   const have = new Set(readdirSync(o.wheelhouse).filter((f) => f.endsWith('.whl')).map((f) => normalizeRequirementName(f.split('-')[0]!)));
@@ -103,7 +124,9 @@ export async function installPlanFromWheelhouse(o: {
     if (both.ok) test = plannedWheelsIn(o.wheelhouse, both.filenames.filter((f) => !runtime.filenames.includes(f)));
     else notes.push(`test requirements not resolved against the wheelhouse (the test task's pip resolves them): ${(both.error ?? '').split('\n')[0]!.slice(0, 400)}`);
   } else if (runtime.ok) test = [];
-  const plan: InstallPlan = { source: 'wheelhouse', runtime: plannedWheelsIn(o.wheelhouse, runtime.filenames), test, notes };
-  log(`install plan from the wheelhouse: ${plan.runtime.length} runtime wheels, ${test === null ? 'test environment left to pip' : `${test.length} test wheels`}${notes.length ? `; ${notes.join('; ')}` : ''}`);
+  const build = sdist ? await buildPlanFromWheelhouse({ rootfs: o.rootfs, wheelhouse: o.wheelhouse, sdist, signal: o.signal }) : {};
+  if (build.note) notes.push(build.note);
+  const plan: InstallPlan = { source: 'wheelhouse', runtime: plannedWheelsIn(o.wheelhouse, runtime.filenames), test, notes, ...(build.build ? { build: build.build } : {}) };
+  log(`install plan from the wheelhouse: ${plan.runtime.length} runtime wheels, ${test === null ? 'test environment left to pip' : `${test.length} test wheels`}${build.build ? `, ${build.build.wheels.length} build wheels` : ''}${notes.length ? `; ${notes.join('; ')}` : ''}`);
   return plan;
 }

@@ -113,6 +113,9 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
     notes.push(`install: pip's resolver ran in the guest: ${fallback.reason.slice(0, 500)}`);
     if (installTask && !installTask.reason) installTask.reason = `pip's resolver ran in the guest: ${fallback.reason.slice(0, 460)}`;
   }
+  const buildEnv = buildEnvironment(bj?.build_env);
+  if (buildEnv?.installer === 'pip') notes.push(`build: pip made the isolated build environment in the guest: ${(buildEnv.reason ?? '').slice(0, 500)}`);
+  if (buildEnv?.resolverFallback) notes.push(`build: pip's resolver ran in the guest: ${buildEnv.resolverFallback.reason.slice(0, 500)}`);
   const testFallback = pytestJson?.resolver_fallback as Record<string, unknown> | undefined;
   if (testFallback && typeof testFallback.reason === 'string') {
     notes.push(`test: pip's resolver ran in the guest: ${testFallback.reason.slice(0, 500)}`);
@@ -137,6 +140,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
       mode: typeof bj.mode === 'string' ? bj.mode : undefined, wheel: typeof bj.wheel === 'string' ? bj.wheel : null, missingBuildRequirements: strList(bj.missing_build_requirements),
       missingToolchain: strList(bj.missing_toolchain, 20), backend: typeof bj.build_backend === 'string' ? bj.build_backend.slice(0, 200) : undefined,
       backendDistribution: typeof bj.backend_distribution === 'string' ? bj.backend_distribution.slice(0, 200) : undefined,
+      ...(buildEnv ? { environment: buildEnv } : {}),
     },
     install: ij && {
       wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed,
@@ -195,4 +199,16 @@ export function classify(
   if (tests && tests.failed + tests.errors > 0) return 'test-fail';
   if (tests?.status === 'no tests' || (tests?.status === 'ran' && tests.total === 0)) return 'no-tests';
   return 'pass';
+}
+
+/** build.json's `build_env` (tasks/guest/pyti_build_env.py), shape-checked: the report's `build.environment`. */
+function buildEnvironment(v: unknown): NonNullable<AuditReport['build']>['environment'] {
+  const o = v as Record<string, unknown> | undefined;
+  if (typeof o !== 'object' || o === null || (o.installer !== 'installer' && o.installer !== 'pip')) return undefined;
+  const fb = o.resolver_fallback as Record<string, unknown> | undefined;
+  return {
+    installer: o.installer,
+    ...(typeof o.reason === 'string' ? { reason: o.reason.slice(0, 1000) } : {}),
+    ...(fb && typeof fb === 'object' && typeof fb.reason === 'string' ? { resolverFallback: { reason: fb.reason.slice(0, 1000), requirements: strList(fb.requirements) ?? [] } } : {}),
+  };
 }

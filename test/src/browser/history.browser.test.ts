@@ -225,7 +225,7 @@ describe('the trace viewer and raw trace lines in chromium', () => {
     expect((await paths()).some((p) => p.includes('site-packages/diffdemo'))).toBe(true);
   });
 
-  it("the process tree: the tooling's subtrees folded, unfolded with a click; the package's open", async () => {
+  it("the process tree: the package's subtrees open, folded and unfolded with a click", async () => {
     if (s.skip) return;
     const { kit } = s;
     const page = await kit.openChecked(`/audits/${ids.v11}/trace?phase=install&kind=processes&owner=all`);
@@ -236,19 +236,18 @@ describe('the trace viewer and raw trace lines in chromium', () => {
     const leaf = tree.locator('ul.ptree > li').first();
     await expect(leaf.innerText()).resolves.toMatch(/^\d+ tooling .*pyti_wheel_install\.py .*diffdemo-1\.1-py3-none-any\.whl exit 0 install\.strace:\d+$/);
     await expect(leaf.locator('details').count()).resolves.toBe(0);
-    // The build: the tooling's subtrees folded, unfolded with a click.
+    // The build: the planned build environment's driver (tooling, no pip) opened on its child, the package's hook runner.
     await kit.openChecked(`/audits/${ids.v11}/trace?phase=build&kind=processes&owner=all`);
-    // Pinned by its index among all the tree's details: `:not([open])` would move on to the next folded one once this opens.
-    const all = page.locator('ul.ptree details');
-    const at = await all.evaluateAll((ds) => ds.findIndex((d) => !d.hasAttribute('open')));
-    expect(at).toBeGreaterThanOrEqual(0);
-    const folded = all.nth(at);
-    await expect(folded.getAttribute('open')).resolves.toBeNull();
-    await expect(folded.locator('summary').first().innerText()).resolves.toMatch(/^\d+ tooling .* \(\d+ child(ren)?\)$/);
-    const child = folded.locator(':scope > ul > li').first();
+    const root = page.locator('ul.ptree > li > details').first();
+    await expect(root.getAttribute('open')).resolves.toBe('');
+    await expect(root.locator('summary').first().innerText()).resolves.toMatch(/^\d+ tooling .*pyti_build_env\.py .* \(1 child\)$/);
+    const child = root.locator(':scope > ul > li').first();
+    await expect(child.innerText()).resolves.toMatch(/^\d+ package .*\/tmp\/build-env-\w+\/bin\/python .*pep517_inprocess\.py/);
+    await expect(child.isVisible()).resolves.toBe(true);
+    await root.locator('summary > code').first().click(); // the pid, not the line's link
+    await expect(root.getAttribute('open')).resolves.toBeNull();
     await expect(child.isVisible()).resolves.toBe(false);
-    await folded.locator('summary > code').first().click(); // the pid, not the line's link
-    await expect(folded.getAttribute('open')).resolves.toBe('');
+    await root.locator('summary > code').first().click();
     await expect(child.isVisible()).resolves.toBe(true);
     await kit.assertNoInjection(page);
     // The import phase: the package's process, open.
