@@ -138,8 +138,16 @@ def backend_distribution(module, python):
     interpreter or the overlay venv's), or None. The image's own interpreter is asked in this process
     (its metadata is the same; one interpreter start less under emulation)."""
     if python == sys.executable:
+        top = module.split(".")[0]
+        try:  # the usual case first: a distribution named as the module's package (setuptools, flit_core, hatchling)
+            d = importlib.metadata.distribution(top)
+            if top in (d.read_text("top_level.txt") or "").split() or any(
+                    str(f).split("/")[0] == top for f in (d.files or [])[:2000]):
+                return ("%s %s" % (d.metadata["Name"] or top, d.version))[:200]
+        except Exception:  # noqa: BLE001 - none by that name: every distribution's packages are read
+            pass
         try:
-            d = (importlib.metadata.packages_distributions().get(module.split(".")[0]) or [None])[0]
+            d = (importlib.metadata.packages_distributions().get(top) or [None])[0]
             return ("%s %s" % (d, importlib.metadata.version(d)))[:200] if d else None
         except Exception:  # noqa: BLE001 - unreadable metadata: as the subprocess would, name nothing
             return None

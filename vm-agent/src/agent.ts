@@ -93,9 +93,13 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
     };
     peer.onNotification('host/wake', () => undefined); // its effect is the guest kernel's (see HostNotifications)
     peer.onRequest('initialize', async (params): Promise<AgentHello> => {
-      if (warm && params.warmup) {
-        // The template is saved once this answer is sent: with the warm Python ready in it.
-        await Promise.race([warm.ready, new Promise((r) => setTimeout(r, WARM_PYTHON_WAIT_MS).unref())]);
+      if (opts.vm && params.warmup) {
+        // The template is saved once this answer is sent: with the warm Python ready and the sinkhole's
+        // rules and routes in place (its process starts with the job: its script is on the job's disk).
+        await Promise.race([
+          Promise.all([warm?.ready, sinkhole?.prepare()]),
+          new Promise((r) => setTimeout(r, WARM_PYTHON_WAIT_MS).unref()),
+        ]);
       }
       if (opts.vm && !params.warmup) {
         prepareVmGuest(params);
@@ -105,8 +109,8 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
           attached = true;
         }
       }
-      // In the background: the first sinkhole task waits for it. Not at a VM's warm-up: its script is on
-      // the job's disk, attached above (a failed start saved into the warm template failed every job's).
+      // In the background: the first sinkhole task waits for it. At a VM's warm-up only its rules (above):
+      // its script is on the job's disk, attached above (a failed start saved into the template failed every job's).
       if (!(opts.vm && params.warmup)) void sinkhole?.start();
       let tools: Record<string, string | null> = {};
       let python = 'unknown';
