@@ -23,7 +23,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyti_common import STRACE, capture, run, write_json  # noqa: E402
+from pyti_common import STRACE, capture, traced_capture, write_json  # noqa: E402
 import pyti_install_plan as ip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -142,10 +142,11 @@ def main():
         return done(1)
 
     # One traced interpreter installs them all, dependencies first, the package's own wheel last.
-    cmd = STRACE + ["-o", os.path.join(raw, "install.strace"), os.path.join(venv, "bin", "python"),
-                    os.path.join(HERE, "pyti_wheel_install.py"), "--requested", own_path] + [d.path for d in order]
+    # The image's python installs into the venv (--venv): forked from the guest's warm Python when it is there.
     report["installer"] = "installer"
-    code = run(cmd)
+    code, _, report["warm"] = traced_capture(sys.executable, [os.path.join(HERE, "pyti_wheel_install.py"), "--venv", venv,
+                                                              "--requested", own_path] + [d.path for d in order],
+                                             os.path.join(raw, "install.strace"))
     if code == 0:
         report["installed"] = [d.as_json() for d in order]
         sp = site_packages(venv)

@@ -4,6 +4,10 @@ python3-installer). No resolver, no index, no dependency handling: the caller (p
 decided the exact set from the host's resolution and checked it.
 
 Usage: VENV/bin/python pyti_wheel_install.py [--no-compile] [--requested WHEEL] WHEEL...
+       python3 pyti_wheel_install.py --venv VENV [--no-compile] [--requested WHEEL] WHEEL...
+With --venv, the image's python installs into that venv (its paths as the venv's python's sysconfig
+gives them, scripts run by VENV/bin/python): the install task's way, so that the guest's warm Python can
+run it (pyti_warm.py).
 Each wheel's modules are compiled to bytecode (optimization level 0, as pip does by default), so that
 imports in the emulator do not compile them later. Writes INSTALLER ("pyti") and, for the requested
 wheel, REQUESTED into its .dist-info, as pip would. Exit 1 with the reason when a wheel cannot be
@@ -55,21 +59,35 @@ def install_wheels(paths, scheme, interpreter, compile_levels=(0,), requested=No
     return None
 
 
+def venv_scheme(venv):
+    """The install paths of the venv at `venv`, as its own python's sysconfig gives them."""
+    names = {k: venv for k in ("base", "platbase", "installed_base", "installed_platbase")}
+    try:
+        return sysconfig.get_paths(scheme="venv", vars=names)  # Python >= 3.11
+    except KeyError:
+        return sysconfig.get_paths(scheme="posix_prefix", vars=names)
+
+
 def main(argv):
     compile_levels = [0]
     requested = None
+    scheme, interpreter = sysconfig.get_paths(), sys.executable
     while argv and argv[0].startswith("--"):
         if argv[0] == "--no-compile":
             compile_levels = []
             argv = argv[1:]
+        elif argv[0] == "--venv" and len(argv) > 1:
+            venv = os.path.abspath(argv[1])
+            scheme, interpreter = venv_scheme(venv), os.path.join(venv, "bin", "python")
+            argv = argv[2:]
         elif argv[0] == "--requested" and len(argv) > 1:
             requested = argv[1]
             argv = argv[2:]
         else:
             print("pyti_wheel_install: unknown option %s" % argv[0], file=sys.stderr)
             return 2
-    # The scheme of this interpreter's environment: run by the venv's python, the venv's paths.
-    failed = install_wheels(argv, sysconfig.get_paths(), sys.executable, compile_levels, requested)
+    # Without --venv, the scheme of this interpreter's environment: run by the venv's python, the venv's paths.
+    failed = install_wheels(argv, scheme, interpreter, compile_levels, requested)
     if failed:
         print("install: " + failed, file=sys.stderr)
         return 1
