@@ -95,6 +95,7 @@ function runWithInput(argv: string[], input: string, timeoutMs: number): Promise
 /** The guest's one sinkhole: set up once, shared by every plan the agent runs. */
 export class SinkholeNetwork {
   private starting?: Promise<string | null>;
+  private preparing?: Promise<string | null>;
   private child?: ChildProcess;
   private current?: { chunks: Buffer[]; bytes: number; dropped: number };
   private pending = '';
@@ -120,13 +121,25 @@ export class SinkholeNetwork {
     return this.starting;
   }
 
+  /**
+   * The rules and routes only (the image's nft and ip; not the sinkhole's script, which may be on a
+   * disk not attached yet), once; null when in place, else why not. A VM guest does this at its
+   * warm-up, so that a restored guest has them (and a job's start does not wait for them).
+   */
+  prepare(): Promise<string | null> {
+    this.preparing ??= (async () => {
+      // Rules first: routes without them would let the other tasks' packets wander out over loopback
+      // into nothing (a connect() hanging for minutes) instead of being refused.
+      const rules = await runWithInput([sbin('nft'), '-f', '-'], nftRules(this.taskUids.base, this.taskUids.count), 30000);
+      if (rules) return `${rules} (the kernel needs nf_tables, nft_chain_nat, nft_redir and nft_reject_inet)`;
+      return runWithInput([sbin('ip'), '-batch', '-'], ROUTES, 30000);
+    })();
+    return this.preparing;
+  }
+
   private async setUp(): Promise<string | null> {
-    // Rules first: routes without them would let the other tasks' packets wander out over loopback
-    // into nothing (a connect() hanging for minutes) instead of being refused.
-    const rules = await runWithInput([sbin('nft'), '-f', '-'], nftRules(this.taskUids.base, this.taskUids.count), 30000);
-    if (rules) return `${rules} (the kernel needs nf_tables, nft_chain_nat, nft_redir and nft_reject_inet)`;
-    const routes = await runWithInput([sbin('ip'), '-batch', '-'], ROUTES, 30000);
-    if (routes) return routes;
+    const prepared = await this.prepare();
+    if (prepared) return prepared;
     return new Promise((resolve) => {
       const { dns, tcp, udp } = SINKHOLE_PORTS;
       const child = spawn(this.python, ['-I', '-S', this.script, '--uid', String(SINKHOLE_UID), '--dns-port', String(dns), '--tcp-port', String(tcp), '--udp-port', String(udp)], {
