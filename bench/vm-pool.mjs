@@ -1,7 +1,10 @@
 // Benchmark: lease-to-ready (start() to the agent's hello) of the VM backends without and with the
 // pool of ready guests. With the pool, each start comes after `await backend.poolReady()` (a lease
 // that arrives when the pool is full, as between jobs once the refill has finished). Each ready guest
-// then runs a no-op task and shuts down. Prints every round and the medians. Run under the VM lock.
+// then runs a no-op task and shuts down. Prints every round and the medians, and where a pooled
+// lease's time goes: the claim (host: writing the job's input disk, the rest of start()), and the
+// initialize round trip (guest: attaching the input disk and setting the clock, from the agent's
+// console line; the rest: the channel, the agent's answer). Run under the VM lock.
 // Usage: node bench/vm-pool.mjs [rounds] [qemu|libvirt ...]
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +25,12 @@ const makers = {
   libvirt: (pool) => new slave.LibvirtBackend({ pool }),
 };
 const results = {};
+/** label → { disk, claimRest, attach, helloRest } per round (pooled starts only). */
+const parts = {};
+const consoleMs = (text, re) => {
+  const m = re.exec(text);
+  return m ? Number(m[1]) : NaN;
+};
 try {
   for (const [name, make] of Object.entries(makers)) {
     if (only.length && !only.includes(name)) continue;
@@ -35,6 +44,7 @@ try {
       await backend.probe();
       const label = `${name} ${pool ? 'with pool' : 'no pool'}`;
       results[label] = [];
+      if (pool) parts[label] = [];
       try {
         for (let i = -1; i < rounds; i++) { // round -1 warms up (template build, caches); not counted
           await backend.poolReady();
@@ -48,7 +58,15 @@ try {
           if (pool && !s.console.includes('taken from the guest pool')) throw new Error(`${label}: the start did not take the waiting guest`);
           if (i < 0) continue;
           results[label].push(startMs + s.bootMs);
-          process.stderr.write(`${label} ${i + 1}/${rounds}: start ${startMs.toFixed(0)} ms + hello ${s.bootMs} ms = ${(startMs + s.bootMs).toFixed(0)} ms\n`);
+          let detail = '';
+          if (pool) {
+            const disk = consoleMs(s.console, /input disk written in (\d+) ms/);
+            const attach = consoleMs(s.console, /job attached in ([\d.]+) ms/);
+            const p = { disk, claimRest: startMs - disk, attach, helloRest: s.bootMs - attach };
+            parts[label].push(p);
+            detail = ` (input disk ${disk} ms, rest of start ${p.claimRest.toFixed(0)} ms; guest attach ${attach.toFixed(0)} ms, rest of hello ${p.helloRest.toFixed(0)} ms)`;
+          }
+          process.stderr.write(`${label} ${i + 1}/${rounds}: start ${startMs.toFixed(0)} ms + hello ${s.bootMs} ms = ${(startMs + s.bootMs).toFixed(0)} ms${detail}\n`);
         }
       } finally {
         await backend.closePool();
@@ -57,6 +75,11 @@ try {
   }
   console.log('\nlease-to-ready (start() to hello), median ms:');
   for (const [label, xs] of Object.entries(results)) console.log(`  ${label.padEnd(20)} ${median(xs).toFixed(0)} ms  (${xs.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log('\nwhere a pooled lease goes, median ms:');
+  for (const [label, ps] of Object.entries(parts)) {
+    const m = (k) => median(ps.map((p) => p[k])).toFixed(0);
+    console.log(`  ${label.padEnd(20)} host: input disk ${m('disk')}, rest of start() ${m('claimRest')}; initialize: guest attach + clock ${m('attach')}, channel and answer ${m('helloRest')}`);
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

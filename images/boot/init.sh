@@ -1,9 +1,10 @@
 #!/bin/busybox sh
 # PID 1 of a PyTI guest VM (runs from the initramfs; no systemd). It loads the virtio and ext4
-# modules, mounts the job's root disk (a throwaway overlay, serial pyti-root), leaves its read-only
-# input disk (serial pyti-input) and its scratch disk (serial pyti-scratch) to the attach script the
-# agent runs when the host initializes it, lays out the same mounts as the sandbox backend, starts
-# the vm-agent on the virtio-serial port named org.pyti.agent, and powers off when the agent exits.
+# modules, mounts the job's root disk (a throwaway overlay, serial pyti-root) and its scratch disk
+# (serial pyti-scratch: /tmp and /work), leaves its read-only input disk (serial pyti-input) to the
+# attach script the agent runs when the host initializes it, lays out the same mounts as the sandbox
+# backend, starts the vm-agent on the virtio-serial port named org.pyti.agent, and powers off when
+# the agent exits.
 /bin/busybox mkdir -p /proc /sys /dev /newroot
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -17,11 +18,6 @@ while read -r m; do
   case "$m" in ''|'#'*) continue ;; esac
   insmod "/modules/${m##*/}.ko" 2>/dev/null || say "insmod $m failed"
 done < /modules.txt
-# Settings from the kernel command line: pyti.tmp=BYTES pyti.work=BYTES
-tmp_size=1073741824; work_size=4294967296
-for a in $(cat /proc/cmdline); do
-  case "$a" in pyti.tmp=*) tmp_size=${a#pyti.tmp=} ;; pyti.work=*) work_size=${a#pyti.work=} ;; esac
-done
 root=; input=; scratch=; i=0
 while [ $i -lt 50 ]; do
   for b in /sys/block/vd*; do
@@ -36,7 +32,8 @@ done
 [ -n "$root" ] || fail "no root disk (serial pyti-root)"
 [ -n "$input" ] || fail "no input disk (serial pyti-input)"
 [ -n "$scratch" ] || fail "no scratch disk (serial pyti-scratch)"
-mount -t ext4 -o noatime "$root" /newroot || fail "cannot mount the root disk $root"
+# noinit_itable: no background zeroing of inode tables (ext4lazyinit) competing with the jobs.
+mount -t ext4 -o noatime,noinit_itable "$root" /newroot || fail "cannot mount the root disk $root"
 r=/newroot
 # The console is a virtio console (hvc0): it works across snapshot and restore, a UART does not.
 [ -e /dev/hvc0 ] && exec > /dev/hvc0 2>&1
@@ -48,38 +45,47 @@ mount -t ext4 -o ro "$input" /in || fail "cannot mount the input disk $input"
 cp /in/agent/agent.mjs $r/run/pyti/agent.mjs || fail "no agent on the input disk"
 umount /in
 blockdev --flushbufs "$input" 2>/dev/null
-# The attach script runs on the critical path of every job (before the agent's hello): it uses this
-# static busybox, whose applets start in about 8 ms under TCG, where the root's dynamically linked
-# mount, mkdir and chmod take 60–85 ms each (23 of them cost about 1.5 s per job).
+# /tmp and /work (with the home, /work/home) are on the scratch disk, mounted now: a guest restored
+# from a warm template wakes with it mounted (the template's scratch disk, empty of any job, is
+# copied with its root overlay), so attaching it costs a job nothing.
+mkdir -p $r/opt/pyti/scratch
+mount -t ext4 -o noatime,noinit_itable,nodev,nosuid "$scratch" $r/opt/pyti/scratch || fail "cannot mount the scratch disk $scratch"
+mkdir -p $r/opt/pyti/scratch/tmp $r/opt/pyti/scratch/work
+chmod 1777 $r/opt/pyti/scratch/tmp
+chmod 755 $r/opt/pyti/scratch/work
+mount --bind $r/opt/pyti/scratch/tmp $r/tmp || fail "cannot bind /tmp"
+mount --bind $r/opt/pyti/scratch/work $r/work || fail "cannot bind /work"
+# The attach script runs on the critical path of every job (before the agent's hello), so it is a
+# static busybox shell that the agent starts at its own start and leaves waiting for the job's clock
+# (vm-agent/src/attach-helper.ts: no fork of the agent per job). Busybox applets start in about 8 ms
+# under TCG, where the root's dynamically linked mount and date take 60-85 ms each. It runs two at
+# once: the clock (@SECONDS, when the host's differs) and one `mount -a` of the table below: the
+# input disk read-only, noexec, nodev and nosuid, its parts bound in place with the same flags.
+# Nothing of the input disk is cached when it is mounted (its buffers were flushed above, before any
+# snapshot, and nothing opens it until then), so a pooled guest reads the job's disk, rewritten after
+# its restore.
 bb=/run/pyti/busybox
 cp /bin/busybox $r$bb && chmod 755 $r$bb || fail "cannot copy busybox into the root"
+mkdir -p $r/opt/pyti/in
+cat > $r/run/pyti/input.fstab <<FSTAB
+$input /opt/pyti/in ext4 ro,noexec,nodev,nosuid 0 0
+/opt/pyti/in/input /input none bind,ro,noexec,nodev,nosuid 0 0
+/opt/pyti/in/wheelhouse /wheelhouse none bind,ro,noexec,nodev,nosuid 0 0
+/opt/pyti/in/agent /opt/pyti/agent none bind,ro,noexec,nodev,nosuid 0 0
+/opt/pyti/in/tasks /opt/pyti/tasks none bind,ro,noexec,nodev,nosuid 0 0
+FSTAB
 cat > $r/run/pyti/attach-input <<ATTACH
-#!/bin/sh
-# Written by the PyTI init: mounts the job's input disk read-only and binds its parts in place, and
-# puts /tmp and /work (with the home, /work/home) on the job's scratch disk (until then they are small tmpfs).
-# Buffers first: a restored guest may still cache blocks of the disks its template was booted with.
+#!$bb sh
+# Written by the PyTI init: sets the clock to \$1 (@SECONDS; - or nothing: leave it) and mounts the
+# job's input disk. With --wait, the agent starts it at once and it waits for that argument on stdin.
 set -e
-$bb blockdev --flushbufs $input 2>/dev/null || true
-$bb blockdev --flushbufs $scratch 2>/dev/null || true
-$bb mkdir -p /opt/pyti/in
-$bb mount -t ext4 -o ro,noexec,nodev,nosuid $input /opt/pyti/in
-for p in input:/input wheelhouse:/wheelhouse agent:/opt/pyti/agent tasks:/opt/pyti/tasks; do
-  $bb mount --bind /opt/pyti/in/\${p%%:*} \${p#*:}
-  $bb mount -o remount,bind,ro \${p#*:}
-done
-$bb mkdir -p /opt/pyti/scratch
-$bb mount -t ext4 -o noatime,nodev,nosuid $scratch /opt/pyti/scratch
-$bb mkdir -p /opt/pyti/scratch/tmp /opt/pyti/scratch/work
-$bb chmod 1777 /opt/pyti/scratch/tmp
-$bb chmod 755 /opt/pyti/scratch/work
-for p in tmp:/tmp work:/work; do
-  $bb umount \${p#*:} 2>/dev/null || $bb umount -l \${p#*:}
-  $bb mount --bind /opt/pyti/scratch/\${p%%:*} \${p#*:}
-done
+clock=\$1
+[ "\$clock" != --wait ] || read -r clock
+[ -z "\$clock" ] || [ "\$clock" = - ] || $bb date -u -s "\$clock" >/dev/null &
+$bb mount -a -T /run/pyti/input.fstab
+wait \$! 2>/dev/null || true
 ATTACH
 chmod 700 $r/run/pyti/attach-input
-mount -t tmpfs -o size=$tmp_size,mode=1777 tmpfs $r/tmp
-mount -t tmpfs -o size=$work_size,mode=755 tmpfs $r/work
 mount -t proc proc $r/proc
 mount -t devtmpfs devtmpfs $r/dev
 # ptys: every task has one as its controlling terminal (vm-agent/src/task-terminal.ts)

@@ -52,6 +52,15 @@ async function runJob(backend: Backend, inputs: SandboxInputs): Promise<{ readyM
   return { readyMs: startMs + s.bootMs!, output: s.output.get('cat') ?? '', console: s.console };
 }
 
+/** Runs `script` (sh) as a job's one task on `backend`: what it printed, and whether the job took a waiting guest. */
+async function runShell(backend: Backend, inputs: SandboxInputs, script: string): Promise<{ output: string; pooled: boolean }> {
+  const plan: Plan = { parallel: 1, tasks: [{ ...catMarker.tasks[0]!, id: 'sh', command: ['sh', '-c', script] } as TaskSpec] };
+  const s = await runAgentSession(await backend.start(inputs), plan);
+  if (!s.hello) throw new Error(`no hello: ${JSON.stringify(s.infraError)}\n${s.console.slice(-3000)}`);
+  expect([s.run?.tasks[0]?.status, s.output.get('sh')]).toEqual(['pass', expect.anything()]);
+  return { output: s.output.get('sh') ?? '', pooled: s.console.includes('taken from the guest pool') };
+}
+
 /** Pids of this process's children running `exe` (QEMU, or libvirt's virsh shells). */
 function ownChildren(exe: string): number[] {
   return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).flatMap((pid) => {
@@ -169,5 +178,38 @@ describe.each(cases)('a pool of ready guests: $name', (c) => {
     // Closing ended the waiting guest: nothing of ours runs any more.
     await waitFor('no VM left', () => c.left().length === 0, 30_000);
     expect(backend.poolStatus()).toMatchObject({ ready: 0 });
+  });
+
+  it('a pooled job\'s input is mounted read-only, noexec, nosuid and nodev; its /tmp and /work are on a scratch disk no earlier job wrote', async () => {
+    if (why) return;
+    const backend = c.make(1);
+    try {
+      await backend.poolReady();
+      const a = await runShell(backend, jobInputs(`${c.name}-mounts-a`, 'A'), 'echo A > /tmp/left-by-a && echo A > /work/home/left-by-a && cat /proc/self/mountinfo');
+      expect(a.pooled).toBe(true);
+      // mountinfo: id parent major:minor root mountpoint options ... - fstype source superoptions
+      const mounts = new Map(a.output.split('\n').filter(Boolean).map((l) => {
+        const f = l.split(' ');
+        return [f[4]!, { dev: f[2]!, root: f[3]!, opts: f[5]!.split(','), fstype: f[f.indexOf('-') + 1]! }] as const;
+      }));
+      for (const m of ['/input', '/wheelhouse', '/opt/pyti/agent', '/opt/pyti/tasks']) {
+        expect(mounts.get(m)?.opts).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']));
+      }
+      expect(mounts.get('/input')?.root).toBe('/input');
+      const tmp = mounts.get('/tmp')!;
+      const work = mounts.get('/work')!;
+      expect([tmp.fstype, tmp.root, work.fstype, work.root, work.dev]).toEqual(['ext4', '/tmp', 'ext4', '/work', tmp.dev]);
+      expect(tmp.dev).not.toBe(mounts.get('/')!.dev);
+      expect(tmp.dev).not.toBe(mounts.get('/input')!.dev);
+      expect(tmp.opts).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
+      // The next job's guest (restored from the same template) sees none of job A's files.
+      await backend.poolReady();
+      const b = await runShell(backend, jobInputs(`${c.name}-mounts-b`, 'B'), 'ls -A /tmp /work/home; cat /input/marker.txt');
+      expect(b.pooled).toBe(true);
+      expect(b.output).not.toContain('left-by-a');
+      expect(b.output).toContain('B');
+    } finally {
+      await backend.closePool();
+    }
   });
 });

@@ -122,9 +122,9 @@ export class SinkholeNetwork {
   }
 
   /**
-   * The rules and routes alone (what start() does first), once: a VM guest's warm-up does them, so the
-   * warm template holds them and a job's start only starts the sinkhole's process (its script is on
-   * the job's disk). Resolves to a failure's text, or null.
+   * The rules and routes only (the image's nft and ip; not the sinkhole's script, which may be on a
+   * disk not attached yet), once; null when in place, else why not. A VM guest does this at its
+   * warm-up, so that a restored guest has them (and a job's start does not wait for them).
    */
   prepare(): Promise<string | null> {
     this.preparing ??= (async () => {
@@ -132,8 +132,7 @@ export class SinkholeNetwork {
       // into nothing (a connect() hanging for minutes) instead of being refused.
       const rules = await runWithInput([sbin('nft'), '-f', '-'], nftRules(this.taskUids.base, this.taskUids.count), 30000);
       if (rules) return `${rules} (the kernel needs nf_tables, nft_chain_nat, nft_redir and nft_reject_inet)`;
-      const routes = await runWithInput([sbin('ip'), '-batch', '-'], ROUTES, 30000);
-      return routes || null;
+      return runWithInput([sbin('ip'), '-batch', '-'], ROUTES, 30000);
     })();
     return this.preparing;
   }

@@ -14,8 +14,8 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function template(hex: string, bootDir: string, ageMs = 0): string {
   const d = join(dir, `warm-${hex.repeat(16).slice(0, 16)}`);
   mkdirSync(d);
-  for (const f of ['root.qcow2', 'state']) writeFileSync(join(d, f), 'x');
-  writeFileSync(join(d, 'warm.json'), JSON.stringify({ dir: d, overlay: join(d, 'root.qcow2'), state: join(d, 'state'), bootDir }));
+  for (const f of ['root.qcow2', 'scratch.ext4', 'state']) writeFileSync(join(d, f), 'x');
+  writeFileSync(join(d, 'warm.json'), JSON.stringify({ dir: d, overlay: join(d, 'root.qcow2'), scratch: join(d, 'scratch.ext4'), state: join(d, 'state'), bootDir }));
   const t = new Date(Date.now() - ageMs);
   utimesSync(join(d, 'warm.json'), t, t);
   return d;

@@ -28,6 +28,7 @@ import { pruneWarmTemplates, touchWarmTemplate, type WarmCachePolicy } from './w
 import { migrationSink, waitMigrated, type MigrationSink, type MigrationStatus } from './vm-migration.js';
 import type { LibvirtInstance } from './libvirt.js';
 import type { WarmTemplate } from './qemu-warm.js';
+import { copySparseDisk } from './vm-disks.js';
 
 /** A saved, booted guest (a QEMU migration stream in `state`), as the QEMU backend's, and the boot image it is over. */
 export interface LibvirtWarmTemplate extends WarmTemplate {
@@ -50,7 +51,7 @@ export interface TemplateBuilder {
 function readTemplate(dir: string): LibvirtWarmTemplate | null {
   try {
     const t = JSON.parse(readFileSync(join(dir, 'warm.json'), 'utf8')) as LibvirtWarmTemplate;
-    return existsSync(t.overlay) && existsSync(t.state) && existsSync(t.bootDir) ? t : null;
+    return existsSync(t.overlay) && existsSync(t.state) && existsSync(t.bootDir) && typeof t.scratch === 'string' && existsSync(t.scratch) ? t : null;
   } catch {
     return null;
   }
@@ -111,6 +112,9 @@ async function buildTemplate(dir: string, key: string, bootDir: string, agentDir
     await sink.written;
     copyFileSync(join(inst.vmRoot, 'vm', 'overlay.qcow2'), join(partial, 'root.qcow2'));
     chmodSync(join(partial, 'root.qcow2'), 0o600);
+    // The scratch disk the saved guest has mounted (empty of any job), copied for every job like the overlay.
+    await copySparseDisk(join(inst.vmRoot, 'vm', 'scratch.ext4'), join(partial, 'scratch.ext4'));
+    chmodSync(join(partial, 'scratch.ext4'), 0o600);
     const bootConsole = inst.console().slice(-16384);
     await b.destroy(inst.domain);
     await inst.dispose();
@@ -118,7 +122,7 @@ async function buildTemplate(dir: string, key: string, bootDir: string, agentDir
     rmSync(migDir, { recursive: true, force: true });
     rmSync(empty, { recursive: true, force: true });
     const t: LibvirtWarmTemplate = {
-      dir, overlay: join(dir, 'root.qcow2'), state: join(dir, 'state'), bootConsole, key, bootDir,
+      dir, overlay: join(dir, 'root.qcow2'), scratch: join(dir, 'scratch.ext4'), state: join(dir, 'state'), bootConsole, key, bootDir,
       builtAt: new Date().toISOString(), bootMs, stateBytes: statSync(state).size,
     };
     writeFileSync(join(partial, 'warm.json'), JSON.stringify(t, null, 1), { mode: 0o600 });

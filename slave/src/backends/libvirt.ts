@@ -423,7 +423,7 @@ export class LibvirtBackend implements Backend {
       { jobDir: '/j', vmRoot: '/j', pid: 0, host: '' }, vm, ['-incoming', 'unix:/j/s']);
     return createHash('sha256').update(JSON.stringify({
       xml, image: image.hash, builtAt: image.builtAt, rootDisk: boot.rootDisk, versions: this.versions, inputDisk: INPUT_DISK_BYTES,
-      agent: createHash('sha256').update(readFileSync(join(agentDir, 'agent.mjs'))).digest('hex'), v: 2,
+      agent: createHash('sha256').update(readFileSync(join(agentDir, 'agent.mjs'))).digest('hex'), v: 3,
     })).digest('hex');
   }
 
@@ -461,7 +461,7 @@ export class LibvirtBackend implements Backend {
     const meta: PytiDomainMeta = { jobDir: inputs.jobDir, vmRoot, bootDir: boot.dir, pid: process.pid, host: hostname() };
     let files: VmJobFiles;
     try {
-      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(vm) });
+      files = await prepareVmDisks({ ...inputs, jobDir: vmRoot }, boot.rootDisk, { overlayFrom: template?.overlay, scratchFrom: template?.scratch, scratchBytes: scratchDiskBytes(vm) });
     } catch (err) {
       this.removeJobFiles(name, meta);
       throw err;

@@ -1,13 +1,13 @@
 /**
  * Warm starts for the QEMU backend: boot-to-hello is on the critical path of every audit, and a
  * cold boot under TCG costs seconds (the kernel, then Node starting the agent). So the first job
- * boots a guest once, up to an idle agent that has answered a warm-up `initialize` (its input and
- * scratch disks not yet attached), and saves it: QEMU migrates the paused guest into a state file
- * (vm-migration.ts) and its root overlay is kept beside it. Every later job copies that small
- * overlay, restores the state (qemu.ts: `-incoming defer`, then `migrate-incoming fd:3` once the host
- * is on the agent's channel, then `cont`) with its own disks and sockets, and is at the agent's hello
- * in about a second and a half; the agent then attaches the job's disks, takes the host's clock and
- * fresh entropy.
+ * boots a guest once, up to an idle agent that has answered a warm-up `initialize` (its input disk
+ * not yet attached; its empty scratch disk mounted on /tmp and /work), and saves it: QEMU migrates the
+ * paused guest into a state file (vm-migration.ts) and its root overlay and scratch disk are kept
+ * beside it. Every later job copies that small overlay and the sparse scratch disk, restores the
+ * state (qemu.ts: `-incoming defer`, then `migrate-incoming fd:3` once the host is on the agent's
+ * channel, then `cont`) with its own disks and sockets, and is at the agent's hello in about a second
+ * and a half; the agent then attaches the job's input disk, takes the host's clock and fresh entropy.
  *
  * A template is cached under the image cache keyed by everything the saved guest depends on: the
  * boot image, the agent bundle, the accelerator, the VM options, the input disk's size (the guest
@@ -36,6 +36,8 @@ import { INPUT_DISK_BYTES, prepareVmDisks } from './vm-disks.js';
 export interface WarmTemplate {
   dir: string;
   overlay: string;
+  /** The scratch disk the saved guest has mounted (no job has written to it): copied for every job. */
+  scratch: string;
   state: string;
   /** The console of the boot that made it. */
   bootConsole: string;
@@ -56,7 +58,7 @@ function qemuVersion(): string {
 export function warmKey(image: BootImageInfo, agentBundle: Buffer, accel: Accelerator, opts: VmOptions): string {
   const norm = { cpus: opts.cpus, memoryMiB: opts.memoryMiB, tmpBytes: opts.tmpBytes, workBytes: opts.workBytes, machine: opts.machine ?? 'microvm' };
   return createHash('sha256')
-    .update(JSON.stringify({ image: image.hash, agent: createHash('sha256').update(agentBundle).digest('hex'), accel, norm, inputDisk: INPUT_DISK_BYTES, qemu: qemuVersion(), v: 3 }))
+    .update(JSON.stringify({ image: image.hash, agent: createHash('sha256').update(agentBundle).digest('hex'), accel, norm, inputDisk: INPUT_DISK_BYTES, qemu: qemuVersion(), v: 4 }))
     .digest('hex');
 }
 
@@ -66,7 +68,7 @@ const deadline = (ms: number): Promise<null> => new Promise((r) => setTimeout(()
 function readTemplate(dir: string): WarmTemplate | null {
   try {
     const t = JSON.parse(readFileSync(join(dir, 'warm.json'), 'utf8')) as WarmTemplate;
-    return existsSync(t.overlay) && existsSync(t.state) ? t : null;
+    return existsSync(t.overlay) && existsSync(t.state) && typeof t.scratch === 'string' && existsSync(t.scratch) ? t : null;
   } catch {
     return null;
   }
@@ -126,11 +128,12 @@ async function buildTemplate(image: BootImageInfo, inputs: SandboxInputs, accel:
     await vm.exited;
     const overlay = join(partial, 'root.qcow2');
     renameSync(files.overlay, overlay);
+    renameSync(files.scratchDisk, join(partial, 'scratch.ext4'));
     const bootConsole = `${vm.log.toString()}${existsSync(files.consoleLog) ? readFileSync(files.consoleLog, 'utf8') : ''}`.slice(-16384);
     rmSync(files.dir, { recursive: true, force: true });
     rmSync(empty, { recursive: true, force: true });
     const t: WarmTemplate = {
-      dir, overlay: join(dir, 'root.qcow2'), state: join(dir, 'state'), bootConsole, key,
+      dir, overlay: join(dir, 'root.qcow2'), scratch: join(dir, 'scratch.ext4'), state: join(dir, 'state'), bootConsole, key,
       builtAt: new Date().toISOString(), bootMs, stateBytes: statSync(state).size,
     };
     writeFileSync(join(partial, 'warm.json'), JSON.stringify(t, null, 1));

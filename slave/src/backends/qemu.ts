@@ -218,7 +218,7 @@ export class QemuBackend implements Backend {
         notes.push(`[pyti] warm start unavailable, cold boot: ${(err as Error).message}\n`);
       }
     }
-    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay, scratchBytes: scratchDiskBytes(vm) });
+    const files: VmJobFiles = await prepareVmDisks(inputs, image.rootDisk, { overlayFrom: template?.overlay, scratchFrom: template?.scratch, scratchBytes: scratchDiskBytes(vm) });
     // A restore waits (`-incoming defer`) until the host is on the agent's channel: a guest that
     // resumed with no host there would read end-of-file on its port, and its agent would end.
     const qmpPath = join(files.dir, 'qmp.sock');

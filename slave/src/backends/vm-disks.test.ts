@@ -35,11 +35,20 @@ describe('VM job disks', () => {
     // Always the same size, whatever it holds (a warm guest keeps the size it saw at boot); sparse.
     expect(statSync(files.inputDisk).size).toBe(INPUT_DISK_BYTES);
     expect(statSync(files.inputDisk).blocks * 512).toBeLessThan(64 * 1024 * 1024);
+    // The filesystem on it is sized to what it holds (the guest mounts a few block groups, not 256).
+    const sb = execFileSync('dumpe2fs', ['-h', files.inputDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const fsBytes = Number(/Block count:\s*(\d+)/.exec(sb)![1]) * Number(/Block size:\s*(\d+)/.exec(sb)![1]);
+    expect(fsBytes).toBeGreaterThanOrEqual(64 * 1024 * 1024);
+    expect(fsBytes).toBeLessThan(128 * 1024 * 1024);
     expect(execFileSync('debugfs', ['-R', 'cat /agent/agent.mjs', files.inputDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toBe('agent');
     // The scratch disk: an empty ext4 of the default 6 GiB, sparse (a few MB on the host), labelled.
     expect(statSync(files.scratchDisk).size).toBe(6 * 1024 ** 3);
     expect(statSync(files.scratchDisk).blocks * 512).toBeLessThan(16 * 1024 * 1024);
     expect(execFileSync('e2label', [files.scratchDisk], { encoding: 'utf8' }).trim()).toBe('pyti-scratch');
+    // Every block group's inode table is marked zeroed: the guest kernel has none to zero after mounting it.
+    const groups = execFileSync('dumpe2fs', [files.scratchDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((l) => /^Group \d+:/.test(l));
+    expect(groups.length).toBeGreaterThan(10);
+    expect(groups.filter((g) => !g.includes('ITABLE_ZEROED'))).toEqual([]);
     expect(execFileSync('debugfs', ['-R', 'ls /', files.scratchDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(/\s+/).filter((n) => /^[a-z]/.test(n))).toEqual(['lost+found']);
     removeVmDisks(files);
     expect(existsSync(files.dir)).toBe(false);
@@ -84,5 +93,23 @@ describe('VM job disks', () => {
     expect(cat('/input/job-b.txt')).toBe('B');
     expect(ls('/input')).not.toContain('job-a.txt');
     expect(existsSync(join(dir, 'stage-2'))).toBe(false);
+  });
+
+  it('copy a warm template\'s scratch disk for a restored guest: the same filesystem, still sparse', async () => {
+    const base = join(dir, 'base3.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', base, '64M']);
+    const empty = join(dir, 'tmpl-empty');
+    mkdirSync(empty);
+    // The template's scratch disk, as its guest left it (here: a directory made in it).
+    const first = await prepareVmDisks({ inputDir: empty, wheelhouse: empty, agentDir: empty, tasksDir: empty, rootfs: '', jobDir: join(dir, 'tmpl-job') }, base);
+    execFileSync('debugfs', ['-w', '-R', 'mkdir tmp', first.scratchDisk], { stdio: 'ignore' });
+    const files = await prepareVmDisks({ inputDir: empty, wheelhouse: empty, agentDir: empty, tasksDir: empty, rootfs: '', jobDir: join(dir, 'job3') }, base,
+      { scratchFrom: first.scratchDisk });
+    expect(files.scratchDisk).not.toBe(first.scratchDisk);
+    expect(statSync(files.scratchDisk).size).toBe(6 * 1024 ** 3);
+    expect(statSync(files.scratchDisk).blocks * 512).toBeLessThan(16 * 1024 * 1024);
+    const uuid = (disk: string): string => /Filesystem UUID:\s*(\S+)/.exec(execFileSync('dumpe2fs', ['-h', disk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]!;
+    expect(uuid(files.scratchDisk)).toBe(uuid(first.scratchDisk)); // the same filesystem, not a new one
+    expect(execFileSync('debugfs', ['-R', 'ls /', files.scratchDisk], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toContain('tmp');
   });
 });

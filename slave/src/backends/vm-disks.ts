@@ -6,7 +6,7 @@
  * `/work` and home (on a disk rather than in guest memory: a package that fills them fills a disk,
  * not the guest's RAM).
  */
-import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, cpSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTool } from '@pyti/images';
 import { PytiError } from '@pyti/vm-agent';
@@ -50,6 +50,16 @@ export interface VmDiskOptions {
   inputDiskBytes?: number;
   /** The scratch disk's size (default 6 GiB); it must equal the warm template's. */
   scratchBytes?: number;
+  /**
+   * Copy this scratch disk (a warm template's: empty of any job, mounted by the saved guest) instead of
+   * making an empty one. A restored guest finds its scratch disk as its template left it.
+   */
+  scratchFrom?: string;
+}
+
+/** Copies a sparse disk image keeping its holes (a 6 GiB scratch disk holds a few MB). */
+export async function copySparseDisk(from: string, to: string): Promise<void> {
+  await runTool('cp', ['--sparse=always', from, to]);
 }
 
 /** The input disk's parts: top-level directory → host source. */
@@ -76,21 +86,43 @@ function measureInputs(inputs: SandboxInputs, diskBytes: number): { bytes: numbe
 }
 
 /**
+ * The size of the filesystem on the input disk: what the inputs need (a block or more per entry,
+ * ext4's own blocks, a margin), not the whole disk. The guest mounts it on the critical path of
+ * every job, and under TCG mounting a filesystem of the disk's 32 GiB (256 block groups to read
+ * and check) costs tens of milliseconds more than one of a few block groups; mkfs is faster too.
+ * The device keeps its fixed size (a warm guest keeps the size it saw at boot).
+ */
+export function inputFilesystemBytes(bytes: number, entries: number, diskBytes = INPUT_DISK_BYTES): number {
+  const MiB = 1024 ** 2;
+  return Math.min(Math.floor(diskBytes / MiB), Math.ceil((bytes * 1.1 + entries * 4096 + 64 * MiB) / MiB)) * MiB;
+}
+
+/**
  * Writes the job's input filesystem (`input`, `wheelhouse`, `agent`, `tasks`) into `disk`: a sparse
- * ext4 of `diskBytes` without a journal, made with `mkfs.ext4 -d` (nothing mounted on the host).
+ * file of `diskBytes` holding an ext4 sized to the inputs (inputFilesystemBytes) without a journal,
+ * made with `mkfs.ext4 -d` (nothing mounted on the host).
  * An existing file is rewritten **in place** (same inode, same size): a pooled guest restored with a
  * placeholder input disk reads the job's filesystem from it once its agent mounts the disk (at the
  * job's `initialize`, after flushing the device's buffers). `stage` is a scratch directory (removed).
  * Throws PYTI_INPUT_TOO_LARGE when the inputs do not fit.
  */
 export async function writeInputDisk(inputs: SandboxInputs, disk: string, stage: string, diskBytes = INPUT_DISK_BYTES): Promise<void> {
-  const { entries } = measureInputs(inputs, diskBytes);
+  const { bytes, entries } = measureInputs(inputs, diskBytes);
+  const fsBytes = inputFilesystemBytes(bytes, entries, diskBytes);
   rmSync(stage, { recursive: true, force: true });
   try {
     for (const [name, from] of inputParts(inputs)) cpSync(from, join(stage, name), { recursive: true, dereference: true });
-    await runTool('truncate', ['-s', String(diskBytes), disk]);
+    // The size set in place (no process: this is on a pooled job's critical path); an existing file keeps its inode.
+    const fd = openSync(disk, 'a', 0o600);
+    try {
+      ftruncateSync(fd, diskBytes);
+    } finally {
+      closeSync(fd);
+    }
+    // nodiscard: nothing to give back on a new sparse file, and on a pooled guest's placeholder the
+    // blocks mkfs does not overwrite held only that placeholder's empty filesystem.
     await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-input', '-O', '^has_journal', '-m', '0', '-N', String(Math.max(1024, entries + 256)),
-      '-E', 'root_owner=0:0', '-d', stage, disk]);
+      '-E', 'root_owner=0:0,nodiscard', '-d', stage, disk, `${fsBytes / 1024}k`]);
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
@@ -117,12 +149,22 @@ export async function prepareVmDisks(inputs: SandboxInputs, rootDisk: string, op
   if (overlayFrom) copyFileSync(overlayFrom, files.overlay);
   else await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', rootDisk, '-F', 'qcow2', files.overlay]);
   await writeInputDisk(inputs, files.inputDisk, join(dir, 'input-stage'), diskBytes);
-  // Sparse and without a journal (it dies with the job): 3 MB on the host until the guest writes.
-  // 1 % is reserved for root, i.e. the agent: a package that fills the disk (tasks run as other
-  // users) must not keep the agent from making the next tasks' directories.
-  await runTool('truncate', ['-s', String(opts.scratchBytes ?? 6 * 1024 ** 3), files.scratchDisk]);
-  await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-scratch', '-O', '^has_journal', '-m', '1', '-E', 'root_owner=0:0,lazy_itable_init=1,nodiscard', files.scratchDisk]);
+  if (opts.scratchFrom) await copySparseDisk(opts.scratchFrom, files.scratchDisk);
+  else await makeScratchDisk(files.scratchDisk, opts.scratchBytes ?? 6 * 1024 ** 3);
   return files;
+}
+
+/**
+ * An empty scratch disk: sparse and without a journal (it dies with the job), 3 MB on the host until
+ * the guest writes. 1 % is reserved for root, i.e. the agent: a package that fills the disk (tasks
+ * run as other users) must not keep the agent from making the next tasks' directories. Its inode
+ * tables are marked zeroed (the new sparse file reads as zeros): otherwise the guest kernel zeroes
+ * them in the background after mounting it (ext4lazyinit: about 100 MB of writes under TCG), which a
+ * warm template saved mid-way hands on to every restored guest, slowing its job's start.
+ */
+async function makeScratchDisk(path: string, bytes: number): Promise<void> {
+  await runTool('truncate', ['-s', String(bytes), path]);
+  await runTool('mkfs.ext4', ['-q', '-F', '-L', 'pyti-scratch', '-O', '^has_journal', '-m', '1', '-E', 'root_owner=0:0,lazy_itable_init=1,nodiscard,assume_storage_prezeroed=1', path]);
 }
 
 /** Deletes the job's VM files (overlay, input disk, socket). Idempotent. */
