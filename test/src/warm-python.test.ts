@@ -126,6 +126,46 @@ maybe('warm Python (fork server under strace -ff)', () => {
     expect(() => readFileSync(join(work, 'ran-as-root'))).toThrow();
   });
 
+  it('is not held up by a client that connects and says nothing', () => {
+    // A silent connection first (as a package's code could make one), then a real step: served once the silent one times out.
+    const code = [
+      'import socket, subprocess, sys, time',
+      `s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(join(dir, 'python.sock'))})`,
+      'time.sleep(0.2)',
+      `r = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=60)`,
+      'print(r.stdout)',
+    ].join('\n');
+    const script = join(work, 'after-silence.py');
+    writeFileSync(script, 'print("served")\n');
+    const inner = [
+      'import sys, json',
+      `sys.path.insert(0, ${JSON.stringify(TASKS_GUEST)})`,
+      'import pyti_warm',
+      `pyti_warm.SOCKET = ${JSON.stringify(join(dir, 'python.sock'))}`,
+      `print("RESULT " + json.dumps(pyti_warm.warm_capture([${JSON.stringify(script)}], ${JSON.stringify(join(work, 'silence.strace'))}, cwd=${JSON.stringify(work)}, echo=False)))`,
+    ].join('\n');
+    const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', PY, '-c', code, PY, '-c', inner], { encoding: 'utf8', timeout: 90000 });
+    expect(result(r.stdout)).toEqual([0, 'served\n']);
+  });
+
+  it('kills the child of a client that went away', () => {
+    const marker = join(work, 'still-running');
+    const script = join(work, 'long.py');
+    writeFileSync(script, `import time\nfor i in range(600):\n    open(${JSON.stringify(marker)}, "w").write(str(i))\n    time.sleep(0.1)\n`);
+    const code = [
+      'import sys, threading, os',
+      `sys.path.insert(0, ${JSON.stringify(TASKS_GUEST)})`,
+      'import pyti_warm',
+      `pyti_warm.SOCKET = ${JSON.stringify(join(dir, 'python.sock'))}`,
+      'threading.Timer(1.5, lambda: os._exit(0)).start()',
+      `pyti_warm.warm_capture([${JSON.stringify(script)}], ${JSON.stringify(join(work, 'long.strace'))}, cwd=${JSON.stringify(work)}, echo=False)`,
+    ].join('\n');
+    spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', PY, '-c', code], { encoding: 'utf8', timeout: 30000 });
+    const before = readFileSync(marker, 'utf8');
+    spawnSync('sleep', ['1']);
+    expect(readFileSync(marker, 'utf8')).toBe(before);
+  });
+
   it('answers a malformed request with an error and keeps serving', () => {
     const code = [
       'import socket, struct, json',

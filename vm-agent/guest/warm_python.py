@@ -357,6 +357,8 @@ class Job:
     def __init__(self, conn, pid, argv, trace_fd, started):
         self.conn, self.pid, self.argv, self.trace_fd, self.started = conn, pid, argv, trace_fd, started
         self.status = None  # the child's wait status once it ended
+        self.ended = 0.0
+        self.gone = False  # the client closed its end
         self.tree = None
 
 
@@ -388,8 +390,12 @@ def serve(sock_path, trace_dir):
     jobs = {}
     print("ready", flush=True)
     while True:
-        finishing = [j for j in jobs.values() if j.status is not None]
-        readable, _, _ = select.select([listener, wake_r] + [j.conn for j in jobs.values()], [], [], 0.05 if finishing else None)
+        # A child that ended with processes of its tree still running: look again soon, then less often
+        # (each look reads the tree's trace files).
+        finishing = [time.time() - j.ended for j in jobs.values() if j.status is not None]
+        wait = None if not finishing else 0.05 if min(finishing) < 2 else 0.5
+        watched = [j.conn for j in jobs.values() if j.status is None and not j.gone]
+        readable, _, _ = select.select([listener, wake_r] + watched, [], [], wait)
         if wake_r in readable:
             os.read(wake_r, 4096)
         while True:
@@ -400,9 +406,10 @@ def serve(sock_path, trace_dir):
             if pid == 0:
                 break
             if pid in jobs:
-                jobs[pid].status = status
+                jobs[pid].status, jobs[pid].ended = status, time.time()
         if listener in readable:
             conn, _ = listener.accept()
+            conn.settimeout(5)  # a client that connects and sends nothing does not hold the others up
             start(conn, listener, trace_dir, jobs)
         for job in list(jobs.values()):
             if job.conn in readable and job.status is None:
@@ -413,6 +420,7 @@ def serve(sock_path, trace_dir):
                 except OSError:
                     gone = True
                 if gone:  # the client went away (its task was killed): so does its child
+                    job.gone = True
                     try:
                         os.kill(job.pid, signal.SIGKILL)
                     except OSError:
@@ -435,6 +443,7 @@ def start(conn, listener, trace_dir, jobs):
         answer(conn, {"error": str(e)[:500]})
         conn.close()
         return
+    conn.settimeout(None)
     started = time.time()
     pid = os.fork()
     if pid == 0:
