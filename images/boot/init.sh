@@ -88,7 +88,7 @@ ATTACH
 chmod 700 $r/run/pyti/attach-input
 mount -t proc proc $r/proc
 mount -t devtmpfs devtmpfs $r/dev
-# ptys: every task has one as its controlling terminal (vm-agent/src/task-terminal.ts)
+# ptys: every task has one as its controlling terminal (the task launcher, vm-agent/launcher/pyti-launch.c)
 mkdir -p $r/dev/pts && mount -t devpts -o ptmxmode=0666,mode=0620 devpts $r/dev/pts
 mount -t sysfs -o ro sysfs $r/sys
 port=
