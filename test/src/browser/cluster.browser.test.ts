@@ -204,9 +204,10 @@ describe('the cluster pages in chromium', () => {
     await expect(page.getByRole('heading', { name: 'Upload-to-verdict latency' }).isVisible()).resolves.toBe(true);
     const samples = await page.locator('tbody#samples tr').allInnerTexts();
     expect(samples.length).toBeGreaterThanOrEqual(3);
-    // Newest first: the queue empty now; both audits queued at the first sample, before the slave started.
+    // Newest first: the queue empty now; both audits queued at the sample beforeAll took, before the slave
+    // started (the master's own timer may have sampled the empty queue before the submission: not the oldest, then).
     expect(samples[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\t0\t0\t\d+\t/);
-    expect(samples.at(-1)).toMatch(/^\S+ \S+\t2\t0\t0\t/);
+    expect(samples.some((r) => /^\S+ \S+\t2\t0\t0\t/.test(r))).toBe(true);
     // Every verdict of the hour counted once across the samples, each with a latency.
     const verdicts = samples.map((r) => Number(r.split('\t')[3]));
     expect(verdicts.reduce((a, b) => a + b, 0)).toBe(2);
