@@ -39,9 +39,10 @@ describe('the audited release is installed into its own venv, whatever the image
     expect(r.install!.installed!.map((i) => `${i.name}==${i.version}`).sort()).toEqual(['attrs==22.2.0', 'pyti-helper==0.1']);
     const install = r.traces.install!;
     expect(install.files.some((f) => /\/site-packages\/attrs\/__init__\.py$/.test(f.path) && f.ops.includes('create'))).toBe(true);
-    // The venv's own interpreter ran the installer (no resolver in the guest): its processes are the venv's python.
+    // PyTI's installer put them into the venv (no resolver in the guest): the image's python, with the venv's paths (--venv).
     expect(r.install!.installer).toBe('installer');
-    expect(install.processes.some((p) => /\/venv\/bin\/python$/.test(p.argv[0] ?? '') && p.argv.some((a) => a.endsWith('/pyti_wheel_install.py')))).toBe(true);
+    expect(install.processes.some((p) => p.argv.some((a) => a.endsWith('/pyti_wheel_install.py'))
+      && /\/venv$/.test(p.argv[p.argv.indexOf('--venv') + 1] ?? ''))).toBe(true);
     // The import imported the venv's copy: its module file and its marker, in the import trace.
     const attrs = r.imports!.find((m) => m.module === 'attrs')!;
     expect(attrs).toMatchObject({ ok: true });

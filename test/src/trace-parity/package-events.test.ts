@@ -130,6 +130,8 @@ describe('the keys do not depend on what differs between backends', () => {
     expect(n.path('/tmp/ccBBhisP.res')).toBe('{tmp}/*.res');
     // gcc's six random characters are sometimes all lowercase (a CI run's cext-pkg build once drew one).
     expect(n.path('/tmp/ccqmxwza.res')).toBe('{tmp}/*.res');
+    expect(n.path('/tmp/cctfssgp.cdtor.o')).toBe('{tmp}/*.cdtor.o'); // the linker's, seen in a CI run
+    expect(n.path('/tmp/ccA1b2C3.cdtor.o')).toBe('{tmp}/*.cdtor.o');
     expect(n.arg('-plugin-opt=-fresolution=/tmp/ccabcdef.res')).toBe('-plugin-opt=-fresolution={tmp}/*.res');
     expect(n.path('/tmp/payload.sh')).toBe('{tmp}/payload.sh');
     expect(n.arg('-plugin-opt=-fresolution=/tmp/ccBBhisP.res')).toBe('-plugin-opt=-fresolution={tmp}/*.res');

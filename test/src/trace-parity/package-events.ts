@@ -98,8 +98,9 @@ export class PathNormaliser {
           .replace(/^(tmp|\.tmp-|pip-[a-z-]+?-|build-env-|build-reqs-)[a-z0-9_]{6,}$/, '$1*')
           .replace(/^(.*?)[a-z0-9_]{8}\.tmp$/, '$1*.tmp');
         // Straight in {tmp}: gcc's temporary files are always `cc` and six random letters or digits
-        // (ccXXXXXX.s, .res, .o), whatever the six happen to be (all lowercase in about 1 run in 100).
-        if (i === 1 && all[0] === '{tmp}' && /^cc[A-Za-z0-9]{6}\.[a-z]+$/.test(c)) return c.replace(/^cc[A-Za-z0-9]{6}/, '*');
+        // (ccXXXXXX.s, .res, .o, and the linker's ccXXXXXX.cdtor.o), whatever the six happen to be (all
+        // lowercase in about 1 run in 100).
+        if (i === 1 && all[0] === '{tmp}' && /^cc[A-Za-z0-9]{6}(?:\.[a-z]+)+$/.test(c)) return c.replace(/^cc[A-Za-z0-9]{6}/, '*');
         // Other mkstemp-style names (tempfile's): a run of 6+ letters and digits with a digit or mixed
         // case in it is random.
         return named === c && i === 1 && all[0] === '{tmp}' ? c.replace(/[A-Za-z0-9_]{6,}/g, (r) => (/\d/.test(r) || (/[a-z]/.test(r) && /[A-Z]/.test(r)) ? '*' : r)) : named;
