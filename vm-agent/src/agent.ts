@@ -56,6 +56,9 @@ export interface AgentOptions {
   warmPython?: boolean;
 }
 
+/** The guest init's static busybox (images/boot/init.sh). */
+const VM_BUSYBOX = '/run/pyti/busybox';
+
 /** How long a warm-up `initialize` waits for the warm Python's imports (TCG: a few seconds). */
 const WARM_PYTHON_WAIT_MS = 120_000;
 
@@ -71,7 +74,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       },
     });
     const warm: WarmPython | undefined = opts.vm && opts.warmPython !== false
-      ? startWarmPython((line) => process.stderr.write(`pyti-agent: ${line}\n`))
+      ? startWarmPython((line) => process.stderr.write(`pyti-agent: ${line}\n`), { traceTmpfs: existsSync(VM_BUSYBOX) ? VM_BUSYBOX : undefined })
       : undefined;
     let warmBound = false;
     let attaching: Promise<void> | undefined;

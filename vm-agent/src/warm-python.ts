@@ -58,16 +58,22 @@ export interface WarmPython {
 
 /**
  * Starts the warm Python (a guest's agent, as root, at its start) in `where.dir` (default WARM_DIR:
- * its socket `python.sock`, traces in `t/`) with `where.python` (default python3). Never throws:
+ * its socket `python.sock`, traces in `t/`) with `where.python` (default python3); `where.traceTmpfs`:
+ * a busybox that mounts a tmpfs on `t/` first (VM guests). Never throws:
  * without python3 or strace in the image it is simply not there, and every step starts cold.
  * `log` gets its lines.
  */
-export function startWarmPython(log: (line: string) => void, where: { dir?: string; python?: string } = {}): WarmPython {
+export function startWarmPython(log: (line: string) => void, where: { dir?: string; python?: string; traceTmpfs?: string } = {}): WarmPython {
   const dir = where.dir ?? WARM_DIR;
   const traceDir = `${dir}/t`;
   try {
     mkdirSync(traceDir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o755);
+    if (where.traceTmpfs) {
+      // The import's own trace (megabytes) in memory, not dirty on the guest's root disk when the
+      // template is saved: a restored guest would write it back while its job starts.
+      spawnSync(where.traceTmpfs, ['mount', '-t', 'tmpfs', '-o', 'size=256m,mode=700', 'tmpfs', traceDir], { stdio: 'ignore', timeout: 10000 });
+    }
     chmodSync(traceDir, 0o700);
     const script = `${dir}/warm_python.py`;
     const modules = `${dir}/modules.txt`;
