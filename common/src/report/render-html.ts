@@ -65,11 +65,22 @@ function distributionSection(r: AuditReport): string {
     row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>${b.backendDistribution ? ` (${esc(b.backendDistribution)})` : ''}` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}${buildEnvText(b.environment)}`),
     row('missing toolchain', b?.missingToolchain?.length ? `<b>${b.missingToolchain.map((x) => esc(x)).join(', ')}</b> (not in the image)` : undefined),
     row('missing build requirements', b?.missingBuildRequirements?.length ? b.missingBuildRequirements.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
+    row('install', installText(r.install)),
   ].join('');
   const desc = d.description
     ? `<details><summary>description${d.descriptionContentType ? ` (${esc(d.descriptionContentType)})` : ''}${d.descriptionTruncated ? ', truncated' : ''}</summary><pre>${esc(d.description)}</pre></details>`
     : '';
   return `<section><h2>Distribution</h2><table>${rows}</table>${desc}</section>`;
+}
+
+/** How the install task installed (the host's plan with installer, or pip and why), for the install row (escaped). */
+function installText(i: AuditReport['install']): string | undefined {
+  if (!i?.installer) return undefined;
+  const how = i.installer === 'installer' ? "the host's plan, installed by installer (no resolver in the guest)" : 'pip in the guest';
+  const fallback = i.resolverFallback
+    ? `; pip's resolver ran for ${i.resolverFallback.requirements.map((x) => `<code>${esc(x)}</code>`).join(', ')} (${esc(i.resolverFallback.reason)})`
+    : '';
+  return `${how}${fallback}`;
 }
 
 /** How an isolated build's environment was made, for the build row (escaped). */

@@ -35,3 +35,15 @@ describe('where each task ran', () => {
     expect(lines.find((l) => /^\s+build\s/.test(l))).not.toContain('[host bwrap]');
   });
 });
+
+describe('how the install task installed', () => {
+  it("HTML: an install row naming the host's plan and installer, or pip's resolver and why", () => {
+    const planned = { ...report({ name: 'qemu', isolation: 'vm', network: 'none' }, []), install: { installer: 'installer' as const } };
+    expect(renderHtml(planned)).toContain("<th>install</th><td>the host's plan, installed by installer (no resolver in the guest)</td>");
+    const fallback = { ...planned, install: { installer: 'pip' as const, resolverFallback: { reason: 'dynamic <dependencies>', requirements: ['idx-leaf>=2'] } } };
+    const html = renderHtml(fallback);
+    expect(html).toContain("pip in the guest; pip's resolver ran for <code>idx-leaf&gt;=2</code> (dynamic &lt;dependencies&gt;)");
+    // Older reports say nothing about it: no row.
+    expect(renderHtml(report({ name: 'bwrap', isolation: 'namespaces', network: 'none' }, []))).not.toMatch(/<th>install<\/th>/);
+  });
+});
