@@ -15,7 +15,7 @@ import {
 import { RpcPeer } from './rpc-peer.js';
 import { homeAliases } from './slot-users.js';
 import { installShims } from './shim-dir.js';
-import { openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
+import { defaultTaskReserveBytes, openTaskCgroups, type TaskCgroups } from './task-cgroup.js';
 import { SinkholeNetwork } from './sinkhole.js';
 import { AttachHelper } from './attach-helper.js';
 import { seedProvidedData } from './provided-data.js';
@@ -56,6 +56,9 @@ export interface AgentOptions {
   warmPython?: boolean;
 }
 
+/** Memory kept from the tasks for the warm Python (its imports: about 100 MiB resident under TCG). */
+const WARM_PYTHON_RESERVE_BYTES = 160 * 2 ** 20;
+
 /** The guest init's static busybox (images/boot/init.sh). */
 const VM_BUSYBOX = '/run/pyti/busybox';
 
@@ -89,7 +92,8 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
     let cgroups: TaskCgroups | undefined | null = opts.vm ? undefined : null;
     const taskCgroups = (): TaskCgroups | undefined => {
       if (cgroups === undefined) {
-        const c = openTaskCgroups();
+        // The warm Python (about 100 MiB resident, outside every task's cgroup) is kept from the tasks' budget too.
+        const c = openTaskCgroups(warm ? defaultTaskReserveBytes() + WARM_PYTHON_RESERVE_BYTES : undefined);
         if ('unavailable' in c) {
           process.stderr.write(`pyti-agent: task cgroups unavailable (${c.unavailable}); limits enforced by sampling only\n`);
           cgroups = null;

@@ -66,6 +66,11 @@ function memTotalBytes(): number {
   return Number(m[1]) * 1024;
 }
 
+/** The memory kept from tasks by default: a quarter of the guest's (`total`, default MemTotal), 192–512 MiB. */
+export function defaultTaskReserveBytes(total = memTotalBytes()): number {
+  return Math.min(512, Math.max(192, Math.round(total / 4 / 2 ** 20))) * 2 ** 20;
+}
+
 /**
  * Sets up the parent cgroup (mounting cgroup2 on /sys/fs/cgroup when nothing is mounted there) and
  * returns the factory, or the reason cgroups cannot be used.
@@ -87,7 +92,7 @@ export function openTaskCgroups(reserveBytes?: number): TaskCgroups | { unavaila
     mkdirSync(parent, { recursive: true });
     writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +pids');
     const total = memTotalBytes();
-    const reserve = reserveBytes ?? Math.min(512, Math.max(192, Math.round(total / 4 / 2 ** 20))) * 2 ** 20;
+    const reserve = reserveBytes ?? defaultTaskReserveBytes(total);
     const tasksMemoryBytes = Math.max(64 * 2 ** 20, total - reserve);
     writeFileSync(join(parent, 'memory.max'), String(tasksMemoryBytes));
     let seq = 0;
