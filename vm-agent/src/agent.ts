@@ -19,7 +19,7 @@ import { defaultTaskReserveBytes, openTaskCgroups, type TaskCgroups } from './ta
 import { SinkholeNetwork } from './sinkhole.js';
 import { AttachHelper } from './attach-helper.js';
 import { seedProvidedData } from './provided-data.js';
-import { bindWarmTraces, startWarmPython, type WarmPython } from './warm-python.js';
+import { bindWarmTraces, GUEST_BUSYBOX, startWarmPython, type WarmPython } from './warm-python.js';
 import type { MessageReader, MessageWriter } from './transport.js';
 import { JSONRPCErrorException } from 'json-rpc-2.0';
 
@@ -59,9 +59,6 @@ export interface AgentOptions {
 /** Memory kept from the tasks for the warm Python (its imports: about 100 MiB resident under TCG). */
 const WARM_PYTHON_RESERVE_BYTES = 160 * 2 ** 20;
 
-/** The guest init's static busybox (images/boot/init.sh). */
-const VM_BUSYBOX = '/run/pyti/busybox';
-
 /** How long a warm-up `initialize` waits for the warm Python's imports (TCG: a few seconds). */
 const WARM_PYTHON_WAIT_MS = 120_000;
 
@@ -77,7 +74,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       },
     });
     const warm: WarmPython | undefined = opts.vm && opts.warmPython !== false
-      ? startWarmPython((line) => process.stderr.write(`pyti-agent: ${line}\n`), { traceTmpfs: existsSync(VM_BUSYBOX) ? VM_BUSYBOX : undefined })
+      ? startWarmPython((line) => process.stderr.write(`pyti-agent: ${line}\n`), { traceTmpfs: existsSync(GUEST_BUSYBOX) ? GUEST_BUSYBOX : undefined })
       : undefined;
     let warmBound = false;
     let attaching: Promise<void> | undefined;

@@ -22,6 +22,9 @@ import { createInterface } from 'node:readline';
 declare const __PYTI_WARM_PYTHON__: string | undefined;
 declare const __PYTI_WARM_PYTHON_MODULES__: string | undefined;
 
+/** The guest init's static busybox (images/boot/init.sh). */
+export const GUEST_BUSYBOX = '/run/pyti/busybox';
+
 /** Where the warm Python lives in the guest. */
 export const WARM_DIR = '/run/pyti/warm';
 /** Its socket (what tasks/guest/pyti_warm.py connects to). */
@@ -110,7 +113,7 @@ export function startWarmPython(log: (line: string) => void, where: { dir?: stri
  * scratch disk is attached: strace opens a process's trace file when the process starts, so every
  * task's processes write there. Best effort: on failure the traces stay on the guest's root.
  */
-export function bindWarmTraces(dir: string, busybox = '/run/pyti/busybox'): void {
+export function bindWarmTraces(dir: string, busybox = GUEST_BUSYBOX): void {
   if (!existsSync(WARM_TRACE_DIR)) return;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
