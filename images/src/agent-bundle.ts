@@ -12,6 +12,17 @@ const LAUNCHER_SRC = new URL('../../vm-agent/launcher/pyti-launch.c', import.met
 /** The guest's warm Python server (vm-agent/src/warm-python.ts), inlined into the bundle. */
 const WARM_PYTHON_SRC = new URL('../../vm-agent/guest/warm_python.py', import.meta.url).pathname;
 const WARM_PYTHON_MODULES = new URL('../../vm-agent/guest/warm_python_modules.txt', import.meta.url).pathname;
+/** The sinkhole's script, inlined too: a VM guest starts its sinkhole at the warm-up (sinkhole.ts). */
+const SINKHOLE_SRC = new URL('../../tasks/guest/sinkhole.py', import.meta.url).pathname;
+/** The Windows program shims and their library, inlined too: a VM guest installs them at the warm-up (shim-dir.ts). */
+const SHIMS_DIR = new URL('../../tasks/guest/winshims/', import.meta.url).pathname;
+const SHIM_LIB = new URL('../../tasks/guest/winshim.py', import.meta.url).pathname;
+
+/** The shims as `{ files: {name: text}, lib: text }` (the define's value). */
+function shimsSource(): string {
+  const files = Object.fromEntries(readdirSync(SHIMS_DIR).sort().map((n) => [n, readFileSync(join(SHIMS_DIR, n), 'utf8')]));
+  return JSON.stringify({ files, lib: readFileSync(SHIM_LIB, 'utf8') });
+}
 
 /** Directory holding `agent.mjs` (mounted read-only at /opt/pyti/agent in the guest). */
 export const AGENT_BUNDLE_DIR = new URL('../../vm-agent/bundle/', import.meta.url).pathname.replace(/\/$/, '');
@@ -70,7 +81,7 @@ export async function ensureAgentBundle(): Promise<string> {
   ensureLauncherBinary();
   ensureHelperBytecode();
   const out = join(AGENT_BUNDLE_DIR, 'agent.mjs');
-  if (existsSync(out) && statSync(out).mtimeMs >= Math.max(newestSource(AGENT_SRC), statSync(WARM_PYTHON_SRC).mtimeMs, statSync(WARM_PYTHON_MODULES).mtimeMs)) return AGENT_BUNDLE_DIR;
+  if (existsSync(out) && statSync(out).mtimeMs >= Math.max(newestSource(AGENT_SRC), statSync(WARM_PYTHON_SRC).mtimeMs, statSync(WARM_PYTHON_MODULES).mtimeMs, statSync(SINKHOLE_SRC).mtimeMs, newestSource(SHIMS_DIR), statSync(SHIM_LIB).mtimeMs)) return AGENT_BUNDLE_DIR;
   mkdirSync(AGENT_BUNDLE_DIR, { recursive: true });
   await build({
     entryPoints: [join(AGENT_SRC, 'agent-main.ts')],
@@ -83,6 +94,8 @@ export async function ensureAgentBundle(): Promise<string> {
     define: {
       __PYTI_WARM_PYTHON__: JSON.stringify(readFileSync(WARM_PYTHON_SRC, 'utf8')),
       __PYTI_WARM_PYTHON_MODULES__: JSON.stringify(readFileSync(WARM_PYTHON_MODULES, 'utf8')),
+      __PYTI_SINKHOLE__: JSON.stringify(readFileSync(SINKHOLE_SRC, 'utf8')),
+      __PYTI_SHIMS__: shimsSource(),
     },
     banner: { js: "import { createRequire as __pytiCreateRequire } from 'node:module'; const require = __pytiCreateRequire(import.meta.url);" },
   });

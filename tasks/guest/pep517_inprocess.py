@@ -5,7 +5,7 @@ backend once and calls its hooks (get_requires_for_build_wheel, then build_wheel
 (setuptools, with pkg_resources) twice more; in a software-emulated VM that costs tens of seconds.
 The hooks and their effects are the same; only the number of processes differs.
 
-Usage: pep517_inprocess.py [--requires-fd FD] SOURCE_TREE OUTDIR
+Usage: pep517_inprocess.py [--requires-fd FD] [--site-view DIR] SOURCE_TREE OUTDIR
 Exit 0 with the wheel in OUTDIR; 3 when build requirements are missing (listed after
 "Missing dependencies:") and the build, tried all the same, failed; 4 when the image's build backend
 cannot be imported ("pep517: cannot import the build backend"); 1 when the build fails.
@@ -14,6 +14,11 @@ returned is written to the inherited file descriptor FD (a pipe: a JSON list; no
 trace as the package's), which is then closed; when some of it is not installed the hook runner stops
 there with exit 5, without building, so that its caller installs it and runs the hooks again (as
 `python -m build` does between the two hooks).
+With --site-view (a build without isolation, build_wheel.py's build_view): DIR, a directory of the
+image's build requirements, takes the place of the image's site directories on sys.path before the
+backend is imported, as pip's isolated build environment would; when get_requires_for_build_wheel then
+asks for what DIR lacks, or the backend does not import from DIR alone, the image's site directories
+come back ("pep517: the build sees all of the image's packages"), as a build without isolation had them.
 """
 import importlib
 import os
@@ -77,15 +82,51 @@ def missing(requirements):
     return out
 
 
+def narrow_path(view):
+    """sys.path with `view` in place of the interpreter's site directories; returns the path as it was.
+    A pkg_resources imported already (a warm interpreter's) has its working set made again from the
+    new path, as importing it now would."""
+    import site
+    hidden = set(site.getsitepackages()) | {site.getusersitepackages()}
+    full = list(sys.path)
+    sys.path[:] = [p for p in sys.path if p not in hidden] + [view]
+    reset_path_state()
+    return full
+
+
+def reset_path_state():
+    importlib.invalidate_caches()
+    pkg_resources = sys.modules.get("pkg_resources")
+    if pkg_resources is not None and hasattr(pkg_resources, "_initialize_master_working_set"):
+        pkg_resources._initialize_master_working_set()
+
+
 def main():
     args = sys.argv[1:]
-    requires_fd = None
-    if args[:1] == ["--requires-fd"]:
-        requires_fd, args = int(args[1]), args[2:]
+    requires_fd = view = None
+    while args[:1] in (["--requires-fd"], ["--site-view"]):
+        if args[0] == "--requires-fd":
+            requires_fd = int(args[1])
+        else:
+            view = args[1]
+        args = args[2:]
     tree, outdir = os.path.abspath(args[0]), os.path.abspath(args[1])
+    full_path = narrow_path(view) if view else None
     os.chdir(tree)
     try:
-        spec, backend = load_backend(tree)
+        try:
+            spec, backend = load_backend(tree)
+        except ImportError as e:
+            if full_path is None or in_tree_backend(tree):
+                raise
+            # Debian's copy may import what its metadata does not declare (pdm-pep517 and its
+            # unvendored `packaging`): the image's packages, as a build without isolation had them.
+            print("pep517: the build sees all of the image's packages (the backend does not import from its"
+                  " requirements alone: %s)" % e)
+            sys.stdout.flush()
+            sys.path[:], full_path = full_path, None
+            reset_path_state()
+            spec, backend = load_backend(tree)
     except ImportError as e:
         # The image's copy of the backend cannot be imported (one of its own modules is missing): the
         # image cannot build this; an in-tree backend (backend-path) failing is the package's own error.
@@ -100,6 +141,13 @@ def main():
     if hasattr(backend, "get_requires_for_build_wheel"):
         requires = list(backend.get_requires_for_build_wheel({}))
     lacking = missing(requires)
+    if lacking and full_path is not None:
+        # Asked for what the view does not hold: the image's packages, as a build without isolation had them.
+        print("pep517: the build sees all of the image's packages (the backend asks for %s)" % ", ".join(lacking))
+        sys.stdout.flush()
+        sys.path[:] = full_path
+        reset_path_state()
+        lacking = missing(requires)
     if requires_fd is not None:
         import json
         with os.fdopen(requires_fd, "w", encoding="utf-8") as f:

@@ -10,18 +10,19 @@ and slave/src/prefetch/install-plan.ts) and the environment is made the same way
    against the wheelhouse (sha256) and the closure of the build requirements over them is computed (one
    wheel per project: no choice, no resolver). A requirement the plan cannot meet: None and the reason
    (build_wheel.py then runs `python -m build` as before and says so in build.json).
-2. This script's `main`, run by the image's python3 under strace into build.strace, as `python -m build`
-   was: a venv without pip and without the image's site packages (tempfile's `build-env-*`, as build
-   names its own, so the trace classifier counts it as tooling), the planned wheels installed with PyPA's
-   `installer` (no bytecode compiled: the hooks compile the few modules they import), then
-   pep517_inprocess.py run by the venv's python (the package's build code, traced as before). When the
+2. `make_environment` (build_wheel.py, before the trace starts: it runs no wheel's code): a venv without
+   pip and without the image's site packages (tempfile's `build-env-*`, as build names its own, so the
+   trace classifier counts it as tooling), the planned wheels installed with PyPA's `installer` (no
+   bytecode compiled: the hooks compile the few modules they import). Then this script's `main`
+   (`--venv VENV`), run by the image's python3 under strace into build.strace, as `python -m build`
+   was, runs pep517_inprocess.py with the venv's python (the package's build code, traced as before). When the
    backend's get_requires_for_build_wheel asks for what is not installed, it is installed from the planned
    wheels when they meet it (the host plans `wheel` for setuptools backends ahead), else by the image's
    pip from the wheelhouse (`resolver_fallback`), and the hooks run again. Nothing is dropped: a
    requirement neither can install makes pip fail as `python -m build` did ("No matching distribution
    found", which build_wheel.py answers with its no-isolation fallback).
 
-Usage: python3 pyti_build_env.py SPEC OUTCOME SOURCE_TREE OUTDIR
+Usage: python3 pyti_build_env.py [--venv VENV] SPEC OUTCOME SOURCE_TREE OUTDIR
 SPEC: the JSON plan_environment made; OUTCOME: where this writes what it did (read_outcome checks it).
 Exit: the hook runner's (0 built; 1, 3 failed), or pip's when its fallback failed, or 2 when the
 environment could not be made.
@@ -120,7 +121,34 @@ def unmet(requirements, site):
     return out
 
 
+def make_environment(spec):
+    """The build venv of `spec` (plan_environment's) with its planned wheels installed: (venv, None), or
+    (None, why not). A venv as `python -m venv --without-pip` makes it (no system site packages), in this
+    process; PyPA's `installer` unpacks the wheels and runs none of their code, so build_wheel.py makes
+    it before the trace starts (under emulation the traced install of setuptools cost 2.7 s)."""
+    venv = tempfile.mkdtemp(prefix="build-env-")
+    import venv as venv_module
+    try:
+        venv_module.EnvBuilder(symlinks=True, with_pip=False, system_site_packages=False).create(venv)
+    except OSError as e:
+        return None, "the build venv could not be made: %s" % e
+    import pyti_wheel_install  # PyPA installer (the image's)
+    names = ", ".join("%s %s" % (d["name"], d["version"]) for d in spec["installed"])
+    print("build: isolated build environment from the host's plan: %s (installer, no pip)" % names)
+    sys.stdout.flush()
+    failed = pyti_wheel_install.install_wheels(spec["install"], environment_scheme(venv), os.path.join(venv, "bin", "python"),
+                                               compile_levels=(), log=lambda _m: None)
+    return (None, failed) if failed else (venv, None)
+
+
+def environment_scheme(venv):
+    return sysconfig.get_paths("venv", vars={"base": venv, "platbase": venv})
+
+
 def main(argv):
+    venv = None
+    if argv[:1] == ["--venv"]:  # made already (build_wheel.py, before the trace)
+        venv, argv = argv[1], argv[2:]
     spec_path, outcome_path, tree, outdir = argv[:4]
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
@@ -131,26 +159,15 @@ def main(argv):
             json.dump(outcome, f)
         return code
 
-    # A venv as `python -m venv --without-pip` makes it (no system site packages), in this process.
-    venv = tempfile.mkdtemp(prefix="build-env-")
-    import venv as venv_module
-    try:
-        venv_module.EnvBuilder(symlinks=True, with_pip=False, system_site_packages=False).create(venv)
-    except OSError as e:
-        outcome["error"] = "the build venv could not be made: %s" % e
-        print("build: " + outcome["error"], file=sys.stderr)
-        return done(2)
+    if venv is None:
+        venv, failed = make_environment(spec)
+        if failed:
+            outcome["error"] = failed
+            print("build: " + failed, file=sys.stderr)
+            return done(2)
     python = os.path.join(venv, "bin", "python")
-    scheme = sysconfig.get_paths("venv", vars={"base": venv, "platbase": venv})
+    scheme = environment_scheme(venv)
     import pyti_wheel_install  # PyPA installer (the image's)
-    names = ", ".join("%s %s" % (d["name"], d["version"]) for d in spec["installed"])
-    print("build: isolated build environment from the host's plan: %s (installer, no pip)" % names)
-    sys.stdout.flush()
-    failed = pyti_wheel_install.install_wheels(spec["install"], scheme, python, compile_levels=(), log=lambda _m: None)
-    if failed:
-        outcome["error"] = failed
-        print("build: " + failed, file=sys.stderr)
-        return done(2)
 
     hook = [python, os.path.join(HERE, "pep517_inprocess.py")]
 

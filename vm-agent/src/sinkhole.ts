@@ -20,7 +20,28 @@
  * them (slave/src/sinkhole/parse-sinkhole.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+
+declare const __PYTI_SINKHOLE__: string | undefined;
+
+/**
+ * Where a bundled agent writes the sinkhole's script that the bundle carries (tasks/guest/sinkhole.py,
+ * inlined at bundle time), or undefined when the agent runs unbundled (bwrap: the script is in the
+ * tasks directory). With the script in the guest's own memory, a VM guest starts its sinkhole whole at
+ * the warm-up, and every restored guest has it running: a job waits neither for its rules nor for its
+ * Python. Root-owned, in a root-owned directory: no task can change what the root process runs.
+ */
+export function embeddedSinkholeScript(dir = '/run/pyti'): string | undefined {
+  if (typeof __PYTI_SINKHOLE__ !== 'string') return undefined;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const path = `${dir}/sinkhole.py`;
+    writeFileSync(path, __PYTI_SINKHOLE__, { mode: 0o644 });
+    return path;
+  } catch {
+    return undefined; // the tasks directory's copy, once attached
+  }
+}
 
 /** The unprivileged uid (and gid) the sinkhole process runs as. */
 export const SINKHOLE_UID = 1999;

@@ -144,6 +144,12 @@ export interface AuditReport {
      * get_requires_for_build_wheel asked for what the plan lacked and pip installed it from the wheelhouse.
      */
     environment?: { installer: 'installer' | 'pip'; reason?: string; resolverFallback?: { reason: string; requirements: string[] } };
+    /**
+     * A build without isolation that saw only its build requirements' distributions of the image (their
+     * metadata directories, e.g. `setuptools-66.1.1.egg-info`), as pip's isolated build would;
+     * `widened` when the backend needed more and the build then saw every package of the image.
+     */
+    view?: { distributions: string[]; widened?: boolean };
   };
   install?: {
     wheel?: string; missingDependencies?: string[]; installed?: { name: string; version: string }[];

@@ -62,7 +62,7 @@ function distributionSection(r: AuditReport): string {
     row('extras', d.providesExtra?.length ? d.providesExtra.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
     row('classifiers', d.classifiers?.length ? d.classifiers.map((x) => esc(x)).join('<br>') : undefined),
     row('metadata', d.metadataVersion && `version ${esc(d.metadataVersion)}`),
-    row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>${b.backendDistribution ? ` (${esc(b.backendDistribution)})` : ''}` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}${buildEnvText(b.environment)}`),
+    row('build', b && `${esc(b.mode ?? '')}${b.backend ? `, backend <code>${esc(b.backend)}</code>${b.backendDistribution ? ` (${esc(b.backendDistribution)})` : ''}` : ''}${b.wheel ? `, wheel <code>${esc(b.wheel)}</code>` : ''}${buildEnvText(b.environment)}${buildViewText(b.view)}`),
     row('missing toolchain', b?.missingToolchain?.length ? `<b>${b.missingToolchain.map((x) => esc(x)).join(', ')}</b> (not in the image)` : undefined),
     row('missing build requirements', b?.missingBuildRequirements?.length ? b.missingBuildRequirements.map((x) => `<code>${esc(x)}</code>`).join(', ') : undefined),
     row('install', installText(r.install)),
@@ -88,6 +88,12 @@ function buildEnvText(e: NonNullable<AuditReport['build']>['environment']): stri
   if (!e) return '';
   if (e.installer === 'pip') return `; build environment made by pip in the guest${e.reason ? ` (${esc(e.reason)})` : ''}`;
   return `; build environment from the host's plan (installer, no resolver)${e.resolverFallback ? `; pip installed ${e.resolverFallback.requirements.map((r) => `<code>${esc(r)}</code>`).join(', ')} that the backend asked for (${esc(e.resolverFallback.reason)})` : ''}`;
+}
+
+function buildViewText(v: NonNullable<AuditReport['build']>['view']): string {
+  if (!v) return '';
+  if (v.widened) return '; the build saw all of the image\'s packages (its backend needed more than its requirements)';
+  return `; the build saw only ${v.distributions.map((d) => `<code>${esc(d)}</code>`).join(', ')} of the image's packages`;
 }
 
 /**

@@ -150,5 +150,10 @@ describe('owner rules', () => {
     // PyTI's own scripts are tooling; a fallback module the package's import needed is the package's (the report's reach lists them).
     expect(r.fileOwner('read', '/opt/pyti/tasks/guest/import_all.py', 'package')).toBe('tooling');
     expect(r.fileOwner('read', '/opt/pyti/fallback-modules/yaml/__init__.py', 'package')).toBe('package');
+    // The build's view of the image (build_wheel.py's symlinks to the image's setuptools and wheel): read as the tooling's, written as the package's.
+    expect(r.fileOwner('read', '/work/scratch/build/build-view/setuptools/dist.py', 'package')).toBe('tooling');
+    expect(r.fileOwner('probe', '/work/scratch/build/build-view/setuptools/__init__.abi3.so', 'package')).toBe('tooling');
+    expect(r.fileOwner('write', '/work/scratch/build/build-view/setuptools/dist.py', 'package')).toBe('package');
+    expect(r.fileOwner('read', '/work/scratch/build/src/setup.py', 'package')).toBe('package');
   });
 });

@@ -75,7 +75,7 @@ export class OwnerRules {
     this.toolingRe = new RegExp([
       '^/opt/pyti/(?!fallback-modules/)', '^/usr/(?:local/)?lib/python[0-9.]*/', '^/usr/lib/python3/', '^/usr/(?:lib|share)/locale/', '^/usr/(?:bin/)?pyvenv\\.cfg$',
       '/python[0-9.]*\\._pth$', '/pybuilddir\\.txt$', '/python[0-9]+\\.zip$', '^/dev/null$', '^/etc/debian_version$',
-      `^${w}/raw(?:/|$)`, `^${w}/data/meta(?:/|$)`, `^${w}/data/venv/pyvenv\\.cfg$`, `^${w}/data/venv/bin/python[0-9.]*$`,
+      `^${w}/raw(?:/|$)`, `^${w}/data/meta(?:/|$)`, `^${w}/scratch/build/build-view(?:/|$)`, `^${w}/data/venv/pyvenv\\.cfg$`, `^${w}/data/venv/bin/python[0-9.]*$`,
       `^${t}/(?:build-env-|pip-|build-reqs-|tmp[a-z0-9_]{6,}/(?:pip|setuptools|wheel)-[^/]*\\.whl$)`,
       '/\\.cache/pip(?:/|$)', `/site-packages/(?:${TOOLING_DISTS.source.slice(1)})`,
     ].join('|'));

@@ -141,6 +141,7 @@ export function buildReport({ dist, backend, plan, session, startedAt, totalMs, 
       missingToolchain: strList(bj.missing_toolchain, 20), backend: typeof bj.build_backend === 'string' ? bj.build_backend.slice(0, 200) : undefined,
       backendDistribution: typeof bj.backend_distribution === 'string' ? bj.backend_distribution.slice(0, 200) : undefined,
       ...(buildEnv ? { environment: buildEnv } : {}),
+      ...buildView(bj.build_view),
     },
     install: ij && {
       wheel: typeof ij.wheel === 'string' ? ij.wheel : undefined, missingDependencies: strList(ij.missing_dependencies), installed,
@@ -211,4 +212,13 @@ function buildEnvironment(v: unknown): NonNullable<AuditReport['build']>['enviro
     ...(typeof o.reason === 'string' ? { reason: o.reason.slice(0, 1000) } : {}),
     ...(fb && typeof fb === 'object' && typeof fb.reason === 'string' ? { resolverFallback: { reason: fb.reason.slice(0, 1000), requirements: strList(fb.requirements) ?? [] } } : {}),
   };
+}
+
+/** build.json's `build_view` (untrusted: shape checked, sizes capped) as the report's `build.view`. */
+function buildView(v: unknown): { view?: NonNullable<AuditReport['build']>['view'] } {
+  if (!v || typeof v !== 'object') return {};
+  const o = v as { distributions?: unknown; widened?: unknown };
+  const distributions = strList(o.distributions, 20);
+  if (!distributions) return {};
+  return { view: { distributions, ...(o.widened === true ? { widened: true } : {}) } };
 }

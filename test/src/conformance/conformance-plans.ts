@@ -38,6 +38,9 @@ export const markerName = (nonce: string): string => `.pyti-rollback-${nonce}`;
 /** strace as the audit's traced tasks run it. */
 const STRACE = ['strace', '-f', '-ttt', '-yy', '-s', '512', '-e', 'trace=%file,%network,%process,chmod,fchmod,fchmodat'];
 
+/** What the shim probe hands PowerShell's -EncodedCommand (the shim logs it decoded). */
+export const SHIM_PROBE_COMMAND = 'Write-Output pyti-conformance';
+
 type TaskOver = Partial<Omit<TaskSpec, 'limits'>> & { limits?: Partial<TaskLimits> };
 
 function taskMaker(s: PlanScale): (id: string, command: string[], over?: TaskOver) => TaskSpec {
@@ -67,6 +70,9 @@ export function protocolPlan(nonce: string, s: PlanScale): Plan {
       t('rollback-write', ['python3', '{input}/write_markers.py', markerName(nonce)], { produces: ['junk'] }),
       t('net-probe', [...STRACE, '-o', '{raw}/net.strace', 'python3', '{input}/net_probe.py', NET_PROBE_NAME]),
       t('sink-probe', ['python3', '{input}/sink_probe.py', SINK_PROBE_NAME], { network: 'sinkhole' }),
+      // The Windows program shims run from {shims} (a VM guest installs them at its warm-up, from its bundle).
+      t('shim-probe', ['{shims}/powershell', '-enc', Buffer.from(SHIM_PROBE_COMMAND, 'utf16le').toString('base64')],
+        { env: { PYTHONDONTWRITEBYTECODE: '1', PYTI_SHIM_LOG: '{raw}/shims.jsonl' } }),
       t('linger', ['sh', '-c',
         `setsid python3 -c "import time; time.sleep(600)" pyti-daemon-${nonce} & echo lingering; exec python3 -c "import time; time.sleep(${2 * s.slowFactor})" pyti-linger-${nonce}`]),
     ],

@@ -1,7 +1,7 @@
 /** Conformance, protocol: the hello, a plan's streamed notifications, shutdown, and a clean end. */
 import { createHash } from 'node:crypto';
 import { PROTOCOL_VERSION, type TaskFinishedParams, type TaskRawParams } from '@pyti/vm-agent';
-import { BLOB_BYTES, LARGE_INPUT } from './conformance-plans.js';
+import { BLOB_BYTES, LARGE_INPUT, SHIM_PROBE_COMMAND } from './conformance-plans.js';
 import type { ConformanceSessions } from './conformance-sessions.js';
 import { notificationsOf, outputOf } from './protocol-recorder.js';
 
@@ -66,6 +66,14 @@ export function protocolChecks(s: ConformanceSessions): void {
     const { rec, largeInputSha256 } = await s.protocol();
     expect(outputOf(rec, 'input-large')).toContain(`${largeInputSha256}  `);
     expect(outputOf(rec, 'input-large')).toContain(`/${LARGE_INPUT.name}`);
+  }, timeout);
+
+  it('the Windows program shims run from {shims}: powershell -enc logs its command, decoded, and exits 0', async () => {
+    const { rec } = await s.protocol();
+    expect(rec.run!.tasks.find((t) => t.id === 'shim-probe')!.status).toBe('pass');
+    const log = Buffer.concat(notificationsOf(rec, 'shim-probe').filter((n) => n.method === 'task/raw')
+      .map((n) => n.params as TaskRawParams).filter((p) => p.name === 'shims.jsonl').map((p) => Buffer.from(p.data, 'base64'))).toString();
+    expect(JSON.parse(log.trim().split('\n')[0]!)).toMatchObject({ shim: 'powershell', decoded: SHIM_PROBE_COMMAND });
   }, timeout);
 
   it('answers shutdown, then the sandbox ends on its own with status 0 and dispose() leaves no process behind', async () => {
