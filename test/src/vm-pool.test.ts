@@ -143,6 +143,7 @@ describe.each(cases)('a pool of ready guests: $name', (c) => {
     const unpooled = await runJob(plain, jobInputs(`${c.name}-plain`, 'plain'));
     expect(unpooled.output).toBe('plain');
     expect(unpooled.console).not.toContain('taken from the guest pool');
+    expect(unpooled.console).not.toContain('priming the translation cache'); // only a guest that waits in the pool
 
     const backend = c.make(1);
     try {
@@ -151,6 +152,7 @@ describe.each(cases)('a pool of ready guests: $name', (c) => {
       const a = await runJob(backend, jobInputs(`${c.name}-a`, 'job A'));
       expect(a.output).toBe('job A');
       expect(a.console).toContain('taken from the guest pool');
+      expect(a.console).toContain('pyti-agent: priming the translation cache'); // host/prime, before its job
       process.stderr.write(`vm-pool ${c.name}: start→hello ${unpooled.readyMs} ms without the pool, ${a.readyMs} ms from the pool\n`);
       expect(a.readyMs).toBeLessThan(unpooled.readyMs);
 

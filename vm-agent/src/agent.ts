@@ -3,7 +3,7 @@
  * capabilities, runs one plan per `run` request while streaming notifications, and exits on
  * `shutdown` or when the host goes away. It is kept lean: it adds little noise to traces.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { PlanError } from './plan-graph.js';
 import { runPlan } from './execution-manager.js';
@@ -67,6 +67,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
   return new Promise((resolve) => {
     const layout = opts.layout;
     let busy = false;
+    let primed = false; // `host/prime` ran, or a job began: it runs at most once, and never beside a job
     const peer: RpcPeer<AgentRequests, Record<string, never>, HostNotifications, AgentNotifications> = new RpcPeer(reader, writer, {
       onClose: () => {
         attacher?.close();
@@ -105,6 +106,11 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       return cgroups ?? undefined;
     };
     peer.onNotification('host/wake', () => undefined); // its effect is the guest kernel's (see HostNotifications)
+    peer.onNotification('host/prime', () => {
+      if (!opts.vm || primed || busy) return;
+      primed = true;
+      primeTranslationCache((line) => process.stderr.write(`pyti-agent: ${line}\n`));
+    });
     peer.onRequest('initialize', async (params): Promise<AgentHello> => {
       if (opts.vm && params.warmup) {
         // The template is saved once this answer is sent: with the warm Python ready and the sinkhole
@@ -129,6 +135,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
         taskCgroups();
       }
       if (opts.vm && !params.warmup) {
+        primed = true;
         const t0 = process.hrtime.bigint();
         mixEntropy(params);
         const clock = clockToSet(params);
@@ -264,6 +271,27 @@ function prepareLayout(L: GuestLayout, shims = true): void {
 }
 
 /** Logs when the agent's event loop was blocked for more than 5 s (checked every second). */
+/** What the prime's Python imports: the task helpers' common modules (see `host/prime`). */
+const PRIME_SCRIPT = 'import base64, hashlib, json, os, re, shutil, subprocess, sys, tempfile, zipfile';
+
+/**
+ * Runs the prime of a pooled VM guest (`host/prime`): the image's python3 as `nobody`, with no job
+ * data anywhere yet; in the background, its end logged. Best effort: a failure costs nothing but time.
+ */
+function primeTranslationCache(log: (line: string) => void): void {
+  const t0 = Date.now();
+  log('priming the translation cache (pooled guest)');
+  try {
+    const child = spawn('python3', ['-c', PRIME_SCRIPT], {
+      stdio: 'ignore', uid: 65534, gid: 65534, cwd: '/', env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    child.once('error', (err) => log(`prime failed: ${err.message}`));
+    child.once('exit', (code, signal) => log(`primed in ${Date.now() - t0} ms (${signal ?? `exit ${code}`})`));
+  } catch (err) {
+    log(`prime failed: ${(err as Error).message}`);
+  }
+}
+
 function watchEventLoop(log: (line: string) => void): NodeJS.Timeout {
   let last = Date.now();
   return setInterval(() => {

@@ -112,6 +112,14 @@ export interface AgentNotifications {
  */
 export interface HostNotifications {
   'host/wake': Record<string, never>;
+  /**
+   * Sent once to a VM guest that waits in the pool, right after its restore, before any job. The
+   * agent runs a short Python (the image's interpreter importing what the task helpers import) as an
+   * unprivileged user, so that QEMU's translation cache (which no snapshot keeps) holds the
+   * interpreter's code before a job's first task needs it. Ignored by a guest that has begun a job,
+   * or outside VMs.
+   */
+  'host/prime': Record<string, never>;
 }
 
 export type AgentRequestName = keyof AgentRequests;

@@ -354,6 +354,7 @@ export class LibvirtBackend implements Backend {
       removeJobDir(poolDir);
       throw err;
     }
+    inst.writer.write({ jsonrpc: '2.0', method: 'host/prime', params: {} }); // while it waits (HostNotifications)
     let ended = false;
     void inst.exited.then(() => (ended = true));
     const readyAt = Date.now();

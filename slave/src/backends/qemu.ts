@@ -172,6 +172,7 @@ export class QemuBackend implements Backend {
       throw err;
     }
     const { instance, files, ended, kill } = restored;
+    instance.writer.write({ jsonrpc: '2.0', method: 'host/prime', params: {} }); // while it waits (HostNotifications)
     const readyAt = Date.now();
     const release = async (): Promise<void> => {
       await instance.dispose();
