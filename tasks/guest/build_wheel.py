@@ -191,14 +191,13 @@ def build_view(requires, backend, scratch):
     want = [(r, ("",)) for r in requires]
     if backend.partition(":")[0].strip().startswith("setuptools"):
         want.append(("wheel", ("",)))
-    seen, dists = set(), []
+    seen, dists, env = set(), [], default_environment()
     while want:
         text, extras = want.pop()
         try:
             req = Requirement(text)
         except Exception:  # noqa: BLE001 - an unparsable requirement: the backend decides
             continue
-        env = default_environment()
         if req.marker is not None and not any(req.marker.evaluate(dict(env, extra=e)) for e in extras):
             continue
         key = normalize(req.name)
@@ -228,9 +227,6 @@ def build_view(requires, backend, scratch):
         tops = set((d.read_text("top_level.txt") or "").split())
         if not tops:
             tops = {str(f).split("/")[0] for f in (d.files or []) if not str(f).startswith("..")}
-        if not tops:  # a single-file egg-info (Debian's Cython): the modules named as the distribution
-            name = d.metadata["Name"] or ""
-            tops = {name, name.lower(), name.replace("-", "_"), name.lower().replace("-", "_")} - {""}
         found = {n for n in listings[base] for top in tops if n == top or (n.startswith(top + ".") and n.endswith((".py", ".so")))}
         if not found:
             return None  # where its modules are is unknown: the build sees the whole image, as before

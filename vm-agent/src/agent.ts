@@ -107,7 +107,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
     };
     peer.onNotification('host/wake', () => undefined); // its effect is the guest kernel's (see HostNotifications)
     peer.onNotification('host/prime', () => {
-      if (!opts.vm || primed || busy) return;
+      if (!opts.vm || primed) return;
       primed = true;
       primeTranslationCache((line) => process.stderr.write(`pyti-agent: ${line}\n`));
     });

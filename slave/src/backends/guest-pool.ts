@@ -15,7 +15,7 @@
  * Memory: a waiting guest costs about 300 MB of host RSS (a restored, idle guest), so the pool's size
  * is the operator's bound on that cost (see `pyti slave --vm-pool`).
  */
-import type { MessageReader } from '@pyti/vm-agent';
+import type { HostNotifications, MessageReader } from '@pyti/vm-agent';
 import type { SandboxInputs, SandboxInstance } from './backend.js';
 
 /** A guest waiting in the pool. */
@@ -53,6 +53,14 @@ export interface GuestPoolOptions {
   onError?: (err: Error) => void;
   /** After a take, the refill waits for the taken guest's first answer, or this long at most (default 5000 ms). */
   refillDelayMs?: number;
+}
+
+/** The notification a guest restored for the pool gets at once, while it waits (HostNotifications). */
+const PRIME: keyof HostNotifications = 'host/prime';
+
+/** Sends a guest just restored for the pool its `host/prime`: its agent warms QEMU's translation cache before any job. */
+export function primeWaitingGuest(instance: Pick<SandboxInstance, 'writer'>): void {
+  instance.writer.write({ jsonrpc: '2.0', method: PRIME, params: {} });
 }
 
 /**

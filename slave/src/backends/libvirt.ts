@@ -67,7 +67,7 @@ import { DEFAULT_LIBVIRT_URI, isLocalUri, libvirtUnreachable, virsh, virshError 
 import { connectAgentSocket, vmInstance } from './qemu.js';
 import { kernelCmdline, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { INPUT_DISK_BYTES, prepareVmDisks, removeVmDisks, writeInputDisk, type VmJobFiles } from './vm-disks.js';
-import { GuestPool, onFirstMessage, type PooledGuest, type PoolStatus } from './guest-pool.js';
+import { GuestPool, onFirstMessage, primeWaitingGuest, type PooledGuest, type PoolStatus } from './guest-pool.js';
 import { guestOptions, poolKey, type GuestSizeOptions } from './pool-key.js';
 import { createJobDir, removeJobDir } from '../job-dir.js';
 import { feedIncoming, resumeWhenLoaded } from './vm-migration.js';
@@ -354,7 +354,7 @@ export class LibvirtBackend implements Backend {
       removeJobDir(poolDir);
       throw err;
     }
-    inst.writer.write({ jsonrpc: '2.0', method: 'host/prime', params: {} }); // while it waits (HostNotifications)
+    primeWaitingGuest(inst);
     let ended = false;
     void inst.exited.then(() => (ended = true));
     const readyAt = Date.now();

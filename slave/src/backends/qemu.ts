@@ -18,7 +18,7 @@ import type { Backend, BackendCapabilities, SandboxInputs, SandboxInstance } fro
 import { MAX_GUEST_MESSAGE_BYTES } from './process-sandbox.js';
 import { qemuArgs, scratchDiskBytes, type VmOptions } from './qemu-command.js';
 import { prepareVmDisks, removeVmDisks, writeInputDisk, type VmJobFiles } from './vm-disks.js';
-import { GuestPool, onFirstMessage, type PooledGuest, type PoolStatus } from './guest-pool.js';
+import { GuestPool, onFirstMessage, primeWaitingGuest, type PooledGuest, type PoolStatus } from './guest-pool.js';
 import { guestOptions, poolKey, type GuestSizeOptions } from './pool-key.js';
 import { createJobDir, removeJobDir } from '../job-dir.js';
 import { commandWorks } from '@pyti/common';
@@ -172,7 +172,7 @@ export class QemuBackend implements Backend {
       throw err;
     }
     const { instance, files, ended, kill } = restored;
-    instance.writer.write({ jsonrpc: '2.0', method: 'host/prime', params: {} }); // while it waits (HostNotifications)
+    primeWaitingGuest(instance);
     const readyAt = Date.now();
     const release = async (): Promise<void> => {
       await instance.dispose();
