@@ -3,7 +3,7 @@
  * capabilities, runs one plan per `run` request while streaming notifications, and exits on
  * `shutdown` or when the host goes away. It is kept lean: it adds little noise to traces.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { PlanError } from './plan-graph.js';
 import { runPlan } from './execution-manager.js';
@@ -67,7 +67,8 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
   return new Promise((resolve) => {
     const layout = opts.layout;
     let busy = false;
-    let primed = false; // `host/prime` ran, or a job began: it runs at most once, and never beside a job
+    let primed = false; // `host/prime` ran, or a job began: it runs at most once
+    let priming: ChildProcess | undefined; // its Python, stopped when a job begins (it must not slow the job's start)
     const peer: RpcPeer<AgentRequests, Record<string, never>, HostNotifications, AgentNotifications> = new RpcPeer(reader, writer, {
       onClose: () => {
         attacher?.close();
@@ -109,7 +110,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
     peer.onNotification('host/prime', () => {
       if (!opts.vm || primed) return;
       primed = true;
-      primeTranslationCache((line) => process.stderr.write(`pyti-agent: ${line}\n`));
+      priming = primeTranslationCache((line) => process.stderr.write(`pyti-agent: ${line}\n`));
     });
     peer.onRequest('initialize', async (params): Promise<AgentHello> => {
       if (opts.vm && params.warmup) {
@@ -136,6 +137,7 @@ export function serveAgent(reader: MessageReader, writer: MessageWriter, opts: A
       }
       if (opts.vm && !params.warmup) {
         primed = true;
+        if (priming && priming.exitCode === null && priming.signalCode === null) priming.kill('SIGKILL');
         const t0 = process.hrtime.bigint();
         mixEntropy(params);
         const clock = clockToSet(params);
@@ -276,8 +278,9 @@ const PRIME_SCRIPT = 'import base64, hashlib, json, os, re, shutil, subprocess, 
 /**
  * Runs the prime of a pooled VM guest (`host/prime`): the image's python3 as `nobody`, with no job
  * data anywhere yet; in the background, its end logged. Best effort: a failure costs nothing but time.
+ * Returns its process (the agent kills it when a job begins before it is done), if it started.
  */
-function primeTranslationCache(log: (line: string) => void): void {
+function primeTranslationCache(log: (line: string) => void): ChildProcess | undefined {
   const t0 = Date.now();
   log('priming the translation cache (pooled guest)');
   try {
@@ -286,8 +289,10 @@ function primeTranslationCache(log: (line: string) => void): void {
     });
     child.once('error', (err) => log(`prime failed: ${err.message}`));
     child.once('exit', (code, signal) => log(`primed in ${Date.now() - t0} ms (${signal ?? `exit ${code}`})`));
+    return child;
   } catch (err) {
     log(`prime failed: ${(err as Error).message}`);
+    return undefined;
   }
 }
 

@@ -117,7 +117,8 @@ export interface HostNotifications {
    * agent runs a short Python (the image's interpreter importing what the task helpers import) as an
    * unprivileged user, so that QEMU's translation cache (which no snapshot keeps) holds the
    * interpreter's code before a job's first task needs it. Ignored by a guest that has begun a job,
-   * or outside VMs.
+   * or outside VMs; a job's `initialize` that arrives while it runs stops it (it must not slow the
+   * job's start).
    */
   'host/prime': Record<string, never>;
 }
